@@ -1,0 +1,101 @@
+import path from 'node:path';
+import dotenv from 'dotenv';
+import { EnvSchema, type Env } from './schema';
+
+export type { Env } from './schema';
+
+export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+export interface Config {
+  readonly env: Env;
+  readonly port: number;
+  readonly host: string;
+  readonly redisUrl: string;
+  readonly database: DatabaseConfig;
+  readonly graph: { readonly baseUrl: string; readonly version: string; readonly timeoutMs: number };
+  readonly tokenEncryptionKey: Buffer | undefined;
+  readonly adminApiKey: string | undefined;
+  readonly queue: {
+    readonly prefix: string;
+    readonly concurrency: number;
+    readonly attempts: number;
+    readonly backoffMs: number;
+    readonly fanoutChunkSize: number;
+  };
+  readonly logLevel: Env['LOG_LEVEL'];
+}
+
+/** Raised when the environment does not parse; `problems` names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * The process environment merged with `.env` (values already in the environment win).
+ * This module is the only place that reads `process.env`.
+ */
+export function readEnv(): Record<string, string | undefined> {
+  const fromFile: Record<string, string> = {};
+  dotenv.config({ processEnv: fromFile, quiet: true });
+  return { ...fromFile, ...process.env };
+}
+
+function parseDatabaseUrl(url: string): DatabaseConfig {
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length);
+    return { kind: 'sqlite', file: file === ':memory:' ? file : path.resolve(file) };
+  }
+  return { kind: 'postgres', url };
+}
+
+/** Parses the environment once; throws ConfigError listing every bad variable with what was expected. */
+export function loadConfig(source: Record<string, string | undefined> = readEnv()): Config {
+  // Empty strings count as unset so `FOO=` in .env falls back to the default.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const name = String(i.path[0] ?? '?');
+        const got = cleaned[name];
+        const shown = got === undefined || /KEY|TOKEN|SECRET|PASSWORD/.test(name) ? '' : ` (got "${got}")`;
+        return `${name}: ${i.message}${shown}`;
+      }),
+    );
+  }
+  const env = parsed.data;
+  return Object.freeze({
+    env,
+    port: env.PORT,
+    host: env.HOST,
+    redisUrl: env.REDIS_URL,
+    database: parseDatabaseUrl(env.DATABASE_URL),
+    graph: { baseUrl: env.GRAPH_API_URL.replace(/\/+$/, ''), version: env.GRAPH_API_VERSION, timeoutMs: env.GRAPH_TIMEOUT_MS },
+    tokenEncryptionKey: env.TOKEN_ENCRYPTION_KEY ? Buffer.from(env.TOKEN_ENCRYPTION_KEY, 'base64') : undefined,
+    adminApiKey: env.ADMIN_API_KEY,
+    queue: {
+      prefix: env.QUEUE_PREFIX,
+      concurrency: env.WORKER_CONCURRENCY,
+      attempts: env.DELIVERY_ATTEMPTS,
+      backoffMs: env.DELIVERY_BACKOFF_MS,
+      fanoutChunkSize: env.FANOUT_CHUNK_SIZE,
+    },
+    logLevel: env.LOG_LEVEL,
+  });
+}
+
+/** For entry points: load the config or print every problem and exit non-zero. */
+export function loadConfigOrExit(source?: Record<string, string | undefined>): Config {
+  try {
+    return loadConfig(source);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

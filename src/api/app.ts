@@ -1,0 +1,67 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Deps } from '../deps';
+import { pingStore } from '../db/create-db';
+import { installAuth } from './auth';
+import { installErrorHandler } from './errors';
+import { adminRoutes } from './routes/admin.routes';
+import { postsRoutes } from './routes/posts.routes';
+
+/** Largest CSV upload (the full tree with tokens is ~3 MB). */
+const CSV_BODY_LIMIT = 50 * 1024 * 1024;
+
+/** Builds the API (no listen): tests drive it with inject, entry points call listen. */
+export async function buildApp(deps: Deps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandler(app);
+  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: CSV_BODY_LIMIT }, (_req, body, done) => done(null, body));
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Lan Tỏa API', description: 'Publish approved posts to the Facebook Pages of every unit in an organisation tree.', version: '1.0.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  const ops = app.withTypeProvider<ZodTypeProvider>();
+  ops.get('/healthz', { schema: { tags: ['ops'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  ops.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Redis and the store are reachable',
+        response: { 200: z.object({ status: z.string(), redis: z.string(), store: z.string() }), 503: z.object({ status: z.string(), redis: z.string(), store: z.string() }) },
+      },
+    },
+    async (_req, reply) => {
+      const check = (p: Promise<unknown>) =>
+        Promise.race([p.then(() => 'ok'), new Promise<string>((r) => setTimeout(() => r('timeout'), 2_000).unref())]).catch((e: Error) => `error: ${e.message}`);
+      const [redis, store] = await Promise.all([check(deps.redis.ping()), check(pingStore(deps.store))]);
+      const ok = redis === 'ok' && store === 'ok';
+      reply.status(ok ? 200 : 503);
+      return { status: ok ? 'ready' : 'not_ready', redis, store };
+    },
+  );
+
+  await app.register(
+    async (v1) => {
+      installAuth(v1, deps.keys);
+      await v1.register(adminRoutes(deps));
+      await v1.register(postsRoutes(deps));
+    },
+    { prefix: '/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,89 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Deps } from '../../deps';
+import { CreatePostSchema } from '../../services/posts.service';
+import { TargetSchema } from '../../services/target.service';
+import { toPostView } from '../../services/post-views.service';
+import { principalOf } from '../auth';
+import { DeliveriesQuery, DeliveryList, errorResponses, PostIdParam, PostList, PostsQuery, PostView, StatusChange } from '../schemas';
+
+const security = [{ bearer: [] }];
+
+export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post('/targets/preview', {
+      schema: {
+        tags: ['posts'],
+        summary: 'How many units and Pages a target reaches, by level (nothing is created)',
+        security,
+        body: z.object({ target: TargetSchema }).strict(),
+        response: {
+          200: z.object({ unit: z.object({ code: z.string(), path: z.string(), level: z.number() }), units: z.number(), withPage: z.number(), withoutPage: z.number(), byLevel: z.record(z.string(), z.number()) }),
+          ...errorResponses,
+        },
+      },
+      handler: async (req) => deps.targets.summarize(req.body.target),
+    });
+
+    app.post('/posts', {
+      schema: { tags: ['posts'], summary: 'Submit a post for approval (editor, admin)', security, body: CreatePostSchema, response: { 201: PostView, ...errorResponses } },
+      handler: async (req, reply) => {
+        const row = await deps.posts.create(principalOf(req), req.body);
+        reply.status(201);
+        return toPostView(row);
+      },
+    });
+
+    app.post('/posts/:id/approve', {
+      schema: {
+        tags: ['posts'],
+        summary: 'Approve a post (approver, admin; never its author). Queues the fan-out and returns at once.',
+        security,
+        params: PostIdParam,
+        response: { 202: StatusChange, ...errorResponses },
+      },
+      handler: async (req, reply) => {
+        const res = await deps.posts.approve(principalOf(req), req.params.id);
+        reply.status(202);
+        return res;
+      },
+    });
+
+    app.post('/posts/:id/cancel', {
+      schema: { tags: ['posts'], summary: 'Cancel an unfinished post; deliveries not yet sent become cancelled', security, params: PostIdParam, response: { 200: StatusChange, ...errorResponses } },
+      handler: async (req) => deps.posts.cancel(principalOf(req), req.params.id),
+    });
+
+    app.get('/posts/:id', {
+      schema: { tags: ['posts'], summary: 'A post with delivery counts by status', security, params: PostIdParam, response: { 200: PostView, ...errorResponses } },
+      handler: async (req) => deps.postViews.get(principalOf(req), req.params.id),
+    });
+
+    app.get('/posts', {
+      schema: { tags: ['posts'], summary: 'Posts visible to the caller, newest first', security, querystring: PostsQuery, response: { 200: PostList, ...errorResponses } },
+      handler: async (req) => deps.postViews.list(principalOf(req), req.query),
+    });
+
+    app.get('/posts/:id/deliveries', {
+      schema: {
+        tags: ['posts'],
+        summary: 'Per-Page delivery status (filter by status, or by unit = that unit and its subtree)',
+        security,
+        params: PostIdParam,
+        querystring: DeliveriesQuery,
+        response: { 200: DeliveryList, ...errorResponses },
+      },
+      handler: async (req) => deps.postViews.deliveries(principalOf(req), req.params.id, req.query),
+    });
+
+    app.get('/queues', {
+      schema: {
+        tags: ['ops'],
+        summary: 'BullMQ job counts per queue',
+        security,
+        response: { 200: z.object({ fanout: z.record(z.string(), z.number()), deliveries: z.record(z.string(), z.number()) }), ...errorResponses },
+      },
+      handler: async () => deps.queues.counts(),
+    });
+  };
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { DELIVERY_STATUSES, POST_STATUSES } from '../services/post-status';
+import { ROLES } from '../services/keys.service';
+import { UNIT_CODE_RE } from '../services/units.service';
+
+export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
+export const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+
+export const UnitCodeParam = z.object({ code: z.string().regex(UNIT_CODE_RE, 'expected a unit code') });
+export const PostIdParam = z.object({ id: z.uuid({ error: 'expected a post id (UUID)' }) });
+export const limit = z.coerce.number().int().min(1).max(500).default(50);
+
+export const CreateKeyBody = z.object({ name: z.string().trim().min(1).max(200), role: z.enum(ROLES), unit: z.string().regex(UNIT_CODE_RE, 'expected a unit code') }).strict();
+export const CreatedKey = z.object({ id: z.string(), key: z.string(), name: z.string(), role: z.enum(ROLES), unit: z.string() });
+
+export const UnitImportResult = z.object({ created: z.number(), updated: z.number(), total: z.number() });
+export const PageImportResult = z.object({ linked: z.number(), total: z.number() });
+export const PutPageBody = z.object({ pageId: z.string().regex(/^\d{1,32}$/, 'expected a numeric Page id'), accessToken: z.string().min(10).max(4096) }).strict();
+
+export const UnitView = z.object({
+  code: z.string(),
+  name: z.string(),
+  type: z.string(),
+  level: z.number(),
+  parentCode: z.string().nullable(),
+  childCount: z.number(),
+  page: z.object({ pageId: z.string(), tokenStatus: z.string(), tokenStatusReason: z.string().nullable() }).nullable(),
+});
+
+export const Counts = z.object(Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, z.number()])) as Record<(typeof DELIVERY_STATUSES)[number], z.ZodNumber>);
+
+export const PostView = z.object({
+  id: z.string(),
+  status: z.enum(POST_STATUSES),
+  message: z.string(),
+  link: z.string().nullable(),
+  photos: z.array(z.string()),
+  target: z.unknown(),
+  publishAt: z.string().nullable(),
+  total: z.number(),
+  counts: Counts,
+  createdBy: z.string(),
+  approvedBy: z.string().nullable(),
+  cancelledBy: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  approvedAt: z.string().nullable(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+});
+
+export const PostList = z.object({ items: z.array(PostView), nextCursor: z.string().nullable() });
+export const PostsQuery = z.object({ status: z.enum(POST_STATUSES).optional(), limit, cursor: z.string().max(500).optional() });
+
+export const DeliveryView = z.object({
+  unitCode: z.string(),
+  unitName: z.string(),
+  pageId: z.string().nullable(),
+  status: z.enum(DELIVERY_STATUSES),
+  attempts: z.number(),
+  fbPostId: z.string().nullable(),
+  permalink: z.string().nullable(),
+  reason: z.string().nullable(),
+  error: z.object({ code: z.number().nullable(), subcode: z.number().nullable(), message: z.string().nullable() }).nullable(),
+  updatedAt: z.string(),
+});
+export const DeliveryList = z.object({ items: z.array(DeliveryView), nextCursor: z.string().nullable() });
+export const DeliveriesQuery = z.object({
+  status: z.enum(DELIVERY_STATUSES).optional(),
+  unit: z.string().regex(UNIT_CODE_RE, 'expected a unit code').optional(),
+  limit,
+  cursor: z.string().max(500).optional(),
+});
+
+export const StatusChange = z.object({ id: z.string(), status: z.enum(POST_STATUSES), publishAt: z.string().nullable().optional() });

@@ -1,0 +1,50 @@
+import axios, { type AxiosInstance } from 'axios';
+import type { PostView } from '../services/post-views.service';
+
+/** Thin REST client used by the CLI and the demo (they talk to the API like any internal tool). */
+export class ApiClient {
+  private readonly http: AxiosInstance;
+
+  constructor(baseUrl: string, private readonly key: string) {
+    this.http = axios.create({ baseURL: baseUrl.replace(/\/+$/, ''), timeout: 120_000, validateStatus: () => true, maxBodyLength: Infinity, maxContentLength: Infinity });
+  }
+
+  withKey(key: string): ApiClient {
+    return new ApiClient(this.http.defaults.baseURL!, key);
+  }
+
+  private async call<T>(method: 'get' | 'post' | 'put', path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const res = await this.http.request({ method, url: path, data: body, headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { 'content-type': contentType } : {}) } });
+    if (res.status >= 400) {
+      const e = (res.data as { error?: { code?: string; message?: string } })?.error;
+      throw new Error(`${method.toUpperCase()} ${path} → ${res.status} ${e?.code ?? ''}: ${e?.message ?? JSON.stringify(res.data)}`);
+    }
+    return res.data as T;
+  }
+
+  importUnits(csv: string) {
+    return this.call<{ created: number; updated: number; total: number }>('post', '/v1/units/import', csv, 'text/csv');
+  }
+  importPages(csv: string) {
+    return this.call<{ linked: number; total: number }>('post', '/v1/pages/import', csv, 'text/csv');
+  }
+  createKey(body: { name: string; role: string; unit: string }) {
+    return this.call<{ id: string; key: string; name: string; role: string; unit: string }>('post', '/v1/keys', body);
+  }
+  createPost(body: unknown) {
+    return this.call<PostView>('post', '/v1/posts', body);
+  }
+  approve(id: string) {
+    return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/approve`);
+  }
+  cancel(id: string) {
+    return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/cancel`);
+  }
+  getPost(id: string) {
+    return this.call<PostView>('get', `/v1/posts/${id}`);
+  }
+  deliveries(id: string, query: Record<string, string | number> = {}) {
+    const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
+    return this.call<{ items: Array<Record<string, unknown>>; nextCursor: string | null }>('get', `/v1/posts/${id}/deliveries${qs ? `?${qs}` : ''}`);
+  }
+}

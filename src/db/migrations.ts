@@ -1,0 +1,117 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { DatabaseConfig } from '../../config';
+
+type Dialect = DatabaseConfig['kind'];
+
+/**
+ * One set of migrations for both dialects. Differences are confined to the id column type and the
+ * collation of `units.path` (PostgreSQL must compare it bytewise for the prefix range scan).
+ */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const pathType = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+  return {
+    '0001_core': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('units')
+          .addColumn('code', 'text', (c) => c.primaryKey())
+          .addColumn('parent_code', 'text', (c) => c.references('units.code'))
+          .addColumn('level', 'integer', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('path', pathType, (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('units_path_idx').on('units').column('path').unique().execute();
+        await db.schema.createIndex('units_parent_idx').on('units').column('parent_code').execute();
+        await db.schema.createIndex('units_level_idx').on('units').column('level').execute();
+
+        await db.schema
+          .createTable('pages')
+          .addColumn('unit_code', 'text', (c) => c.primaryKey().references('units.code'))
+          .addColumn('page_id', 'text', (c) => c.notNull().unique())
+          .addColumn('token_ciphertext', 'text', (c) => c.notNull())
+          .addColumn('token_status', 'text', (c) => c.notNull())
+          .addColumn('token_status_reason', 'text')
+          .addColumn('token_checked_at', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('pages_status_idx').on('pages').column('token_status').execute();
+
+        await db.schema
+          .createTable('posts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('message', 'text', (c) => c.notNull())
+          .addColumn('link', 'text')
+          .addColumn('photos', 'text', (c) => c.notNull())
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('target_unit_code', 'text', (c) => c.notNull().references('units.code'))
+          .addColumn('publish_at', 'text')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('approved_by', 'text')
+          .addColumn('cancelled_by', 'text')
+          .addColumn('total', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('approved_at', 'text')
+          .addColumn('started_at', 'text')
+          .addColumn('completed_at', 'text')
+          .execute();
+        await db.schema.createIndex('posts_created_idx').on('posts').columns(['created_at', 'id']).execute();
+        await db.schema.createIndex('posts_status_idx').on('posts').columns(['status', 'created_at']).execute();
+
+        await db.schema
+          .createTable('deliveries')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('post_id', 'text', (c) => c.notNull().references('posts.id'))
+          .addColumn('unit_code', 'text', (c) => c.notNull())
+          .addColumn('page_id', 'text')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('fb_post_id', 'text')
+          .addColumn('permalink', 'text')
+          .addColumn('error_code', 'integer')
+          .addColumn('error_subcode', 'integer')
+          .addColumn('error_message', 'text')
+          .addColumn('reason', 'text')
+          .addColumn('attempt_started_at', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('published_at', 'text')
+          .execute();
+        await db.schema.createIndex('deliveries_post_unit_uq').on('deliveries').columns(['post_id', 'unit_code']).unique().execute();
+        await db.schema.createIndex('deliveries_post_page_uq').on('deliveries').columns(['post_id', 'page_id']).unique().execute();
+        await db.schema.createIndex('deliveries_post_status_idx').on('deliveries').columns(['post_id', 'status']).execute();
+        await db.schema.createIndex('deliveries_status_idx').on('deliveries').columns(['status']).execute();
+
+        await db.schema
+          .createTable('api_keys')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('unit_code', 'text', (c) => c.notNull().references('units.code'))
+          .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('revoked_at', 'text')
+          .execute();
+
+        // There is always one root unit (the central committee).
+        const now = new Date().toISOString();
+        await db
+          .insertInto('units')
+          .values({ code: 'root', parent_code: null, level: 0, type: 'Trung ương', name: 'Ủy ban Trung ương', path: '/root/', created_at: now, updated_at: now })
+          .execute();
+      },
+    },
+  };
+}
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return { getMigrations: async () => migrations(dialect) };
+}

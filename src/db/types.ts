@@ -1,0 +1,100 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Timestamps are ISO-8601 UTC strings (`Date#toISOString`), which sort and compare correctly as text on both dialects. */
+type Timestamp = string;
+
+export interface UnitsTable {
+  code: string;
+  parent_code: string | null;
+  level: number;
+  type: string;
+  name: string;
+  /** Materialised path `/root/01/001/00001/`: a subtree is one indexed range scan. */
+  path: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface PagesTable {
+  unit_code: string;
+  page_id: string;
+  /** `v1.<keyId>.<iv>.<tag>.<ciphertext>` (AES-256-GCM, base64url parts); never the plaintext. */
+  token_ciphertext: string;
+  token_status: string;
+  token_status_reason: string | null;
+  token_checked_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface PostsTable {
+  id: string;
+  message: string;
+  link: string | null;
+  /** JSON array of photo URLs. */
+  photos: string;
+  /** JSON of the target as submitted. */
+  target: string;
+  target_unit_code: string;
+  publish_at: Timestamp | null;
+  status: string;
+  created_by: string;
+  approved_by: string | null;
+  cancelled_by: string | null;
+  total: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  approved_at: Timestamp | null;
+  started_at: Timestamp | null;
+  completed_at: Timestamp | null;
+}
+
+export interface DeliveriesTable {
+  id: Generated<number>;
+  post_id: string;
+  unit_code: string;
+  page_id: string | null;
+  status: string;
+  attempts: number;
+  fb_post_id: string | null;
+  permalink: string | null;
+  error_code: number | null;
+  error_subcode: number | null;
+  error_message: string | null;
+  /** Machine-readable reason: `no_page`, `token_invalid`, `transient_exhausted`, … */
+  reason: string | null;
+  /** When the latest attempt was claimed: bounds the read-back that resolves an unknown outcome. */
+  attempt_started_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  published_at: Timestamp | null;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  role: string;
+  unit_code: string;
+  /** SHA-256 of the key (the key has 256 bits of entropy, so a fast hash is enough). */
+  key_hash: string;
+  created_by: string;
+  created_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface Database {
+  units: UnitsTable;
+  pages: PagesTable;
+  posts: PostsTable;
+  deliveries: DeliveriesTable;
+  api_keys: ApiKeysTable;
+}
+
+export type UnitRow = Selectable<UnitsTable>;
+export type PageRow = Selectable<PagesTable>;
+export type PostRow = Selectable<PostsTable>;
+export type NewPost = Insertable<PostsTable>;
+export type DeliveryRow = Selectable<DeliveriesTable>;
+export type NewDelivery = Insertable<DeliveriesTable>;
+export type DeliveryUpdate = Updateable<DeliveriesTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;

@@ -1,0 +1,88 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import { openStore, type Store } from './db/create-db';
+import { GraphClient } from './graph/graph-client';
+import { createLogger } from './logger';
+import { Queues } from './queues/queues';
+import { createRedis } from './queues/redis';
+import { TokenCipher } from './security/token-cipher';
+import { DeliveriesService } from './services/deliveries.service';
+import { FanoutService } from './services/fanout.service';
+import { KeysService } from './services/keys.service';
+import { PagesService } from './services/pages.service';
+import { PostViewsService } from './services/post-views.service';
+import { PostsService } from './services/posts.service';
+import { Publisher } from './services/publisher';
+import { ReconcilerService } from './services/reconciler.service';
+import { TargetService } from './services/target.service';
+import { UnitsService } from './services/units.service';
+
+/** Everything a process needs, built from the config. The API and the workers share this. */
+export interface Deps {
+  config: Config;
+  log: Logger;
+  store: Store;
+  redis: Redis;
+  queues: Queues;
+  graph: GraphClient;
+  cipher(): TokenCipher;
+  units: UnitsService;
+  targets: TargetService;
+  keys: KeysService;
+  pages: PagesService;
+  posts: PostsService;
+  postViews: PostViewsService;
+  deliveries: DeliveriesService;
+  fanout: FanoutService;
+  publisher: Publisher;
+  reconciler: ReconcilerService;
+  close(): Promise<void>;
+}
+
+export async function createDeps(config: Config, opts: { log?: Logger } = {}): Promise<Deps> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const store = await openStore(config.database, { poolSize: Math.min(config.queue.concurrency + 5, 60) });
+  const redis = createRedis(config.redisUrl, 'producer');
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  const queues = new Queues(redis, { prefix: config.queue.prefix, attempts: config.queue.attempts, backoffMs: config.queue.backoffMs });
+  queues.fanout.on('error', (err) => log.warn({ err: err.message }, 'fan-out queue error'));
+  queues.deliveries.on('error', (err) => log.warn({ err: err.message }, 'delivery queue error'));
+  const graph = new GraphClient({ baseUrl: config.graph.baseUrl, version: config.graph.version, timeoutMs: config.graph.timeoutMs, maxSockets: Math.max(64, config.queue.concurrency * 2), logger: log });
+  let cipher: TokenCipher | undefined;
+  const getCipher = () => {
+    if (!config.tokenEncryptionKey) throw new Error('TOKEN_ENCRYPTION_KEY is not set: Page tokens cannot be encrypted or decrypted');
+    return (cipher ??= new TokenCipher(config.tokenEncryptionKey));
+  };
+  const { db } = store;
+  const units = new UnitsService(db);
+  const targets = new TargetService(db);
+  const deliveries = new DeliveriesService(db);
+  const posts = new PostsService(db, targets, queues, log);
+  const publisher = new Publisher(graph);
+  return {
+    config,
+    log,
+    store,
+    redis,
+    queues,
+    graph,
+    cipher: getCipher,
+    units,
+    targets,
+    keys: new KeysService(db, config.adminApiKey),
+    pages: new PagesService(db, getCipher),
+    posts,
+    postViews: new PostViewsService(db, posts),
+    deliveries,
+    fanout: new FanoutService(db, targets, deliveries, queues, config.queue.fanoutChunkSize, log),
+    publisher,
+    reconciler: new ReconcilerService(db, queues, log),
+    async close() {
+      await queues.close().catch(() => {});
+      redis.disconnect();
+      graph.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/create-db';
+import type { Queues } from '../queues/queues';
+import type { DeliveriesService } from './deliveries.service';
+import type { Target, TargetService } from './target.service';
+
+const INSERT_CHUNK = 500;
+
+export type FanoutOutcome =
+  | { kind: 'not_due'; publishAt: Date }
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'done'; total: number; queued: number; skipped: number };
+
+/**
+ * Resolves a post's target to Pages, writes every delivery row (one transaction, idempotent), then
+ * enqueues one delivery job per open row in chunks. Never one 10k-child flow: a single MULTI that
+ * size stalls Redis for ~1 s (see docs on BullMQ); chunked addBulk with deterministic ids is safe to repeat.
+ */
+export class FanoutService {
+  constructor(
+    private readonly db: Db,
+    private readonly targets: TargetService,
+    private readonly deliveries: DeliveriesService,
+    private readonly queues: Queues,
+    private readonly chunkSize: number,
+    private readonly log: Logger,
+  ) {}
+
+  async run(postId: string, checkpoint: { get(): number; set(id: number): Promise<void> }): Promise<FanoutOutcome> {
+    const post = await this.db.selectFrom('posts').selectAll().where('id', '=', postId).executeTakeFirst();
+    if (!post) return { kind: 'skipped', reason: 'post not found' };
+    if (!['approved', 'scheduled', 'publishing'].includes(post.status)) return { kind: 'skipped', reason: `post is ${post.status}` };
+    if (post.publish_at && new Date(post.publish_at).getTime() > Date.now() + 1_000) return { kind: 'not_due', publishAt: new Date(post.publish_at) };
+
+    if (post.status !== 'publishing') await this.writeDeliveries(postId, JSON.parse(post.target) as Target);
+
+    let last = checkpoint.get();
+    let queued = 0;
+    for (;;) {
+      const rows = await this.db
+        .selectFrom('deliveries')
+        .select('id')
+        .where('post_id', '=', postId)
+        .where('status', '=', 'queued')
+        .where('id', '>', last)
+        .orderBy('id')
+        .limit(this.chunkSize)
+        .execute();
+      if (rows.length === 0) break;
+      await this.queues.addDeliveries(rows.map((r) => ({ deliveryId: r.id, postId })));
+      queued += rows.length;
+      last = rows[rows.length - 1]!.id;
+      await checkpoint.set(last);
+    }
+    const counts = await this.db.selectFrom('posts').select(['total']).where('id', '=', postId).executeTakeFirstOrThrow();
+    // All skipped (no Page anywhere) or everything already final: finish now.
+    await this.deliveries.rollUp(postId);
+    this.log.info({ postId, total: counts.total, queued }, 'fan-out enqueued');
+    return { kind: 'done', total: counts.total, queued, skipped: counts.total - queued };
+  }
+
+  /** One transaction: the post becomes `publishing` together with all its delivery rows. */
+  private async writeDeliveries(postId: string, target: Target): Promise<void> {
+    const units = await this.targets.resolve(target);
+    const now = new Date().toISOString();
+    await this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('posts')
+        .set({ status: 'publishing', started_at: now, updated_at: now, total: units.length })
+        .where('id', '=', postId)
+        .where('status', 'in', ['approved', 'scheduled'])
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return; // cancelled meanwhile, or another fan-out won
+      for (let i = 0; i < units.length; i += INSERT_CHUNK) {
+        await trx
+          .insertInto('deliveries')
+          .values(
+            units.slice(i, i + INSERT_CHUNK).map((u) => ({
+              post_id: postId,
+              unit_code: u.code,
+              page_id: u.pageId,
+              status: u.pageId ? 'queued' : 'skipped',
+              reason: u.pageId ? null : 'no_page',
+              attempts: 0,
+              fb_post_id: null,
+              permalink: null,
+              error_code: null,
+              error_subcode: null,
+              error_message: null,
+              attempt_started_at: null,
+              created_at: now,
+              updated_at: now,
+              published_at: null,
+            })),
+          )
+          .onConflict((oc) => oc.columns(['post_id', 'unit_code']).doNothing())
+          .execute();
+      }
+    });
+  }
+}

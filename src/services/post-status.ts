@@ -1,0 +1,25 @@
+/** Post lifecycle: pending_approval → approved → scheduled → publishing → published | partially_failed | failed, or cancelled. */
+export const POST_STATUSES = ['pending_approval', 'approved', 'scheduled', 'publishing', 'published', 'partially_failed', 'failed', 'cancelled'] as const;
+export type PostStatus = (typeof POST_STATUSES)[number];
+
+/** Statuses in which a post still has work to do (the reconciler looks at these). */
+export const ACTIVE_POST_STATUSES: readonly PostStatus[] = ['approved', 'scheduled', 'publishing'];
+export const CANCELLABLE_POST_STATUSES: readonly PostStatus[] = ['pending_approval', 'approved', 'scheduled', 'publishing'];
+
+export const DELIVERY_STATUSES = ['queued', 'publishing', 'published', 'failed', 'skipped', 'cancelled'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+/** A delivery in one of these may still be sent. */
+export const OPEN_DELIVERY_STATUSES: readonly DeliveryStatus[] = ['queued', 'publishing'];
+
+export type DeliveryCounts = Record<DeliveryStatus, number>;
+
+export function emptyCounts(): DeliveryCounts {
+  return { queued: 0, publishing: 0, published: 0, failed: 0, skipped: 0, cancelled: 0 };
+}
+
+/** The final status of a post once none of its deliveries is open. */
+export function finalStatus(c: DeliveryCounts): PostStatus {
+  if (c.published > 0 && c.failed === 0) return 'published';
+  if (c.published > 0) return 'partially_failed';
+  return 'failed';
+}

@@ -1,0 +1,139 @@
+import crypto from 'node:crypto';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Db } from '../db/create-db';
+import type { PostRow } from '../db/types';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors/app-error';
+import type { Queues } from '../queues/queues';
+import { requireRole, requireScope, type Principal } from './keys.service';
+import { CANCELLABLE_POST_STATUSES, type PostStatus } from './post-status';
+import { TargetSchema, type Target, type TargetService } from './target.service';
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2048);
+
+export const CreatePostSchema = z
+  .object({
+    message: z.string().trim().min(1, 'must not be empty').max(63_206),
+    link: httpUrl.optional(),
+    photos: z.array(httpUrl).max(10).optional(),
+    target: TargetSchema,
+    publishAt: z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date-time, e.g. 2026-12-01T08:00:00+07:00' }).optional(),
+  })
+  .strict();
+export type CreatePostInput = z.infer<typeof CreatePostSchema>;
+
+/** Clock skew tolerated between a client's "now" and ours. */
+const PUBLISH_AT_TOLERANCE_MS = 60_000;
+
+export class PostsService {
+  constructor(
+    private readonly db: Db,
+    private readonly targets: TargetService,
+    private readonly queues: Queues,
+    private readonly log: Logger,
+  ) {}
+
+  async create(p: Principal, input: CreatePostInput): Promise<PostRow> {
+    requireRole(p, ['editor', 'admin'], 'create posts');
+    const publishAt = input.publishAt ? new Date(input.publishAt) : null;
+    if (publishAt && publishAt.getTime() < Date.now() - PUBLISH_AT_TOLERANCE_MS) {
+      throw new ValidationError('publishAt: must be in the future (omit it to publish on approval)', { field: 'publishAt' });
+    }
+    const { path } = await this.targets.check(input.target);
+    requireScope(p, path, input.target.unit);
+    const summary = await this.targets.summarize(input.target);
+    if (summary.units === 0) throw new ValidationError('target: resolves to no unit (check levels and exclude)', { field: 'target' });
+    const now = new Date().toISOString();
+    const row: PostRow = {
+      id: crypto.randomUUID(),
+      message: input.message,
+      link: input.link ?? null,
+      photos: JSON.stringify(input.photos ?? []),
+      target: JSON.stringify(input.target),
+      target_unit_code: input.target.unit,
+      publish_at: publishAt ? publishAt.toISOString() : null,
+      status: 'pending_approval',
+      created_by: p.keyId,
+      approved_by: null,
+      cancelled_by: null,
+      total: 0,
+      created_at: now,
+      updated_at: now,
+      approved_at: null,
+      started_at: null,
+      completed_at: null,
+    };
+    await this.db.insertInto('posts').values(row).execute();
+    return row;
+  }
+
+  /** Loads a post the principal may see: its target lies inside the principal's subtree or contains the principal's unit. */
+  async load(p: Principal, id: string): Promise<PostRow & { target_path: string }> {
+    const post = await this.db
+      .selectFrom('posts')
+      .innerJoin('units', 'units.code', 'posts.target_unit_code')
+      .selectAll('posts')
+      .select('units.path as target_path')
+      .where('posts.id', '=', id)
+      .executeTakeFirst();
+    if (!post || !(post.target_path.startsWith(p.unitPath) || p.unitPath.startsWith(post.target_path))) throw new NotFoundError(`post ${id}`);
+    return post;
+  }
+
+  /**
+   * Four eyes: a different key approves. The approval is written to the store first (the store is
+   * the ledger); if Redis is unreachable the post stays `approved`/`scheduled` and the reconciler
+   * enqueues its fan-out when Redis is back, so an approval is never lost.
+   */
+  async approve(p: Principal, id: string): Promise<{ id: string; status: PostStatus; publishAt: string | null }> {
+    requireRole(p, ['approver', 'admin'], 'approve posts');
+    const post = await this.load(p, id);
+    if (post.created_by === p.keyId) throw new ForbiddenError('the author of a post may not approve it');
+    requireScope(p, post.target_path, post.target_unit_code);
+    if (post.status !== 'pending_approval') throw new ConflictError(`post is ${post.status}, not pending_approval`, { status: post.status });
+    const target = JSON.parse(post.target) as Target;
+    await this.targets.check(target); // the tree may have changed since submission
+    const now = new Date();
+    const publishAt = post.publish_at ? new Date(post.publish_at) : null;
+    const status: PostStatus = publishAt && publishAt.getTime() > now.getTime() ? 'scheduled' : 'approved';
+    const res = await this.db
+      .updateTable('posts')
+      .set({ status, approved_by: p.keyId, approved_at: now.toISOString(), updated_at: now.toISOString() })
+      .where('id', '=', id)
+      .where('status', '=', 'pending_approval')
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) throw new ConflictError('post changed while approving; reload it');
+    try {
+      await this.queues.scheduleFanout(id, publishAt);
+    } catch (err) {
+      this.log.warn({ postId: id, err: (err as Error).message }, 'fan-out not enqueued (Redis unavailable?); the reconciler will enqueue it');
+    }
+    return { id, status, publishAt: post.publish_at };
+  }
+
+  /** Cancels a post that has not finished; deliveries not yet sent become `cancelled`. */
+  async cancel(p: Principal, id: string): Promise<{ id: string; status: 'cancelled' }> {
+    requireRole(p, ['editor', 'approver', 'admin'], 'cancel posts');
+    const post = await this.load(p, id);
+    requireScope(p, post.target_path, post.target_unit_code);
+    const now = new Date().toISOString();
+    const changed = await this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('posts')
+        .set({ status: 'cancelled', cancelled_by: p.keyId, updated_at: now, completed_at: now })
+        .where('id', '=', id)
+        .where('status', 'in', CANCELLABLE_POST_STATUSES)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      await trx.updateTable('deliveries').set({ status: 'cancelled', reason: 'post_cancelled', updated_at: now }).where('post_id', '=', id).where('status', '=', 'queued').execute();
+      return true;
+    });
+    if (!changed) {
+      if (post.status === 'cancelled') return { id, status: 'cancelled' };
+      throw new ConflictError(`post is ${post.status}; only unfinished posts can be cancelled`, { status: post.status });
+    }
+    // Best effort: a fan-out or delivery job that still runs finds the post cancelled in the store.
+    await this.queues.removeFanout(id).catch((err: Error) => this.log.warn({ postId: id, err: err.message }, 'could not remove fan-out job'));
+    return { id, status: 'cancelled' };
+  }
+}

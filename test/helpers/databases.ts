@@ -1,0 +1,43 @@
+import crypto from 'node:crypto';
+import pg from 'pg';
+
+export interface TestDatabase {
+  name: 'sqlite' | 'postgres';
+  /** A fresh, empty database URL for one test file. */
+  create(): Promise<{ url: string; drop(): Promise<void> }>;
+}
+
+const sqlite: TestDatabase = {
+  name: 'sqlite',
+  create: async () => ({ url: 'sqlite::memory:', drop: async () => {} }),
+};
+
+/** PostgreSQL when TEST_DATABASE_URL is set (.ci/run sets it): each test file gets its own database. */
+function postgres(adminUrl: string): TestDatabase {
+  return {
+    name: 'postgres',
+    async create() {
+      const name = `lantoa_t_${crypto.randomBytes(5).toString('hex')}`;
+      const admin = new pg.Client({ connectionString: adminUrl });
+      await admin.connect();
+      await admin.query(`create database ${name}`);
+      await admin.end();
+      const url = new URL(adminUrl);
+      url.pathname = `/${name}`;
+      return {
+        url: url.toString(),
+        async drop() {
+          const c = new pg.Client({ connectionString: adminUrl });
+          await c.connect();
+          await c.query(`drop database if exists ${name} with (force)`);
+          await c.end();
+        },
+      };
+    },
+  };
+}
+
+export function testDatabases(): TestDatabase[] {
+  const url = process.env.TEST_DATABASE_URL;
+  return url ? [sqlite, postgres(url)] : [sqlite];
+}

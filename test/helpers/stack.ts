@@ -1,0 +1,42 @@
+import fs from 'node:fs';
+import { createLogger } from '../../src/logger';
+import { seedOrganisation, startStack, UNITS_CSV, type Stack, type StackOptions } from '../../src/demo/stack';
+import type { TestDatabase } from './databases';
+import { dropPrefix, REDIS_URL, uniquePrefix } from './redis';
+
+export const UNITS_TEXT = fs.readFileSync(UNITS_CSV, 'utf8');
+
+export interface TestStack extends Stack {
+  dispose(): Promise<void>;
+}
+
+/** A real stack (simulator, store, Redis queues, API, workers) on a fresh database and queue prefix. */
+export async function startTestStack(db: TestDatabase, label: string, opts: StackOptions = {}): Promise<TestStack> {
+  const database = await db.create();
+  const prefix = uniquePrefix(label);
+  const stack = await startStack({
+    ...opts,
+    env: { DATABASE_URL: database.url, QUEUE_PREFIX: prefix, REDIS_URL, LOG_LEVEL: 'silent', DELIVERY_BACKOFF_MS: '200', ...opts.env },
+    log: createLogger('silent'),
+  });
+  return Object.assign(stack, {
+    async dispose() {
+      await stack.close();
+      await dropPrefix(prefix);
+      await database.drop();
+    },
+  });
+}
+
+export { seedOrganisation };
+
+/** Polls until `check` returns a value or the time runs out (no timing assertions: only a ceiling). */
+export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, stepMs = 100): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

@@ -1,0 +1,59 @@
+import { testDatabases } from '../../helpers/databases';
+import { startTestStack, UNITS_TEXT, type TestStack } from '../../helpers/stack';
+
+describe.each(testDatabases())('target resolution against the real tree on $name', (db) => {
+  let s: TestStack;
+  beforeAll(async () => {
+    s = await startTestStack(db, 'targets', { workers: false });
+    await s.deps.units.importCsv(UNITS_TEXT);
+  });
+  afterAll(() => s.dispose());
+
+  const resolve = (t: Parameters<TestStack['deps']['targets']['resolve']>[0]) => s.deps.targets.resolve(t);
+
+  it('subtree of root is all 10,807 units; levels pick provinces, districts, communes', async () => {
+    expect((await resolve({ unit: 'root', scope: 'subtree' })).length).toBe(10_807);
+    expect((await resolve({ unit: 'root', scope: 'subtree', levels: [1] })).length).toBe(63);
+    expect((await resolve({ unit: 'root', scope: 'subtree', levels: [2] })).length).toBe(696);
+    expect((await resolve({ unit: 'root', scope: 'subtree', levels: [3] })).length).toBe(10_047);
+  });
+
+  it('self is exactly the unit', async () => {
+    expect(await resolve({ unit: '01', scope: 'self' })).toEqual([{ code: '01', name: 'Thành phố Hà Nội', level: 1, pageId: null }]);
+  });
+
+  it('a province subtree includes the province, its districts and communes', async () => {
+    const hn = await resolve({ unit: '01', scope: 'subtree' });
+    expect(hn.length).toBe(557);
+    expect(hn.filter((u) => u.level === 2).length).toBe(30);
+    expect(hn[0]!.code).toBe('01');
+  });
+
+  it('exclude drops units with their subtrees; levels and exclude combine', async () => {
+    const baDinh = (await resolve({ unit: '001', scope: 'subtree' })).length; // district + its communes
+    expect(baDinh).toBe(1 + UNITS_TEXT.split('\n').filter((l) => l.split(',')[1] === '001').length);
+    expect((await resolve({ unit: '01', scope: 'subtree', exclude: ['001'] })).length).toBe(557 - baDinh);
+    const all = await resolve({ unit: 'root', scope: 'subtree', levels: [2], exclude: ['01', '79'] });
+    expect(all.length).toBe(696 - 30 - 22);
+    expect(all.some((u) => u.code === '001')).toBe(false);
+    // a commune excluded on its own
+    expect((await resolve({ unit: '001', scope: 'subtree', exclude: ['00001'] })).length).toBe(baDinh - 1);
+  });
+
+  it('matches the subtree computed independently from the CSV (codes that share a prefix are not confused)', async () => {
+    // Province 10 and commune 10087 share a prefix; paths are compared by segment, not by string prefix.
+    const parent = new Map(UNITS_TEXT.trim().split('\n').slice(1).map((l) => l.split(',')).map(([code, p]) => [code!, p || 'root']));
+    const under = (code: string, top: string): boolean => (code === top ? true : code === 'root' ? false : under(parent.get(code)!, top));
+    for (const top of ['10', '100', '12', '001', '79']) {
+      const expected = [...parent.keys()].filter((c) => under(c, top)).sort();
+      const got = (await resolve({ unit: top, scope: 'subtree' })).map((u) => u.code).sort();
+      expect(got).toEqual(expected);
+    }
+  });
+
+  it('names the bad field for unknown units and exclusions outside the target', async () => {
+    await expect(resolve({ unit: 'nope', scope: 'subtree' })).rejects.toThrow('target.unit');
+    await expect(resolve({ unit: '01', scope: 'subtree', exclude: ['79'] })).rejects.toThrow('target.exclude[0]: 79 is not inside 01');
+    await expect(resolve({ unit: '01', scope: 'subtree', exclude: ['001', 'zz'] })).rejects.toThrow('target.exclude[1]');
+  });
+});

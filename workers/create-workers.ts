@@ -1,0 +1,71 @@
+import { Worker, type Job } from 'bullmq';
+import type { Deps } from '../src/deps';
+import { createRedis } from '../src/queues/redis';
+import { JOB, QUEUE, type DeliveryJobData, type FanoutJobData } from '../src/queues/queues';
+import { processDelivery } from './processors/delivery.processor';
+import { processFanout } from './processors/fanout.processor';
+
+export const RECONCILE_SCHEDULER_ID = 'reconcile';
+const RECONCILE_JOB = 'maintenance.reconcile';
+export const RECONCILE_EVERY_MS = 30_000;
+
+export interface Workers {
+  fanout: Worker<FanoutJobData>;
+  deliveries: Worker<DeliveryJobData>;
+  /** Stops taking jobs and waits for active ones (up to `timeoutMs`, then forces; forced jobs stall and are retried elsewhere). */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** Starts the fan-out and delivery workers of this process. */
+export async function startWorkers(deps: Deps, opts: { concurrency?: number } = {}): Promise<Workers> {
+  const { config, log } = deps;
+  const connection = createRedis(config.redisUrl, 'worker');
+  connection.on('error', (err) => log.warn({ err: err.message }, 'worker redis error'));
+  const common = { connection, prefix: config.queue.prefix };
+  const cipher = deps.cipher();
+
+  const fanout = new Worker<FanoutJobData>(
+    QUEUE.fanout,
+    async (job: Job<FanoutJobData>, token?: string) => {
+      if (job.name === RECONCILE_JOB) return JSON.stringify(await deps.reconciler.run());
+      return processFanout(job, token, deps.fanout);
+    },
+    { ...common, concurrency: 2, removeOnComplete: { age: 7 * 24 * 3600, count: 5_000 }, removeOnFail: { age: 30 * 24 * 3600 } },
+  );
+  const deliveries = new Worker<DeliveryJobData>(
+    QUEUE.deliveries,
+    (job, token) => processDelivery(job, token, { deliveries: deps.deliveries, publisher: deps.publisher, cipher, log }),
+    {
+      ...common,
+      concurrency: opts.concurrency ?? config.queue.concurrency,
+      // Completed jobs are kept an hour: a deterministic id re-added meanwhile is ignored; later the store still says "published".
+      removeOnComplete: { age: 3600, count: 50_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  );
+  for (const w of [fanout, deliveries]) {
+    w.on('error', (err) => log.error({ err: err.message, queue: w.name }, 'worker error'));
+    w.on('failed', (job, err) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.warn({ queue: w.name, jobId: job.id, err: err.message }, 'job failed for good');
+    });
+  }
+  // A job whose lock could not be renewed may be running elsewhere: stop this copy.
+  deliveries.on('lockRenewalFailed', (ids) => ids.forEach((id) => deliveries.cancelJob(id, 'lock renewal failed')));
+
+  await deps.queues.fanout.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: RECONCILE_EVERY_MS }, { name: RECONCILE_JOB, data: { postId: '' } });
+  await deps.reconciler.run().catch((err: Error) => log.warn({ err: err.message }, 'start-up reconcile failed'));
+
+  return {
+    fanout,
+    deliveries,
+    async close(timeoutMs = 25_000) {
+      const graceful = Promise.all([fanout.close(), deliveries.close()]);
+      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
+      if ((await Promise.race([graceful, timer])) === 'timeout') {
+        log.warn('workers did not finish in time; forcing close (active jobs will be retried)');
+        await Promise.all([fanout.close(true), deliveries.close(true)]);
+      }
+      connection.disconnect();
+    },
+  };
+}

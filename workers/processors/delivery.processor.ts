@@ -1,0 +1,129 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { classifyFailure } from '../../src/graph/classify';
+import { GraphApiError } from '../../src/graph/graph-errors';
+import type { TokenCipher } from '../../src/security/token-cipher';
+import type { DeliveriesService, DeliveryError, DeliveryToSend } from '../../src/services/deliveries.service';
+import type { Publisher } from '../../src/services/publisher';
+import type { DeliveryJobData } from '../../src/queues/queues';
+
+export interface DeliveryDeps {
+  deliveries: DeliveriesService;
+  publisher: Publisher;
+  cipher: TokenCipher;
+  log: Logger;
+}
+
+/** Reasons after which the next attempt must first look for a post an earlier attempt may have created. */
+const AMBIGUOUS_REASONS = new Set(['outcome_unknown']);
+
+function errorOf(err: unknown, explanation: string): DeliveryError {
+  if (err instanceof GraphApiError) return { code: err.code, subcode: err.subcode ?? null, message: err.message };
+  return { code: null, subcode: null, message: explanation };
+}
+
+/**
+ * Sends one delivery. The store decides: a delivery already published, failed or cancelled is never
+ * sent again, whatever BullMQ replays. Returns a short outcome label (kept as the job's return value).
+ */
+export async function processDelivery(job: Job<DeliveryJobData>, token: string | undefined, deps: DeliveryDeps): Promise<string> {
+  const { deliveries, publisher, cipher } = deps;
+  const d = await deliveries.loadForSend(job.data.deliveryId);
+  if (!d) return 'missing';
+  if (d.status !== 'queued' && d.status !== 'publishing') return `noop:${d.status}`;
+  if (d.postStatus === 'cancelled') {
+    await deliveries.markCancelled(d.id);
+    await deliveries.rollUp(d.postId);
+    return 'cancelled';
+  }
+  if (!d.page) {
+    await deliveries.markFailed(d.id, 'no_page', { code: null, subcode: null, message: 'the unit has no linked Page any more' });
+    await deliveries.rollUp(d.postId);
+    return 'failed:no_page';
+  }
+  if (d.page.tokenStatus === 'needs_reauth') {
+    // The token is known broken: fail without calling Graph (one call per Page, not one per post).
+    await deliveries.markFailed(d.id, 'needs_reauth', { code: null, subcode: null, message: `Page token needs re-authorisation: ${d.page.tokenStatusReason ?? 'unknown reason'}` });
+    await deliveries.rollUp(d.postId);
+    return 'failed:needs_reauth';
+  }
+
+  const ambiguous = d.status === 'publishing' || (d.reason !== null && AMBIGUOUS_REASONS.has(d.reason));
+  const previousStart = d.attemptStartedAt ? new Date(d.attemptStartedAt) : new Date(0);
+  if (!(await deliveries.claim(d.id))) return 'lost_claim';
+  const log = deps.log.child({ deliveryId: d.id, postId: d.postId, unit: d.unitCode, attempt: d.attempts + 1 });
+  const accessToken = cipher.decrypt(d.page.tokenCiphertext);
+  const content = { message: d.message, link: d.link, photos: d.photos };
+
+  try {
+    if (ambiguous) {
+      // An earlier attempt may have created the post and lost the answer: look before creating again.
+      const found = await publisher.findExisting(d.page.pageId, accessToken, content, previousStart);
+      if (found) {
+        await deliveries.markPublished(d.id, found.fbPostId, found.permalink, 'recovered_after_unknown_outcome');
+        await deliveries.rollUp(d.postId);
+        log.info({ fbPostId: found.fbPostId }, 'earlier attempt had published; recorded without re-posting');
+        return 'published:recovered';
+      }
+    }
+    const res = await publisher.publish(d.page.pageId, accessToken, content);
+    await deliveries.markPublished(d.id, res.fbPostId, res.permalink);
+    await deliveries.rollUp(d.postId);
+    return 'published';
+  } catch (err) {
+    return handleFailure(job, token, d, err, deps, log);
+  }
+}
+
+function cipherToken(d: DeliveryToSend, deps: DeliveryDeps): string {
+  return deps.cipher.decrypt(d.page!.tokenCiphertext);
+}
+
+async function handleFailure(job: Job<DeliveryJobData>, token: string | undefined, d: DeliveryToSend, err: unknown, deps: DeliveryDeps, log: Logger): Promise<string> {
+  const { deliveries } = deps;
+  const c = classifyFailure(err, 'write');
+  const error = errorOf(err, c.explanation);
+  const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  log.warn({ kind: c.kind, reason: c.reason, code: error.code, subcode: error.subcode, fbtraceId: err instanceof GraphApiError ? err.fbtraceId : undefined }, 'delivery attempt failed');
+  switch (c.kind) {
+    case 'throttled_page':
+    case 'throttled_app': {
+      // Throttling never burns an attempt: back to queued, attempt refunded, job delayed.
+      await deliveries.requeue(d.id, c.reason, error, true);
+      if (!token) throw new Error('throttled without a job token');
+      await job.moveToDelayed(Date.now() + (c.retryAfterMs ?? 60_000), token);
+      throw new DelayedError();
+    }
+    case 'reauth':
+    case 'permission':
+      await deliveries.markPageNeedsReauth(d.unitCode, `${c.reason}: ${c.explanation}`);
+      await deliveries.markFailed(d.id, c.reason, error);
+      await deliveries.rollUp(d.postId);
+      throw new UnrecoverableError(`${c.reason}: ${c.explanation}`);
+    case 'already_posted': {
+      // Facebook says the content is already there: record it (with its id when we can read it back), never post again.
+      const found = await deps.publisher
+        .findExisting(d.page!.pageId, cipherToken(d, deps), { message: d.message, link: d.link, photos: d.photos }, new Date(0))
+        .catch(() => null);
+      await deliveries.markPublished(d.id, found?.fbPostId ?? null, found?.permalink ?? null, c.reason);
+      await deliveries.rollUp(d.postId);
+      return `published:${c.reason}`;
+    }
+    case 'permanent':
+    case 'gone':
+      await deliveries.markFailed(d.id, c.reason, error);
+      await deliveries.rollUp(d.postId);
+      throw new UnrecoverableError(`${c.reason}: ${c.explanation}`);
+    case 'transient':
+    case 'unknown_outcome': {
+      const reason = c.kind === 'unknown_outcome' ? 'outcome_unknown' : c.reason;
+      if (lastAttempt) {
+        await deliveries.markFailed(d.id, c.kind === 'unknown_outcome' ? 'outcome_unknown_exhausted' : 'retries_exhausted', error);
+        await deliveries.rollUp(d.postId);
+      } else {
+        await deliveries.requeue(d.id, reason, error);
+      }
+      throw new Error(`${c.reason}: ${c.explanation}`);
+    }
+  }
+}
