@@ -34,12 +34,12 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     if (err instanceof AppError) {
       if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
-      else req.log.warn({ code: err.code, msg: err.message }, 'request rejected');
+      else req.log.warn({ code: err.code, reason: err.message }, 'request rejected');
       return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } });
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status < 500) {
-      req.log.warn({ code: err.code, msg: err.message }, 'request rejected');
+      req.log.warn({ code: err.code, reason: err.message }, 'request rejected');
       return reply.status(status).send({ error: { code: CODE_BY_STATUS[status] ?? 'BAD_REQUEST', message: err.message } });
     }
     req.log.error({ err }, 'unhandled error');

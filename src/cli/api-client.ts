@@ -35,10 +35,10 @@ export class ApiClient {
     return this.call<PostView>('post', '/v1/posts', body);
   }
   approve(id: string) {
-    return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/approve`);
+    return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/approve`, {});
   }
   cancel(id: string) {
-    return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/cancel`);
+    return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/cancel`, {});
   }
   getPost(id: string) {
     return this.call<PostView>('get', `/v1/posts/${id}`);
