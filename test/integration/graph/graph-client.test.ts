@@ -322,3 +322,47 @@ describe('GraphClient request shape', () => {
     for (const req of seen.slice(0, 2)) expect(req.url).not.toContain(TOKEN);
   });
 });
+
+describe('GraphClient redaction of server echoes', () => {
+  let server: Server;
+  let base: string;
+
+  beforeAll(async () => {
+    // A misbehaving upstream that echoes the credential back in its answers.
+    server = createServer((req, res) => {
+      const auth = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+      req.resume();
+      req.on('end', () => {
+        if (req.url?.includes('/feed')) {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { message: `Bad token ${auth} (access_token=${auth})`, type: 'OAuthException', code: 190, error_user_msg: `token ${auth}`, fbtrace_id: 'T' } }));
+        } else {
+          res.writeHead(502, { 'content-type': 'text/html' });
+          res.end(`<html><body>upstream said ${auth} and input_token=${auth}</body></html>`);
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('scrubs the token from error messages, user messages and body snippets', async () => {
+    const client = new GraphClient({ baseUrl: base, version: 'v25.0' });
+    try {
+      const apiErr = (await failure(client.createFeedPost('1', TOKEN, { message: 'x' }))) as GraphApiError;
+      expect(apiErr).toBeInstanceOf(GraphApiError);
+      expect(apiErr.message).toBe('Bad token [redacted] (access_token=[redacted])');
+      expect(apiErr.userMessage).toBe('token [redacted]');
+      const httpErr = (await failure(client.uploadPhoto('1', TOKEN, { url: 'https://x/y.jpg', published: false }))) as GraphHttpError;
+      expect(httpErr).toBeInstanceOf(GraphHttpError);
+      expect(httpErr.bodySnippet).toBe('<html><body>upstream said [redacted] and input_token=[redacted]</body></html>');
+      for (const e of [apiErr, httpErr]) expect(inspect(e, { depth: 10, showHidden: true })).not.toContain(TOKEN);
+    } finally {
+      client.close();
+    }
+  });
+});
