@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Principal } from '../services/keys.service';
-import type { KeysService } from '../services/keys.service';
+import { requireRole, type KeysService, type Principal, type Role } from '../services/keys.service';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,4 +19,11 @@ export function installAuth(app: FastifyInstance, keys: KeysService): void {
 export function principalOf(req: FastifyRequest): Principal {
   if (!req.principal) throw new Error('route without authentication');
   return req.principal;
+}
+
+/** Route hook: 403 before the body is even validated when the caller's role may not use the route. */
+export function allow(roles: readonly Role[], action: string) {
+  return async (req: FastifyRequest) => {
+    requireRole(principalOf(req), roles, action);
+  };
 }

@@ -4,7 +4,7 @@ import type { Deps } from '../../deps';
 import { ForbiddenError } from '../../errors/app-error';
 import { requireRole } from '../../services/keys.service';
 import { ROOT_CODE } from '../../services/units.service';
-import { principalOf } from '../auth';
+import { allow, principalOf } from '../auth';
 import { CreatedKey, CreateKeyBody, errorResponses, PageImportResult, PutPageBody, UnitCodeParam, UnitImportResult, UnitView } from '../schemas';
 
 const security = [{ bearer: [] }];
@@ -13,6 +13,7 @@ const security = [{ bearer: [] }];
 export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
   return async (app) => {
     app.post('/keys', {
+      preValidation: allow(['admin'], 'create keys'),
       schema: { tags: ['keys'], summary: 'Create an API key (admin). The key is shown once.', security, body: CreateKeyBody, response: { 201: CreatedKey, ...errorResponses } },
       handler: async (req, reply) => {
         const p = principalOf(req);
@@ -23,6 +24,7 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
     });
 
     app.post('/units/import', {
+      preValidation: allow(['admin'], 'import units'),
       schema: {
         tags: ['units'],
         summary: 'Import units from CSV code,parent_code,level,type,name (admin of root). One transaction; idempotent.',
@@ -40,6 +42,7 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
     });
 
     app.post('/pages/import', {
+      preValidation: allow(['admin'], 'import pages'),
       schema: {
         tags: ['pages'],
         summary: 'Link Pages from CSV unit_code,page_id,access_token (admin). Tokens are encrypted at rest and never returned.',
@@ -56,6 +59,7 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
     });
 
     app.put('/units/:code/page', {
+      preValidation: allow(['admin'], 'link pages'),
       schema: {
         tags: ['pages'],
         summary: "Link or replace a unit's Page and token (admin)",

@@ -4,7 +4,7 @@ import type { Deps } from '../../deps';
 import { CreatePostSchema } from '../../services/posts.service';
 import { TargetSchema } from '../../services/target.service';
 import { toPostView } from '../../services/post-views.service';
-import { principalOf } from '../auth';
+import { allow, principalOf } from '../auth';
 import { DeliveriesQuery, DeliveryList, errorResponses, PostIdParam, PostList, PostsQuery, PostView, StatusChange } from '../schemas';
 
 const security = [{ bearer: [] }];
@@ -26,6 +26,7 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
     });
 
     app.post('/posts', {
+      preValidation: allow(['editor', 'admin'], 'create posts'),
       schema: { tags: ['posts'], summary: 'Submit a post for approval (editor, admin)', security, body: CreatePostSchema, response: { 201: PostView, ...errorResponses } },
       handler: async (req, reply) => {
         const row = await deps.posts.create(principalOf(req), req.body);
@@ -35,6 +36,7 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
     });
 
     app.post('/posts/:id/approve', {
+      preValidation: allow(['approver', 'admin'], 'approve posts'),
       schema: {
         tags: ['posts'],
         summary: 'Approve a post (approver, admin; never its author). Queues the fan-out and returns at once.',
@@ -50,6 +52,7 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
     });
 
     app.post('/posts/:id/cancel', {
+      preValidation: allow(['editor', 'approver', 'admin'], 'cancel posts'),
       schema: { tags: ['posts'], summary: 'Cancel an unfinished post; deliveries not yet sent become cancelled', security, params: PostIdParam, response: { 200: StatusChange, ...errorResponses } },
       handler: async (req) => deps.posts.cancel(principalOf(req), req.params.id),
     });
