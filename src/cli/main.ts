@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadCliEnv } from '../../config/cli';
+import { ApiClient } from './api-client';
+import { watchPost } from './watch';
+
+const USAGE = `lantoa — command line for a running Lan Tỏa API
+
+Usage: lantoa [--url URL] [--key KEY] <command> [options]
+  (defaults: LANTOA_API_URL, LANTOA_API_KEY from the environment or .env)
+
+Commands:
+  units import <file.csv>                        import code,parent_code,level,type,name
+  pages import <file.csv>                        link unit_code,page_id,access_token
+  keys create --name N --role R --unit CODE      create an API key (shown once)
+  posts submit --message M --unit CODE [--scope subtree|self] [--levels 1,2] [--exclude a,b]
+               [--link URL] [--photo URL]... [--publish-at ISO]
+  posts approve <postId>
+  posts cancel <postId>
+  posts show <postId>
+  watch <postId>                                 live progress bar until the post is final`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      key: { type: 'string' },
+      name: { type: 'string' },
+      role: { type: 'string' },
+      unit: { type: 'string' },
+      message: { type: 'string' },
+      scope: { type: 'string', default: 'subtree' },
+      levels: { type: 'string' },
+      exclude: { type: 'string' },
+      link: { type: 'string' },
+      photo: { type: 'string', multiple: true },
+      'publish-at': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [cmd, sub, arg] = positionals;
+  if (values.help || !cmd) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const env = loadCliEnv();
+  const key = values.key ?? env.LANTOA_API_KEY;
+  if (!key) {
+    console.error('No API key: pass --key or set LANTOA_API_KEY');
+    return 2;
+  }
+  const api = new ApiClient(values.url ?? env.LANTOA_API_URL, key);
+  const print = (v: unknown) => console.log(JSON.stringify(v, null, 2));
+  const need = (v: string | undefined, what: string) => {
+    if (!v) throw new Error(`missing ${what}\n\n${USAGE}`);
+    return v;
+  };
+
+  switch (`${cmd} ${sub ?? ''}`.trim()) {
+    case 'units import':
+      print(await api.importUnits(fs.readFileSync(need(arg, '<file.csv>'), 'utf8')));
+      return 0;
+    case 'pages import':
+      print(await api.importPages(fs.readFileSync(need(arg, '<file.csv>'), 'utf8')));
+      return 0;
+    case 'keys create':
+      print(await api.createKey({ name: need(values.name, '--name'), role: need(values.role, '--role'), unit: need(values.unit, '--unit') }));
+      return 0;
+    case 'posts submit': {
+      const target = {
+        unit: need(values.unit, '--unit'),
+        scope: values.scope,
+        ...(values.levels ? { levels: values.levels.split(',').map(Number) } : {}),
+        ...(values.exclude ? { exclude: values.exclude.split(',') } : {}),
+      };
+      print(
+        await api.createPost({
+          message: need(values.message, '--message'),
+          target,
+          ...(values.link ? { link: values.link } : {}),
+          ...(values.photo?.length ? { photos: values.photo } : {}),
+          ...(values['publish-at'] ? { publishAt: values['publish-at'] } : {}),
+        }),
+      );
+      return 0;
+    }
+    case 'posts approve':
+      print(await api.approve(need(arg, '<postId>')));
+      return 0;
+    case 'posts cancel':
+      print(await api.cancel(need(arg, '<postId>')));
+      return 0;
+    case 'posts show':
+      print(await api.getPost(need(arg, '<postId>')));
+      return 0;
+    default:
+      if (cmd === 'watch') {
+        const final = await watchPost(api, need(sub, '<postId>'));
+        console.log(`\n${final.status}: published ${final.counts.published}, failed ${final.counts.failed}, skipped ${final.counts.skipped} of ${final.total}`);
+        return final.status === 'published' ? 0 : 1;
+      }
+      console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(err.message);
+    process.exit(1);
+  },
+);

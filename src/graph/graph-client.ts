@@ -1,0 +1,267 @@
+/**
+ * The only module that talks to the Graph API. One axios instance with
+ * keep-alive agents; one function builds URLs; tokens travel only in the
+ * `Authorization: Bearer` header and never reach errors or logs. No retries
+ * here: retrying is the queue's decision (house style §5.4c).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { Logger } from 'pino';
+import {
+  GraphHttpError,
+  GraphTransportError,
+  parseGraphErrorEnvelope,
+  type GraphEndpoint,
+  type TransportFailureKind,
+} from './graph-errors';
+import { parseUsageHeaders, type GraphUsage } from './usage';
+
+export type { GraphUsage } from './usage';
+export type { GraphEndpoint, GraphFailure } from './graph-errors';
+
+export interface GraphClientOptions {
+  /** e.g. `https://graph.facebook.com` or the simulator's URL; no trailing version. */
+  baseUrl: string;
+  /** e.g. `v25.0` */
+  version: string;
+  /** Whole-request deadline. @defaultValue 30000 */
+  timeoutMs?: number;
+  /** Keep-alive sockets per host. @defaultValue 256 */
+  maxSockets?: number;
+  logger?: Logger;
+}
+
+export interface GraphResponse<T> {
+  data: T;
+  usage: GraphUsage | null;
+  status: number;
+  traceId?: string;
+}
+
+type Method = 'GET' | 'POST' | 'DELETE';
+type Query = Record<string, string | number | undefined>;
+
+const SNIPPET_CHARS = 300;
+/** Failures that happen before any byte of the request can have reached the server. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL', 'ERR_INVALID_ARG_TYPE']);
+const RESET = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED_SOCKET']);
+
+function makeRedactor(secrets: string[]): (s: string) => string {
+  const list = secrets.filter((t) => t.length > 0);
+  return (s: string) => {
+    let out = s;
+    for (const t of list) out = out.split(t).join('[redacted]');
+    return out.replace(/(access_token|input_token)=(?!\[redacted\])[^&\s"'<>()]+/gi, '$1=[redacted]');
+  };
+}
+
+function errnoOf(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  const cause = e?.cause?.code;
+  if (typeof cause === 'string') return cause;
+  return typeof e?.code === 'string' ? e.code : undefined;
+}
+
+function transportError(err: unknown, endpoint: GraphEndpoint, redact: (s: string) => string): GraphTransportError {
+  const errno = errnoOf(err);
+  const outer = (err as { code?: unknown } | null)?.code;
+  const detail = err instanceof Error ? redact(err.message).slice(0, 200) : undefined;
+  let kind: TransportFailureKind;
+  let requestSent: boolean;
+  if (outer === 'ECONNABORTED' || outer === 'ETIMEDOUT' || outer === 'ERR_CANCELED' || errno === 'ETIMEDOUT') {
+    // Our deadline fired: the request may well be processed by Graph anyway.
+    kind = 'timeout';
+    requestSent = true;
+  } else if (errno === 'ECONNREFUSED') {
+    kind = 'refused';
+    requestSent = false;
+  } else if (errno !== undefined && RESET.has(errno)) {
+    kind = 'reset';
+    requestSent = true;
+  } else {
+    kind = 'other';
+    requestSent = !(errno !== undefined && NOT_SENT.has(errno));
+  }
+  return new GraphTransportError({ kind, requestSent, endpoint, errno, detail });
+}
+
+export class GraphClient {
+  private readonly baseUrl: string;
+  private readonly version: string;
+  private readonly timeoutMs: number;
+  private readonly logger: Logger | undefined;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly http: AxiosInstance;
+
+  constructor(opts: GraphClientOptions) {
+    const base = new URL(opts.baseUrl);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError('baseUrl must be http(s)');
+    if (!/^v\d+\.\d+$/.test(opts.version)) throw new TypeError(`version must look like v25.0, got ${opts.version}`);
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.version = opts.version;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.logger = opts.logger;
+    const maxSockets = opts.maxSockets ?? 256;
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
+    this.http = axios.create({
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      timeout: this.timeoutMs,
+      validateStatus: () => true,
+      maxRedirects: 0, // never forward the Authorization header anywhere else
+      proxy: false,
+      responseType: 'text',
+      transformResponse: [(d: unknown) => d],
+      headers: { Accept: 'application/json', 'User-Agent': 'lantoa-graph-client' },
+    });
+  }
+
+  /** The one place that builds Graph URLs. */
+  private buildUrl(segments: string[], query?: Query): string {
+    const path = segments.map(encodeURIComponent).join('/');
+    let url = `${this.baseUrl}/${this.version}/${path}`;
+    if (query) {
+      const qs = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
+      const s = qs.toString();
+      if (s.length > 0) url += `?${s}`;
+    }
+    return url;
+  }
+
+  private async call<T>(
+    endpoint: GraphEndpoint,
+    method: Method,
+    segments: string[],
+    token: string,
+    opts: { query?: Query; body?: Record<string, unknown>; secrets?: string[] } = {},
+  ): Promise<GraphResponse<T>> {
+    const redact = makeRedactor([token, ...(opts.secrets ?? [])]);
+    const started = performance.now();
+    let res: AxiosResponse<unknown>;
+    try {
+      res = await this.http.request({
+        method,
+        url: this.buildUrl(segments, opts.query),
+        data: opts.body,
+        headers: { Authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      // Never rethrow or attach the axios error: its config carries the Authorization header.
+      const failure = transportError(err, endpoint, redact);
+      this.logger?.debug({ endpoint, kind: failure.kind, errno: failure.errno, ms: Math.round(performance.now() - started) }, 'graph call failed (transport)');
+      throw failure;
+    }
+    const usage = parseUsageHeaders(res.headers as unknown as Record<string, unknown>);
+    const traceHeader = (res.headers as Record<string, unknown>)['x-fb-trace-id'];
+    const traceId = typeof traceHeader === 'string' ? traceHeader : undefined;
+    const text = typeof res.data === 'string' ? res.data : res.data === undefined || res.data === null ? '' : String(res.data);
+    let body: unknown;
+    let isJson = false;
+    try {
+      body = JSON.parse(text);
+      isJson = true;
+    } catch {
+      isJson = false;
+    }
+    const ms = Math.round(performance.now() - started);
+    if (isJson) {
+      const apiError = parseGraphErrorEnvelope(body, res.status, endpoint, usage, redact, traceId);
+      if (apiError) {
+        this.logger?.debug({ endpoint, status: res.status, code: apiError.code, subcode: apiError.subcode, fbtraceId: apiError.fbtraceId, ms }, 'graph call failed');
+        throw apiError;
+      }
+      if (res.status >= 200 && res.status < 300 && body !== null && typeof body === 'object') {
+        this.logger?.debug({ endpoint, status: res.status, traceId, usagePercent: usage?.maxPercent, ms }, 'graph call ok');
+        return { data: body as T, usage, status: res.status, ...(traceId ? { traceId } : {}) };
+      }
+    }
+    this.logger?.debug({ endpoint, status: res.status, traceId, ms }, 'graph call failed (non-JSON answer)');
+    throw new GraphHttpError({ status: res.status, endpoint, bodySnippet: redact(text.slice(0, SNIPPET_CHARS)), usage });
+  }
+
+  /** POST /{page-id}/feed — text/link post, optionally unpublished or with attached unpublished photos. */
+  createFeedPost(
+    pageId: string,
+    token: string,
+    body: { message?: string; link?: string; published?: boolean; attachedMedia?: string[]; fields?: string[] },
+  ): Promise<GraphResponse<{ id: string; permalink_url?: string }>> {
+    const data: Record<string, unknown> = {};
+    if (body.message !== undefined) data['message'] = body.message;
+    if (body.link !== undefined) data['link'] = body.link;
+    if (body.published !== undefined) data['published'] = body.published;
+    if (body.attachedMedia && body.attachedMedia.length > 0) {
+      data['attached_media'] = body.attachedMedia.map((id) => ({ media_fbid: id }));
+    }
+    if (body.fields && body.fields.length > 0) data['fields'] = body.fields.join(',');
+    return this.call('feed', 'POST', [pageId, 'feed'], token, { body: data });
+  }
+
+  /** POST /{page-id}/photos by URL; `published: false` stages a photo for `attached_media`. */
+  uploadPhoto(
+    pageId: string,
+    token: string,
+    body: { url: string; published: boolean; caption?: string },
+  ): Promise<GraphResponse<{ id: string; post_id?: string }>> {
+    const data: Record<string, unknown> = { url: body.url, published: body.published };
+    if (body.caption !== undefined) data['caption'] = body.caption;
+    return this.call('photos', 'POST', [pageId, 'photos'], token, { body: data });
+  }
+
+  /** GET /{post-id}?fields=… */
+  getPost(postId: string, token: string, fields: string[]): Promise<GraphResponse<Record<string, unknown>>> {
+    return this.call('post.get', 'GET', [postId], token, {
+      query: { fields: fields.length > 0 ? fields.join(',') : undefined },
+    });
+  }
+
+  /** POST /{post-id} — edit the message and/or publish (`isPublished: true` is idempotent). */
+  updatePost(
+    postId: string,
+    token: string,
+    body: { message?: string; isPublished?: boolean },
+  ): Promise<GraphResponse<{ success: boolean }>> {
+    const data: Record<string, unknown> = {};
+    if (body.message !== undefined) data['message'] = body.message;
+    if (body.isPublished !== undefined) data['is_published'] = body.isPublished;
+    return this.call('post.update', 'POST', [postId], token, { body: data });
+  }
+
+  /** DELETE /{post-id}; a second delete fails with 100/33. */
+  deletePost(postId: string, token: string): Promise<GraphResponse<{ success: boolean }>> {
+    return this.call('post.delete', 'DELETE', [postId], token);
+  }
+
+  /** GET /{page-id}/published_posts, newest first, cursor paged. */
+  listPublishedPosts(
+    pageId: string,
+    token: string,
+    opts: { limit?: number; after?: string; fields?: string[] } = {},
+  ): Promise<GraphResponse<{ data: Array<Record<string, unknown>>; paging?: unknown }>> {
+    return this.call('published_posts', 'GET', [pageId, 'published_posts'], token, {
+      query: {
+        limit: opts.limit,
+        after: opts.after,
+        fields: opts.fields && opts.fields.length > 0 ? opts.fields.join(',') : undefined,
+      },
+    });
+  }
+
+  /** GET /debug_token; the inspected token is a query parameter by API design, so it is redacted from failures. */
+  debugToken(inputToken: string, appToken: string): Promise<GraphResponse<{ data: Record<string, unknown> }>> {
+    return this.call('debug_token', 'GET', ['debug_token'], appToken, {
+      query: { input_token: inputToken },
+      secrets: [inputToken],
+    });
+  }
+
+  /** Destroys the keep-alive sockets. */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}

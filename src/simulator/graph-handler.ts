@@ -1,0 +1,265 @@
+/**
+ * The Graph request pipeline: route → auth → BUC throttle → faults → handler
+ * → after-process faults. Synchronous; the server applies latency, delays and
+ * socket drops from the returned plan.
+ */
+import { extractToken, parseFields, parseParams, type Params } from './body';
+import { debugToken } from './debug-token';
+import {
+  envelope,
+  errorFor,
+  invalidParam,
+  missingTokenError,
+  permissionError,
+  SimGraphError,
+  tokenErrorMessage,
+  unparsableTokenError,
+  unsupportedRequest,
+  wwwAuthenticateValue,
+} from './errors';
+import { WRITE_OPS, type FaultEngine, type Op } from './faults';
+import * as h from './post-handlers';
+import type { RandomStreams } from './prng';
+import type { RateLimiter } from './rate-limit';
+import type { SimStore, StoredPage } from './store';
+import type { ResolvedOptions } from './types';
+import { pageView, photoView } from './views';
+
+export interface GraphInput {
+  method: string;
+  url: string;
+  authorization: string | undefined;
+  contentType: string | undefined;
+  body: string;
+  now: number;
+}
+
+export interface ResponsePlan {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+  /** Destroy the socket instead of answering. */
+  drop: boolean;
+  /** Extra wait before answering (delay fault). */
+  delayMs: number;
+  op: Op;
+}
+
+export interface SimState {
+  store: SimStore;
+  limiter: RateLimiter;
+  faults: FaultEngine;
+  streams: RandomStreams;
+  opts: ResolvedOptions;
+  baseUrl: string;
+  byEndpoint: Record<string, number>;
+  logError(err: unknown): void;
+}
+
+const JSON_TYPE = 'application/json; charset=UTF-8';
+const VERSION_RE = /^v\d+\.\d+$/;
+const LIST_EDGES = new Set(['feed', 'posts', 'published_posts', 'scheduled_posts']);
+const HTML_ERROR =
+  '<!DOCTYPE html><html lang="en"><head><title>Facebook | Error</title></head><body><h1>Sorry, something went wrong.</h1><p>We\'re working on getting this fixed as soon as we can.</p></body></html>';
+
+function classify(method: string, segs: string[]): Op {
+  if (segs.length === 1) {
+    if (segs[0] === 'debug_token') return 'debug_token';
+    return method === 'GET' ? 'get' : method === 'POST' ? 'edit' : method === 'DELETE' ? 'delete' : 'other';
+  }
+  if (segs.length === 2) {
+    if (method === 'POST' && segs[1] === 'feed') return 'feed';
+    if (method === 'POST' && segs[1] === 'photos') return 'photos';
+    if (method === 'GET' && LIST_EDGES.has(segs[1]!)) return 'list';
+  }
+  return 'other';
+}
+
+function safeDecode(seg: string): string {
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    return seg;
+  }
+}
+
+class PlannedDrop {}
+class PlannedHtml {
+  constructor(readonly status: number) {}
+}
+
+export class GraphHandler {
+  constructor(private readonly s: SimState) {}
+
+  handle(input: GraphInput): ResponsePlan {
+    const { s } = this;
+    const q = input.url.indexOf('?');
+    const path = q >= 0 ? input.url.slice(0, q) : input.url;
+    const segs = path.split('/').filter((x) => x.length > 0).map(safeDecode);
+    let version = s.opts.defaultVersion;
+    if (segs.length > 0 && VERSION_RE.test(segs[0]!)) version = segs.shift()!;
+    const op = classify(input.method, segs);
+    s.byEndpoint[op] = (s.byEndpoint[op] ?? 0) + 1;
+
+    const headers: Record<string, string> = {
+      'content-type': JSON_TYPE,
+      'facebook-api-version': version,
+      'x-fb-trace-id': s.streams.traceId(),
+    };
+    const plan: ResponsePlan = { status: 200, body: '', headers, drop: false, delayMs: 0, op };
+    let usagePage: string | undefined;
+    try {
+      const params = parseParams(q >= 0 ? input.url.slice(q + 1) : '', input.body, input.contentType);
+      const token = extractToken(params, input.authorization);
+      if (op === 'debug_token') {
+        plan.body = JSON.stringify(debugToken(s.store, s.opts, params, token, (t) => this.isAppToken(t)));
+        return plan;
+      }
+      if (token === undefined) throw missingTokenError();
+      const rec = s.store.tokens.get(token);
+      if (!rec) {
+        if (this.isAppToken(token)) throw permissionError(WRITE_OPS.has(op));
+        throw unparsableTokenError();
+      }
+      if (rec.invalidSubcode !== null) {
+        throw new SimGraphError(190, tokenErrorMessage(rec.invalidSubcode, s.opts.appId, rec.invalidatedAt), {
+          subcode: rec.invalidSubcode,
+        });
+      }
+      usagePage = rec.pageId;
+      const throttled = s.limiter.isThrottled(usagePage, input.now);
+      s.limiter.record(usagePage, input.now);
+      if (throttled) throw errorFor(80001);
+
+      const faultPage = segs.length === 2 ? segs[0] : segs[0]?.includes('_') ? segs[0].split('_')[0] : usagePage;
+      this.beforeFaults(op, faultPage, input.now, plan);
+      s.store.promoteDue(input.now);
+      const result = this.dispatch(input.method, segs, op, params, rec.pageId, version, input.now, faultPage);
+      const after = s.faults.take('after', op, faultPage, input.now);
+      if (after?.kind === 'drop-after-process') throw new PlannedDrop();
+      if (after?.kind === 'error-after-process') {
+        throw errorFor(after.code ?? 2, after.subcode, after.message, after.status, after.type);
+      }
+      plan.body = JSON.stringify(result);
+    } catch (err) {
+      if (err instanceof PlannedDrop) {
+        plan.drop = true;
+      } else if (err instanceof PlannedHtml) {
+        plan.status = err.status;
+        plan.body = HTML_ERROR;
+        headers['content-type'] = 'text/html; charset=utf-8';
+      } else {
+        const ge = err instanceof SimGraphError ? err : this.unexpected(err);
+        plan.status = ge.status;
+        plan.body = JSON.stringify(envelope(ge, headers['x-fb-trace-id']!));
+        if (ge.wwwAuthenticate) headers['www-authenticate'] = wwwAuthenticateValue(ge);
+      }
+    }
+    if (usagePage !== undefined) {
+      const usage = s.limiter.headerValue(usagePage, input.now);
+      if (usage !== undefined) headers['x-business-use-case-usage'] = usage;
+    }
+    return plan;
+  }
+
+  private unexpected(err: unknown): SimGraphError {
+    this.s.logError(err);
+    return errorFor(1);
+  }
+
+  private isAppToken(token: string): boolean {
+    return token.startsWith(`${this.s.opts.appId}|`) && token.length > this.s.opts.appId.length + 1;
+  }
+
+  private beforeFaults(op: Op, pageId: string | undefined, now: number, plan: ResponsePlan): void {
+    const { s } = this;
+    if (WRITE_OPS.has(op) && s.opts.errorRate > 0 && s.streams.faults() < s.opts.errorRate) throw errorFor(2);
+    const rule = s.faults.take('before', op, pageId, now);
+    if (!rule) return;
+    switch (rule.kind) {
+      case 'error':
+        throw errorFor(rule.code ?? 2, rule.subcode, rule.message, rule.status, rule.type);
+      case 'incident':
+        throw errorFor(2);
+      case 'html-error':
+        throw new PlannedHtml(rule.status ?? 502);
+      case 'drop-before-process':
+        throw new PlannedDrop();
+      case 'delay':
+        plan.delayMs = rule.delayMs ?? 0;
+        return;
+      default:
+        return;
+    }
+  }
+
+  private ownPage(id: string, tokenPage: string, method: 'get' | 'post' | 'delete', writing: boolean): StoredPage {
+    const page = this.s.store.pages.get(id);
+    if (!page) throw unsupportedRequest(method, id);
+    if (page.id !== tokenPage) throw permissionError(writing);
+    return page;
+  }
+
+  private dispatch(
+    method: string,
+    segs: string[],
+    op: Op,
+    params: Params,
+    tokenPage: string,
+    version: string,
+    now: number,
+    faultPage: string | undefined,
+  ): unknown {
+    const { store } = this.s;
+    const ctx: h.HandlerContext = { store, opts: this.s.opts, now, params, version, baseUrl: this.s.baseUrl };
+    const m = method === 'GET' ? 'get' : method === 'DELETE' ? 'delete' : 'post';
+    if (segs.length === 0) {
+      if (method === 'POST') throw invalidParam('Batch requests are not supported by this simulator');
+      throw new SimGraphError(2500, 'Unknown path components: /');
+    }
+    if (segs.length === 2) {
+      const edge = segs[1]!;
+      if (op === 'feed') return h.createFeedPost(ctx, this.ownPage(segs[0]!, tokenPage, m, true));
+      if (op === 'photos') return h.createPhoto(ctx, this.ownPage(segs[0]!, tokenPage, m, true));
+      if (op === 'list') return h.listPosts(ctx, this.ownPage(segs[0]!, tokenPage, m, false), edge as h.ListEdge);
+      if (!store.pages.has(segs[0]!) && segs[0] !== 'me') throw unsupportedRequest(m, segs[0]!);
+      throw new SimGraphError(2500, `Unknown path components: /${edge}`);
+    }
+    if (segs.length > 2) throw new SimGraphError(2500, `Unknown path components: /${segs.slice(1).join('/')}`);
+    if (method !== 'GET' && method !== 'POST' && method !== 'DELETE') throw unsupportedRequest(m, segs[0]!);
+
+    const id = segs[0]!;
+    const fields = parseFields(params['fields']);
+    if (id === 'me') {
+      if (m !== 'get') throw unsupportedRequest(m, id);
+      return pageView(store.pages.get(tokenPage)!, fields);
+    }
+    const post = store.posts.get(id);
+    if (post) {
+      if (post.isDeleted) throw unsupportedRequest(m, id);
+      const page = store.pages.get(post.pageId)!;
+      if (m === 'get') {
+        if (post.pageId !== tokenPage) throw unsupportedRequest('get', id);
+        // Read-after-create lag (§6.3.3): a freshly created post is not readable yet.
+        const lag = this.s.faults.take('read', op, faultPage, now, (r) => now - post.createdAt < (r.delayMs ?? 0));
+        if (lag) throw unsupportedRequest('get', id);
+        return h.getPost(ctx, post, page);
+      }
+      if (post.pageId !== tokenPage) throw permissionError(false);
+      return m === 'post' ? h.updatePost(ctx, post, page) : h.deletePost(ctx, post);
+    }
+    const photo = store.photos.get(id);
+    if (photo && !photo.deleted) {
+      if (photo.pageId !== tokenPage) {
+        if (m === 'get') throw unsupportedRequest('get', id);
+        throw permissionError(false);
+      }
+      if (m === 'get') return photoView(photo, fields, store.pages.get(photo.pageId)!, store.photos);
+      if (m === 'delete') return h.deletePhoto(ctx, id);
+      throw unsupportedRequest(m, id);
+    }
+    const page = store.pages.get(id);
+    if (page && m === 'get') return pageView(page, fields);
+    throw unsupportedRequest(m, id);
+  }
+}

@@ -1,0 +1,120 @@
+import type { Logger } from 'pino';
+
+export type LatencySpec = { kind: 'fixed'; ms: number } | { kind: 'lognormal'; medianMs: number; sigma: number };
+
+export type DuplicateMode = 'off' | 'consecutive' | 'window';
+
+export interface SimulatorOptions {
+  /** Seed for every random choice (latency, errors, ids, trace ids). @defaultValue 1 */
+  seed?: number;
+  /** Latency applied to every Graph request before it is processed. @defaultValue fixed 0 ms */
+  latency?: LatencySpec;
+  /** Fraction (0..1) of write calls failing with HTTP 500 code 2 before anything is created. @defaultValue 0 */
+  errorRate?: number;
+  /** Duplicate-post rule of spec §6.1. @defaultValue 'consecutive' */
+  duplicateMode?: DuplicateMode;
+  /** Window for `duplicateMode: 'window'`, in ms. @defaultValue 12 h */
+  duplicateWindowMs?: number;
+  /** App id reported by debug_token; app tokens look like `{appId}|{secret}`. @defaultValue '100000000000001' */
+  appId?: string;
+  /** Version used for unversioned paths and reported in `facebook-api-version`. @defaultValue 'v25.0' */
+  defaultVersion?: string;
+  /** Per-Page call budget per rolling 24 h for the BUC usage percentage. @defaultValue 4800 */
+  bucCallsPerDay?: number;
+  /** Longest allowed lead for `scheduled_publish_time`, in days (min lead is 10 min). @defaultValue 30 */
+  scheduleMaxLeadDays?: number;
+  /** Optional logger; tokens are never logged. */
+  logger?: Logger;
+  /** Clock (ms since epoch), injectable for tests. @defaultValue Date.now */
+  now?: () => number;
+}
+
+export type ResolvedOptions = Required<Omit<SimulatorOptions, 'logger'>> & { logger?: Logger };
+
+export interface SimPost {
+  id: string;
+  pageId: string;
+  message?: string;
+  link?: string;
+  /** Photo ids attached to the post (feed `attached_media`, or the photo of a photo post). */
+  attachedMedia: string[];
+  /** ms since epoch */
+  createdAt: number;
+  updatedAt: number;
+  isPublished: boolean;
+  /** unix seconds, set while the post is scheduled */
+  scheduledPublishTime?: number;
+  isDeleted: boolean;
+  isHidden: boolean;
+  clientMutationId?: string;
+  permalinkUrl: string;
+  /** Which edge created it. */
+  via: 'feed' | 'photos';
+}
+
+export type FaultKind =
+  | 'error'
+  | 'html-error'
+  | 'drop-before-process'
+  | 'drop-after-process'
+  | 'delay'
+  | 'error-after-process'
+  | 'read-lag'
+  | 'incident';
+
+export type FaultEndpoint = 'feed' | 'photos' | 'get' | 'edit' | 'delete' | 'list' | 'any-write' | 'any';
+
+export interface FaultRule {
+  kind: FaultKind;
+  /** Only requests targeting this Page (path page, post-id prefix, or token's Page). */
+  pageId?: string;
+  /** Which calls match; default 'any-write' for incident, 'get' for read-lag, 'any' otherwise. */
+  endpoint?: FaultEndpoint;
+  /** Probability (0..1, seeded) that a matching call is hit. @defaultValue 1 */
+  rate?: number;
+  /** Apply to the next N matching calls only, then the rule is removed. */
+  count?: number;
+  /** error / error-after-process: Graph error code (default 2). */
+  code?: number;
+  subcode?: number;
+  /** HTTP status override (default derived from the code; html-error default 502). */
+  status?: number;
+  message?: string;
+  type?: string;
+  /** delay: respond this many ms late; read-lag: posts younger than this are not readable. */
+  delayMs?: number;
+  /** incident: absolute end (ms since epoch). */
+  untilMs?: number;
+  /** incident: duration from when the rule is added, in ms (alternative to untilMs). */
+  durationMs?: number;
+}
+
+export type PageSeed = { id: string; name?: string; token: string };
+
+export type InvalidationSubcode = 460 | 463 | 492 | 458 | 467;
+
+export interface SimStats {
+  requests: number;
+  posts: number;
+  visible: number;
+  byEndpoint: Record<string, number>;
+}
+
+export interface GraphSimulator {
+  start(port?: number, host?: string): Promise<string>;
+  stop(): Promise<void>;
+  readonly url: string;
+  seedPages(pages: PageSeed[]): void;
+  configure(patch: Partial<SimulatorOptions>): void;
+  visibleCounts(): Map<string, number>;
+  postsOf(pageId: string): SimPost[];
+  invalidateToken(pageId: string, subcode: InvalidationSubcode): void;
+  requestCount(): number;
+  reset(opts?: { keepPages?: boolean }): void;
+  /** Set a Page's BUC usage; with regainMinutes the synthetic calls age out after that many minutes. */
+  setUsagePercent(pageId: string, percent: number, regainMinutes?: number): void;
+  addFaults(rules: FaultRule[]): void;
+  clearFaults(): void;
+  listFaults(): FaultRule[];
+  stats(): SimStats;
+}
