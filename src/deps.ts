@@ -77,7 +77,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     deliveries,
     fanout: new FanoutService(db, targets, deliveries, queues, config.queue.fanoutChunkSize, log),
     publisher,
-    reconciler: new ReconcilerService(db, queues, log),
+    reconciler: new ReconcilerService(db, queues, deliveries, log),
     async close() {
       await queues.close().catch(() => {});
       redis.disconnect();

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../../config';
 import { migrationProvider } from './migrations';
@@ -29,7 +29,7 @@ export async function openStore(config: DatabaseConfig, opts: { poolSize?: numbe
     database.pragma('synchronous = NORMAL');
     database.pragma('busy_timeout = 10000');
     database.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   } else {
     const pool = new pg.Pool({ connectionString: config.url, max: opts.poolSize ?? 20 });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -42,6 +42,31 @@ export async function openStore(config: DatabaseConfig, opts: { poolSize?: numbe
     throw err;
   }
   return store;
+}
+
+/** Most prepared statements kept per connection (IN-lists of varying length make distinct SQL). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely prepares every statement anew; on the delivery hot path preparing cost as much as running.
+ * better-sqlite3 statements are reusable, so keep the most recent ones (LRU by SQL text).
+ */
+function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sqlText: string) {
+      let stmt = cache.get(sqlText);
+      if (stmt) {
+        cache.delete(sqlText); // refresh LRU position
+      } else {
+        stmt = database.prepare(sqlText);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(sqlText, stmt);
+      return stmt as unknown as ReturnType<SqliteDatabase['prepare']>;
+    },
+  };
 }
 
 export async function migrate(store: Store): Promise<void> {

@@ -87,7 +87,6 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('deliveries_post_unit_uq').on('deliveries').columns(['post_id', 'unit_code']).unique().execute();
         await db.schema.createIndex('deliveries_post_page_uq').on('deliveries').columns(['post_id', 'page_id']).unique().execute();
         await db.schema.createIndex('deliveries_post_status_idx').on('deliveries').columns(['post_id', 'status']).execute();
-        await db.schema.createIndex('deliveries_status_idx').on('deliveries').columns(['status']).execute();
 
         await db.schema
           .createTable('api_keys')

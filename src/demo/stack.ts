@@ -89,11 +89,17 @@ export function simulatedPageId(i: number): string {
  * Imports the unit tree through the API, creates one simulated Page per unit (root included) with
  * its own token, and links them all through `POST /v1/pages/import`.
  */
-export async function seedOrganisation(stack: Stack, csvText = fs.readFileSync(UNITS_CSV, 'utf8'), opts: { only?: (code: string) => boolean } = {}) {
+export async function seedOrganisation(
+  stack: Stack,
+  csvText = fs.readFileSync(UNITS_CSV, 'utf8'),
+  opts: { only?: (code: string) => boolean; seedSim?: (pages: Array<{ id: string; token: string; name: string }>) => Promise<void> } = {},
+) {
   const units = await stack.admin.importUnits(csvText);
   const codes = ['root', ...csvText.split(/\r?\n/).slice(1).filter(Boolean).map((l) => l.split(',')[0]!)].filter((c) => !opts.only || opts.only(c));
   const pages = codes.map((code, i) => ({ unitCode: code, pageId: simulatedPageId(i), token: `EAAG${crypto.randomBytes(30).toString('base64url')}` }));
-  stack.sim.seedPages(pages.map((p) => ({ id: p.pageId, token: p.token, name: `MTTQ ${p.unitCode}` })));
+  const seeds = pages.map((p) => ({ id: p.pageId, token: p.token, name: `MTTQ ${p.unitCode}` }));
+  if (opts.seedSim) await opts.seedSim(seeds);
+  else stack.sim.seedPages(seeds);
   const csv = ['unit_code,page_id,access_token', ...pages.map((p) => `${p.unitCode},${p.pageId},${p.token}`)].join('\n');
   const linked = await stack.admin.importPages(csv);
   return { units, linked, pages };

@@ -60,6 +60,7 @@ const CODES: Record<number, Row> = {
   506: { kind: 'already_posted', reason: 'duplicate_post', explanation: 'Facebook reports the same post is already on the Page' },
   613: { kind: 'throttled_page', reason: 'page_rate_limited', explanation: 'calls to this Page exceeded the rate limit' },
   1500: { kind: 'permanent', reason: 'invalid_link', explanation: 'the link URL is invalid' },
+  1705: { kind: 'reauth', reason: 'not_page_token', explanation: 'the call was made as a person, not as the Page (not a Page token); reconnect the Page' },
   1609005: { kind: 'permanent', reason: 'link_error', explanation: 'Facebook could not fetch the link' },
   2500: { kind: 'permanent', reason: 'query_error', explanation: 'Graph could not parse the request' },
   5101: { kind: 'permanent', reason: 'upload_too_large', explanation: 'the uploaded file is too large' },
@@ -73,6 +74,10 @@ const SUBCODES: Record<number, Row> = {
   1366051: { kind: 'already_posted', reason: 'duplicate_photos', explanation: 'Facebook reports these photos were already posted' },
   2069019: { kind: 'permanent', reason: 'invalid_file', explanation: 'the media file is invalid' },
   1404078: { kind: 'reauth', reason: 'publishing_authorization', explanation: 'the Page requires publishing authorization; an admin must complete it' },
+  // 368 sub-cases that are not a "wait and retry" block (§4.3).
+  1346003: { kind: 'permanent', reason: 'content_flagged', explanation: 'Facebook flagged this content as abusive' },
+  1404102: { kind: 'permanent', reason: 'community_standards', explanation: 'Facebook rejected this content under its Community Standards' },
+  4854002: { kind: 'reauth', reason: 'identity_confirmation_required', explanation: 'an admin must confirm their identity before publishing as this Page' },
 };
 const UPLOAD_SUBCODES = new Set([1363030, 1363019, 1363037, 1363033, 1363021, 1363041]);
 
@@ -114,7 +119,8 @@ export function classifyFailure(err: unknown, op: 'write' | 'read' | 'delete'): 
     return c;
   }
   if (err instanceof GraphHttpError) {
-    return op === 'write' && err.status >= 500
+    // A 5xx may have been processed; a 2xx certainly was (only its body is unusable): never blind-retry those writes.
+    return op === 'write' && (err.status >= 500 || (err.status >= 200 && err.status < 300))
       ? { kind: 'unknown_outcome', reason: 'graph_http_error', explanation: `HTTP ${err.status} without a Graph error body; the post may have been created` }
       : { kind: 'transient', reason: 'graph_http_error', explanation: `HTTP ${err.status} without a Graph error body` };
   }

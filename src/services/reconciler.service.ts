@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
 import type { Queues } from '../queues/queues';
+import type { DeliveriesService } from './deliveries.service';
 import { ACTIVE_POST_STATUSES, OPEN_DELIVERY_STATUSES } from './post-status';
 
 const CHUNK = 1_000;
@@ -13,12 +14,19 @@ const STALE_MS = 20_000;
  * job ids, every fan-out and delivery the store says is unfinished. Safe to run any time, anywhere.
  */
 export class ReconcilerService {
-  constructor(private readonly db: Db, private readonly queues: Queues, private readonly log: Logger) {}
+  constructor(
+    private readonly db: Db,
+    private readonly queues: Queues,
+    private readonly deliveries: DeliveriesService,
+    private readonly log: Logger,
+  ) {}
 
   async run(): Promise<{ fanouts: number; deliveries: number }> {
     const posts = await this.db.selectFrom('posts').select(['id', 'status', 'publish_at']).where('status', 'in', ACTIVE_POST_STATUSES).execute();
     for (const p of posts) {
       await this.queues.scheduleFanout(p.id, p.publish_at ? new Date(p.publish_at) : null);
+      // A post whose last delivery finished just before its process stopped is rolled up here.
+      if (p.status === 'publishing') await this.deliveries.rollUp(p.id);
     }
     const staleBefore = new Date(Date.now() - STALE_MS).toISOString();
     let last = 0;

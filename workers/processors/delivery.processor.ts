@@ -33,18 +33,18 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
   if (d.status !== 'queued' && d.status !== 'publishing') return `noop:${d.status}`;
   if (d.postStatus === 'cancelled') {
     await deliveries.markCancelled(d.id);
-    await deliveries.rollUp(d.postId);
+    rollUpLater(d, deps);
     return 'cancelled';
   }
   if (!d.page) {
     await deliveries.markFailed(d.id, 'no_page', { code: null, subcode: null, message: 'the unit has no linked Page any more' });
-    await deliveries.rollUp(d.postId);
+    rollUpLater(d, deps);
     return 'failed:no_page';
   }
   if (d.page.tokenStatus === 'needs_reauth') {
     // The token is known broken: fail without calling Graph (one call per Page, not one per post).
     await deliveries.markFailed(d.id, 'needs_reauth', { code: null, subcode: null, message: `Page token needs re-authorisation: ${d.page.tokenStatusReason ?? 'unknown reason'}` });
-    await deliveries.rollUp(d.postId);
+    rollUpLater(d, deps);
     return 'failed:needs_reauth';
   }
 
@@ -61,18 +61,23 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
       const found = await publisher.findExisting(d.page.pageId, accessToken, content, previousStart);
       if (found) {
         await deliveries.markPublished(d.id, found.fbPostId, found.permalink, 'recovered_after_unknown_outcome');
-        await deliveries.rollUp(d.postId);
+        rollUpLater(d, deps);
         log.info({ fbPostId: found.fbPostId }, 'earlier attempt had published; recorded without re-posting');
         return 'published:recovered';
       }
     }
     const res = await publisher.publish(d.page.pageId, accessToken, content);
     await deliveries.markPublished(d.id, res.fbPostId, res.permalink);
-    await deliveries.rollUp(d.postId);
+    rollUpLater(d, deps);
     return 'published';
   } catch (err) {
     return handleFailure(job, token, d, err, deps, log);
   }
+}
+
+/** The post's roll-up runs shortly after, coalesced with its neighbours; a failure is retried by the reconciler. */
+function rollUpLater(d: DeliveryToSend, deps: DeliveryDeps): void {
+  deps.deliveries.requestRollUp(d.postId).catch((err: Error) => deps.log.warn({ postId: d.postId, err: err.message }, 'roll-up failed; the reconciler will retry'));
 }
 
 function cipherToken(d: DeliveryToSend, deps: DeliveryDeps): string {
@@ -98,7 +103,7 @@ async function handleFailure(job: Job<DeliveryJobData>, token: string | undefine
     case 'permission':
       await deliveries.markPageNeedsReauth(d.unitCode, `${c.reason}: ${c.explanation}`);
       await deliveries.markFailed(d.id, c.reason, error);
-      await deliveries.rollUp(d.postId);
+      rollUpLater(d, deps);
       throw new UnrecoverableError(`${c.reason}: ${c.explanation}`);
     case 'already_posted': {
       // Facebook says the content is already there: record it (with its id when we can read it back), never post again.
@@ -106,20 +111,20 @@ async function handleFailure(job: Job<DeliveryJobData>, token: string | undefine
         .findExisting(d.page!.pageId, cipherToken(d, deps), { message: d.message, link: d.link, photos: d.photos }, new Date(0))
         .catch(() => null);
       await deliveries.markPublished(d.id, found?.fbPostId ?? null, found?.permalink ?? null, c.reason);
-      await deliveries.rollUp(d.postId);
+      rollUpLater(d, deps);
       return `published:${c.reason}`;
     }
     case 'permanent':
     case 'gone':
       await deliveries.markFailed(d.id, c.reason, error);
-      await deliveries.rollUp(d.postId);
+      rollUpLater(d, deps);
       throw new UnrecoverableError(`${c.reason}: ${c.explanation}`);
     case 'transient':
     case 'unknown_outcome': {
       const reason = c.kind === 'unknown_outcome' ? 'outcome_unknown' : c.reason;
       if (lastAttempt) {
         await deliveries.markFailed(d.id, c.kind === 'unknown_outcome' ? 'outcome_unknown_exhausted' : 'retries_exhausted', error);
-        await deliveries.rollUp(d.postId);
+        rollUpLater(d, deps);
       } else {
         await deliveries.requeue(d.id, reason, error);
       }
