@@ -1,0 +1,64 @@
+import { testDatabases } from '../../helpers/databases';
+import { startTestStack, UNITS_TEXT, type TestStack } from '../../helpers/stack';
+
+const TOKEN_A = 'EAAGsecretTokenAAAAAAAAAAAAAAAA';
+const TOKEN_B = 'EAAGsecretTokenBBBBBBBBBBBBBBBB';
+
+describe.each(testDatabases())('linking Pages on $name', (db) => {
+  let s: TestStack;
+  const call = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: string | object, type = 'application/json') =>
+    s.app.inject({ method, url, headers: { authorization: `Bearer ${s.adminKey}`, ...(payload !== undefined ? { 'content-type': type } : {}) }, ...(payload !== undefined ? { payload } : {}) });
+  const pageCount = async () => (await s.deps.store.db.selectFrom('pages').select('unit_code').execute()).length;
+
+  beforeAll(async () => {
+    s = await startTestStack(db, 'pages', { workers: false });
+    await s.deps.units.importCsv(UNITS_TEXT);
+  });
+  afterAll(() => s.dispose());
+
+  it('rejects a CSV with bad rows naming each line, and links nothing', async () => {
+    const csv = ['unit_code,page_id,access_token', `01,111111111111111,${TOKEN_A}`, `nope,222222222222222,${TOKEN_A}`, `79,12ab,${TOKEN_A}`, '31,333333333333333,', `48,111111111111111,${TOKEN_B}`].join('\n');
+    const res = await call('POST', '/v1/pages/import', csv, 'text/csv');
+    expect(res.statusCode).toBe(400);
+    const problems = res.json().error.details.problems;
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        { line: 3, field: 'unit_code', message: 'unknown unit nope' },
+        { line: 4, field: 'page_id', message: '"12ab" is not a numeric Page id' },
+        { line: 5, field: 'access_token', message: 'is missing or malformed' },
+        { line: 6, field: 'page_id', message: 'Page 111111111111111 appears twice (line 2)' },
+      ]),
+    );
+    expect(JSON.stringify(res.json())).not.toContain(TOKEN_A);
+    expect(await pageCount()).toBe(0);
+  });
+
+  it('links Pages, encrypts tokens at rest and never returns them', async () => {
+    const res = await call('POST', '/v1/pages/import', `unit_code,page_id,access_token\n01,111111111111111,${TOKEN_A}\n79,222222222222222,${TOKEN_B}`, 'text/csv');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ linked: 2, total: 2 });
+    const rows = await s.deps.store.db.selectFrom('pages').selectAll().execute();
+    expect(JSON.stringify(rows)).not.toContain('secretToken');
+    expect(s.deps.cipher().decrypt(rows.find((r) => r.unit_code === '01')!.token_ciphertext)).toBe(TOKEN_A);
+    const unit = await call('GET', '/v1/units/01');
+    expect(unit.json().page).toEqual({ pageId: '111111111111111', tokenStatus: 'unknown', tokenStatusReason: null });
+    expect(unit.body).not.toContain('secretToken');
+  });
+
+  it('replaces a token with PUT, resetting needs_reauth, and refuses a Page owned by another unit', async () => {
+    await s.deps.deliveries.markPageNeedsReauth('01', 'password_changed: test');
+    expect((await call('GET', '/v1/units/01')).json().page.tokenStatus).toBe('needs_reauth');
+    const ok = await call('PUT', '/v1/units/01/page', { pageId: '111111111111111', accessToken: TOKEN_B });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toEqual({ unitCode: '01', pageId: '111111111111111', tokenStatus: 'unknown' });
+    expect((await call('GET', '/v1/units/01')).json().page.tokenStatus).toBe('unknown');
+    const stolen = await call('PUT', '/v1/units/48/page', { pageId: '222222222222222', accessToken: TOKEN_A });
+    expect(stolen.statusCode).toBe(400);
+    expect(stolen.json().error.message).toContain('already linked to unit 79');
+    const bad = await call('PUT', '/v1/units/48/page', { pageId: 'abc', accessToken: TOKEN_A });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toContain('body.pageId');
+    expect(bad.body).not.toContain(TOKEN_A);
+    expect((await call('PUT', '/v1/units/zz-unknown/page', { pageId: '5', accessToken: TOKEN_A })).statusCode).toBe(400);
+  });
+});
