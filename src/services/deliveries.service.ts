@@ -148,8 +148,12 @@ export class DeliveriesService {
     });
   }
 
-  /** Back to `queued` for a later attempt; `refundAttempt` when the attempt did not count (throttling). */
-  requeue(id: number, reason: string, error: DeliveryError | null, refundAttempt = false): Promise<boolean> {
+  /**
+   * Back to `queued` for a later attempt; `refundAttempt` when the attempt did not count (throttling).
+   * `attemptStartedAt` puts back the start of an earlier attempt whose outcome is still unknown, so the
+   * next read-back window keeps covering it.
+   */
+  requeue(id: number, reason: string, error: DeliveryError | null, refundAttempt = false, attemptStartedAt: string | null = null): Promise<boolean> {
     return this.transition(id, ['publishing'], {
       status: 'queued',
       reason,
@@ -157,11 +161,12 @@ export class DeliveriesService {
       error_subcode: error?.subcode ?? null,
       error_message: error?.message ?? null,
       ...(refundAttempt ? { attempts: sql<number>`attempts - 1` } : {}),
+      ...(attemptStartedAt ? { attempt_started_at: attemptStartedAt } : {}),
     });
   }
 
   markCancelled(id: number): Promise<boolean> {
-    return this.transition(id, ['queued'], { status: 'cancelled', reason: 'post_cancelled' });
+    return this.transition(id, ['queued', 'publishing'], { status: 'cancelled', reason: 'post_cancelled' });
   }
 
   /** Marks the Page's token unusable so its other deliveries fail without calling Graph. */

@@ -74,7 +74,7 @@ describe('processes', () => {
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       const queues = await fetch(`http://127.0.0.1:${port}/v1/queues`, { headers: { authorization: 'Bearer test-admin-key-0123456789' } });
       expect(queues.status).toBe(200);
-      expect(Object.keys(await queues.json())).toEqual(['fanout', 'deliveries']);
+      expect(Object.keys((await queues.json()) as object)).toEqual(['fanout', 'deliveries']);
       p.child.kill('SIGTERM');
       expect(await p.exited).toBe(0);
     } finally {

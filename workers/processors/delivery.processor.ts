@@ -32,9 +32,7 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
   if (!d) return 'missing';
   if (d.status !== 'queued' && d.status !== 'publishing') return `noop:${d.status}`;
   if (d.postStatus === 'cancelled') {
-    await deliveries.markCancelled(d.id);
-    rollUpLater(d, deps);
-    return 'cancelled';
+    return cancelDelivery(d, deps);
   }
   if (!d.page) {
     await deliveries.markFailed(d.id, 'no_page', { code: null, subcode: null, message: 'the unit has no linked Page any more' });
@@ -54,6 +52,8 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
   const log = deps.log.child({ deliveryId: d.id, postId: d.postId, unit: d.unitCode, attempt: d.attempts + 1 });
   const accessToken = cipher.decrypt(d.page.tokenCiphertext);
   const content = { message: d.message, link: d.link, photos: d.photos };
+  // True until this attempt has looked for the post an earlier attempt may have created.
+  let unresolved = ambiguous;
 
   try {
     if (ambiguous) {
@@ -65,14 +65,37 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
         log.info({ fbPostId: found.fbPostId }, 'earlier attempt had published; recorded without re-posting');
         return 'published:recovered';
       }
+      unresolved = false;
     }
     const res = await publisher.publish(d.page.pageId, accessToken, content);
     await deliveries.markPublished(d.id, res.fbPostId, res.permalink);
     rollUpLater(d, deps);
     return 'published';
   } catch (err) {
-    return handleFailure(job, token, d, err, deps, log);
+    return handleFailure(job, token, d, err, deps, log, unresolved);
   }
+}
+
+/**
+ * The post was cancelled. A queued delivery simply becomes cancelled. One left `publishing` by a
+ * dead worker may have reached its Page: look first, and record it as published if it did (so the
+ * operator sees it and can recall it) rather than pretend nothing was sent.
+ */
+async function cancelDelivery(d: DeliveryToSend, deps: DeliveryDeps): Promise<string> {
+  if (d.status === 'publishing' && d.page) {
+    const found = await deps.publisher
+      .findExisting(d.page.pageId, cipherToken(d, deps), { message: d.message, link: d.link, photos: d.photos }, d.attemptStartedAt ? new Date(d.attemptStartedAt) : new Date(0))
+      .catch(() => undefined);
+    if (found === undefined) throw new Error('cancelled post: could not check whether an interrupted attempt had published; will retry');
+    if (found) {
+      await deps.deliveries.markPublished(d.id, found.fbPostId, found.permalink, 'published_before_cancel');
+      rollUpLater(d, deps);
+      return 'published:before_cancel';
+    }
+  }
+  await deps.deliveries.markCancelled(d.id);
+  rollUpLater(d, deps);
+  return 'cancelled';
 }
 
 /** The post's roll-up runs shortly after, coalesced with its neighbours; a failure is retried by the reconciler. */
@@ -84,17 +107,32 @@ function cipherToken(d: DeliveryToSend, deps: DeliveryDeps): string {
   return deps.cipher.decrypt(d.page!.tokenCiphertext);
 }
 
-async function handleFailure(job: Job<DeliveryJobData>, token: string | undefined, d: DeliveryToSend, err: unknown, deps: DeliveryDeps, log: Logger): Promise<string> {
+/**
+ * `unresolved`: the attempt failed before its read-back finished, so an earlier attempt's post may still
+ * exist. The retry must look again, over a window that starts at that earlier attempt: the row keeps
+ * `outcome_unknown` and the earlier `attempt_started_at`, whatever this failure was (a throttle included).
+ */
+async function handleFailure(
+  job: Job<DeliveryJobData>,
+  token: string | undefined,
+  d: DeliveryToSend,
+  err: unknown,
+  deps: DeliveryDeps,
+  log: Logger,
+  unresolved: boolean,
+): Promise<string> {
   const { deliveries } = deps;
-  const c = classifyFailure(err, 'write');
+  // While unresolved, the failing call was the read-back, not a create: a read's 100/33 or 500 is retryable.
+  const c = classifyFailure(err, unresolved ? 'read' : 'write');
   const error = errorOf(err, c.explanation);
+  const keepStart = unresolved ? d.attemptStartedAt : null;
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   log.warn({ kind: c.kind, reason: c.reason, code: error.code, subcode: error.subcode, fbtraceId: err instanceof GraphApiError ? err.fbtraceId : undefined }, 'delivery attempt failed');
   switch (c.kind) {
     case 'throttled_page':
     case 'throttled_app': {
       // Throttling never burns an attempt: back to queued, attempt refunded, job delayed.
-      await deliveries.requeue(d.id, c.reason, error, true);
+      await deliveries.requeue(d.id, unresolved ? 'outcome_unknown' : c.reason, error, true, keepStart);
       if (!token) throw new Error('throttled without a job token');
       await job.moveToDelayed(Date.now() + (c.retryAfterMs ?? 60_000), token);
       throw new DelayedError();
@@ -102,7 +140,8 @@ async function handleFailure(job: Job<DeliveryJobData>, token: string | undefine
     case 'reauth':
     case 'permission':
       await deliveries.markPageNeedsReauth(d.unitCode, `${c.reason}: ${c.explanation}`);
-      await deliveries.markFailed(d.id, c.reason, error);
+      // If the read-back could not run, an earlier attempt's post may exist: say so in the reason.
+      await deliveries.markFailed(d.id, unresolved ? `${c.reason}_outcome_unknown` : c.reason, error);
       rollUpLater(d, deps);
       throw new UnrecoverableError(`${c.reason}: ${c.explanation}`);
     case 'already_posted': {
@@ -121,12 +160,12 @@ async function handleFailure(job: Job<DeliveryJobData>, token: string | undefine
       throw new UnrecoverableError(`${c.reason}: ${c.explanation}`);
     case 'transient':
     case 'unknown_outcome': {
-      const reason = c.kind === 'unknown_outcome' ? 'outcome_unknown' : c.reason;
+      const unknown = unresolved || c.kind === 'unknown_outcome';
       if (lastAttempt) {
-        await deliveries.markFailed(d.id, c.kind === 'unknown_outcome' ? 'outcome_unknown_exhausted' : 'retries_exhausted', error);
+        await deliveries.markFailed(d.id, unknown ? 'outcome_unknown_exhausted' : 'retries_exhausted', error);
         rollUpLater(d, deps);
       } else {
-        await deliveries.requeue(d.id, reason, error);
+        await deliveries.requeue(d.id, unknown ? 'outcome_unknown' : c.reason, error, false, keepStart);
       }
       throw new Error(`${c.reason}: ${c.explanation}`);
     }
