@@ -8,6 +8,7 @@ import { Queues } from './queues/queues';
 import { createRedis } from './queues/redis';
 import { TokenCipher } from './security/token-cipher';
 import { DeliveriesService } from './services/deliveries.service';
+import { EventBus } from './services/events';
 import { FanoutService } from './services/fanout.service';
 import { KeysService } from './services/keys.service';
 import { PagesService } from './services/pages.service';
@@ -23,6 +24,7 @@ export interface Deps {
   config: Config;
   log: Logger;
   store: Store;
+  events: EventBus;
   redis: Redis;
   queues: Queues;
   graph: GraphClient;
@@ -57,13 +59,15 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   const { db } = store;
   const units = new UnitsService(db);
   const targets = new TargetService(db);
-  const deliveries = new DeliveriesService(db);
+  const events = new EventBus();
+  const deliveries = new DeliveriesService(db, events);
   const posts = new PostsService(db, targets, queues, log);
   const publisher = new Publisher(graph);
   return {
     config,
     log,
     store,
+    events,
     redis,
     queues,
     graph,
@@ -75,7 +79,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     posts,
     postViews: new PostViewsService(db, posts),
     deliveries,
-    fanout: new FanoutService(db, targets, deliveries, queues, config.queue.fanoutChunkSize, log),
+    fanout: new FanoutService(db, targets, deliveries, queues, config.queue.fanoutChunkSize, log, events),
     publisher,
     reconciler: new ReconcilerService(db, queues, deliveries, log),
     async close() {

@@ -1,6 +1,7 @@
 import { sql, type UpdateObject } from 'kysely';
 import type { Db } from '../db/create-db';
 import { WriteBatcher } from '../db/write-batcher';
+import { EventBus } from './events';
 import type { Database } from '../db/types';
 import { finalStatus, emptyCounts, OPEN_DELIVERY_STATUSES, type DeliveryStatus } from './post-status';
 
@@ -19,6 +20,9 @@ export interface DeliveryToSend {
   page: { pageId: string; tokenCiphertext: string; tokenStatus: string; tokenStatusReason: string | null } | null;
 }
 
+/** What transitions need to know about a delivery to report it. */
+export type DeliveryRef = Pick<DeliveryToSend, 'id' | 'postId' | 'unitCode'> & { page?: { pageId: string } | null };
+
 export interface DeliveryError {
   code: number | null;
   subcode: number | null;
@@ -35,7 +39,11 @@ export class DeliveriesService {
 
   private readonly writes: WriteBatcher;
 
-  constructor(private readonly db: Db, private readonly rollUpDelayMs = 100) {
+  constructor(
+    private readonly db: Db,
+    private readonly events: EventBus = new EventBus(),
+    private readonly rollUpDelayMs = 100,
+  ) {
     this.writes = new WriteBatcher(db);
   }
 
@@ -124,9 +132,9 @@ export class DeliveriesService {
     });
   }
 
-  markPublished(id: number, fbPostId: string | null, permalink: string | null, reason: string | null = null): Promise<boolean> {
+  async markPublished(d: DeliveryRef, fbPostId: string | null, permalink: string | null, reason: string | null = null): Promise<boolean> {
     const now = new Date().toISOString();
-    return this.transition(id, ['queued', 'publishing'], {
+    const ok = await this.transition(d.id, ['queued', 'publishing'], {
       status: 'published',
       fb_post_id: fbPostId,
       permalink,
@@ -136,16 +144,24 @@ export class DeliveriesService {
       error_subcode: null,
       error_message: null,
     });
+    if (ok) this.finished(d, 'published', reason, null);
+    return ok;
   }
 
-  markFailed(id: number, reason: string, error: DeliveryError | null): Promise<boolean> {
-    return this.transition(id, ['queued', 'publishing'], {
+  async markFailed(d: DeliveryRef, reason: string, error: DeliveryError | null): Promise<boolean> {
+    const ok = await this.transition(d.id, ['queued', 'publishing'], {
       status: 'failed',
       reason,
       error_code: error?.code ?? null,
       error_subcode: error?.subcode ?? null,
       error_message: error?.message ?? null,
     });
+    if (ok) this.finished(d, 'failed', reason, error);
+    return ok;
+  }
+
+  private finished(d: DeliveryRef, status: 'published' | 'failed' | 'cancelled', reason: string | null, error: DeliveryError | null): void {
+    this.events.emit({ type: 'delivery.finished', postId: d.postId, deliveryId: d.id, unitCode: d.unitCode, pageId: d.page?.pageId ?? null, status, reason, error });
   }
 
   /**
@@ -153,8 +169,8 @@ export class DeliveriesService {
    * `attemptStartedAt` puts back the start of an earlier attempt whose outcome is still unknown, so the
    * next read-back window keeps covering it.
    */
-  requeue(id: number, reason: string, error: DeliveryError | null, refundAttempt = false, attemptStartedAt: string | null = null): Promise<boolean> {
-    return this.transition(id, ['publishing'], {
+  async requeue(d: DeliveryRef, reason: string, error: DeliveryError | null, refundAttempt = false, attemptStartedAt: string | null = null): Promise<boolean> {
+    const ok = await this.transition(d.id, ['publishing'], {
       status: 'queued',
       reason,
       error_code: error?.code ?? null,
@@ -163,10 +179,14 @@ export class DeliveriesService {
       ...(refundAttempt ? { attempts: sql<number>`attempts - 1` } : {}),
       ...(attemptStartedAt ? { attempt_started_at: attemptStartedAt } : {}),
     });
+    if (ok) this.events.emit({ type: 'delivery.retrying', postId: d.postId, deliveryId: d.id, unitCode: d.unitCode, reason, throttled: refundAttempt });
+    return ok;
   }
 
-  markCancelled(id: number): Promise<boolean> {
-    return this.transition(id, ['queued', 'publishing'], { status: 'cancelled', reason: 'post_cancelled' });
+  async markCancelled(d: DeliveryRef): Promise<boolean> {
+    const ok = await this.transition(d.id, ['queued', 'publishing'], { status: 'cancelled', reason: 'post_cancelled' });
+    if (ok) this.finished(d, 'cancelled', 'post_cancelled', null);
+    return ok;
   }
 
   /** Marks the Page's token unusable so its other deliveries fail without calling Graph. */
@@ -190,6 +210,8 @@ export class DeliveriesService {
     const status = finalStatus(counts);
     const now = new Date().toISOString();
     const res = await this.db.updateTable('posts').set({ status, completed_at: now, updated_at: now }).where('id', '=', postId).where('status', '=', 'publishing').executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1 ? status : null;
+    if (Number(res.numUpdatedRows) !== 1) return null;
+    this.events.emit({ type: 'post.finished', postId, status, counts });
+    return status;
   }
 }

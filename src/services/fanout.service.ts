@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
 import type { Queues } from '../queues/queues';
 import type { DeliveriesService } from './deliveries.service';
+import type { EventBus } from './events';
 import type { Target, TargetService } from './target.service';
 
 const INSERT_CHUNK = 500;
@@ -24,6 +25,7 @@ export class FanoutService {
     private readonly queues: Queues,
     private readonly chunkSize: number,
     private readonly log: Logger,
+    private readonly events: EventBus,
   ) {}
 
   async run(postId: string, checkpoint: { get(): number; set(id: number): Promise<void> }): Promise<FanoutOutcome> {
@@ -32,6 +34,7 @@ export class FanoutService {
     if (!['approved', 'scheduled', 'publishing'].includes(post.status)) return { kind: 'skipped', reason: `post is ${post.status}` };
     if (post.publish_at && new Date(post.publish_at).getTime() > Date.now() + 1_000) return { kind: 'not_due', publishAt: new Date(post.publish_at) };
 
+    const started = Date.now();
     if (post.status !== 'publishing') await this.writeDeliveries(postId, JSON.parse(post.target) as Target);
 
     let last = checkpoint.get();
@@ -56,6 +59,7 @@ export class FanoutService {
     // All skipped (no Page anywhere) or everything already final: finish now.
     await this.deliveries.rollUp(postId);
     this.log.info({ postId, total: counts.total, queued }, 'fan-out enqueued');
+    this.events.emit({ type: 'fanout.done', postId, total: counts.total, queued, durationMs: Date.now() - started });
     return { kind: 'done', total: counts.total, queued, skipped: counts.total - queued };
   }
 

@@ -18,7 +18,7 @@ export function emptyCounts(): DeliveryCounts {
 }
 
 /** The final status of a post once none of its deliveries is open. */
-export function finalStatus(c: DeliveryCounts): PostStatus {
+export function finalStatus(c: DeliveryCounts): 'published' | 'partially_failed' | 'failed' {
   if (c.published > 0 && c.failed === 0) return 'published';
   if (c.published > 0) return 'partially_failed';
   return 'failed';

@@ -35,13 +35,13 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
     return cancelDelivery(d, deps);
   }
   if (!d.page) {
-    await deliveries.markFailed(d.id, 'no_page', { code: null, subcode: null, message: 'the unit has no linked Page any more' });
+    await deliveries.markFailed(d, 'no_page', { code: null, subcode: null, message: 'the unit has no linked Page any more' });
     rollUpLater(d, deps);
     return 'failed:no_page';
   }
   if (d.page.tokenStatus === 'needs_reauth') {
     // The token is known broken: fail without calling Graph (one call per Page, not one per post).
-    await deliveries.markFailed(d.id, 'needs_reauth', { code: null, subcode: null, message: `Page token needs re-authorisation: ${d.page.tokenStatusReason ?? 'unknown reason'}` });
+    await deliveries.markFailed(d, 'needs_reauth', { code: null, subcode: null, message: `Page token needs re-authorisation: ${d.page.tokenStatusReason ?? 'unknown reason'}` });
     rollUpLater(d, deps);
     return 'failed:needs_reauth';
   }
@@ -60,7 +60,7 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
       // An earlier attempt may have created the post and lost the answer: look before creating again.
       const found = await publisher.findExisting(d.page.pageId, accessToken, content, previousStart);
       if (found) {
-        await deliveries.markPublished(d.id, found.fbPostId, found.permalink, 'recovered_after_unknown_outcome');
+        await deliveries.markPublished(d, found.fbPostId, found.permalink, 'recovered_after_unknown_outcome');
         rollUpLater(d, deps);
         log.info({ fbPostId: found.fbPostId }, 'earlier attempt had published; recorded without re-posting');
         return 'published:recovered';
@@ -68,7 +68,7 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
       unresolved = false;
     }
     const res = await publisher.publish(d.page.pageId, accessToken, content);
-    await deliveries.markPublished(d.id, res.fbPostId, res.permalink);
+    await deliveries.markPublished(d, res.fbPostId, res.permalink);
     rollUpLater(d, deps);
     return 'published';
   } catch (err) {
@@ -88,12 +88,12 @@ async function cancelDelivery(d: DeliveryToSend, deps: DeliveryDeps): Promise<st
       .catch(() => undefined);
     if (found === undefined) throw new Error('cancelled post: could not check whether an interrupted attempt had published; will retry');
     if (found) {
-      await deps.deliveries.markPublished(d.id, found.fbPostId, found.permalink, 'published_before_cancel');
+      await deps.deliveries.markPublished(d, found.fbPostId, found.permalink, 'published_before_cancel');
       rollUpLater(d, deps);
       return 'published:before_cancel';
     }
   }
-  await deps.deliveries.markCancelled(d.id);
+  await deps.deliveries.markCancelled(d);
   rollUpLater(d, deps);
   return 'cancelled';
 }
@@ -132,7 +132,7 @@ async function handleFailure(
     case 'throttled_page':
     case 'throttled_app': {
       // Throttling never burns an attempt: back to queued, attempt refunded, job delayed.
-      await deliveries.requeue(d.id, unresolved ? 'outcome_unknown' : c.reason, error, true, keepStart);
+      await deliveries.requeue(d, unresolved ? 'outcome_unknown' : c.reason, error, true, keepStart);
       if (!token) throw new Error('throttled without a job token');
       await job.moveToDelayed(Date.now() + (c.retryAfterMs ?? 60_000), token);
       throw new DelayedError();
@@ -141,7 +141,7 @@ async function handleFailure(
     case 'permission':
       await deliveries.markPageNeedsReauth(d.unitCode, `${c.reason}: ${c.explanation}`);
       // If the read-back could not run, an earlier attempt's post may exist: say so in the reason.
-      await deliveries.markFailed(d.id, unresolved ? `${c.reason}_outcome_unknown` : c.reason, error);
+      await deliveries.markFailed(d, unresolved ? `${c.reason}_outcome_unknown` : c.reason, error);
       rollUpLater(d, deps);
       throw new UnrecoverableError(`${c.reason}: ${c.explanation}`);
     case 'already_posted': {
@@ -149,23 +149,23 @@ async function handleFailure(
       const found = await deps.publisher
         .findExisting(d.page!.pageId, cipherToken(d, deps), { message: d.message, link: d.link, photos: d.photos }, new Date(0))
         .catch(() => null);
-      await deliveries.markPublished(d.id, found?.fbPostId ?? null, found?.permalink ?? null, c.reason);
+      await deliveries.markPublished(d, found?.fbPostId ?? null, found?.permalink ?? null, c.reason);
       rollUpLater(d, deps);
       return `published:${c.reason}`;
     }
     case 'permanent':
     case 'gone':
-      await deliveries.markFailed(d.id, c.reason, error);
+      await deliveries.markFailed(d, c.reason, error);
       rollUpLater(d, deps);
       throw new UnrecoverableError(`${c.reason}: ${c.explanation}`);
     case 'transient':
     case 'unknown_outcome': {
       const unknown = unresolved || c.kind === 'unknown_outcome';
       if (lastAttempt) {
-        await deliveries.markFailed(d.id, unknown ? 'outcome_unknown_exhausted' : 'retries_exhausted', error);
+        await deliveries.markFailed(d, unknown ? 'outcome_unknown_exhausted' : 'retries_exhausted', error);
         rollUpLater(d, deps);
       } else {
-        await deliveries.requeue(d.id, unknown ? 'outcome_unknown' : c.reason, error, false, keepStart);
+        await deliveries.requeue(d, unknown ? 'outcome_unknown' : c.reason, error, false, keepStart);
       }
       throw new Error(`${c.reason}: ${c.explanation}`);
     }
