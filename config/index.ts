@@ -21,6 +21,9 @@ export interface Config {
     readonly attempts: number;
     readonly backoffMs: number;
     readonly fanoutChunkSize: number;
+    readonly pageSpacingMs: number;
+    readonly appSlowSpacingMs: number;
+    readonly readbackDelayMs: number;
   };
   readonly logLevel: Env['LOG_LEVEL'];
 }
@@ -82,6 +85,9 @@ export function loadConfig(source: Record<string, string | undefined> = readEnv(
       attempts: env.DELIVERY_ATTEMPTS,
       backoffMs: env.DELIVERY_BACKOFF_MS,
       fanoutChunkSize: env.FANOUT_CHUNK_SIZE,
+      pageSpacingMs: env.PAGE_MIN_SPACING_MS,
+      appSlowSpacingMs: env.APP_SLOW_SPACING_MS,
+      readbackDelayMs: env.READBACK_DELAY_MS,
     },
     logLevel: env.LOG_LEVEL,
   });

@@ -50,6 +50,15 @@ export const EnvSchema = z.object({
   DELIVERY_BACKOFF_MS: int(7_000, 10, 3_600_000),
   /** Delivery jobs added per addBulk call during fan-out. */
   FANOUT_CHUNK_SIZE: int(500, 1, 5000),
+  /** Minimum time between two writes to the same Page, in ms (stretched when Meta reports usage ≥ 80 %). */
+  PAGE_MIN_SPACING_MS: int(2_000, 0, 3_600_000),
+  /** Spacing between any two writes while the app's usage is ≥ 80 %, in ms. */
+  APP_SLOW_SPACING_MS: int(100, 0, 60_000),
+  /**
+   * After an attempt whose outcome is unknown, wait at least this long before reading the Page back
+   * (Graph can take a moment to list a just-created post; reading too early would post it twice).
+   */
+  READBACK_DELAY_MS: int(15_000, 0, 3_600_000),
   /** pino level. */
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });

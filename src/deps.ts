@@ -4,7 +4,9 @@ import type { Config } from '../config';
 import { openStore, type Store } from './db/create-db';
 import { GraphClient } from './graph/graph-client';
 import { createLogger } from './logger';
+import { Pacer } from './queues/pacer';
 import { Queues } from './queues/queues';
+import { DEFAULT_THROTTLE_MS } from './graph/classify';
 import { createRedis } from './queues/redis';
 import { TokenCipher } from './security/token-cipher';
 import { DeliveriesService } from './services/deliveries.service';
@@ -27,6 +29,7 @@ export interface Deps {
   events: EventBus;
   redis: Redis;
   queues: Queues;
+  pacer: Pacer;
   graph: GraphClient;
   cipher(): TokenCipher;
   units: UnitsService;
@@ -50,6 +53,13 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   const queues = new Queues(redis, { prefix: config.queue.prefix, attempts: config.queue.attempts, backoffMs: config.queue.backoffMs });
   queues.fanout.on('error', (err) => log.warn({ err: err.message }, 'fan-out queue error'));
   queues.deliveries.on('error', (err) => log.warn({ err: err.message }, 'delivery queue error'));
+  const pacer = new Pacer(redis, {
+    prefix: config.queue.prefix,
+    pageSpacingMs: config.queue.pageSpacingMs,
+    slowBaseMs: 60_000,
+    appSlowSpacingMs: config.queue.appSlowSpacingMs,
+    defaultThrottleMs: DEFAULT_THROTTLE_MS,
+  });
   const graph = new GraphClient({ baseUrl: config.graph.baseUrl, version: config.graph.version, timeoutMs: config.graph.timeoutMs, maxSockets: Math.max(64, config.queue.concurrency * 2), logger: log });
   let cipher: TokenCipher | undefined;
   const getCipher = () => {
@@ -70,6 +80,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     events,
     redis,
     queues,
+    pacer,
     graph,
     cipher: getCipher,
     units,

@@ -34,9 +34,20 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   );
   const deliveries = new Worker<DeliveryJobData>(
     QUEUE.deliveries,
-    (job, token) => processDelivery(job, token, { deliveries: deps.deliveries, publisher: deps.publisher, cipher, log }),
+    (job, token) =>
+      processDelivery(job, token, {
+        deliveries: deps.deliveries,
+        publisher: deps.publisher,
+        cipher,
+        pacer: deps.pacer,
+        pauseQueue: (ms) => deps.queues.deliveries.rateLimit(ms),
+        readbackDelayMs: config.queue.readbackDelayMs,
+        log,
+      }),
     {
       ...common,
+      // A limiter must exist for queue.rateLimit() (app-level throttle) to pause fetching; this one never binds.
+      limiter: { max: 100_000, duration: 1_000 },
       concurrency: opts.concurrency ?? config.queue.concurrency,
       // Completed jobs are kept an hour: a deterministic id re-added meanwhile is ignored; later the store still says "published".
       removeOnComplete: { age: 3600, count: 50_000 },

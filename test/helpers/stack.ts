@@ -16,7 +16,7 @@ export async function startTestStack(db: TestDatabase, label: string, opts: Stac
   const prefix = uniquePrefix(label);
   const stack = await startStack({
     ...opts,
-    env: { DATABASE_URL: database.url, QUEUE_PREFIX: prefix, REDIS_URL, LOG_LEVEL: 'silent', DELIVERY_BACKOFF_MS: '200', ...opts.env },
+    env: { DATABASE_URL: database.url, QUEUE_PREFIX: prefix, REDIS_URL, LOG_LEVEL: 'silent', DELIVERY_BACKOFF_MS: '200', PAGE_MIN_SPACING_MS: '50', READBACK_DELAY_MS: '300', ...opts.env },
     log: createLogger('silent'),
   });
   return Object.assign(stack, {
