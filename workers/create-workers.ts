@@ -48,6 +48,8 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
       ...common,
       // A limiter must exist for queue.rateLimit() (app-level throttle) to pause fetching; this one never binds.
       limiter: { max: 100_000, duration: 1_000 },
+      // While paused, wake every 5 s (not BullMQ's 30 s) so a lifted pause resumes promptly.
+      maximumRateLimitDelay: 5_000,
       concurrency: opts.concurrency ?? config.queue.concurrency,
       // Completed jobs are kept an hour: a deterministic id re-added meanwhile is ignored; later the store still says "published".
       removeOnComplete: { age: 3600, count: 50_000 },
