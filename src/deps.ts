@@ -18,6 +18,7 @@ import { PostViewsService } from './services/post-views.service';
 import { PostsService } from './services/posts.service';
 import { Publisher } from './services/publisher';
 import { ReconcilerService } from './services/reconciler.service';
+import { RetryService } from './services/retry.service';
 import { TargetService } from './services/target.service';
 import { UnitsService } from './services/units.service';
 
@@ -42,6 +43,7 @@ export interface Deps {
   fanout: FanoutService;
   publisher: Publisher;
   reconciler: ReconcilerService;
+  retries: RetryService;
   close(): Promise<void>;
 }
 
@@ -93,6 +95,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     fanout: new FanoutService(db, targets, deliveries, queues, config.queue.fanoutChunkSize, log, events),
     publisher,
     reconciler: new ReconcilerService(db, queues, deliveries, log),
+    retries: new RetryService(db, posts, queues, log),
     async close() {
       await queues.close().catch(() => {});
       redis.disconnect();

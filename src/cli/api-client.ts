@@ -40,6 +40,12 @@ export class ApiClient {
   cancel(id: string) {
     return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/cancel`, {});
   }
+  retry(id: string, reasons?: string[]) {
+    return this.call<{ id: string; status: string; requeued: number }>('post', `/v1/posts/${id}/retry`, reasons ? { reasons } : {});
+  }
+  putPage(unitCode: string, pageId: string, accessToken: string) {
+    return this.call<{ unitCode: string; pageId: string; tokenStatus: string }>('put', `/v1/units/${unitCode}/page`, { pageId, accessToken });
+  }
   getPost(id: string) {
     return this.call<PostView>('get', `/v1/posts/${id}`);
   }

@@ -108,6 +108,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_delivery_rounds': {
+      // A retried delivery gets a new job id (dlv-<id>-r<round>): the failed job of the previous
+      // round may still exist in Redis, and a re-add with its id would be ignored.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('deliveries').addColumn('job_round', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
   };
 }
 

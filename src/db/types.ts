@@ -65,6 +65,8 @@ export interface DeliveriesTable {
   reason: string | null;
   /** When the latest attempt was claimed: bounds the read-back that resolves an unknown outcome. */
   attempt_started_at: Timestamp | null;
+  /** Incremented by each manual retry; part of the BullMQ job id. */
+  job_round: Generated<number>;
   created_at: Timestamp;
   updated_at: Timestamp;
   published_at: Timestamp | null;

@@ -35,7 +35,7 @@ export class ReconcilerService {
       const rows = await this.db
         .selectFrom('deliveries')
         .innerJoin('posts', 'posts.id', 'deliveries.post_id')
-        .select(['deliveries.id', 'deliveries.post_id'])
+        .select(['deliveries.id', 'deliveries.post_id', 'deliveries.job_round'])
         .where('posts.status', '=', 'publishing')
         .where('deliveries.status', 'in', OPEN_DELIVERY_STATUSES)
         .where('deliveries.updated_at', '<', staleBefore)
@@ -44,7 +44,7 @@ export class ReconcilerService {
         .limit(CHUNK)
         .execute();
       if (rows.length === 0) break;
-      await this.queues.addDeliveries(rows.map((r) => ({ deliveryId: r.id, postId: r.post_id })));
+      await this.queues.addDeliveries(rows.map((r) => ({ deliveryId: r.id, postId: r.post_id, round: r.job_round })));
       deliveries += rows.length;
       last = rows[rows.length - 1]!.id;
     }
