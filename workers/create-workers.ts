@@ -7,7 +7,9 @@ import { processFanout } from './processors/fanout.processor';
 
 export const RECONCILE_SCHEDULER_ID = 'reconcile';
 const RECONCILE_JOB = 'maintenance.reconcile';
-export const RECONCILE_EVERY_MS = 30_000;
+export const RECONCILE_EVERY_MS = 20_000;
+/** How often each worker process checks that the reconcile scheduler still exists in Redis. */
+const WATCHDOG_EVERY_MS = 10_000;
 
 export interface Workers {
   fanout: Worker<FanoutJobData>;
@@ -65,13 +67,26 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   // A job whose lock could not be renewed may be running elsewhere: stop this copy.
   deliveries.on('lockRenewalFailed', (ids) => ids.forEach((id) => deliveries.cancelJob(id, 'lock renewal failed')));
 
-  await deps.queues.fanout.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: RECONCILE_EVERY_MS }, { name: RECONCILE_JOB, data: { postId: '' } });
+  const ensureScheduler = () => deps.queues.fanout.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: RECONCILE_EVERY_MS }, { name: RECONCILE_JOB, data: { postId: '' } });
+  await ensureScheduler();
   await deps.reconciler.run().catch((err: Error) => log.warn({ err: err.message }, 'start-up reconcile failed'));
+  // The scheduler lives in Redis: if Redis restarts empty it is gone with every job. Each worker
+  // notices within WATCHDOG_EVERY_MS, recreates it and reconciles at once (idempotent if several do).
+  const watchdog = setInterval(() => {
+    void (async () => {
+      if (await deps.queues.fanout.getJobScheduler(RECONCILE_SCHEDULER_ID)) return;
+      log.warn('reconcile scheduler missing (Redis lost its data?): recreating it and reconciling now');
+      await ensureScheduler();
+      await deps.reconciler.run();
+    })().catch((err: Error) => log.warn({ err: err.message }, 'reconcile watchdog failed'));
+  }, WATCHDOG_EVERY_MS);
+  watchdog.unref();
 
   return {
     fanout,
     deliveries,
     async close(timeoutMs = 25_000) {
+      clearInterval(watchdog);
       const graceful = Promise.all([fanout.close(), deliveries.close()]);
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
       if ((await Promise.race([graceful, timer])) === 'timeout') {

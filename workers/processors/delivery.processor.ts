@@ -41,6 +41,9 @@ function errorOf(err: unknown, explanation: string): DeliveryError {
  */
 export async function processDelivery(job: Job<DeliveryJobData>, token: string | undefined, deps: DeliveryDeps): Promise<string> {
   const { deliveries, publisher, cipher } = deps;
+  // A job whose data was lost (Redis lost keys mid-flight) must fail visibly, not "succeed": the
+  // reconciler then gives the delivery a fresh job.
+  if (!Number.isInteger(job.data?.deliveryId)) throw new UnrecoverableError('job data missing (Redis lost it?); the reconciler will re-enqueue from the store');
   const d = await deliveries.loadForSend(job.data.deliveryId);
   if (!d) return 'missing';
   if (d.status !== 'queued' && d.status !== 'publishing') return `noop:${d.status}`;
