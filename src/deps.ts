@@ -6,6 +6,7 @@ import { GraphClient } from './graph/graph-client';
 import { createLogger } from './logger';
 import { Queues } from './queues/queues';
 import { createRedis } from './queues/redis';
+import { WebhookQueue } from './queues/webhook-queue';
 import { TokenCipher } from './security/token-cipher';
 import { DeliveriesService } from './services/deliveries.service';
 import { EventBus } from './services/events';
@@ -18,6 +19,7 @@ import { Publisher } from './services/publisher';
 import { ReconcilerService } from './services/reconciler.service';
 import { TargetService } from './services/target.service';
 import { UnitsService } from './services/units.service';
+import { WebhooksService } from './services/webhooks.service';
 
 /** Everything a process needs, built from the config. The API and the workers share this. */
 export interface Deps {
@@ -39,6 +41,8 @@ export interface Deps {
   fanout: FanoutService;
   publisher: Publisher;
   reconciler: ReconcilerService;
+  webhooks: WebhooksService;
+  webhookQueue: WebhookQueue;
   close(): Promise<void>;
 }
 
@@ -50,6 +54,8 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   const queues = new Queues(redis, { prefix: config.queue.prefix, attempts: config.queue.attempts, backoffMs: config.queue.backoffMs });
   queues.fanout.on('error', (err) => log.warn({ err: err.message }, 'fan-out queue error'));
   queues.deliveries.on('error', (err) => log.warn({ err: err.message }, 'delivery queue error'));
+  const webhookQueue = new WebhookQueue(redis, { prefix: config.queue.prefix, attempts: config.env.WEBHOOK_ATTEMPTS, backoffMs: config.env.WEBHOOK_BACKOFF_MS });
+  webhookQueue.queue.on('error', (err) => log.warn({ err: err.message }, 'webhook queue error'));
   const graph = new GraphClient({ baseUrl: config.graph.baseUrl, version: config.graph.version, timeoutMs: config.graph.timeoutMs, maxSockets: Math.max(64, config.queue.concurrency * 2), logger: log });
   let cipher: TokenCipher | undefined;
   const getCipher = () => {
@@ -82,8 +88,11 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     fanout: new FanoutService(db, targets, deliveries, queues, config.queue.fanoutChunkSize, log, events),
     publisher,
     reconciler: new ReconcilerService(db, queues, deliveries, log),
+    webhooks: new WebhooksService(db, getCipher),
+    webhookQueue,
     async close() {
       await queues.close().catch(() => {});
+      await webhookQueue.close().catch(() => {});
       redis.disconnect();
       graph.close();
       await store.close();

@@ -9,6 +9,7 @@ import { installAuth } from './auth';
 import { installErrorHandler } from './errors';
 import { adminRoutes } from './routes/admin.routes';
 import { postsRoutes } from './routes/posts.routes';
+import { webhooksRoutes } from './routes/webhooks.routes';
 
 /** Largest CSV upload (the full tree with tokens is ~3 MB). */
 const CSV_BODY_LIMIT = 50 * 1024 * 1024;
@@ -60,6 +61,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       installAuth(v1, deps.keys);
       await v1.register(adminRoutes(deps));
       await v1.register(postsRoutes(deps));
+      await v1.register(webhooksRoutes(deps));
     },
     { prefix: '/v1' },
   );
