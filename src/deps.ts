@@ -4,6 +4,8 @@ import type { Config } from '../config';
 import { openStore, type Store } from './db/create-db';
 import { GraphClient } from './graph/graph-client';
 import { createLogger } from './logger';
+import { Metrics } from './metrics/metrics';
+import { subscribeMetrics } from './metrics/metrics-events';
 import { Queues } from './queues/queues';
 import { createRedis } from './queues/redis';
 import { WebhookQueue } from './queues/webhook-queue';
@@ -41,6 +43,8 @@ export interface Deps {
   fanout: FanoutService;
   publisher: Publisher;
   reconciler: ReconcilerService;
+  /** This process's Prometheus registry (fed by the event bus and the Graph client). */
+  metrics: Metrics;
   webhooks: WebhooksService;
   webhookQueue: WebhookQueue;
   close(): Promise<void>;
@@ -56,7 +60,16 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   queues.deliveries.on('error', (err) => log.warn({ err: err.message }, 'delivery queue error'));
   const webhookQueue = new WebhookQueue(redis, { prefix: config.queue.prefix, attempts: config.env.WEBHOOK_ATTEMPTS, backoffMs: config.env.WEBHOOK_BACKOFF_MS });
   webhookQueue.queue.on('error', (err) => log.warn({ err: err.message }, 'webhook queue error'));
-  const graph = new GraphClient({ baseUrl: config.graph.baseUrl, version: config.graph.version, timeoutMs: config.graph.timeoutMs, maxSockets: Math.max(64, config.queue.concurrency * 2), logger: log });
+  const metrics = new Metrics();
+  metrics.trackQueues([queues.fanout, queues.deliveries, webhookQueue.queue]);
+  const graph = new GraphClient({
+    baseUrl: config.graph.baseUrl,
+    version: config.graph.version,
+    timeoutMs: config.graph.timeoutMs,
+    maxSockets: Math.max(64, config.queue.concurrency * 2),
+    logger: log,
+    onRequest: (info) => metrics.observeGraph(info),
+  });
   let cipher: TokenCipher | undefined;
   const getCipher = () => {
     if (!config.tokenEncryptionKey) throw new Error('TOKEN_ENCRYPTION_KEY is not set: Page tokens cannot be encrypted or decrypted');
@@ -66,6 +79,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   const units = new UnitsService(db);
   const targets = new TargetService(db);
   const events = new EventBus();
+  subscribeMetrics(events, metrics, db, log);
   const deliveries = new DeliveriesService(db, events);
   const posts = new PostsService(db, targets, queues, log);
   const publisher = new Publisher(graph);
@@ -88,6 +102,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     fanout: new FanoutService(db, targets, deliveries, queues, config.queue.fanoutChunkSize, log, events),
     publisher,
     reconciler: new ReconcilerService(db, queues, deliveries, log),
+    metrics,
     webhooks: new WebhooksService(db, getCipher),
     webhookQueue,
     async close() {

@@ -19,7 +19,7 @@ export function startWebhookWorker(deps: Deps, connection: Redis): WebhookWorker
   const { config, log } = deps;
   const dispatcher = new WebhookDispatcher(deps.store.db, deps.webhooks, deps.webhookQueue, log.child({ component: 'webhooks' }));
   const unsubscribe = dispatcher.start(deps.events);
-  const worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, (job) => processWebhook(job, { webhooks: deps.webhooks, timeoutMs: config.env.WEBHOOK_TIMEOUT_MS }), {
+  const worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, (job) => processWebhook(job, { webhooks: deps.webhooks, metrics: deps.metrics, timeoutMs: config.env.WEBHOOK_TIMEOUT_MS }), {
     connection,
     prefix: config.queue.prefix,
     concurrency: WEBHOOK_CONCURRENCY,

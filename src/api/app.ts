@@ -9,6 +9,7 @@ import { installAuth } from './auth';
 import { installErrorHandler } from './errors';
 import { adminRoutes } from './routes/admin.routes';
 import { postsRoutes } from './routes/posts.routes';
+import { metricsRoutes } from './routes/metrics.routes';
 import { webhooksRoutes } from './routes/webhooks.routes';
 
 /** Largest CSV upload (the full tree with tokens is ~3 MB). */
@@ -65,5 +66,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     },
     { prefix: '/v1' },
   );
+  // Ops: Prometheus metrics.
+  await app.register(metricsRoutes(deps));
   return app;
 }

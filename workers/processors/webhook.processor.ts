@@ -1,4 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
+import type { Metrics } from '../../src/metrics/metrics';
 import type { WebhookJobData } from '../../src/queues/webhook-queue';
 import { describePostError, postOnce } from '../../src/services/webhook-http';
 import { signWebhook, WEBHOOK_HEADERS } from '../../src/services/webhook-signature';
@@ -6,6 +7,7 @@ import type { WebhooksService } from '../../src/services/webhooks.service';
 
 export interface WebhookDeps {
   webhooks: WebhooksService;
+  metrics: Metrics;
   timeoutMs: number;
 }
 
@@ -50,6 +52,7 @@ export async function processWebhook(job: Job<WebhookJobData>, deps: WebhookDeps
   const outcome = ok ? 'delivered' : retryable && !last ? 'retrying' : 'failed';
   if (!ok && error === null) error = status !== null && status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`;
   await deps.webhooks.recordAttempt({ webhookId, eventId: event.id, eventType: event.type, attempt, statusCode: status, outcome, error, durationMs: performance.now() - started });
+  deps.metrics.webhookDeliveries.inc({ event: event.type, outcome });
   if (ok) return 'delivered';
   if (!retryable) throw new UnrecoverableError(error ?? 'rejected');
   throw new Error(error ?? 'failed');
