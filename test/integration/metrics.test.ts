@@ -1,9 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { testDatabases } from '../helpers/databases';
 import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../helpers/stack';
 import { deliveryJobId } from '../../src/queues/queues';
 import { startMetricsServer } from '../../src/metrics/metrics-server';
 
+const ROOT = path.resolve(__dirname, '../..');
 const DISTRICT = '001';
 
 /** `promtool check metrics` on an exposition: exit code and whatever it complained about. */
@@ -21,6 +25,7 @@ function sample(exposition: string, series: string): number | undefined {
 
 describe('Prometheus metrics after a real fan-out', () => {
   let s: TestStack;
+  let exposition = '';
 
   beforeAll(async () => {
     s = await startTestStack(testDatabases()[0]!, 'metrics');
@@ -69,6 +74,7 @@ describe('Prometheus metrics after a real fan-out', () => {
       return sample(t, 'lantoa_post_duration_seconds_count{status="partially_failed"}') === 1 && t;
     }, 10_000);
 
+    exposition = text;
     const check = promtoolCheckMetrics(text);
     expect(check).toEqual({ status: 0, output: '' });
 
@@ -104,6 +110,26 @@ describe('Prometheus metrics after a real fan-out', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('the Grafana dashboard queries parse (promtool check rules) and use only metrics that exist', () => {
+    const dashboard = JSON.parse(fs.readFileSync(path.join(ROOT, 'config/grafana/dashboards/lantoa.json'), 'utf8'));
+    const exprs: string[] = dashboard.panels.flatMap((p: { targets?: Array<{ expr: string }> }) => (p.targets ?? []).map((t) => t.expr.replaceAll('$__rate_interval', '1m')));
+    expect(exprs.length).toBeGreaterThan(10);
+    const rules = { groups: [{ name: 'dashboard', rules: exprs.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }] };
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-rules-')), 'rules.yml');
+    fs.writeFileSync(file, JSON.stringify(rules)); // JSON is YAML
+    const r = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
+    expect({ status: r.status, out: `${r.stdout}${r.stderr}` }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') });
+    const names = new Set(exprs.flatMap((e) => e.match(/\b(?:lantoa|process|nodejs)_[a-z0-9_]+/g) ?? []));
+    // Declared by a TYPE line (a labelled counter without samples yet has no sample line).
+    const declared = (name: string) => exposition.includes(`# TYPE ${name.replace(/_(bucket|count|sum)$/, '')} `);
+    for (const name of names) expect({ name, declared: declared(name) }).toEqual({ name, declared: true });
+  });
+
+  it('promtool accepts config/prometheus.yml', () => {
+    const r = spawnSync('promtool', ['check', 'config', path.join(ROOT, 'config/prometheus.yml')], { encoding: 'utf8' });
+    expect({ status: r.status, out: `${r.stdout}${r.stderr}` }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') });
   });
 });
 
