@@ -10,6 +10,7 @@ import { installErrorHandler } from './errors';
 import { adminRoutes } from './routes/admin.routes';
 import { postsRoutes } from './routes/posts.routes';
 import { metricsRoutes } from './routes/metrics.routes';
+import { registerQueueBoard } from './queue-board';
 import { webhooksRoutes } from './routes/webhooks.routes';
 
 /** Largest CSV upload (the full tree with tokens is ~3 MB). */
@@ -66,7 +67,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     },
     { prefix: '/v1' },
   );
-  // Ops: Prometheus metrics.
+  // Ops: Prometheus metrics, and Bull Board at /admin/queues (admins; Bearer key or session cookie).
   await app.register(metricsRoutes(deps));
+  await registerQueueBoard(app, deps);
   return app;
 }
