@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { generateWebhookSecret, signWebhook, verifyWebhook, WEBHOOK_TOLERANCE_S } from '../../src/services/webhook-signature';
 
 describe('webhook signatures', () => {
@@ -37,5 +39,22 @@ describe('webhook signatures', () => {
     const a = generateWebhookSecret();
     expect(a).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
     expect(generateWebhookSecret()).not.toBe(a);
+  });
+});
+
+describe('the README verification snippet', () => {
+  it('accepts what the service signs and rejects stale or altered requests', () => {
+    const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+    const code = /## Webhooks[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(code).toContain('function verifyLantoa');
+    const verifyLantoa = new Function('require', `${code}\nreturn verifyLantoa;`)(require) as (s: string, b: string, h: Record<string, string>) => boolean;
+    const secret = generateWebhookSecret();
+    const body = '{"id":"evt_x","type":"post.failed","data":{}}';
+    const now = Math.floor(Date.now() / 1000);
+    const headers = (ts: number, b = body) => ({ 'x-lantoa-timestamp': String(ts), 'x-lantoa-signature': signWebhook(secret, ts, b) });
+    expect(verifyLantoa(secret, body, headers(now))).toBe(true);
+    expect(verifyLantoa(secret, `${body} `, headers(now))).toBe(false);
+    expect(verifyLantoa(secret, body, headers(now - 301))).toBe(false);
+    expect(verifyLantoa('whsec_other', body, headers(now))).toBe(false);
   });
 });
