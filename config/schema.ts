@@ -61,6 +61,22 @@ export const EnvSchema = z.object({
   READBACK_DELAY_MS: int(15_000, 0, 3_600_000),
   /** pino level. */
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+
+  // --- ops: metrics, webhooks, queue UI (issue 5) ---
+  /** When set, `/metrics` (API and worker listener) requires `Authorization: Bearer <METRICS_TOKEN>`; unset = open on the bind address. */
+  METRICS_TOKEN: z.string().trim().min(16, 'expected at least 16 characters').optional(),
+  /** Port of the metrics listener of `npm run start:worker` processes (the API serves `/metrics` on PORT); 0 = no listener. */
+  METRICS_PORT: int(9464, 0, 65535),
+  /** Interface the worker metrics listener binds to (0.0.0.0 inside containers so Prometheus can scrape it). */
+  METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  /** Attempts per webhook delivery (5xx, 408, 429 and network errors are retried; other 4xx are not). */
+  WEBHOOK_ATTEMPTS: int(8, 1, 30),
+  /** Base delay of the exponential webhook retry backoff, in ms (8 attempts × 10 s base ≈ 21 min in total). */
+  WEBHOOK_BACKOFF_MS: int(10_000, 10, 3_600_000),
+  /** Per-request timeout of a webhook POST, in ms. */
+  WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
+  /** Lifetime of the HttpOnly session cookie that `POST /admin/session` sets for the queue UI, in ms. */
+  ADMIN_SESSION_TTL_MS: int(1_800_000, 60_000, 86_400_000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -5,9 +5,12 @@ import { openStore, type Store } from './db/create-db';
 import { GraphClient } from './graph/graph-client';
 import { createLogger } from './logger';
 import { Pacer } from './queues/pacer';
+import { Metrics } from './metrics/metrics';
+import { subscribeMetrics } from './metrics/metrics-events';
 import { Queues } from './queues/queues';
 import { DEFAULT_THROTTLE_MS } from './graph/classify';
 import { createRedis } from './queues/redis';
+import { WebhookQueue } from './queues/webhook-queue';
 import { TokenCipher } from './security/token-cipher';
 import { DeliveriesService } from './services/deliveries.service';
 import { EventBus } from './services/events';
@@ -21,6 +24,7 @@ import { ReconcilerService } from './services/reconciler.service';
 import { RetryService } from './services/retry.service';
 import { TargetService } from './services/target.service';
 import { UnitsService } from './services/units.service';
+import { WebhooksService } from './services/webhooks.service';
 
 /** Everything a process needs, built from the config. The API and the workers share this. */
 export interface Deps {
@@ -44,6 +48,10 @@ export interface Deps {
   publisher: Publisher;
   reconciler: ReconcilerService;
   retries: RetryService;
+  /** This process's Prometheus registry (fed by the event bus and the Graph client). */
+  metrics: Metrics;
+  webhooks: WebhooksService;
+  webhookQueue: WebhookQueue;
   close(): Promise<void>;
 }
 
@@ -62,7 +70,18 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     appSlowSpacingMs: config.queue.appSlowSpacingMs,
     defaultThrottleMs: DEFAULT_THROTTLE_MS,
   });
-  const graph = new GraphClient({ baseUrl: config.graph.baseUrl, version: config.graph.version, timeoutMs: config.graph.timeoutMs, maxSockets: Math.max(64, config.queue.concurrency * 2), logger: log });
+  const webhookQueue = new WebhookQueue(redis, { prefix: config.queue.prefix, attempts: config.env.WEBHOOK_ATTEMPTS, backoffMs: config.env.WEBHOOK_BACKOFF_MS });
+  webhookQueue.queue.on('error', (err) => log.warn({ err: err.message }, 'webhook queue error'));
+  const metrics = new Metrics();
+  metrics.trackQueues([queues.fanout, queues.deliveries, webhookQueue.queue]);
+  const graph = new GraphClient({
+    baseUrl: config.graph.baseUrl,
+    version: config.graph.version,
+    timeoutMs: config.graph.timeoutMs,
+    maxSockets: Math.max(64, config.queue.concurrency * 2),
+    logger: log,
+    onRequest: (info) => metrics.observeGraph(info),
+  });
   let cipher: TokenCipher | undefined;
   const getCipher = () => {
     if (!config.tokenEncryptionKey) throw new Error('TOKEN_ENCRYPTION_KEY is not set: Page tokens cannot be encrypted or decrypted');
@@ -72,6 +91,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   const units = new UnitsService(db);
   const targets = new TargetService(db);
   const events = new EventBus();
+  subscribeMetrics(events, metrics, db, log);
   const deliveries = new DeliveriesService(db, events);
   const posts = new PostsService(db, targets, queues, log);
   const publisher = new Publisher(graph);
@@ -96,8 +116,12 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     publisher,
     reconciler: new ReconcilerService(db, queues, deliveries, log),
     retries: new RetryService(db, posts, queues, log),
+    metrics,
+    webhooks: new WebhooksService(db, getCipher),
+    webhookQueue,
     async close() {
       await queues.close().catch(() => {});
+      await webhookQueue.close().catch(() => {});
       redis.disconnect();
       graph.close();
       await store.close();

@@ -4,6 +4,7 @@ import { createRedis } from '../src/queues/redis';
 import { JOB, QUEUE, type DeliveryJobData, type FanoutJobData } from '../src/queues/queues';
 import { processDelivery } from './processors/delivery.processor';
 import { processFanout } from './processors/fanout.processor';
+import { startWebhookWorker, type WebhookWorker } from './webhook-worker';
 
 export const RECONCILE_SCHEDULER_ID = 'reconcile';
 const RECONCILE_JOB = 'maintenance.reconcile';
@@ -14,6 +15,7 @@ const WATCHDOG_EVERY_MS = 10_000;
 export interface Workers {
   fanout: Worker<FanoutJobData>;
   deliveries: Worker<DeliveryJobData>;
+  webhooks: WebhookWorker;
   /** Stops taking jobs and waits for active ones (up to `timeoutMs`, then forces; forced jobs stall and are retried elsewhere). */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -64,6 +66,7 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.warn({ queue: w.name, jobId: job.id, err: err.message }, 'job failed for good');
     });
   }
+  const webhooks = startWebhookWorker(deps, connection);
   // A job whose lock could not be renewed may be running elsewhere: stop this copy.
   deliveries.on('lockRenewalFailed', (ids) => ids.forEach((id) => deliveries.cancelJob(id, 'lock renewal failed')));
 
@@ -85,13 +88,15 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   return {
     fanout,
     deliveries,
+    webhooks,
     async close(timeoutMs = 25_000) {
       clearInterval(watchdog);
-      const graceful = Promise.all([fanout.close(), deliveries.close()]);
+      // Webhooks close after the deliveries, so events of the last in-flight deliveries are still sent.
+      const graceful = Promise.all([fanout.close(), deliveries.close()]).then(() => webhooks.close());
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
       if ((await Promise.race([graceful, timer])) === 'timeout') {
         log.warn('workers did not finish in time; forcing close (active jobs will be retried)');
-        await Promise.all([fanout.close(true), deliveries.close(true)]);
+        await Promise.all([fanout.close(true), deliveries.close(true), webhooks.close(true)]);
       }
       connection.disconnect();
     },

@@ -9,6 +9,10 @@ import { installAuth } from './auth';
 import { installErrorHandler } from './errors';
 import { adminRoutes } from './routes/admin.routes';
 import { postsRoutes } from './routes/posts.routes';
+import { metricsRoutes } from './routes/metrics.routes';
+import { postLevelsRoutes } from './routes/post-levels.routes';
+import { webhooksRoutes } from './routes/webhooks.routes';
+import { registerQueueBoard } from './queue-board';
 
 /** Largest CSV upload (the full tree with tokens is ~3 MB). */
 const CSV_BODY_LIMIT = 50 * 1024 * 1024;
@@ -60,8 +64,13 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       installAuth(v1, deps.keys);
       await v1.register(adminRoutes(deps));
       await v1.register(postsRoutes(deps));
+      await v1.register(postLevelsRoutes(deps));
+      await v1.register(webhooksRoutes(deps));
     },
     { prefix: '/v1' },
   );
+  // Ops: Prometheus metrics, and Bull Board at /admin/queues (admins; Bearer key or session cookie).
+  await app.register(metricsRoutes(deps));
+  await registerQueueBoard(app, deps);
   return app;
 }

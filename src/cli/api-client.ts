@@ -1,4 +1,5 @@
 import axios, { type AxiosInstance } from 'axios';
+import type { LevelProgress } from '../services/post-levels.service';
 import type { PostView } from '../services/post-views.service';
 
 /** Thin REST client used by the CLI and the demo (they talk to the API like any internal tool). */
@@ -48,6 +49,9 @@ export class ApiClient {
   }
   getPost(id: string) {
     return this.call<PostView>('get', `/v1/posts/${id}`);
+  }
+  postLevels(id: string) {
+    return this.call<{ postId: string; status: string; levels: LevelProgress[] }>('get', `/v1/posts/${id}/levels`);
   }
   deliveries(id: string, query: Record<string, string | number> = {}) {
     const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
