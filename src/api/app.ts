@@ -7,7 +7,10 @@ import type { Deps } from '../deps';
 import { pingStore } from '../db/create-db';
 import { installAuth } from './auth';
 import { installErrorHandler } from './errors';
+import { dashboardPlugin } from '../dashboard/dashboard.plugin';
 import { adminRoutes } from './routes/admin.routes';
+import { opsRoutes } from './routes/ops.routes';
+import { progressRoutes } from './routes/progress.routes';
 import { postsRoutes } from './routes/posts.routes';
 
 /** Largest CSV upload (the full tree with tokens is ~3 MB). */
@@ -60,8 +63,11 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       installAuth(v1, deps.keys);
       await v1.register(adminRoutes(deps));
       await v1.register(postsRoutes(deps));
+      await v1.register(progressRoutes(deps));
+      await v1.register(opsRoutes(deps));
     },
     { prefix: '/v1' },
   );
+  await app.register(dashboardPlugin);
   return app;
 }
