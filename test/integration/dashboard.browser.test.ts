@@ -159,7 +159,7 @@ describe('dashboard in chromium during a real fan-out', () => {
   it('is readable at 375 px wide (no sideways scrolling)', async () => {
     const page = await open(375, 812);
     await signIn(page);
-    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth);
+    const overflow = async () => Number(await page.evaluate('document.documentElement.scrollWidth'));
     expect(await overflow()).toBeLessThanOrEqual(375);
     await shot(page, 'dashboard-mobile-posts.png');
     await page.locator(`[data-post-id="${postId}"]`).getByRole('link').click();
