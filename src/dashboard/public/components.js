@@ -98,6 +98,9 @@ export function liveIndicator() {
   return { el, set };
 }
 
+/** Only http(s) links are rendered: a stored permalink can never become a `javascript:` URL. */
+export const safeUrl = (url) => (typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null);
+
 export function emptyState(text) {
   return h('p', { class: 'empty' }, text);
 }

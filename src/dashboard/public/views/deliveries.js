@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { badge, emptyState, errorBox } from '../components.js';
+import { badge, emptyState, errorBox, safeUrl } from '../components.js';
 import { h } from '../dom.js';
 import { dateTime, label, t } from '../i18n.js';
 
@@ -23,7 +23,7 @@ export function deliveriesPanel(postId) {
       'li',
       { class: 'delivery' },
       h('div', { class: 'delivery__head' }, h('strong', {}, d.unitName), h('small', { class: 'muted' }, ` ${d.unitCode}`), badge('delivery', d.status, 'badge--small')),
-      d.permalink ? h('a', { href: d.permalink, target: '_blank', rel: 'noopener noreferrer', class: 'small' }, t('tree.viewPost')) : null,
+      safeUrl(d.permalink) ? h('a', { href: safeUrl(d.permalink), target: '_blank', rel: 'noopener noreferrer', class: 'small' }, t('tree.viewPost')) : null,
       d.reason && d.status !== 'published' ? h('p', { class: 'small' }, label('reason', d.reason), why ? h('span', { class: 'muted' }, ` — ${why}`) : null) : null,
       h('p', { class: 'small muted' }, t('deliveries.updated', { at: dateTime(d.updatedAt), attempts: d.attempts, n: d.attempts })),
     );

@@ -1,5 +1,5 @@
 import { api, subscribe } from '../api.js';
-import { badge, describeTarget, errorBox, keyName, liveIndicator, loadKeyNames, progressBar, rollUp } from '../components.js';
+import { badge, describeTarget, errorBox, keyName, liveIndicator, loadKeyNames, progressBar, rollUp, safeUrl } from '../components.js';
 import { h, replace, throttle } from '../dom.js';
 import { dateTime, t } from '../i18n.js';
 import { deliveriesPanel } from './deliveries.js';
@@ -66,7 +66,7 @@ export function postDetailView(main, { me, params: [postId] }) {
         { class: 'card post-summary', 'aria-label': t('detail.summary') },
         h('div', { class: 'post-summary__head' }, status),
         h('p', { class: 'message' }, post.message),
-        post.link ? h('p', {}, h('a', { href: post.link, target: '_blank', rel: 'noopener noreferrer' }, post.link)) : null,
+        safeUrl(post.link) ? h('p', {}, h('a', { href: safeUrl(post.link), target: '_blank', rel: 'noopener noreferrer' }, post.link)) : null,
         times,
         bar.el,
       ),

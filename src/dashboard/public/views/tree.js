@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { badge, errorBox, progressBar } from '../components.js';
+import { badge, errorBox, progressBar, safeUrl } from '../components.js';
 import { h, replace } from '../dom.js';
 import { t } from '../i18n.js';
 
@@ -22,7 +22,7 @@ export function targetTree(postId) {
       'span',
       { class: 'tree-own' },
       badge('delivery', d.status, 'badge--small'),
-      d.permalink ? h('a', { href: d.permalink, target: '_blank', rel: 'noopener noreferrer', class: 'small', 'aria-label': t('tree.viewPostOf', { name: node.name }) }, t('tree.viewPostShort')) : null,
+      safeUrl(d.permalink) ? h('a', { href: safeUrl(d.permalink), target: '_blank', rel: 'noopener noreferrer', class: 'small', 'aria-label': t('tree.viewPostOf', { name: node.name }) }, t('tree.viewPostShort')) : null,
     );
   }
 
