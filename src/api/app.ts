@@ -7,7 +7,10 @@ import type { Deps } from '../deps';
 import { pingStore } from '../db/create-db';
 import { installAuth } from './auth';
 import { installErrorHandler } from './errors';
+import { dashboardPlugin } from '../dashboard/dashboard.plugin';
 import { adminRoutes } from './routes/admin.routes';
+import { opsRoutes } from './routes/ops.routes';
+import { progressRoutes } from './routes/progress.routes';
 import { postsRoutes } from './routes/posts.routes';
 import { metricsRoutes } from './routes/metrics.routes';
 import { postLevelsRoutes } from './routes/post-levels.routes';
@@ -66,11 +69,14 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       await v1.register(postsRoutes(deps));
       await v1.register(postLevelsRoutes(deps));
       await v1.register(webhooksRoutes(deps));
+      await v1.register(progressRoutes(deps));
+      await v1.register(opsRoutes(deps));
     },
     { prefix: '/v1' },
   );
-  // Ops: Prometheus metrics, and Bull Board at /admin/queues (admins; Bearer key or session cookie).
+  // Ops: Prometheus metrics, Bull Board at /admin/queues (admins; Bearer key or session cookie), the dashboard.
   await app.register(metricsRoutes(deps));
   await registerQueueBoard(app, deps);
+  await app.register(dashboardPlugin);
   return app;
 }
