@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { DatabaseConfig } from '../../config';
+import { governanceMigration } from './migration-0003-governance';
 
 type Dialect = DatabaseConfig['kind'];
 
@@ -108,6 +109,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0003_governance': governanceMigration(dialect),
   };
 }
 
