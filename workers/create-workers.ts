@@ -4,6 +4,7 @@ import { createRedis } from '../src/queues/redis';
 import { JOB, QUEUE, type DeliveryJobData, type FanoutJobData } from '../src/queues/queues';
 import { processDelivery } from './processors/delivery.processor';
 import { processFanout } from './processors/fanout.processor';
+import { checkTokensBeforeFanout, routeChangeJob, startGovernanceWorker } from './governance-workers';
 
 export const RECONCILE_SCHEDULER_ID = 'reconcile';
 const RECONCILE_JOB = 'maintenance.reconcile';
@@ -28,13 +29,14 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
     QUEUE.fanout,
     async (job: Job<FanoutJobData>, token?: string) => {
       if (job.name === RECONCILE_JOB) return JSON.stringify(await deps.reconciler.run());
+      await checkTokensBeforeFanout(job, deps);
       return processFanout(job, token, deps.fanout);
     },
     { ...common, concurrency: 2, removeOnComplete: { age: 7 * 24 * 3600, count: 5_000 }, removeOnFail: { age: 30 * 24 * 3600 } },
   );
   const deliveries = new Worker<DeliveryJobData>(
     QUEUE.deliveries,
-    (job, token) => processDelivery(job, token, { deliveries: deps.deliveries, publisher: deps.publisher, cipher, log }),
+    (job, token) => routeChangeJob(job, token, deps, cipher) ?? processDelivery(job, token, { deliveries: deps.deliveries, publisher: deps.publisher, cipher, log }),
     {
       ...common,
       concurrency: opts.concurrency ?? config.queue.concurrency,
@@ -54,16 +56,17 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
 
   await deps.queues.fanout.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: RECONCILE_EVERY_MS }, { name: RECONCILE_JOB, data: { postId: '' } });
   await deps.reconciler.run().catch((err: Error) => log.warn({ err: err.message }, 'start-up reconcile failed'));
+  const governance = await startGovernanceWorker(deps, connection);
 
   return {
     fanout,
     deliveries,
     async close(timeoutMs = 25_000) {
-      const graceful = Promise.all([fanout.close(), deliveries.close()]);
+      const graceful = Promise.all([fanout.close(), deliveries.close(), governance.close()]);
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
       if ((await Promise.race([graceful, timer])) === 'timeout') {
         log.warn('workers did not finish in time; forcing close (active jobs will be retried)');
-        await Promise.all([fanout.close(true), deliveries.close(true)]);
+        await Promise.all([fanout.close(true), deliveries.close(true), governance.close(true)]);
       }
       connection.disconnect();
     },

@@ -24,6 +24,8 @@ export interface PostView {
   approvedAt: string | null;
   startedAt: string | null;
   completedAt: string | null;
+  /** Who recalled the post, when and why (null unless recalled). */
+  recall: { by: string; at: string; reason: string } | null;
 }
 
 export interface DeliveryView {
@@ -36,6 +38,8 @@ export interface DeliveryView {
   permalink: string | null;
   reason: string | null;
   error: { code: number | null; subcode: number | null; message: string | null } | null;
+  /** The latest edit of this Page's copy: revision, `pending` / `applied` / `failed` / `cancelled`, and why it failed. */
+  edit: { revision: number; status: string; error: string | null } | null;
   updatedAt: string;
 }
 
@@ -58,6 +62,7 @@ export function toPostView(row: PostRow, counts: DeliveryCounts = emptyCounts())
     approvedAt: row.approved_at,
     startedAt: row.started_at,
     completedAt: row.completed_at,
+    recall: row.recalled_by && row.recalled_at ? { by: row.recalled_by, at: row.recalled_at, reason: row.recall_reason ?? '' } : null,
   };
 }
 
@@ -133,6 +138,9 @@ export class PostViewsService {
         'deliveries.error_code',
         'deliveries.error_subcode',
         'deliveries.error_message',
+        'deliveries.edit_revision',
+        'deliveries.edit_status',
+        'deliveries.edit_error',
         'deliveries.updated_at',
       ])
       .where('deliveries.post_id', '=', postId)
@@ -160,6 +168,7 @@ export class PostViewsService {
         permalink: r.permalink,
         reason: r.reason,
         error: r.error_code !== null || r.error_message !== null ? { code: r.error_code, subcode: r.error_subcode, message: r.error_message } : null,
+        edit: r.edit_status ? { revision: r.edit_revision, status: r.edit_status, error: r.edit_error } : null,
         updatedAt: r.updated_at,
       })),
       nextCursor: rows.length > q.limit && last ? encodeCursor({ i: last.id }) : null,
