@@ -9,6 +9,10 @@ import { installAuth } from './auth';
 import { installErrorHandler } from './errors';
 import { adminRoutes } from './routes/admin.routes';
 import { postsRoutes } from './routes/posts.routes';
+import { auditRoutes } from './routes/audit.routes';
+import { changesRoutes } from './routes/changes.routes';
+import { keysRoutes } from './routes/keys.routes';
+import { installHelmet, installRateLimit } from './security';
 
 /** Largest CSV upload (the full tree with tokens is ~3 MB). */
 const CSV_BODY_LIMIT = 50 * 1024 * 1024;
@@ -22,6 +26,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  await installHelmet(app);
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: CSV_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   await app.register(fastifySwagger, {
@@ -58,8 +63,12 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(
     async (v1) => {
       installAuth(v1, deps.keys);
+      await installRateLimit(v1, deps);
       await v1.register(adminRoutes(deps));
       await v1.register(postsRoutes(deps));
+      await v1.register(keysRoutes(deps));
+      await v1.register(changesRoutes(deps));
+      await v1.register(auditRoutes(deps));
     },
     { prefix: '/v1' },
   );

@@ -4,7 +4,7 @@ import { ROLES } from '../services/keys.service';
 import { UNIT_CODE_RE } from '../services/units.service';
 
 export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
-export const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+export const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody };
 
 export const UnitCodeParam = z.object({ code: z.string().regex(UNIT_CODE_RE, 'expected a unit code') });
 export const PostIdParam = z.object({ id: z.uuid({ error: 'expected a post id (UUID)' }) });
@@ -47,6 +47,7 @@ export const PostView = z.object({
   approvedAt: z.string().nullable(),
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
+  recall: z.object({ by: z.string(), at: z.string(), reason: z.string() }).nullable(),
 });
 
 export const PostList = z.object({ items: z.array(PostView), nextCursor: z.string().nullable() });
@@ -62,6 +63,7 @@ export const DeliveryView = z.object({
   permalink: z.string().nullable(),
   reason: z.string().nullable(),
   error: z.object({ code: z.number().nullable(), subcode: z.number().nullable(), message: z.string().nullable() }).nullable(),
+  edit: z.object({ revision: z.number(), status: z.string(), error: z.string().nullable() }).nullable(),
   updatedAt: z.string(),
 });
 export const DeliveryList = z.object({ items: z.array(DeliveryView), nextCursor: z.string().nullable() });

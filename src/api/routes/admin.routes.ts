@@ -37,7 +37,7 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
         const p = principalOf(req);
         requireRole(p, ['admin'], 'import units');
         if (p.unitCode !== ROOT_CODE) throw new ForbiddenError('only an admin of root may import the unit tree');
-        return deps.units.importCsv(req.body);
+        return deps.units.importCsv(req.body, p);
       },
     });
 
