@@ -38,8 +38,9 @@ export async function startGovernanceWorker(deps: Deps, connection: Redis): Prom
   const worker = new Worker<GovernanceJobData>(
     GOVERNANCE_QUEUE,
     async (job) => {
-      if (job.name === GOVERNANCE_JOB.tokenSweep) {
-        const totals = await deps.tokenHealth.sweep({ after: job.data.after, save: (after) => job.updateData({ after }) });
+      if (job.name === GOVERNANCE_JOB.tokenSweep || job.name === GOVERNANCE_JOB.checkNewTokens) {
+        const onlyUnchecked = job.name === GOVERNANCE_JOB.checkNewTokens;
+        const totals = await deps.tokenHealth.sweep({ after: job.data.after, save: (after) => job.updateData({ after }), onlyUnchecked });
         return JSON.stringify(totals);
       }
       return JSON.stringify({ recalls: await deps.recalls.reconcile(), edits: await deps.edits.reconcile() });

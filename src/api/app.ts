@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Deps } from '../deps';
 import { pingStore } from '../db/create-db';
 import { installAuth } from './auth';
-import { installErrorHandler } from './errors';
+import { frameworkErrorHandler, installErrorHandler } from './errors';
 import { adminRoutes } from './routes/admin.routes';
 import { postsRoutes } from './routes/posts.routes';
 import { auditRoutes } from './routes/audit.routes';
@@ -22,6 +22,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
+    frameworkErrors: frameworkErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -3,6 +3,7 @@ import { AUDIT_ACTIONS } from '../services/audit.service';
 import { EDIT_STATUSES, EditPostSchema } from '../services/edits.service';
 import { ROLES } from '../services/keys.service';
 import { UNIT_CODE_RE } from '../services/units.service';
+import { hasNoNul, NO_NUL_MESSAGE } from '../services/text';
 import { limit } from './schemas';
 
 export { EditPostSchema };
@@ -15,7 +16,7 @@ export const KeysQuery = z.object({
 });
 export const RevokedKey = z.object({ id: z.string(), revokedAt: z.string() });
 
-export const RecallBody = z.object({ reason: z.string().trim().min(3, 'say why (at least 3 characters)').max(1000) }).strict();
+export const RecallBody = z.object({ reason: z.string().trim().min(3, 'say why (at least 3 characters)').max(1000).refine(hasNoNul, NO_NUL_MESSAGE) }).strict();
 export const RecallResult = z.object({
   id: z.string(),
   status: z.enum(['recalling', 'recalled']),
@@ -39,8 +40,8 @@ export const EditView = z.object({
 });
 
 export const AuditQuery = z.object({
-  subject: z.string().min(1).max(200).optional(),
-  actor: z.string().min(1).max(200).optional(),
+  subject: z.string().min(1).max(200).refine(hasNoNul, NO_NUL_MESSAGE).optional(),
+  actor: z.string().min(1).max(200).refine(hasNoNul, NO_NUL_MESSAGE).optional(),
   action: z.enum(AUDIT_ACTIONS).optional(),
   since: z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date-time' }).optional(),
   limit,

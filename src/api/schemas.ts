@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DELIVERY_STATUSES, POST_STATUSES } from '../services/post-status';
 import { ROLES } from '../services/keys.service';
 import { UNIT_CODE_RE } from '../services/units.service';
+import { hasNoNul, NO_NUL_MESSAGE } from '../services/text';
 
 export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
 export const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody };
@@ -10,7 +11,7 @@ export const UnitCodeParam = z.object({ code: z.string().regex(UNIT_CODE_RE, 'ex
 export const PostIdParam = z.object({ id: z.uuid({ error: 'expected a post id (UUID)' }) });
 export const limit = z.coerce.number().int().min(1).max(500).default(50);
 
-export const CreateKeyBody = z.object({ name: z.string().trim().min(1).max(200), role: z.enum(ROLES), unit: z.string().regex(UNIT_CODE_RE, 'expected a unit code') }).strict();
+export const CreateKeyBody = z.object({ name: z.string().trim().min(1).max(200).refine(hasNoNul, NO_NUL_MESSAGE), role: z.enum(ROLES), unit: z.string().regex(UNIT_CODE_RE, 'expected a unit code') }).strict();
 export const CreatedKey = z.object({ id: z.string(), key: z.string(), name: z.string(), role: z.enum(ROLES), unit: z.string() });
 
 export const UnitImportResult = z.object({ created: z.number(), updated: z.number(), total: z.number() });

@@ -2,7 +2,7 @@ import cliProgress from 'cli-progress';
 import type { PostView } from '../services/post-views.service';
 import type { ApiClient } from './api-client';
 
-const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled']);
+const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled', 'recalling', 'recalled']);
 
 /** Polls a post and draws a progress bar until it is final; returns the final view. */
 export async function watchPost(api: ApiClient, postId: string, opts: { intervalMs?: number; stream?: NodeJS.WriteStream } = {}): Promise<PostView> {

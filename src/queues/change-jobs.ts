@@ -20,7 +20,7 @@ export const editJobId = (deliveryId: number, revision: number) => `edt-${delive
 
 /** Maintenance queue of governance: the token-health sweep and the recall/edit reconciler. */
 export const GOVERNANCE_QUEUE = 'governance';
-export const GOVERNANCE_JOB = { tokenSweep: 'pages.checkTokens', reconcileChanges: 'maintenance.reconcileChanges' } as const;
+export const GOVERNANCE_JOB = { tokenSweep: 'pages.checkTokens', checkNewTokens: 'pages.checkNewTokens', reconcileChanges: 'maintenance.reconcileChanges' } as const;
 export interface GovernanceJobData {
   /** Token sweep checkpoint: last unit code checked. */
   after?: string;
@@ -50,6 +50,11 @@ export class ChangeJobs {
   async addEdits(items: ChangeJobData[]): Promise<void> {
     if (!items.length) return;
     await this.queues.deliveries.addBulk(items.map((d) => ({ name: CHANGE_JOB.edit, data: d, opts: this.opts(editJobId(d.deliveryId, d.revision), false) })));
+  }
+
+  /** After Pages were linked: check the tokens never checked yet, now rather than at the next sweep. */
+  async requestNewTokenCheck(): Promise<void> {
+    await this.governance.add(GOVERNANCE_JOB.checkNewTokens, {}, { jobId: `check-new-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, attempts: 3, backoff: { type: 'exponential', delay: 5_000 }, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } });
   }
 
   async close(): Promise<void> {

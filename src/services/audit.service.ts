@@ -90,7 +90,7 @@ export interface AuditQuery {
   cursor?: string;
 }
 
-const isIdCursor = (v: unknown): v is { i: number } => typeof v === 'object' && v !== null && Number.isInteger((v as { i: unknown }).i);
+const isIdCursor = (v: unknown): v is { i: number } => typeof v === 'object' && v !== null && Number.isSafeInteger((v as { i: unknown }).i);
 
 function toView(r: AuditRow): AuditView {
   return {

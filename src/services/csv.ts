@@ -18,6 +18,11 @@ export const MAX_REPORTED_PROBLEMS = 50;
 
 /** Parses a CSV body with a header row; rejects missing columns and malformed CSV naming the line. */
 export function parseCsv(text: string, required: readonly string[]): CsvRow[] {
+  const nul = text.indexOf('\u0000');
+  if (nul >= 0) {
+    const line = text.slice(0, nul).split('\n').length;
+    throw new ValidationError(`CSV line ${line} contains a NUL (U+0000) character`, { problems: [{ line, message: 'NUL character' }] });
+  }
   let records: Array<{ record: string[]; info: { lines: number } }>;
   try {
     records = parse(text.replace(/^\uFEFF/, ''), { skip_empty_lines: true, relax_column_count: true, trim: true, info: true }) as unknown as typeof records;

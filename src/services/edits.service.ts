@@ -8,11 +8,12 @@ import { appendAudit, systemActor } from './audit.service';
 import { Debouncer } from './debounce';
 import { requireRole, requireScope, type Principal } from './keys.service';
 import type { PostsService } from './posts.service';
+import { hasNoNul, NO_NUL_MESSAGE } from './text';
 
 export const EDIT_STATUSES = ['pending_approval', 'applying', 'applied', 'partially_failed', 'failed', 'superseded', 'cancelled'] as const;
 export type EditStatus = (typeof EDIT_STATUSES)[number];
 
-export const EditPostSchema = z.object({ message: z.string().trim().min(1, 'must not be empty').max(63_206) }).strict();
+export const EditPostSchema = z.object({ message: z.string().trim().min(1, 'must not be empty').max(63_206).refine(hasNoNul, NO_NUL_MESSAGE) }).strict();
 
 /** Only a post that is on Pages and no longer publishing can be edited. */
 const EDITABLE = ['published', 'partially_failed'];

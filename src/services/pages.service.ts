@@ -21,6 +21,9 @@ export class PagesService {
 
   /** Links a Page (and its token, encrypted) to a unit; a new token resets the token status. */
   async link(principal: Principal, link: PageLink): Promise<void> {
+    // A unit outside the caller's branch is a 403 here (in a CSV file it is one of the file's problems).
+    const unit = await this.db.selectFrom('units').select('path').where('code', '=', link.unitCode).executeTakeFirst();
+    if (unit) requireScope(principal, unit.path, link.unitCode);
     await this.linkMany(
       principal,
       [{ ...link, line: 0 }],

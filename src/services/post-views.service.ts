@@ -68,7 +68,7 @@ export function toPostView(row: PostRow, counts: DeliveryCounts = emptyCounts())
 
 const isPostCursor = (v: unknown): v is { c: string; i: string } =>
   typeof v === 'object' && v !== null && typeof (v as { c: unknown }).c === 'string' && typeof (v as { i: unknown }).i === 'string';
-const isIdCursor = (v: unknown): v is { i: number } => typeof v === 'object' && v !== null && Number.isInteger((v as { i: unknown }).i);
+const isIdCursor = (v: unknown): v is { i: number } => typeof v === 'object' && v !== null && Number.isSafeInteger((v as { i: unknown }).i);
 
 /** Read side of posts: status, per-status counts and per-Page deliveries, scoped to the caller's subtree. */
 export class PostViewsService {
@@ -150,7 +150,8 @@ export class PostViewsService {
     if (q.unit) {
       // `unit` narrows to that unit's subtree (a province shows its districts and communes).
       const u = await this.db.selectFrom('units').select('path').where('code', '=', q.unit).executeTakeFirst();
-      const path = u?.path ?? '/\u0000/';
+      // An unknown unit matches nothing ('//' sorts before every real path; PostgreSQL text cannot hold NUL).
+      const path = u?.path ?? '//';
       query = query.where('units.path', '>=', path).where('units.path', '<', subtreeEnd(path));
     }
     if (after) query = query.where('deliveries.id', '>', after.i);

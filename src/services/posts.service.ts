@@ -7,15 +7,16 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import type { Queues } from '../queues/queues';
 import { appendAudit } from './audit.service';
 import { requestHash } from './idempotency';
+import { hasNoNul, NO_NUL_MESSAGE } from './text';
 import { requireRole, requireScope, type Principal } from './keys.service';
 import { CANCELLABLE_POST_STATUSES, type PostStatus } from './post-status';
 import { TargetSchema, type Target, type TargetService } from './target.service';
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2048);
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2048).refine(hasNoNul, NO_NUL_MESSAGE);
 
 export const CreatePostSchema = z
   .object({
-    message: z.string().trim().min(1, 'must not be empty').max(63_206),
+    message: z.string().trim().min(1, 'must not be empty').max(63_206).refine(hasNoNul, NO_NUL_MESSAGE),
     link: httpUrl.optional(),
     photos: z.array(httpUrl).max(10).optional(),
     target: TargetSchema,

@@ -114,20 +114,22 @@ export class TokenHealthService {
     return totals;
   }
 
-  /** Every Page, in unit order, resumable after `after` (the last unit code done). */
-  async sweep(checkpoint: { after?: string; save?(after: string): Promise<void> } = {}): Promise<SweepTotals> {
+  /** Every Page (or, with `onlyUnchecked`, those never checked), in unit order, resumable after `after` (the last unit code done). */
+  async sweep(checkpoint: { after?: string; save?(after: string): Promise<void>; onlyUnchecked?: boolean } = {}): Promise<SweepTotals> {
     const totals: SweepTotals = { checked: 0, valid: 0, expiring: 0, needs_reauth: 0, errors: 0 };
     if (!this.app) return totals;
     let after = checkpoint.after ?? '';
     for (;;) {
-      const rows = await this.db.selectFrom('pages').select(['unit_code', 'page_id', 'token_ciphertext']).where('unit_code', '>', after).orderBy('unit_code').limit(200).execute();
+      let q = this.db.selectFrom('pages').select(['unit_code', 'page_id', 'token_ciphertext']).where('unit_code', '>', after);
+      if (checkpoint.onlyUnchecked) q = q.where('token_checked_at', 'is', null);
+      const rows = await q.orderBy('unit_code').limit(200).execute();
       if (!rows.length) break;
       const t = await this.checkPages(rows);
       for (const k of Object.keys(totals) as Array<keyof SweepTotals>) totals[k] += t[k];
       after = rows[rows.length - 1]!.unit_code;
       await checkpoint.save?.(after);
     }
-    this.log.info(totals, 'token sweep finished');
+    this.log.info({ ...totals, onlyUnchecked: checkpoint.onlyUnchecked === true }, 'token sweep finished');
     return totals;
   }
 
