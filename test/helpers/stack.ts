@@ -16,8 +16,9 @@ export async function startTestStack(db: TestDatabase, label: string, opts: Stac
   const prefix = uniquePrefix(label);
   const stack = await startStack({
     ...opts,
-    env: { DATABASE_URL: database.url, QUEUE_PREFIX: prefix, REDIS_URL, LOG_LEVEL: 'silent', DELIVERY_BACKOFF_MS: '200', ...opts.env },
-    log: createLogger('silent'),
+    // The rate limiter stays on (every request goes through it) but far above what a test sends.
+    env: { DATABASE_URL: database.url, QUEUE_PREFIX: prefix, REDIS_URL, LOG_LEVEL: 'silent', DELIVERY_BACKOFF_MS: '200', RATE_LIMIT_MAX: '1000000', ...opts.env },
+    log: opts.log ?? createLogger('silent'),
   });
   return Object.assign(stack, {
     async dispose() {
