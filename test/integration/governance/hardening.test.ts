@@ -153,9 +153,11 @@ describe.each(testDatabases())('API hardening on $name', (db) => {
     const n = async () => Number((await kdb.selectFrom('audit_log').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
     const before = await n();
     expect(before).toBeGreaterThan(0);
-    await expect(kdb.updateTable('audit_log').set({ actor_name: 'someone else' }).execute()).rejects.toThrow(/append-only/);
-    await expect(kdb.deleteFrom('audit_log').execute()).rejects.toThrow(/append-only/);
-    if (s.deps.store.dialect === 'postgres') await expect(sql`truncate audit_log`.execute(kdb)).rejects.toThrow(/append-only/);
+    // (Compared as messages: errors raised by the native SQLite driver may come from another realm than the test's.)
+    const outcome = (p: Promise<unknown>) => p.then(() => 'accepted', (e: unknown) => String((e as { message?: unknown })?.message ?? e));
+    expect(await outcome(kdb.updateTable('audit_log').set({ actor_name: 'someone else' }).execute())).toMatch(/append-only/);
+    expect(await outcome(kdb.deleteFrom('audit_log').execute())).toMatch(/append-only/);
+    if (s.deps.store.dialect === 'postgres') expect(await outcome(sql`truncate audit_log`.execute(kdb))).toMatch(/append-only/);
     expect(await n()).toBe(before);
     for (const method of ['DELETE', 'PATCH', 'PUT', 'POST'] as const) {
       expect((await call(s.adminKey, method, '/v1/audit', method === 'DELETE' ? undefined : {})).statusCode).toBe(404);
