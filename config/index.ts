@@ -26,6 +26,13 @@ export interface Config {
     readonly readbackDelayMs: number;
   };
   readonly logLevel: Env['LOG_LEVEL'];
+  /** Retired encryption keys still accepted for decryption (key rotation). */
+  readonly oldTokenEncryptionKeys: readonly Buffer[];
+  /** Facebook app credentials for debug_token; undefined disables the token-health sweep. */
+  readonly facebookApp: { readonly id: string; readonly secret: string } | undefined;
+  readonly tokenHealth: { readonly sweepEveryMs: number; readonly expiringWithinMs: number };
+  /** Per-key request limit; `max: 0` is off. */
+  readonly rateLimit: { readonly max: number; readonly windowMs: number };
 }
 
 /** Raised when the environment does not parse; `problems` names every bad variable. */
@@ -90,6 +97,10 @@ export function loadConfig(source: Record<string, string | undefined> = readEnv(
       readbackDelayMs: env.READBACK_DELAY_MS,
     },
     logLevel: env.LOG_LEVEL,
+    oldTokenEncryptionKeys: (env.TOKEN_ENCRYPTION_KEYS_OLD ?? '').split(',').map((k) => k.trim()).filter(Boolean).map((k) => Buffer.from(k, 'base64')),
+    facebookApp: env.FB_APP_ID && env.FB_APP_SECRET ? { id: env.FB_APP_ID, secret: env.FB_APP_SECRET } : undefined,
+    tokenHealth: { sweepEveryMs: env.TOKEN_SWEEP_EVERY_MINUTES * 60_000, expiringWithinMs: env.TOKEN_EXPIRING_DAYS * 86_400_000 },
+    rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS },
   });
 }
 

@@ -18,6 +18,14 @@ const encryptionKey = z
     message: 'expected 32 bytes encoded as base64 (openssl rand -base64 32)',
   });
 
+/** Comma-separated list of retired encryption keys (same format), still accepted for decryption. */
+const oldEncryptionKeys = z
+  .string()
+  .trim()
+  .refine((v) => v.split(',').every((k) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(k.trim()) && Buffer.from(k.trim(), 'base64').length === 32), {
+    message: 'expected a comma-separated list of 32-byte base64 keys',
+  });
+
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 /** Every variable the service reads. Parsed once at start; see .env.example for comments. */
@@ -77,6 +85,26 @@ export const EnvSchema = z.object({
   WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
   /** Lifetime of the HttpOnly session cookie that `POST /admin/session` sets for the queue UI, in ms. */
   ADMIN_SESSION_TTL_MS: int(1_800_000, 60_000, 86_400_000),
+  // Governance and security (issue 4).
+  /** Retired TOKEN_ENCRYPTION_KEY values, comma-separated: still decrypt; `lantoa tokens rotate-key` re-encrypts with the current key. */
+  TOKEN_ENCRYPTION_KEYS_OLD: oldEncryptionKeys.optional(),
+  /** Facebook app id; with FB_APP_SECRET it forms the app token for debug_token (token health). Unset: no token sweep. */
+  FB_APP_ID: z.string().trim().regex(/^\d{1,32}$/, 'expected a numeric app id').optional(),
+  /** Facebook app secret (never logged). Required together with FB_APP_ID. */
+  FB_APP_SECRET: z.string().trim().min(8, 'expected at least 8 characters').optional(),
+  /** Minutes between two debug_token sweeps of every Page token; also the age after which a fan-out re-checks a Page first. */
+  TOKEN_SWEEP_EVERY_MINUTES: int(360, 1, 10_080),
+  /** A token expiring within this many days is marked `expiring`. */
+  TOKEN_EXPIRING_DAYS: int(7, 1, 90),
+  /** Requests per API key per window (Redis-backed, answered 429 with Retry-After); 0 turns the limit off. */
+  RATE_LIMIT_MAX: int(600, 0, 1_000_000),
+  /** Length of the rate-limit window, in ms. */
+  RATE_LIMIT_WINDOW_MS: int(60_000, 1_000, 3_600_000),
+}).superRefine((env, ctx) => {
+  if ((env.FB_APP_ID === undefined) !== (env.FB_APP_SECRET === undefined)) {
+    const missing = env.FB_APP_ID === undefined ? 'FB_APP_ID' : 'FB_APP_SECRET';
+    ctx.addIssue({ code: 'custom', path: [missing], message: 'FB_APP_ID and FB_APP_SECRET must be set together' });
+  }
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -25,6 +25,12 @@ import { RetryService } from './services/retry.service';
 import { TargetService } from './services/target.service';
 import { UnitsService } from './services/units.service';
 import { WebhooksService } from './services/webhooks.service';
+import { ChangeJobs } from './queues/change-jobs';
+import { AuditService } from './services/audit.service';
+import { ChangeLedger } from './services/change-ledger';
+import { EditsService } from './services/edits.service';
+import { RecallService } from './services/recall.service';
+import { TokenHealthService } from './services/token-health.service';
 
 /** Everything a process needs, built from the config. The API and the workers share this. */
 export interface Deps {
@@ -52,6 +58,13 @@ export interface Deps {
   metrics: Metrics;
   webhooks: WebhooksService;
   webhookQueue: WebhookQueue;
+  // Governance (issue 4)
+  audit: AuditService;
+  changeJobs: ChangeJobs;
+  changeLedger: ChangeLedger;
+  recalls: RecallService;
+  edits: EditsService;
+  tokenHealth: TokenHealthService;
   close(): Promise<void>;
 }
 
@@ -85,7 +98,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   let cipher: TokenCipher | undefined;
   const getCipher = () => {
     if (!config.tokenEncryptionKey) throw new Error('TOKEN_ENCRYPTION_KEY is not set: Page tokens cannot be encrypted or decrypted');
-    return (cipher ??= new TokenCipher(config.tokenEncryptionKey));
+    return (cipher ??= new TokenCipher(config.tokenEncryptionKey, config.oldTokenEncryptionKeys));
   };
   const { db } = store;
   const units = new UnitsService(db);
@@ -95,6 +108,8 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   const deliveries = new DeliveriesService(db, events);
   const posts = new PostsService(db, targets, queues, log);
   const publisher = new Publisher(graph);
+  const changeJobs = new ChangeJobs(queues, redis, { prefix: config.queue.prefix, attempts: config.queue.attempts, backoffMs: config.queue.backoffMs });
+  changeJobs.governance.on('error', (err) => log.warn({ err: err.message }, 'governance queue error'));
   return {
     config,
     log,
@@ -119,7 +134,14 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     metrics,
     webhooks: new WebhooksService(db, getCipher),
     webhookQueue,
+    audit: new AuditService(db),
+    changeJobs,
+    changeLedger: new ChangeLedger(db),
+    recalls: new RecallService(db, posts, changeJobs, log),
+    edits: new EditsService(db, posts, changeJobs, log),
+    tokenHealth: new TokenHealthService(db, graph, getCipher, targets, config.facebookApp, { expiringWithinMs: config.tokenHealth.expiringWithinMs, maxAgeMs: config.tokenHealth.sweepEveryMs }, log),
     async close() {
+      await changeJobs.close().catch(() => {});
       await queues.close().catch(() => {});
       await webhookQueue.close().catch(() => {});
       redis.disconnect();

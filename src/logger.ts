@@ -15,6 +15,16 @@ export const REDACT_PATHS = [
   '*.key',
   '*.tokenCiphertext',
   '*.token_ciphertext',
+  'tokenCiphertext',
+  'token_ciphertext',
+  'appSecret',
+  '*.appSecret',
+  'secret',
+  '*.secret',
+  'req.headers.cookie',
+  '*.headers.authorization',
+  '*.headers.Authorization',
+  'config.headers.Authorization',
 ];
 
 export function createLogger(level: string, name = 'lantoa', destination?: pino.DestinationStream): Logger {

@@ -5,6 +5,7 @@ import { JOB, QUEUE, type DeliveryJobData, type FanoutJobData } from '../src/que
 import { processDelivery } from './processors/delivery.processor';
 import { processFanout } from './processors/fanout.processor';
 import { startWebhookWorker, type WebhookWorker } from './webhook-worker';
+import { checkTokensBeforeFanout, ensureGovernanceSchedulers, routeChangeJob, startGovernanceWorker } from './governance-workers';
 
 export const RECONCILE_SCHEDULER_ID = 'reconcile';
 const RECONCILE_JOB = 'maintenance.reconcile';
@@ -32,6 +33,7 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
     QUEUE.fanout,
     async (job: Job<FanoutJobData>, token?: string) => {
       if (job.name === RECONCILE_JOB) return JSON.stringify(await deps.reconciler.run());
+      await checkTokensBeforeFanout(job, deps);
       return processFanout(job, token, deps.fanout);
     },
     { ...common, concurrency: 2, removeOnComplete: { age: 7 * 24 * 3600, count: 5_000 }, removeOnFail: { age: 30 * 24 * 3600 } },
@@ -39,6 +41,7 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   const deliveries = new Worker<DeliveryJobData>(
     QUEUE.deliveries,
     (job, token) =>
+      routeChangeJob(job, token, deps, cipher) ??
       processDelivery(job, token, {
         deliveries: deps.deliveries,
         publisher: deps.publisher,
@@ -80,10 +83,12 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
       if (await deps.queues.fanout.getJobScheduler(RECONCILE_SCHEDULER_ID)) return;
       log.warn('reconcile scheduler missing (Redis lost its data?): recreating it and reconciling now');
       await ensureScheduler();
+      await ensureGovernanceSchedulers(deps);
       await deps.reconciler.run();
     })().catch((err: Error) => log.warn({ err: err.message }, 'reconcile watchdog failed'));
   }, WATCHDOG_EVERY_MS);
   watchdog.unref();
+  const governance = await startGovernanceWorker(deps, connection);
 
   return {
     fanout,
@@ -92,11 +97,11 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
     async close(timeoutMs = 25_000) {
       clearInterval(watchdog);
       // Webhooks close after the deliveries, so events of the last in-flight deliveries are still sent.
-      const graceful = Promise.all([fanout.close(), deliveries.close()]).then(() => webhooks.close());
+      const graceful = Promise.all([fanout.close(), deliveries.close(), governance.close()]).then(() => webhooks.close());
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
       if ((await Promise.race([graceful, timer])) === 'timeout') {
         log.warn('workers did not finish in time; forcing close (active jobs will be retried)');
-        await Promise.all([fanout.close(true), deliveries.close(true), webhooks.close(true)]);
+        await Promise.all([fanout.close(true), deliveries.close(true), governance.close(true), webhooks.close(true)]);
       }
       connection.disconnect();
     },

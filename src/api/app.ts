@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Deps } from '../deps';
 import { pingStore } from '../db/create-db';
 import { installAuth } from './auth';
-import { installErrorHandler } from './errors';
+import { frameworkErrorHandler, installErrorHandler } from './errors';
 import { dashboardPlugin } from '../dashboard/dashboard.plugin';
 import { adminRoutes } from './routes/admin.routes';
 import { opsRoutes } from './routes/ops.routes';
@@ -16,6 +16,10 @@ import { metricsRoutes } from './routes/metrics.routes';
 import { postLevelsRoutes } from './routes/post-levels.routes';
 import { webhooksRoutes } from './routes/webhooks.routes';
 import { registerQueueBoard } from './queue-board';
+import { auditRoutes } from './routes/audit.routes';
+import { changesRoutes } from './routes/changes.routes';
+import { keysRoutes } from './routes/keys.routes';
+import { installHelmet, installRateLimit } from './security';
 
 /** Largest CSV upload (the full tree with tokens is ~3 MB). */
 const CSV_BODY_LIMIT = 50 * 1024 * 1024;
@@ -25,10 +29,12 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
+    frameworkErrors: frameworkErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  await installHelmet(app);
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: CSV_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   await app.register(fastifySwagger, {
@@ -65,12 +71,16 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(
     async (v1) => {
       installAuth(v1, deps.keys);
+      await installRateLimit(v1, deps);
       await v1.register(adminRoutes(deps));
       await v1.register(postsRoutes(deps));
       await v1.register(postLevelsRoutes(deps));
       await v1.register(webhooksRoutes(deps));
       await v1.register(progressRoutes(deps));
       await v1.register(opsRoutes(deps));
+      await v1.register(keysRoutes(deps));
+      await v1.register(changesRoutes(deps));
+      await v1.register(auditRoutes(deps));
     },
     { prefix: '/v1' },
   );

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError } from '../errors/app-error';
 
@@ -51,4 +51,14 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
+}
+
+/**
+ * Errors the router raises before any hook or handler (a path parameter over 100 characters, a
+ * malformed percent-encoding): the same error shape, without echoing the URL back.
+ */
+export function frameworkErrorHandler(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode === 414 ? 414 : 400;
+  const message = status === 414 ? 'a path segment is too long' : 'the URL is not valid (bad percent-encoding?)';
+  void reply.status(status).send({ error: { code: status === 414 ? 'URI_TOO_LONG' : 'BAD_URL', message } });
 }

@@ -2,15 +2,16 @@ import { z } from 'zod';
 import { DELIVERY_STATUSES, POST_STATUSES } from '../services/post-status';
 import { ROLES } from '../services/keys.service';
 import { UNIT_CODE_RE } from '../services/units.service';
+import { hasNoNul, NO_NUL_MESSAGE } from '../services/text';
 
 export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
-export const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+export const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody };
 
 export const UnitCodeParam = z.object({ code: z.string().regex(UNIT_CODE_RE, 'expected a unit code') });
 export const PostIdParam = z.object({ id: z.uuid({ error: 'expected a post id (UUID)' }) });
 export const limit = z.coerce.number().int().min(1).max(500).default(50);
 
-export const CreateKeyBody = z.object({ name: z.string().trim().min(1).max(200), role: z.enum(ROLES), unit: z.string().regex(UNIT_CODE_RE, 'expected a unit code') }).strict();
+export const CreateKeyBody = z.object({ name: z.string().trim().min(1).max(200).refine(hasNoNul, NO_NUL_MESSAGE), role: z.enum(ROLES), unit: z.string().regex(UNIT_CODE_RE, 'expected a unit code') }).strict();
 export const CreatedKey = z.object({ id: z.string(), key: z.string(), name: z.string(), role: z.enum(ROLES), unit: z.string() });
 
 export const UnitImportResult = z.object({ created: z.number(), updated: z.number(), total: z.number() });
@@ -47,6 +48,7 @@ export const PostView = z.object({
   approvedAt: z.string().nullable(),
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
+  recall: z.object({ by: z.string(), at: z.string(), reason: z.string() }).nullable(),
 });
 
 export const PostList = z.object({ items: z.array(PostView), nextCursor: z.string().nullable() });
@@ -62,6 +64,7 @@ export const DeliveryView = z.object({
   permalink: z.string().nullable(),
   reason: z.string().nullable(),
   error: z.object({ code: z.number().nullable(), subcode: z.number().nullable(), message: z.string().nullable() }).nullable(),
+  edit: z.object({ revision: z.number(), status: z.string(), error: z.string().nullable() }).nullable(),
   updatedAt: z.string(),
 });
 export const DeliveryList = z.object({ items: z.array(DeliveryView), nextCursor: z.string().nullable() });

@@ -14,7 +14,7 @@ export class ApiClient {
     return new ApiClient(this.http.defaults.baseURL!, key);
   }
 
-  private async call<T>(method: 'get' | 'post' | 'put', path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+  private async call<T>(method: 'get' | 'post' | 'put' | 'patch' | 'delete', path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     const res = await this.http.request({ method, url: path, data: body, headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { 'content-type': contentType } : {}) } });
     if (res.status >= 400) {
       const e = (res.data as { error?: { code?: string; message?: string } })?.error;
@@ -46,6 +46,25 @@ export class ApiClient {
   }
   putPage(unitCode: string, pageId: string, accessToken: string) {
     return this.call<{ unitCode: string; pageId: string; tokenStatus: string }>('put', `/v1/units/${unitCode}/page`, { pageId, accessToken });
+  }
+  recall(id: string, reason: string) {
+    return this.call<{ id: string; status: string; queued: number }>('post', `/v1/posts/${id}/recall`, { reason });
+  }
+  editPost(id: string, message: string) {
+    return this.call<{ postId: string; revision: number; status: string }>('patch', `/v1/posts/${id}`, { message });
+  }
+  approveEdit(id: string, revision: number) {
+    return this.call<{ postId: string; revision: number; status: string }>('post', `/v1/posts/${id}/edits/${revision}/approve`, {});
+  }
+  revokeKey(id: string) {
+    return this.call<{ id: string; revokedAt: string }>('delete', `/v1/keys/${id}`);
+  }
+  audit(query: Record<string, string | number> = {}) {
+    const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
+    return this.call<{ items: Array<{ id: number; at: string; actor: { keyId: string; name: string }; action: string; subject: { type: string; id: string }; details: Record<string, unknown> }>; nextCursor: string | null }>(
+      'get',
+      `/v1/audit${qs ? `?${qs}` : ''}`,
+    );
   }
   getPost(id: string) {
     return this.call<PostView>('get', `/v1/posts/${id}`);

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadCliEnv } from '../../config/cli';
 import { ApiClient } from './api-client';
 import { levelSummary, watchPostLevels } from './watch';
+import { rotateKeyCommand } from './rotate-key';
 
 const USAGE = `lantoa — command line for a running Lan Tỏa API
 
@@ -18,8 +19,13 @@ Commands:
   posts approve <postId>
   posts cancel <postId>
   posts show <postId>
+  posts recall <postId> --reason TEXT            delete the post from every Page it reached
+  keys revoke <keyId>                            revoke a key at once
   watch <postId>                                 live progress bar and provinces / districts / communes done,
-                                                 until the post is final (exit 0 only when published)`;
+                                                 until the post is final (exit 0 only when published)
+  tokens rotate-key [--dry-run]                  re-encrypt every Page token with TOKEN_ENCRYPTION_KEY
+                                                 (runs against the store directly, with the service's
+                                                 environment; old keys in TOKEN_ENCRYPTION_KEYS_OLD)`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -38,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
       link: { type: 'string' },
       photo: { type: 'string', multiple: true },
       'publish-at': { type: 'string' },
+      reason: { type: 'string' },
+      'dry-run': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -46,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
+  if (cmd === 'tokens' && sub === 'rotate-key') return rotateKeyCommand({ dryRun: values['dry-run'] === true });
   const env = loadCliEnv();
   const key = values.key ?? env.LANTOA_API_KEY;
   if (!key) {
@@ -92,6 +101,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'posts cancel':
       print(await api.cancel(need(arg, '<postId>')));
+      return 0;
+    case 'posts recall':
+      print(await api.recall(need(arg, '<postId>'), need(values.reason, '--reason')));
+      return 0;
+    case 'keys revoke':
+      print(await api.revokeKey(need(arg, '<keyId>')));
       return 0;
     case 'posts show':
       print(await api.getPost(need(arg, '<postId>')));

@@ -3,7 +3,7 @@ import type { LevelProgress } from '../services/post-levels.service';
 import type { PostView } from '../services/post-views.service';
 import type { ApiClient } from './api-client';
 
-const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled']);
+const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled', 'recalling', 'recalled']);
 
 /** Names of the tree levels (root 0, provinces 1, districts 2, communes 3). */
 const LEVEL_NAMES: Record<number, string> = { 0: 'central', 1: 'provinces', 2: 'districts', 3: 'communes' };

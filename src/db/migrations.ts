@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { DatabaseConfig } from '../../config';
+import { governanceMigration } from './migration-0003-governance';
 
 type Dialect = DatabaseConfig['kind'];
 
@@ -115,6 +116,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('deliveries').addColumn('job_round', 'integer', (c) => c.notNull().defaultTo(0)).execute();
       },
     },
+    '0003_governance': governanceMigration(dialect),
     '0004_webhooks': {
       async up(db: Kysely<any>) {
         await db.schema

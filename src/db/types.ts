@@ -47,6 +47,12 @@ export interface PostsTable {
   approved_at: Timestamp | null;
   started_at: Timestamp | null;
   completed_at: Timestamp | null;
+  /** Recall (0003): who asked, when, and why. */
+  recalled_by: string | null;
+  recalled_at: Timestamp | null;
+  recall_reason: string | null;
+  /** Incremented by each recall request; part of the recall job ids so a retried recall gets new jobs. */
+  recall_round: Generated<number>;
 }
 
 export interface DeliveriesTable {
@@ -70,6 +76,12 @@ export interface DeliveriesTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   published_at: Timestamp | null;
+  /** Edit (0003): the post revision this row's edit state refers to (0 = as first published). */
+  edit_revision: Generated<number>;
+  /** `pending` | `applied` | `failed` | `cancelled` for `edit_revision`; null when never edited. */
+  edit_status: string | null;
+  /** Why the edit of this Page failed (`token_invalid`, `post_gone`, …). */
+  edit_error: string | null;
 }
 
 export interface ApiKeysTable {
@@ -116,6 +128,50 @@ export interface WebhookDeliveriesTable {
   created_at: Timestamp;
 }
 
+/** Append-only (0003): database triggers reject UPDATE and DELETE on both dialects. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: Timestamp;
+  /** API key id (`key_…`, `bootstrap-admin`) or `system:<component>` for the CLI and workers. */
+  actor_key_id: string;
+  actor_name: string;
+  action: string;
+  /** `post`, `key`, `unit`, `page`, `units`, `pages`, `tokens`. */
+  subject_type: string;
+  subject_id: string;
+  /** Unit path the subject belongs to (a post's target, a key's unit): reads are scoped by it. */
+  subject_path: string;
+  /** JSON object; never a token or key. */
+  details: string;
+}
+
+/** An edit of a published post's message; applied to every Page after a second key approves it. */
+export interface PostEditsTable {
+  post_id: string;
+  revision: number;
+  message: string;
+  previous_message: string;
+  /** `pending_approval` → `applying` → `applied` | `partially_failed`; or `superseded` / `cancelled`. */
+  status: string;
+  requested_by: string;
+  requested_at: Timestamp;
+  approved_by: string | null;
+  approved_at: Timestamp | null;
+  completed_at: Timestamp | null;
+  applied: number;
+  failed: number;
+}
+
+/** `Idempotency-Key` of `POST /v1/posts`, per API key: same key + same body → the same post. */
+export interface IdempotencyKeysTable {
+  key_id: string;
+  idem_key: string;
+  /** SHA-256 of the canonical request body. */
+  request_hash: string;
+  post_id: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   units: UnitsTable;
   pages: PagesTable;
@@ -124,6 +180,9 @@ export interface Database {
   api_keys: ApiKeysTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  audit_log: AuditLogTable;
+  post_edits: PostEditsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type UnitRow = Selectable<UnitsTable>;
@@ -135,3 +194,5 @@ export type NewDelivery = Insertable<DeliveriesTable>;
 export type DeliveryUpdate = Updateable<DeliveriesTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type WebhookRow = Selectable<WebhooksTable>;
+export type AuditRow = Selectable<AuditLogTable>;
+export type PostEditRow = Selectable<PostEditsTable>;

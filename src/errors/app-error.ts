@@ -7,6 +7,7 @@ export type AppErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'PAYLOAD_TOO_LARGE'
   | 'SERVICE_UNAVAILABLE'
+  | 'RATE_LIMITED'
   | 'INTERNAL';
 
 /** Application error with a stable code; the API turns it into `{error: {code, message, details?}}`. */

@@ -18,13 +18,20 @@ export const MAX_REPORTED_PROBLEMS = 50;
 
 /** Parses a CSV body with a header row; rejects missing columns and malformed CSV naming the line. */
 export function parseCsv(text: string, required: readonly string[]): CsvRow[] {
+  const nul = text.indexOf('\u0000');
+  if (nul >= 0) {
+    const line = text.slice(0, nul).split('\n').length;
+    throw new ValidationError(`CSV line ${line} contains a NUL (U+0000) character`, { problems: [{ line, message: 'NUL character' }] });
+  }
   let records: Array<{ record: string[]; info: { lines: number } }>;
   try {
     records = parse(text.replace(/^\uFEFF/, ''), { skip_empty_lines: true, relax_column_count: true, trim: true, info: true }) as unknown as typeof records;
   } catch (err) {
+    // csv-parse messages can quote the offending field (an access token, in a Page file): keep only its code.
     const line = (err as { lines?: number }).lines;
-    throw new ValidationError(`CSV could not be parsed${line ? ` at line ${line}` : ''}: ${(err as Error).message}`, {
-      problems: [{ line: line ?? 0, message: (err as Error).message }],
+    const what = describeCsvError(err);
+    throw new ValidationError(`CSV could not be parsed${line ? ` at line ${line}` : ''}: ${what}`, {
+      problems: [{ line: line ?? 0, message: what }],
     });
   }
   const header = records[0]?.record.map((h) => h.toLowerCase());
@@ -39,6 +46,11 @@ export function parseCsv(text: string, required: readonly string[]): CsvRow[] {
     line: info.lines,
     values: Object.fromEntries(header.map((h, j) => [h, record[j] ?? ''])),
   }));
+}
+
+function describeCsvError(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? `${code.replace(/^CSV_/, '').toLowerCase().replace(/_/g, ' ')} (${code})` : 'malformed CSV';
 }
 
 export function throwIfProblems(problems: RowProblem[], what: string): void {

@@ -8,8 +8,9 @@ export function encodeCursor(value: unknown): string {
 export function decodeCursor<T>(cursor: string | undefined, check: (v: unknown) => v is T): T | undefined {
   if (cursor === undefined) return undefined;
   try {
-    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (check(v)) return v;
+    const text = Buffer.from(cursor, 'base64url').toString('utf8');
+    const v: unknown = JSON.parse(text);
+    if (check(v) && !text.includes('\u0000') && !text.includes('\\u0000')) return v;
   } catch {
     /* fall through */
   }

@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import type { Db } from '../db/create-db';
-import { ForbiddenError, UnauthenticatedError, ValidationError } from '../errors/app-error';
-import { ROOT_CODE } from './units.service';
+import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors/app-error';
+import { appendAudit } from './audit.service';
+import { ROOT_CODE, subtreeEnd } from './units.service';
 
 export const ROLES = ['admin', 'editor', 'approver', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -16,6 +17,17 @@ export interface Principal {
 }
 
 export const BOOTSTRAP_ADMIN_ID = 'bootstrap-admin';
+
+/** What a key listing shows: never the key or its hash. */
+export interface KeyView {
+  id: string;
+  name: string;
+  role: Role;
+  unit: string;
+  createdBy: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
 
 function hashKey(key: string): string {
   return crypto.createHash('sha256').update(key).digest('hex');
@@ -34,12 +46,58 @@ export class KeysService {
     if (!unit) throw new ValidationError(`unit: unknown unit ${input.unit}`, { field: 'unit' });
     if (!unit.path.startsWith(creator.unitPath)) throw new ForbiddenError(`unit ${input.unit} is outside your unit ${creator.unitCode}`);
     const id = `key_${crypto.randomBytes(9).toString('base64url')}`;
+    // 32 random bytes (256 bits): only its SHA-256 is stored, and the key is shown once.
     const key = `lt_${crypto.randomBytes(32).toString('base64url')}`;
-    await this.db
-      .insertInto('api_keys')
-      .values({ id, name: input.name, role: input.role, unit_code: unit.code, key_hash: hashKey(key), created_by: creator.keyId, created_at: new Date().toISOString(), revoked_at: null })
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('api_keys')
+        .values({ id, name: input.name, role: input.role, unit_code: unit.code, key_hash: hashKey(key), created_by: creator.keyId, created_at: new Date().toISOString(), revoked_at: null })
+        .execute();
+      await appendAudit(trx, { actor: creator, action: 'key.create', subject: { type: 'key', id, path: unit.path }, details: { name: input.name, role: input.role, unit: unit.code } });
+    });
     return { id, key, name: input.name, role: input.role, unit: unit.code };
+  }
+
+  /** Keys whose unit lies in the caller's subtree (optionally one unit's subtree), newest first. */
+  async list(p: Principal, q: { unit?: string; includeRevoked?: boolean }): Promise<KeyView[]> {
+    let path = p.unitPath;
+    if (q.unit) {
+      const u = await this.db.selectFrom('units').select('path').where('code', '=', q.unit).executeTakeFirst();
+      if (!u) throw new NotFoundError(`unit ${q.unit}`);
+      requireScope(p, u.path, q.unit);
+      path = u.path;
+    }
+    let query = this.db
+      .selectFrom('api_keys')
+      .innerJoin('units', 'units.code', 'api_keys.unit_code')
+      .select(['api_keys.id', 'api_keys.name', 'api_keys.role', 'api_keys.unit_code', 'api_keys.created_by', 'api_keys.created_at', 'api_keys.revoked_at'])
+      .where('units.path', '>=', path)
+      .where('units.path', '<', subtreeEnd(path));
+    if (!q.includeRevoked) query = query.where('api_keys.revoked_at', 'is', null);
+    const rows = await query.orderBy('api_keys.created_at', 'desc').orderBy('api_keys.id').execute();
+    return rows.map((r) => ({ id: r.id, name: r.name, role: r.role as Role, unit: r.unit_code, createdBy: r.created_by, createdAt: r.created_at, revokedAt: r.revoked_at }));
+  }
+
+  /**
+   * Revokes a key of the caller's subtree. Every request authenticates against the store, so the
+   * key stops working with the next request. Revoking twice is harmless (the first time is kept).
+   */
+  async revoke(p: Principal, id: string): Promise<{ id: string; revokedAt: string }> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .innerJoin('units', 'units.code', 'api_keys.unit_code')
+      .select(['api_keys.id', 'api_keys.name', 'api_keys.role', 'api_keys.unit_code', 'api_keys.revoked_at', 'units.path'])
+      .where('api_keys.id', '=', id)
+      .executeTakeFirst();
+    if (!row || !row.path.startsWith(p.unitPath)) throw new NotFoundError(`key ${id}`);
+    if (row.revoked_at) return { id, revokedAt: row.revoked_at };
+    const now = new Date().toISOString();
+    await this.db.transaction().execute(async (trx) => {
+      const res = await trx.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return; // revoked concurrently: that request wrote the entry
+      await appendAudit(trx, { actor: p, action: 'key.revoke', subject: { type: 'key', id, path: row.path }, details: { name: row.name, role: row.role, unit: row.unit_code } });
+    });
+    return { id, revokedAt: now };
   }
 
   /** Resolves a bearer key to a principal, or throws 401. */

@@ -1,6 +1,7 @@
 import type { Db } from '../db/create-db';
 import { ValidationError } from '../errors/app-error';
 import type { TokenCipher } from '../security/token-cipher';
+import { appendAuditMany } from './audit.service';
 import { parseCsv, throwIfProblems, type RowProblem } from './csv';
 import type { Principal } from './keys.service';
 import { requireScope } from './keys.service';
@@ -20,9 +21,18 @@ export class PagesService {
 
   /** Links a Page (and its token, encrypted) to a unit; a new token resets the token status. */
   async link(principal: Principal, link: PageLink): Promise<void> {
-    await this.linkMany(principal, [{ ...link, line: 0 }], (field, message) => {
-      throw new ValidationError(`${field}: ${message}`, { field });
-    });
+    // A unit outside the caller's branch is a 403 here (in a CSV file it is one of the file's problems).
+    const unit = await this.db.selectFrom('units').select('path').where('code', '=', link.unitCode).executeTakeFirst();
+    if (unit) requireScope(principal, unit.path, link.unitCode);
+    await this.linkMany(
+      principal,
+      [{ ...link, line: 0 }],
+      (field, message) => {
+        throw new ValidationError(`${field}: ${message}`, { field });
+      },
+      () => {},
+      'api',
+    );
   }
 
   /** `unit_code,page_id,access_token` CSV, one transaction; any bad row rejects the file. */
@@ -30,9 +40,7 @@ export class PagesService {
     const rows = parseCsv(text, ['unit_code', 'page_id', 'access_token']);
     const problems: RowProblem[] = [];
     const links = rows.map(({ line, values }) => ({ line, unitCode: values.unit_code!, pageId: values.page_id!, accessToken: values.access_token! }));
-    const linked = await this.linkMany(principal, links, (field, message, line) => problems.push({ line, field, message }), () =>
-      throwIfProblems(problems, 'page import rejected'),
-    );
+    const linked = await this.linkMany(principal, links, (field, message, line) => problems.push({ line, field, message }), () => throwIfProblems(problems, 'page import rejected'), 'import');
     return { linked, total: rows.length };
   }
 
@@ -40,7 +48,8 @@ export class PagesService {
     principal: Principal,
     links: Array<PageLink & { line: number }>,
     report: (field: string, message: string, line: number) => void,
-    afterValidation: () => void = () => {},
+    afterValidation: () => void,
+    via: 'api' | 'import',
   ): Promise<number> {
     const cipher = this.cipher();
     return this.db.transaction().execute(async (trx) => {
@@ -81,6 +90,10 @@ export class PagesService {
         }
       }
       afterValidation();
+      const previous = new Map<string, string>();
+      for (let i = 0; i < codes.length; i += CHUNK) {
+        for (const r of await trx.selectFrom('pages').select(['unit_code', 'page_id']).where('unit_code', 'in', codes.slice(i, i + CHUNK)).execute()) previous.set(r.unit_code, r.page_id);
+      }
       const now = new Date().toISOString();
       for (let i = 0; i < links.length; i += CHUNK) {
         const values = links.slice(i, i + CHUNK).map((l) => ({
@@ -108,6 +121,16 @@ export class PagesService {
           )
           .execute();
       }
+      // One entry per Page: the token of each was set or replaced (the entry never holds the token).
+      await appendAuditMany(
+        trx,
+        links.map((l) => ({
+          actor: principal,
+          action: 'page.link' as const,
+          subject: { type: 'page', id: l.unitCode, path: units.get(l.unitCode)! },
+          details: { via, pageId: l.pageId, previousPageId: previous.get(l.unitCode) ?? null, tokenReplaced: true },
+        })),
+      );
       return links.length;
     });
   }

@@ -24,6 +24,8 @@ export interface PostView {
   approvedAt: string | null;
   startedAt: string | null;
   completedAt: string | null;
+  /** Who recalled the post, when and why (null unless recalled). */
+  recall: { by: string; at: string; reason: string } | null;
 }
 
 export interface DeliveryView {
@@ -36,6 +38,8 @@ export interface DeliveryView {
   permalink: string | null;
   reason: string | null;
   error: { code: number | null; subcode: number | null; message: string | null } | null;
+  /** The latest edit of this Page's copy: revision, `pending` / `applied` / `failed` / `cancelled`, and why it failed. */
+  edit: { revision: number; status: string; error: string | null } | null;
   updatedAt: string;
 }
 
@@ -58,12 +62,13 @@ export function toPostView(row: PostRow, counts: DeliveryCounts = emptyCounts())
     approvedAt: row.approved_at,
     startedAt: row.started_at,
     completedAt: row.completed_at,
+    recall: row.recalled_by && row.recalled_at ? { by: row.recalled_by, at: row.recalled_at, reason: row.recall_reason ?? '' } : null,
   };
 }
 
 const isPostCursor = (v: unknown): v is { c: string; i: string } =>
   typeof v === 'object' && v !== null && typeof (v as { c: unknown }).c === 'string' && typeof (v as { i: unknown }).i === 'string';
-const isIdCursor = (v: unknown): v is { i: number } => typeof v === 'object' && v !== null && Number.isInteger((v as { i: unknown }).i);
+const isIdCursor = (v: unknown): v is { i: number } => typeof v === 'object' && v !== null && Number.isSafeInteger((v as { i: unknown }).i);
 
 /** Read side of posts: status, per-status counts and per-Page deliveries, scoped to the caller's subtree. */
 export class PostViewsService {
@@ -133,6 +138,9 @@ export class PostViewsService {
         'deliveries.error_code',
         'deliveries.error_subcode',
         'deliveries.error_message',
+        'deliveries.edit_revision',
+        'deliveries.edit_status',
+        'deliveries.edit_error',
         'deliveries.updated_at',
       ])
       .where('deliveries.post_id', '=', postId)
@@ -142,7 +150,8 @@ export class PostViewsService {
     if (q.unit) {
       // `unit` narrows to that unit's subtree (a province shows its districts and communes).
       const u = await this.db.selectFrom('units').select('path').where('code', '=', q.unit).executeTakeFirst();
-      const path = u?.path ?? '/\u0000/';
+      // An unknown unit matches nothing ('//' sorts before every real path; PostgreSQL text cannot hold NUL).
+      const path = u?.path ?? '//';
       query = query.where('units.path', '>=', path).where('units.path', '<', subtreeEnd(path));
     }
     if (after) query = query.where('deliveries.id', '>', after.i);
@@ -160,6 +169,7 @@ export class PostViewsService {
         permalink: r.permalink,
         reason: r.reason,
         error: r.error_code !== null || r.error_message !== null ? { code: r.error_code, subcode: r.error_subcode, message: r.error_message } : null,
+        edit: r.edit_status ? { revision: r.edit_revision, status: r.edit_status, error: r.edit_error } : null,
         updatedAt: r.updated_at,
       })),
       nextCursor: rows.length > q.limit && last ? encodeCursor({ i: last.id }) : null,

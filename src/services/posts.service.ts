@@ -5,15 +5,18 @@ import type { Db } from '../db/create-db';
 import type { PostRow } from '../db/types';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors/app-error';
 import type { Queues } from '../queues/queues';
+import { appendAudit } from './audit.service';
+import { requestHash } from './idempotency';
+import { hasNoNul, NO_NUL_MESSAGE } from './text';
 import { requireRole, requireScope, type Principal } from './keys.service';
 import { CANCELLABLE_POST_STATUSES, type PostStatus } from './post-status';
 import { TargetSchema, type Target, type TargetService } from './target.service';
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2048);
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2048).refine(hasNoNul, NO_NUL_MESSAGE);
 
 export const CreatePostSchema = z
   .object({
-    message: z.string().trim().min(1, 'must not be empty').max(63_206),
+    message: z.string().trim().min(1, 'must not be empty').max(63_206).refine(hasNoNul, NO_NUL_MESSAGE),
     link: httpUrl.optional(),
     photos: z.array(httpUrl).max(10).optional(),
     target: TargetSchema,
@@ -34,6 +37,49 @@ export class PostsService {
   ) {}
 
   async create(p: Principal, input: CreatePostInput): Promise<PostRow> {
+    return (await this.createOnce(p, input)).post;
+  }
+
+  /**
+   * `Idempotency-Key`: the same key (per API key) with the same body returns the post it created the
+   * first time (`replayed`); with another body it is a 409. The post and the key are written in one
+   * transaction, so a retried request after a lost answer never creates a second post.
+   */
+  async createOnce(p: Principal, input: CreatePostInput, idempotencyKey?: string): Promise<{ post: PostRow; replayed: boolean }> {
+    const hash = idempotencyKey === undefined ? '' : requestHash(input);
+    const replay = async () => {
+      if (idempotencyKey === undefined) return undefined;
+      const seen = await this.db.selectFrom('idempotency_keys').selectAll().where('key_id', '=', p.keyId).where('idem_key', '=', idempotencyKey).executeTakeFirst();
+      if (!seen) return undefined;
+      if (seen.request_hash !== hash) throw new ConflictError('Idempotency-Key was already used with a different request body', { postId: seen.post_id });
+      return { post: await this.db.selectFrom('posts').selectAll().where('id', '=', seen.post_id).executeTakeFirstOrThrow(), replayed: true };
+    };
+    const earlier = await replay();
+    if (earlier) return earlier;
+    const row = await this.prepare(p, input);
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('posts').values(row).execute();
+        if (idempotencyKey !== undefined) {
+          await trx.insertInto('idempotency_keys').values({ key_id: p.keyId, idem_key: idempotencyKey, request_hash: hash, post_id: row.id, created_at: row.created_at }).execute();
+        }
+        await appendAudit(trx, { actor: p, action: 'post.create', subject: { type: 'post', id: row.id, path: await this.targetPath(trx, row.target_unit_code) }, details: { target: input.target, publishAt: row.publish_at, idempotencyKey: idempotencyKey ?? null } });
+      });
+    } catch (err) {
+      // A concurrent request with the same key won the insert: answer as its replay.
+      const raced = await replay();
+      if (raced) return raced;
+      throw err;
+    }
+    return { post: row, replayed: false };
+  }
+
+  private async targetPath(db: Db, unitCode: string): Promise<string> {
+    return (await db.selectFrom('units').select('path').where('code', '=', unitCode).executeTakeFirstOrThrow()).path;
+  }
+
+  /** Validates a submission and builds its row (nothing is written). */
+  private async prepare(p: Principal, input: CreatePostInput): Promise<PostRow> {
     requireRole(p, ['editor', 'admin'], 'create posts');
     const publishAt = input.publishAt ? new Date(input.publishAt) : null;
     if (publishAt && publishAt.getTime() < Date.now() - PUBLISH_AT_TOLERANCE_MS) {
@@ -62,8 +108,11 @@ export class PostsService {
       approved_at: null,
       started_at: null,
       completed_at: null,
+      recalled_by: null,
+      recalled_at: null,
+      recall_reason: null,
+      recall_round: 0,
     };
-    await this.db.insertInto('posts').values(row).execute();
     return row;
   }
 
@@ -96,13 +145,18 @@ export class PostsService {
     const now = new Date();
     const publishAt = post.publish_at ? new Date(post.publish_at) : null;
     const status: PostStatus = publishAt && publishAt.getTime() > now.getTime() ? 'scheduled' : 'approved';
-    const res = await this.db
-      .updateTable('posts')
-      .set({ status, approved_by: p.keyId, approved_at: now.toISOString(), updated_at: now.toISOString() })
-      .where('id', '=', id)
-      .where('status', '=', 'pending_approval')
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) throw new ConflictError('post changed while approving; reload it');
+    const approved = await this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('posts')
+        .set({ status, approved_by: p.keyId, approved_at: now.toISOString(), updated_at: now.toISOString() })
+        .where('id', '=', id)
+        .where('status', '=', 'pending_approval')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      await appendAudit(trx, { actor: p, action: 'post.approve', subject: { type: 'post', id, path: post.target_path }, details: { status, author: post.created_by } });
+      return true;
+    });
+    if (!approved) throw new ConflictError('post changed while approving; reload it');
     try {
       await this.queues.scheduleFanout(id, publishAt);
     } catch (err) {
@@ -126,6 +180,7 @@ export class PostsService {
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return false;
       await trx.updateTable('deliveries').set({ status: 'cancelled', reason: 'post_cancelled', updated_at: now }).where('post_id', '=', id).where('status', '=', 'queued').execute();
+      await appendAudit(trx, { actor: p, action: 'post.cancel', subject: { type: 'post', id, path: post.target_path }, details: { previousStatus: post.status } });
       return true;
     });
     if (!changed) {

@@ -4,6 +4,7 @@ import type { Db } from '../db/create-db';
 import { ConflictError } from '../errors/app-error';
 import type { Queues } from '../queues/queues';
 import { requireRole, requireScope, type Principal } from './keys.service';
+import { appendAudit } from './audit.service';
 import type { PostsService } from './posts.service';
 
 const RETRYABLE_POST_STATUSES = ['publishing', 'partially_failed', 'failed'];
@@ -44,6 +45,7 @@ export class RetryService {
           .execute();
       }
       await trx.updateTable('posts').set({ status: 'publishing', completed_at: null, updated_at: now }).where('id', '=', postId).execute();
+      await appendAudit(trx, { actor: p, action: 'post.retry', subject: { type: 'post', id: postId, path: post.target_path }, details: { reasons: reasons ?? null, requeued: rows.length } });
       return rows.map((r) => ({ deliveryId: r.id, postId, round: r.job_round + 1 }));
     });
     if (ids.length === 0) throw new ConflictError(reasons?.length ? `no failed delivery with reason ${reasons.join(', ')}` : 'no failed delivery to retry');

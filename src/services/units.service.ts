@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/create-db';
 import type { UnitRow } from '../db/types';
 import { NotFoundError } from '../errors/app-error';
+import { appendAudit, type AuditActor } from './audit.service';
 import { parseCsv, throwIfProblems, type RowProblem } from './csv';
 
 export const ROOT_CODE = 'root';
@@ -51,7 +52,7 @@ export class UnitsService {
    * re-importing updates names and types and moves units whose parent changed (with their subtrees).
    * Rows with an empty parent hang under `root`. Any bad row rejects the whole file.
    */
-  async importCsv(text: string): Promise<UnitImportResult> {
+  async importCsv(text: string, actor?: AuditActor): Promise<UnitImportResult> {
     const rows = parseCsv(text, ['code', 'parent_code', 'level', 'type', 'name']);
     return this.db.transaction().execute(async (trx) => {
       const existing = await trx.selectFrom('units').selectAll().execute();
@@ -118,7 +119,9 @@ export class UnitsService {
           .where('code', '=', n.code)
           .execute();
       }
-      return { created: inserts.length, updated: updates.length, total: rows.length };
+      const result = { created: inserts.length, updated: updates.length, total: rows.length };
+      if (actor) await appendAudit(trx, { actor, action: 'units.import', subject: { type: 'units', id: ROOT_CODE, path: `/${ROOT_CODE}/` }, details: { ...result } });
+      return result;
     });
   }
 

@@ -79,7 +79,7 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   const deliveryJob = async (postId: string, unitCode: string) => (await s.deps.queues.deliveries.getJob(deliveryJobId(Number(await deliveryId(postId, unitCode)))))!;
 
   function expectCounts(p: PostView, counts: Partial<PostView['counts']>) {
-    expect(p.counts).toEqual({ queued: 0, publishing: 0, published: 0, failed: 0, skipped: 0, cancelled: 0, ...counts });
+    expect(p.counts).toEqual({ queued: 0, publishing: 0, published: 0, failed: 0, skipped: 0, cancelled: 0, recalling: 0, recalled: 0, recall_failed: 0, ...counts });
   }
 
   it('a. invalidated token: fails password_changed (190/460), marks the Page needs_reauth, and the next post skips Graph for it', async () => {

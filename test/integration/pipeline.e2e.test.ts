@@ -40,7 +40,7 @@ describe.each(testDatabases())('approved post → every Page of its target, end 
 
     expect(done.status).toBe('published');
     expect(done.total).toBe(targeted.length);
-    expect(done.counts).toEqual({ queued: 0, publishing: 0, published: targeted.length, failed: 0, skipped: 0, cancelled: 0 });
+    expect(done.counts).toEqual({ queued: 0, publishing: 0, published: targeted.length, failed: 0, skipped: 0, cancelled: 0, recalling: 0, recalled: 0, recall_failed: 0 });
     expect(done.approvedBy).not.toBe(done.createdBy);
 
     const visible = s.sim.visibleCounts();

@@ -55,3 +55,35 @@ describe('loadConfig', () => {
     expect((err as Error).message).not.toContain('short-secret-value');
   });
 });
+
+describe('loadConfig: governance settings', () => {
+  it('reads retired encryption keys, app credentials, token-health and rate-limit settings', () => {
+    const old = Buffer.alloc(32, 9).toString('base64');
+    const c = loadConfig({ TOKEN_ENCRYPTION_KEY: KEY, TOKEN_ENCRYPTION_KEYS_OLD: `${old}, ${KEY}`, FB_APP_ID: '123', FB_APP_SECRET: 'abcdefgh', TOKEN_SWEEP_EVERY_MINUTES: '30', TOKEN_EXPIRING_DAYS: '3', RATE_LIMIT_MAX: '0' });
+    expect(c.oldTokenEncryptionKeys).toEqual([Buffer.alloc(32, 9), Buffer.alloc(32, 7)]);
+    expect(c.facebookApp).toEqual({ id: '123', secret: 'abcdefgh' });
+    expect(c.tokenHealth).toEqual({ sweepEveryMs: 30 * 60_000, expiringWithinMs: 3 * 86_400_000 });
+    expect(c.rateLimit).toEqual({ max: 0, windowMs: 60_000 });
+  });
+
+  it('defaults: no retired keys, no app (sweep off), 600 requests a minute per key', () => {
+    const c = loadConfig({});
+    expect(c.oldTokenEncryptionKeys).toEqual([]);
+    expect(c.facebookApp).toBeUndefined();
+    expect(c.rateLimit).toEqual({ max: 600, windowMs: 60_000 });
+  });
+
+  it('wants FB_APP_ID and FB_APP_SECRET together, and never echoes the secret or a key', () => {
+    let err: unknown;
+    try {
+      loadConfig({ FB_APP_SECRET: 'top-secret-app-secret', TOKEN_ENCRYPTION_KEYS_OLD: 'not-a-key-value' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems;
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['FB_APP_ID', 'TOKEN_ENCRYPTION_KEYS_OLD']);
+    expect((err as Error).message).not.toContain('top-secret-app-secret');
+    expect((err as Error).message).not.toContain('not-a-key-value');
+  });
+});

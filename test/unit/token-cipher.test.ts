@@ -23,3 +23,29 @@ describe('TokenCipher', () => {
     expect(() => new TokenCipher(Buffer.alloc(32, 2)).decrypt(enc)).toThrow(/encrypted with key/);
   });
 });
+
+describe('TokenCipher key rotation', () => {
+  const oldKey = Buffer.alloc(32, 3);
+  const newKey = Buffer.alloc(32, 4);
+  const before = new TokenCipher(oldKey);
+  const during = new TokenCipher(newKey, [oldKey]);
+
+  it('decrypts values of a retired key and re-encrypts them with the current one', () => {
+    const enc = before.encrypt('EAAGrotatingtoken');
+    expect(during.needsRotation(enc)).toBe(true);
+    expect(during.decrypt(enc)).toBe('EAAGrotatingtoken');
+    const rotated = during.reencrypt(enc);
+    expect(TokenCipher.keyIdOfValue(rotated)).toBe(during.keyId);
+    expect(during.needsRotation(rotated)).toBe(false);
+    expect(new TokenCipher(newKey).decrypt(rotated)).toBe('EAAGrotatingtoken');
+  });
+
+  it('names the missing key when a value was encrypted with a key that is no longer configured', () => {
+    const enc = before.encrypt('EAAGlost');
+    expect(() => new TokenCipher(newKey).decrypt(enc)).toThrow(/TOKEN_ENCRYPTION_KEYS_OLD/);
+  });
+
+  it('rejects keys that are not 32 bytes', () => {
+    expect(() => new TokenCipher(newKey, [Buffer.alloc(16)])).toThrow(/32 bytes/);
+  });
+});

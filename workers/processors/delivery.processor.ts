@@ -7,6 +7,7 @@ import type { TokenCipher } from '../../src/security/token-cipher';
 import type { DeliveriesService, DeliveryError, DeliveryToSend } from '../../src/services/deliveries.service';
 import type { Publisher } from '../../src/services/publisher';
 import type { DeliveryJobData } from '../../src/queues/queues';
+import { WITHDRAWN_POST_STATUSES, type PostStatus } from '../../src/services/post-status';
 
 export interface DeliveryDeps {
   deliveries: DeliveriesService;
@@ -47,7 +48,8 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
   const d = await deliveries.loadForSend(job.data.deliveryId);
   if (!d) return 'missing';
   if (d.status !== 'queued' && d.status !== 'publishing') return `noop:${d.status}`;
-  if (d.postStatus === 'cancelled') {
+  if (WITHDRAWN_POST_STATUSES.includes(d.postStatus as PostStatus)) {
+    // Cancelled or recalled: never send; an interrupted attempt that did publish is recorded (and recalled).
     return cancelDelivery(d, deps);
   }
   if (!d.page) {

@@ -9,6 +9,12 @@ import { CreatedKey, CreateKeyBody, errorResponses, PageImportResult, PutPageBod
 
 const security = [{ bearer: [] }];
 
+/** New tokens get a debug_token check soon (when token health is configured); never fails the link. */
+async function requestTokenCheck(deps: Deps): Promise<void> {
+  if (!deps.tokenHealth.enabled) return;
+  await deps.changeJobs.requestNewTokenCheck().catch((err: Error) => deps.log.warn({ err: err.message }, 'could not queue a token check; the next sweep will do it'));
+}
+
 /** Keys, the unit tree and Page links. */
 export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
   return async (app) => {
@@ -37,7 +43,7 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
         const p = principalOf(req);
         requireRole(p, ['admin'], 'import units');
         if (p.unitCode !== ROOT_CODE) throw new ForbiddenError('only an admin of root may import the unit tree');
-        return deps.units.importCsv(req.body);
+        return deps.units.importCsv(req.body, p);
       },
     });
 
@@ -54,7 +60,9 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
       handler: async (req) => {
         const p = principalOf(req);
         requireRole(p, ['admin'], 'import pages');
-        return deps.pages.importCsv(p, req.body);
+        const res = await deps.pages.importCsv(p, req.body);
+        await requestTokenCheck(deps);
+        return res;
       },
     });
 
@@ -72,6 +80,7 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
         const p = principalOf(req);
         requireRole(p, ['admin'], 'link pages');
         await deps.pages.link(p, { unitCode: req.params.code, pageId: req.body.pageId, accessToken: req.body.accessToken });
+        await requestTokenCheck(deps);
         return { unitCode: req.params.code, pageId: req.body.pageId, tokenStatus: 'unknown' };
       },
     });

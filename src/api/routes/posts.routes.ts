@@ -4,7 +4,9 @@ import type { Deps } from '../../deps';
 import { CreatePostSchema } from '../../services/posts.service';
 import { TargetSchema } from '../../services/target.service';
 import { toPostView } from '../../services/post-views.service';
+import { requireScope } from '../../services/keys.service';
 import { allow, principalOf } from '../auth';
+import { IdempotencyHeaders } from '../governance-schemas';
 import { DeliveriesQuery, DeliveryList, errorResponses, PostIdParam, PostList, PostsQuery, PostView, StatusChange } from '../schemas';
 
 const security = [{ bearer: [] }];
@@ -22,16 +24,30 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
           ...errorResponses,
         },
       },
-      handler: async (req) => deps.targets.summarize(req.body.target),
+      handler: async (req) => {
+        const summary = await deps.targets.summarize(req.body.target);
+        requireScope(principalOf(req), summary.unit.path, summary.unit.code); // reads are scoped too
+        return summary;
+      },
     });
 
     app.post('/posts', {
       preValidation: allow(['editor', 'admin'], 'create posts'),
-      schema: { tags: ['posts'], summary: 'Submit a post for approval (editor, admin)', security, body: CreatePostSchema, response: { 201: PostView, ...errorResponses } },
+      schema: {
+        tags: ['posts'],
+        summary: 'Submit a post for approval (editor, admin). With Idempotency-Key: the same key and body return the same post (Idempotent-Replayed: true); another body is a 409.',
+        security,
+        headers: IdempotencyHeaders,
+        body: CreatePostSchema,
+        response: { 201: PostView, ...errorResponses },
+      },
       handler: async (req, reply) => {
-        const row = await deps.posts.create(principalOf(req), req.body);
+        const p = principalOf(req);
+        const { post, replayed } = await deps.posts.createOnce(p, req.body, req.headers['idempotency-key']);
         reply.status(201);
-        return toPostView(row);
+        if (!replayed) return toPostView(post);
+        reply.header('idempotent-replayed', 'true');
+        return deps.postViews.get(p, post.id);
       },
     });
 

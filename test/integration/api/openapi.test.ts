@@ -34,6 +34,13 @@ describe('OpenAPI document', () => {
       'GET /v1/posts/{id}/deliveries',
       'POST /v1/targets/preview',
       'GET /v1/queues',
+      'GET /v1/keys',
+      'DELETE /v1/keys/{id}',
+      'POST /v1/posts/{id}/recall',
+      'PATCH /v1/posts/{id}',
+      'POST /v1/posts/{id}/edits/{revision}/approve',
+      'GET /v1/posts/{id}/edits',
+      'GET /v1/audit',
       'GET /healthz',
       'GET /readyz',
     ]) {

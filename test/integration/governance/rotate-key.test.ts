@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openStore } from '../../../src/db/create-db';
+import { TokenCipher, generateEncryptionKey } from '../../../src/security/token-cipher';
+import { BOOTSTRAP_ADMIN_ID, type Principal } from '../../../src/services/keys.service';
+import { PagesService } from '../../../src/services/pages.service';
+import { UnitsService } from '../../../src/services/units.service';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+/** Runs the real `lantoa` bin with only the given environment. */
+function lantoa(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/lantoa.js'), ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out, err })));
+}
+
+describe('lantoa tokens rotate-key', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-rotate-'));
+  const database = { kind: 'sqlite' as const, file: path.join(dir, 'rotate.db') };
+  const env = { DATABASE_URL: `sqlite:${database.file}`, LOG_LEVEL: 'silent' };
+  const oldKey = generateEncryptionKey();
+  const newKey = generateEncryptionKey();
+  const tokens = new Map([
+    ['01', 'EAAGtokenOfHanoi0001'],
+    ['79', 'EAAGtokenOfHCMC00079'],
+    ['001', 'EAAGtokenOfBaDinh001'],
+  ]);
+  const admin: Principal = { keyId: BOOTSTRAP_ADMIN_ID, name: 'admin', role: 'admin', unitCode: 'root', unitPath: '/root/' };
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  async function ciphertexts(): Promise<Map<string, string>> {
+    const store = await openStore(database);
+    try {
+      return new Map((await store.db.selectFrom('pages').select(['unit_code', 'token_ciphertext']).execute()).map((r) => [r.unit_code, r.token_ciphertext]));
+    } finally {
+      await store.close();
+    }
+  }
+
+  beforeAll(async () => {
+    const store = await openStore(database);
+    await new UnitsService(store.db).importCsv('code,parent_code,level,type,name\n01,,1,Thành phố,Hà Nội\n79,,1,Thành phố,Hồ Chí Minh\n001,01,2,Quận,Ba Đình');
+    const cipher = new TokenCipher(Buffer.from(oldKey, 'base64'));
+    await new PagesService(store.db, () => cipher).importCsv(admin, ['unit_code,page_id,access_token', ...[...tokens].map(([u, t], i) => `${u},${100 + i},${t}`)].join('\n'));
+    await store.close();
+  });
+
+  it('re-encrypts every Page token with the new key, using the old key to read them; a second run has nothing to do', async () => {
+    const dry = await lantoa(['tokens', 'rotate-key', '--dry-run'], { ...env, TOKEN_ENCRYPTION_KEY: newKey, TOKEN_ENCRYPTION_KEYS_OLD: oldKey });
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.out)).toMatchObject({ dryRun: true, pages: 3, rotated: 3, alreadyCurrent: 0, failedCount: 0 });
+    const oldId = new TokenCipher(Buffer.from(oldKey, 'base64')).keyId;
+    expect([...(await ciphertexts()).values()].every((v) => TokenCipher.keyIdOfValue(v) === oldId)).toBe(true);
+
+    const run = await lantoa(['tokens', 'rotate-key'], { ...env, TOKEN_ENCRYPTION_KEY: newKey, TOKEN_ENCRYPTION_KEYS_OLD: oldKey });
+    expect({ code: run.code, err: run.err }).toEqual({ code: 0, err: '' });
+    const newOnly = new TokenCipher(Buffer.from(newKey, 'base64'));
+    expect(JSON.parse(run.out)).toMatchObject({ dryRun: false, pages: 3, rotated: 3, currentKeyId: newOnly.keyId, fromKeys: { [oldId]: 3 } });
+    for (const [unit, value] of await ciphertexts()) expect(newOnly.decrypt(value)).toBe(tokens.get(unit));
+
+    const again = await lantoa(['tokens', 'rotate-key'], { ...env, TOKEN_ENCRYPTION_KEY: newKey });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.out)).toMatchObject({ rotated: 0, alreadyCurrent: 3 });
+
+    const store = await openStore(database);
+    const audit = await store.db.selectFrom('audit_log').selectAll().where('action', '=', 'tokens.rotate_key').execute();
+    await store.close();
+    expect(audit).toHaveLength(2);
+    expect(audit[0]).toMatchObject({ actor_key_id: 'system:cli' });
+    expect(JSON.parse(audit[0]!.details)).toMatchObject({ toKeyId: newOnly.keyId, rotated: 3, failed: 0 });
+  }, 60_000);
+
+  it('exits 1 naming the problem when a token was encrypted with a key it was not given, and changes nothing', async () => {
+    const before = await ciphertexts();
+    const res = await lantoa(['tokens', 'rotate-key'], { ...env, TOKEN_ENCRYPTION_KEY: generateEncryptionKey() });
+    expect(res.code).toBe(1);
+    expect(JSON.parse(res.out)).toMatchObject({ rotated: 0, failedCount: 3 });
+    expect(res.err).toContain('TOKEN_ENCRYPTION_KEYS_OLD');
+    expect(await ciphertexts()).toEqual(before);
+    for (const t of tokens.values()) expect(res.out + res.err).not.toContain(t);
+  }, 60_000);
+});
