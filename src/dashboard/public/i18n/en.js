@@ -121,6 +121,8 @@ export default {
   'post.partially_failed': 'Partly failed',
   'post.failed': 'Failed',
   'post.cancelled': 'Cancelled',
+  'post.recalling': 'Recalling',
+  'post.recalled': 'Recalled',
 
   'delivery.queued': 'Queued',
   'delivery.publishing': 'Sending',
@@ -128,6 +130,9 @@ export default {
   'delivery.failed': 'Failed',
   'delivery.skipped': 'Skipped',
   'delivery.cancelled': 'Cancelled',
+  'delivery.recalling': 'Recalling',
+  'delivery.recalled': 'Recalled',
+  'delivery.recall_failed': 'Recall failed',
 
   'count.published': 'published',
   'count.failed': 'failed',

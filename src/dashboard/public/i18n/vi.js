@@ -121,6 +121,8 @@ export default {
   'post.partially_failed': 'Đăng một phần',
   'post.failed': 'Thất bại',
   'post.cancelled': 'Đã hủy',
+  'post.recalling': 'Đang thu hồi',
+  'post.recalled': 'Đã thu hồi',
 
   'delivery.queued': 'Chờ gửi',
   'delivery.publishing': 'Đang gửi',
@@ -128,6 +130,9 @@ export default {
   'delivery.failed': 'Lỗi',
   'delivery.skipped': 'Bỏ qua',
   'delivery.cancelled': 'Đã hủy',
+  'delivery.recalling': 'Đang thu hồi',
+  'delivery.recalled': 'Đã thu hồi',
+  'delivery.recall_failed': 'Thu hồi lỗi',
 
   'count.published': 'đã đăng',
   'count.failed': 'lỗi',
