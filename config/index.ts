@@ -21,6 +21,8 @@ export interface Config {
     readonly attempts: number;
     readonly backoffMs: number;
     readonly fanoutChunkSize: number;
+    /** BullMQ lockDuration and stalledInterval of the workers. */
+    readonly lockMs: number;
   };
   readonly logLevel: Env['LOG_LEVEL'];
 }
@@ -82,6 +84,7 @@ export function loadConfig(source: Record<string, string | undefined> = readEnv(
       attempts: env.DELIVERY_ATTEMPTS,
       backoffMs: env.DELIVERY_BACKOFF_MS,
       fanoutChunkSize: env.FANOUT_CHUNK_SIZE,
+      lockMs: env.WORKER_LOCK_MS,
     },
     logLevel: env.LOG_LEVEL,
   });

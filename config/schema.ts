@@ -52,6 +52,12 @@ export const EnvSchema = z.object({
   FANOUT_CHUNK_SIZE: int(500, 1, 5000),
   /** pino level. */
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /**
+   * Lock of an active job, in ms (BullMQ lockDuration; the stalled-job check runs at the same interval).
+   * A job whose worker died (kill -9) is re-run elsewhere after roughly one to two of these.
+   * BullMQ's default is 30 s; the reliability suite uses a few seconds to recover faster.
+   */
+  WORKER_LOCK_MS: int(30_000, 1_000, 600_000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
