@@ -53,13 +53,28 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   // A job whose lock could not be renewed may be running elsewhere: stop this copy.
   deliveries.on('lockRenewalFailed', (ids) => ids.forEach((id) => deliveries.cancelJob(id, 'lock renewal failed')));
 
-  await deps.queues.fanout.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: RECONCILE_EVERY_MS }, { name: RECONCILE_JOB, data: { postId: '' } });
+  const upsertScheduler = () => deps.queues.fanout.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: RECONCILE_EVERY_MS }, { name: RECONCILE_JOB, data: { postId: '' } });
+  await upsertScheduler();
   await deps.reconciler.run().catch((err: Error) => log.warn({ err: err.message }, 'start-up reconcile failed'));
+  // The scheduler lives in Redis: a Redis restarted empty forgets it, and then nothing would ever reconcile
+  // again while these workers keep running. Check for it every period; re-creating it runs a reconcile at once.
+  const watchdog = setInterval(() => {
+    deps.queues.fanout
+      .getJobScheduler(RECONCILE_SCHEDULER_ID)
+      .then(async (existing) => {
+        if (existing) return;
+        await upsertScheduler();
+        log.warn('the reconcile job scheduler was missing (Redis restarted empty?); re-created it');
+      })
+      .catch((err: Error) => log.warn({ err: err.message }, 'could not check the reconcile job scheduler'));
+  }, RECONCILE_EVERY_MS);
+  watchdog.unref();
 
   return {
     fanout,
     deliveries,
     async close(timeoutMs = 25_000) {
+      clearInterval(watchdog);
       const graceful = Promise.all([fanout.close(), deliveries.close()]);
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
       if ((await Promise.race([graceful, timer])) === 'timeout') {
