@@ -11,7 +11,20 @@ import axios, { type AxiosInstance } from 'axios';
 import { Redis } from 'ioredis';
 
 const ROOT = path.resolve(__dirname, '../..');
-const TSX = require.resolve('tsx/cli');
+/**
+ * `node --import tsx <script>` runs TypeScript in ONE process. (The `tsx` CLI would start the script in a
+ * child process: a SIGKILL to the CLI then leaves the real worker running, orphaned.)
+ */
+const TS_NODE = ['--import', 'tsx'];
+
+/** Every child still running when this process exits is SIGKILLed (no orphaned workers or servers). */
+const children = new Set<ChildProcess>();
+process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+function track(proc: ChildProcess): ChildProcess {
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  return proc;
+}
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -56,7 +69,7 @@ export class RedisServer {
 
   private async spawn(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--loglevel', 'warning'];
-    this.proc = spawn('redis-server', args, { stdio: 'ignore' });
+    this.proc = track(spawn('redis-server', args, { stdio: 'ignore' }));
     this.proc.once('error', () => undefined);
     for (let i = 0; i < 100; i++) {
       const c = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
@@ -106,10 +119,12 @@ export class SimulatorProcess {
 
   static async start(seed: number): Promise<SimulatorProcess> {
     // Duplicates are not refused (Facebook does not reliably do it): a duplicate must show up as a second visible post.
-    const proc = spawn(process.execPath, [TSX, path.join(ROOT, 'src/simulator/main.ts'), '--port', '0', '--duplicate-mode', 'off', '--seed', String(seed)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const proc = track(
+      spawn(process.execPath, [...TS_NODE, path.join(ROOT, 'src/simulator/main.ts'), '--port', '0', '--duplicate-mode', 'off', '--seed', String(seed)], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }),
+    );
     const url = await new Promise<string>((resolve, reject) => {
       let buf = '';
       proc.stdout!.on('data', (d: Buffer) => {
@@ -154,11 +169,13 @@ export class WorkerPool {
 
   private spawnOne(i: number): void {
     const log = fs.createWriteStream(`${this.logPrefix}-w${i}.log`, { flags: 'a' });
-    const proc = spawn(process.execPath, [TSX, path.join(ROOT, 'workers/main.ts')], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = track(
+      spawn(process.execPath, [...TS_NODE, path.join(ROOT, 'workers/main.ts')], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', ...this.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     this.procs[i] = proc;
     this.ready[i] = new Promise<void>((resolve) => {
       let seen = '';
@@ -175,7 +192,8 @@ export class WorkerPool {
       proc.once('exit', () => resolve());
     });
     proc.stderr!.on('data', (d: Buffer) => log.write(d));
-    proc.once('exit', (code, signal) => log.end(`--- exited code=${code} signal=${signal}\n`));
+    // 'close' (not 'exit'): only after stdout and stderr have delivered their last chunk.
+    proc.once('close', (code, signal) => log.end(`--- exited code=${code} signal=${signal}\n`));
   }
 
   /** Starts every worker and waits until each has said "worker started" (start-up reconcile done). */

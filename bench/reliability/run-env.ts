@@ -205,8 +205,10 @@ export class RunEnv {
     const result = evaluate({ scenario, label: this.label, seconds, rows, visible, pageOf: this.pageOf, expectFailed, chaos });
     result.notes.unshift(...this.notes);
     for (const r of rows.filter((x) => x.status === 'queued' || x.status === 'publishing').slice(0, 5)) {
-      const state = await this.stack.deps.queues.deliveries.getJobState(`dlv-${r.id}`).catch((e: Error) => `error ${e.message}`);
-      result.notes.push(`open delivery ${r.id} (${r.unit_code}): ${r.status}, reason ${r.reason}, attempts ${r.attempts}, updated ${r.updated_at}, BullMQ job ${state}`);
+      const q = this.stack.deps.queues.deliveries;
+      const state = await q.getJobState(`dlv-${r.id}`).catch((e: Error) => `error ${e.message}`);
+      const why = state === 'failed' ? ` ("${(await q.getJob(`dlv-${r.id}`))?.failedReason}")` : '';
+      result.notes.push(`open delivery ${r.id} (${r.unit_code}): ${r.status}, reason ${r.reason}, attempts ${r.attempts}, updated ${r.updated_at}, BullMQ job ${state}${why}`);
     }
     return result;
   }

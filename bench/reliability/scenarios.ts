@@ -2,6 +2,9 @@
  * The three scenarios. Every random choice (when to kill, whom, which Pages lose their token, when
  * the incident starts) is drawn from a PRNG seeded by the suite seed, the scenario and the run number.
  */
+import { QueueEvents } from 'bullmq';
+import { QUEUE } from '../../src/queues/queues';
+import { createRedis } from '../../src/queues/redis';
 import { mulberry32, type Rng } from '../../src/simulator/prng';
 import type { FaultRule } from '../../src/simulator/types';
 import { runOk, type RunResult } from './report';
@@ -43,6 +46,7 @@ export async function runScenario(shared: Shared, scenario: ScenarioId, run: num
 
 /** (a) SIGKILL 1–3 times a random worker process (sometimes two at once) at random moments, restart after 0.2–3 s. */
 async function killWorkers(env: RunEnv, rng: Rng, run: number): Promise<RunResult> {
+  if (run % 4 === 2) return chainedKill(env, rng);
   await env.pool.start();
   await env.publish();
   const kills = 1 + Math.floor(rng() * 3);
@@ -68,6 +72,39 @@ async function killWorkers(env: RunEnv, rng: Rng, run: number): Promise<RunResul
   await Promise.all(restarts);
   await env.waitDone();
   return env.measure(SCENARIO_NAMES.kill, `${env.pool.size} workers; kill -9 ${events.join(' ') || '(finished before the first kill)'}`);
+}
+
+/**
+ * (a, every 4th run) A crash right after a recovery: kill one worker; as soon as the stalled check hands
+ * its jobs to the survivors, kill every survivor too, so those jobs stall a second time (BullMQ's
+ * maxStalledCount is 1). Slower Graph answers (median 200 ms) keep the recovered jobs in flight long enough.
+ */
+async function chainedKill(env: RunEnv, rng: Rng): Promise<RunResult> {
+  await env.shared.sim.post('/config', { latency: { kind: 'lognormal', medianMs: 200, sigma: 0.5 } });
+  await env.pool.start();
+  const events = new QueueEvents(QUEUE.deliveries, { connection: createRedis(env.shared.redis.url, 'worker'), prefix: env.stack.config.queue.prefix });
+  await events.waitUntilReady();
+  const stalled = new Promise<void>((resolve) => events.once('stalled', () => resolve()));
+  const log: string[] = [];
+  try {
+    await env.publish();
+    let p = await env.waitFraction(0.1 + rng() * 0.4);
+    const first = env.pool.alive()[Math.floor(rng() * env.pool.size)]!;
+    await env.pool.kill(first);
+    log.push(`w${first}@${secs(env)}s/${pct(p)}%`);
+    await Promise.race([stalled, sleep(4 * env.shared.opts.lockMs)]);
+    await sleep(Math.floor(rng() * 50));
+    p = await env.progress();
+    const survivors = env.pool.alive();
+    for (const v of survivors) await env.pool.kill(v);
+    log.push(`then, when its jobs were recovered, w${survivors.join('+w')}@${secs(env)}s/${pct(p)}%`);
+    await sleep(500 + Math.floor(rng() * 1_500));
+    for (let i = 0; i < env.pool.size; i++) env.pool.restart(i);
+  } finally {
+    await events.close();
+  }
+  await env.waitDone();
+  return env.measure(SCENARIO_NAMES.kill, `${env.pool.size} workers, Graph median 200 ms; kill -9 ${log.join(' ')}`);
 }
 
 /** (b) kill -9 the (persistence-less) Redis mid fan-out and start a new, empty one on the same port. */
