@@ -38,9 +38,15 @@ export class Queues {
     this.deliveries = new Queue<DeliveryJobData>(QUEUE.deliveries, common);
   }
 
-  /** Enqueues the post's fan-out, delayed until `publishAt` when that is in the future. */
+  /**
+   * Enqueues the post's fan-out, delayed until `publishAt` when that is in the future. Callers only ask
+   * for posts the store says still need their fan-out; a job of that id that BullMQ already failed (e.g.
+   * "stalled more than allowable limit" after its workers died twice) would make the add a silent no-op,
+   * so it is removed first.
+   */
   async scheduleFanout(postId: string, publishAt: Date | null): Promise<void> {
     const delay = publishAt ? Math.max(0, publishAt.getTime() - Date.now()) : 0;
+    if ((await this.fanout.getJobState(fanoutJobId(postId))) === 'failed') await this.fanout.remove(fanoutJobId(postId));
     await this.fanout.add(JOB.fanout, { postId }, { jobId: fanoutJobId(postId), delay, attempts: 5, backoff: { type: 'exponential', delay: 2_000 } });
   }
 
@@ -63,6 +69,22 @@ export class Queues {
 
   async addDeliveries(items: DeliveryJobData[]): Promise<void> {
     if (items.length) await this.deliveries.addBulk(items.map((d) => this.deliveryJob(d)));
+  }
+
+  /**
+   * Re-enqueues deliveries the store says are unfinished (the reconciler). A job that still waits, sleeps or
+   * runs is left alone. A *finished* job (failed or completed) with an open row is removed and added again:
+   * otherwise the add is a no-op and the delivery never runs again. BullMQ finishes jobs the ledger has not,
+   * e.g. it fails a job that stalled twice (two workers killed while holding it) without calling the
+   * processor. Re-running is safe: the processor consults the row (and reads the Page back if it was `publishing`).
+   * Returns how many finished jobs were revived.
+   */
+  async reEnqueueDeliveries(items: DeliveryJobData[]): Promise<number> {
+    const states = await Promise.all(items.map((d) => this.deliveries.getJobState(deliveryJobId(d.deliveryId))));
+    const finished = items.filter((_, i) => states[i] === 'failed' || states[i] === 'completed');
+    await Promise.all(finished.map((d) => this.deliveries.remove(deliveryJobId(d.deliveryId))));
+    await this.addDeliveries(items);
+    return finished.length;
   }
 
   async counts() {

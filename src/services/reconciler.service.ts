@@ -31,6 +31,7 @@ export class ReconcilerService {
     const staleBefore = new Date(Date.now() - STALE_MS).toISOString();
     let last = 0;
     let deliveries = 0;
+    let revived = 0;
     for (;;) {
       const rows = await this.db
         .selectFrom('deliveries')
@@ -44,11 +45,11 @@ export class ReconcilerService {
         .limit(CHUNK)
         .execute();
       if (rows.length === 0) break;
-      await this.queues.addDeliveries(rows.map((r) => ({ deliveryId: r.id, postId: r.post_id })));
+      revived += await this.queues.reEnqueueDeliveries(rows.map((r) => ({ deliveryId: r.id, postId: r.post_id })));
       deliveries += rows.length;
       last = rows[rows.length - 1]!.id;
     }
-    if (posts.length || deliveries) this.log.info({ fanouts: posts.length, deliveries }, 'reconciler re-enqueued unfinished work (existing jobs are left as they are)');
+    if (posts.length || deliveries) this.log.info({ fanouts: posts.length, deliveries, revived }, 'reconciler re-enqueued unfinished work (existing jobs are left as they are, finished ones are revived)');
     return { fanouts: posts.length, deliveries };
   }
 }
