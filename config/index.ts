@@ -23,6 +23,8 @@ export interface Config {
     readonly fanoutChunkSize: number;
     /** BullMQ lockDuration and stalledInterval of the workers. */
     readonly lockMs: number;
+    /** Period of the reconciler's job scheduler (and of the workers' check that it still exists). */
+    readonly reconcileMs: number;
   };
   readonly logLevel: Env['LOG_LEVEL'];
 }
@@ -85,6 +87,7 @@ export function loadConfig(source: Record<string, string | undefined> = readEnv(
       backoffMs: env.DELIVERY_BACKOFF_MS,
       fanoutChunkSize: env.FANOUT_CHUNK_SIZE,
       lockMs: env.WORKER_LOCK_MS,
+      reconcileMs: env.RECONCILE_INTERVAL_MS,
     },
     logLevel: env.LOG_LEVEL,
   });

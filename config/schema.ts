@@ -58,6 +58,11 @@ export const EnvSchema = z.object({
    * BullMQ's default is 30 s; the reliability suite uses a few seconds to recover faster.
    */
   WORKER_LOCK_MS: int(30_000, 1_000, 600_000),
+  /**
+   * How often the reconciler re-enqueues what the store says is unfinished, in ms (a BullMQ job scheduler;
+   * each worker also re-creates the scheduler within this period if Redis forgot it). The suite uses a few seconds.
+   */
+  RECONCILE_INTERVAL_MS: int(30_000, 1_000, 3_600_000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -7,7 +7,6 @@ import { processFanout } from './processors/fanout.processor';
 
 export const RECONCILE_SCHEDULER_ID = 'reconcile';
 const RECONCILE_JOB = 'maintenance.reconcile';
-export const RECONCILE_EVERY_MS = 30_000;
 
 export interface Workers {
   fanout: Worker<FanoutJobData>;
@@ -53,7 +52,7 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   // A job whose lock could not be renewed may be running elsewhere: stop this copy.
   deliveries.on('lockRenewalFailed', (ids) => ids.forEach((id) => deliveries.cancelJob(id, 'lock renewal failed')));
 
-  const upsertScheduler = () => deps.queues.fanout.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: RECONCILE_EVERY_MS }, { name: RECONCILE_JOB, data: { postId: '' } });
+  const upsertScheduler = () => deps.queues.fanout.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: config.queue.reconcileMs }, { name: RECONCILE_JOB, data: { postId: '' } });
   await upsertScheduler();
   await deps.reconciler.run().catch((err: Error) => log.warn({ err: err.message }, 'start-up reconcile failed'));
   // The scheduler lives in Redis: a Redis restarted empty forgets it, and then nothing would ever reconcile
@@ -67,7 +66,7 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
         log.warn('the reconcile job scheduler was missing (Redis restarted empty?); re-created it');
       })
       .catch((err: Error) => log.warn({ err: err.message }, 'could not check the reconcile job scheduler'));
-  }, RECONCILE_EVERY_MS);
+  }, config.queue.reconcileMs);
   watchdog.unref();
 
   return {
