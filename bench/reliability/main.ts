@@ -32,6 +32,7 @@ async function main(): Promise<void> {
       concurrency: { type: 'string' },
       'read-lag-ms': { type: 'string', default: '300' },
       'latency-ms': { type: 'string', default: '20' },
+      'reconcile-ms': { type: 'string' },
     },
     strict: true,
   });
@@ -47,6 +48,8 @@ async function main(): Promise<void> {
     kill: only.has('kill') ? count(values.runs, short ? 1 : 20) : 0,
     redis: only.has('redis') ? count(values['redis-runs'], short ? 1 : 2) : 0,
     faults: only.has('faults') ? count(values['fault-runs'], 1) : 0,
+    // Opt-in (`--only freeze`): see the README's Reliability section.
+    freeze: only.has('freeze') ? count(values.runs, short ? 1 : 5) : 0,
   };
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), `lantoa-reliability-${seed}-`));
   const opts = {
@@ -56,6 +59,7 @@ async function main(): Promise<void> {
     workers: Number(values.workers),
     concurrency: Number(values.concurrency ?? (short ? 20 : 50)),
     lockMs: short ? 3_000 : 5_000,
+    reconcileMs: Number(values['reconcile-ms'] ?? (short ? 5_000 : 30_000)),
     graphTimeoutMs: 2_000,
     backoffMs: 1_000,
     latencyMs: Number(values['latency-ms']),
@@ -66,7 +70,7 @@ async function main(): Promise<void> {
   };
   console.log(
     `Lan Tỏa reliability suite — seed ${seed} (replay with --seed ${seed}); ${short ? 'short: Hà Nội, 557 Pages' : 'full tree, 10,807 Pages'}; store ${pgUrl ? 'PostgreSQL' : 'SQLite file (WAL, shared by the worker processes)'}; ` +
-      `${opts.workers} worker processes × concurrency ${opts.concurrency}; WORKER_LOCK_MS ${opts.lockMs}, GRAPH_TIMEOUT_MS ${opts.graphTimeoutMs}, DELIVERY_BACKOFF_MS ${opts.backoffMs}; ` +
+      `${opts.workers} worker processes × concurrency ${opts.concurrency}; WORKER_LOCK_MS ${opts.lockMs}, RECONCILE_INTERVAL_MS ${opts.reconcileMs}, GRAPH_TIMEOUT_MS ${opts.graphTimeoutMs}, DELIVERY_BACKOFF_MS ${opts.backoffMs}; ` +
       `simulator latency log-normal median ${opts.latencyMs} ms; logs in ${logDir}`,
   );
   const started = Date.now();

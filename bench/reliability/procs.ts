@@ -215,6 +215,11 @@ export class WorkerPool {
     await stopProcess(p, 'SIGKILL', 0);
   }
 
+  /** SIGSTOP / SIGCONT: a frozen process (long GC pause, VM steal, blocked event loop) that later carries on. */
+  freeze(i: number, frozen: boolean): void {
+    this.procs[i]?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   restart(i: number): void {
     if (!this.procs[i]) this.spawnOne(i);
   }

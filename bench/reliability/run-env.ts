@@ -24,6 +24,8 @@ export interface SuiteOptions {
   concurrency: number;
   /** WORKER_LOCK_MS of the worker processes. */
   lockMs: number;
+  /** RECONCILE_INTERVAL_MS of the worker processes. */
+  reconcileMs: number;
   graphTimeoutMs: number;
   backoffMs: number;
   /** Simulator latency before each Graph call is processed (log-normal median, ms; 0 = none). */
@@ -125,6 +127,7 @@ export class RunEnv {
       DELIVERY_BACKOFF_MS: String(opts.backoffMs),
       WORKER_CONCURRENCY: String(opts.concurrency),
       WORKER_LOCK_MS: String(opts.lockMs),
+      RECONCILE_INTERVAL_MS: String(opts.reconcileMs),
     };
     // The API (and the store the suite reads) in this process; the workers are separate processes.
     const stack = await startStack({ workers: false, env: { ...env, LOG_LEVEL: 'silent' }, log: createLogger('silent') });

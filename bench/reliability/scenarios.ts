@@ -11,12 +11,13 @@ import { runOk, type RunResult } from './report';
 import { sleep } from './procs';
 import { RunEnv, type Shared } from './run-env';
 
-export type ScenarioId = 'kill' | 'redis' | 'faults';
+export type ScenarioId = 'kill' | 'redis' | 'faults' | 'freeze';
 
 export const SCENARIO_NAMES: Record<ScenarioId, string> = {
   kill: 'a. kill -9 workers',
   redis: 'b. Redis restarted empty',
   faults: 'c. fault mix + 2% revoked',
+  freeze: 'd. worker frozen > lock',
 };
 
 export function runRng(seed: number, scenario: ScenarioId, run: number): Rng {
@@ -37,7 +38,8 @@ export async function runScenario(shared: Shared, scenario: ScenarioId, run: num
   try {
     if (scenario === 'kill') result = await killWorkers(env, rng, run);
     else if (scenario === 'redis') result = await restartRedis(env, rng, run);
-    else result = await faultMix(env, rng);
+    else if (scenario === 'faults') result = await faultMix(env, rng);
+    else result = await freezeWorker(env, rng);
     return result;
   } finally {
     await env.dispose(!result || !runOk(result));
@@ -82,7 +84,9 @@ async function killWorkers(env: RunEnv, rng: Rng, run: number): Promise<RunResul
 async function chainedKill(env: RunEnv, rng: Rng): Promise<RunResult> {
   await env.shared.sim.post('/config', { latency: { kind: 'lognormal', medianMs: 200, sigma: 0.5 } });
   await env.pool.start();
-  const events = new QueueEvents(QUEUE.deliveries, { connection: createRedis(env.shared.redis.url, 'worker'), prefix: env.stack.config.queue.prefix });
+  const connection = createRedis(env.shared.redis.url, 'worker');
+  connection.on('error', () => undefined);
+  const events = new QueueEvents(QUEUE.deliveries, { connection, prefix: env.stack.config.queue.prefix });
   await events.waitUntilReady();
   const stalled = new Promise<void>((resolve) => events.once('stalled', () => resolve()));
   const log: string[] = [];
@@ -102,6 +106,7 @@ async function chainedKill(env: RunEnv, rng: Rng): Promise<RunResult> {
     for (let i = 0; i < env.pool.size; i++) env.pool.restart(i);
   } finally {
     await events.close();
+    connection.disconnect();
   }
   await env.waitDone();
   return env.measure(SCENARIO_NAMES.kill, `${env.pool.size} workers, Graph median 200 ms; kill -9 ${log.join(' ')}`);
@@ -176,4 +181,29 @@ async function faultMix(env: RunEnv, rng: Rng): Promise<RunResult> {
   const wrongReason = Object.keys(result.failedByReason).filter((r) => !['password_changed', 'token_expired', 'role_removed', 'needs_reauth'].includes(r));
   if (wrongReason.length) result.notes.push(`failure reasons other than the revoked tokens': ${wrongReason.join(', ')}`);
   return result;
+}
+
+/**
+ * (d, opt-in) SIGSTOP one worker process mid fan-out for longer than its job lock, then SIGCONT it: the
+ * stalled check hands its jobs to the other workers while the frozen one still holds them, and after
+ * SIGCONT it carries on with whatever it was doing (a long GC pause, a VM steal, a blocked event loop).
+ */
+async function freezeWorker(env: RunEnv, rng: Rng): Promise<RunResult> {
+  await env.pool.start();
+  await env.publish();
+  const events: string[] = [];
+  const freezes = 1 + Math.floor(rng() * 2);
+  for (let k = 0; k < freezes; k++) {
+    const p = await env.waitFraction(0.05 + rng() * 0.6);
+    if (p.total > 0 && p.done === p.total) break;
+    const alive = env.pool.alive();
+    const v = alive[Math.floor(rng() * alive.length)]!;
+    const ms = Math.floor(env.shared.opts.lockMs * (2.5 + rng()));
+    env.pool.freeze(v, true);
+    events.push(`w${v}@${secs(env)}s/${pct(p)}% for ${(ms / 1000).toFixed(1)} s`);
+    await sleep(ms);
+    env.pool.freeze(v, false);
+  }
+  await env.waitDone();
+  return env.measure(SCENARIO_NAMES.freeze, `${env.pool.size} workers; SIGSTOP ${events.join(', ')}, then SIGCONT`);
 }

@@ -15,15 +15,16 @@ export interface SuiteResult {
   table: string;
 }
 
-export async function runSuite(opts: SuiteOptions, runs: Record<ScenarioId, number>): Promise<SuiteResult> {
+export async function runSuite(opts: SuiteOptions, runs: Partial<Record<ScenarioId, number>>): Promise<SuiteResult> {
   const redis = await RedisServer.start();
   const sim = await SimulatorProcess.start(opts.seed);
   const shared = { opts, redis, sim };
   const results: RunResult[] = [];
   try {
     for (const scenario of Object.keys(runs) as ScenarioId[]) {
-      for (let run = 0; run < runs[scenario]; run++) {
-        opts.log(`${SCENARIO_NAMES[scenario]}: run ${run + 1}/${runs[scenario]}…`);
+      const n = runs[scenario] ?? 0;
+      for (let run = 0; run < n; run++) {
+        opts.log(`${SCENARIO_NAMES[scenario]}: run ${run + 1}/${n}…`);
         const r = await runScenario(shared, scenario, run);
         results.push(r);
         const verdict = runOk(r) ? 'ok' : 'FAILED';
