@@ -21,10 +21,11 @@ export interface Config {
     readonly attempts: number;
     readonly backoffMs: number;
     readonly fanoutChunkSize: number;
-    /** BullMQ lockDuration and stalledInterval of the workers. */
+    readonly pageSpacingMs: number;
+    readonly appSlowSpacingMs: number;
+    readonly readbackDelayMs: number;
+    /** BullMQ lockDuration and stalledInterval of the workers (WORKER_LOCK_MS). */
     readonly lockMs: number;
-    /** Period of the reconciler's job scheduler (and of the workers' check that it still exists). */
-    readonly reconcileMs: number;
   };
   readonly logLevel: Env['LOG_LEVEL'];
 }
@@ -86,8 +87,10 @@ export function loadConfig(source: Record<string, string | undefined> = readEnv(
       attempts: env.DELIVERY_ATTEMPTS,
       backoffMs: env.DELIVERY_BACKOFF_MS,
       fanoutChunkSize: env.FANOUT_CHUNK_SIZE,
+      pageSpacingMs: env.PAGE_MIN_SPACING_MS,
+      appSlowSpacingMs: env.APP_SLOW_SPACING_MS,
+      readbackDelayMs: env.READBACK_DELAY_MS,
       lockMs: env.WORKER_LOCK_MS,
-      reconcileMs: env.RECONCILE_INTERVAL_MS,
     },
     logLevel: env.LOG_LEVEL,
   });

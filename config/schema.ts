@@ -50,19 +50,42 @@ export const EnvSchema = z.object({
   DELIVERY_BACKOFF_MS: int(7_000, 10, 3_600_000),
   /** Delivery jobs added per addBulk call during fan-out. */
   FANOUT_CHUNK_SIZE: int(500, 1, 5000),
+  /** Minimum time between two writes to the same Page, in ms (stretched when Meta reports usage ≥ 80 %). */
+  PAGE_MIN_SPACING_MS: int(2_000, 0, 3_600_000),
+  /** Spacing between any two writes while the app's usage is ≥ 80 %, in ms. */
+  APP_SLOW_SPACING_MS: int(100, 0, 60_000),
+  /**
+   * After an attempt whose outcome is unknown, wait at least this long before reading the Page back
+   * (Graph can take a moment to list a just-created post; reading too early would post it twice).
+   */
+  READBACK_DELAY_MS: int(15_000, 0, 3_600_000),
   /** pino level. */
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+
+  // --- ops: metrics, webhooks, queue UI (issue 5) ---
+  /** When set, `/metrics` (API and worker listener) requires `Authorization: Bearer <METRICS_TOKEN>`; unset = open on the bind address. */
+  METRICS_TOKEN: z.string().trim().min(16, 'expected at least 16 characters').optional(),
+  /** Port of the metrics listener of `npm run start:worker` processes (the API serves `/metrics` on PORT); 0 = no listener. */
+  METRICS_PORT: int(9464, 0, 65535),
+  /** Interface the worker metrics listener binds to (0.0.0.0 inside containers so Prometheus can scrape it). */
+  METRICS_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  /** Attempts per webhook delivery (5xx, 408, 429 and network errors are retried; other 4xx are not). */
+  WEBHOOK_ATTEMPTS: int(8, 1, 30),
+  /** Base delay of the exponential webhook retry backoff, in ms (8 attempts × 10 s base ≈ 21 min in total). */
+  WEBHOOK_BACKOFF_MS: int(10_000, 10, 3_600_000),
+  /** Per-request timeout of a webhook POST, in ms. */
+  WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
+  /** Lifetime of the HttpOnly session cookie that `POST /admin/session` sets for the queue UI, in ms. */
+  ADMIN_SESSION_TTL_MS: int(1_800_000, 60_000, 86_400_000),
+
+  // --- reliability (issue 3, item 8) ---
   /**
    * Lock of an active job, in ms (BullMQ lockDuration; the stalled-job check runs at the same interval).
-   * A job whose worker died (kill -9) is re-run elsewhere after roughly one to two of these.
-   * BullMQ's default is 30 s; the reliability suite uses a few seconds to recover faster.
+   * A job whose worker died (kill -9) is re-run elsewhere after roughly one to two of these. Keep it well
+   * above the longest event-loop stall a worker can have. BullMQ's default is 30 s; the reliability suite
+   * uses a few seconds to recover faster.
    */
   WORKER_LOCK_MS: int(30_000, 1_000, 600_000),
-  /**
-   * How often the reconciler re-enqueues what the store says is unfinished, in ms (a BullMQ job scheduler;
-   * each worker also re-creates the scheduler within this period if Redis forgot it). The suite uses a few seconds.
-   */
-  RECONCILE_INTERVAL_MS: int(30_000, 1_000, 3_600_000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -4,8 +4,13 @@ import type { Config } from '../config';
 import { openStore, type Store } from './db/create-db';
 import { GraphClient } from './graph/graph-client';
 import { createLogger } from './logger';
+import { Pacer } from './queues/pacer';
+import { Metrics } from './metrics/metrics';
+import { subscribeMetrics } from './metrics/metrics-events';
 import { Queues } from './queues/queues';
+import { DEFAULT_THROTTLE_MS } from './graph/classify';
 import { createRedis } from './queues/redis';
+import { WebhookQueue } from './queues/webhook-queue';
 import { TokenCipher } from './security/token-cipher';
 import { DeliveriesService } from './services/deliveries.service';
 import { EventBus } from './services/events';
@@ -16,8 +21,10 @@ import { PostViewsService } from './services/post-views.service';
 import { PostsService } from './services/posts.service';
 import { Publisher } from './services/publisher';
 import { ReconcilerService } from './services/reconciler.service';
+import { RetryService } from './services/retry.service';
 import { TargetService } from './services/target.service';
 import { UnitsService } from './services/units.service';
+import { WebhooksService } from './services/webhooks.service';
 
 /** Everything a process needs, built from the config. The API and the workers share this. */
 export interface Deps {
@@ -27,6 +34,7 @@ export interface Deps {
   events: EventBus;
   redis: Redis;
   queues: Queues;
+  pacer: Pacer;
   graph: GraphClient;
   cipher(): TokenCipher;
   units: UnitsService;
@@ -39,6 +47,11 @@ export interface Deps {
   fanout: FanoutService;
   publisher: Publisher;
   reconciler: ReconcilerService;
+  retries: RetryService;
+  /** This process's Prometheus registry (fed by the event bus and the Graph client). */
+  metrics: Metrics;
+  webhooks: WebhooksService;
+  webhookQueue: WebhookQueue;
   close(): Promise<void>;
 }
 
@@ -50,7 +63,25 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   const queues = new Queues(redis, { prefix: config.queue.prefix, attempts: config.queue.attempts, backoffMs: config.queue.backoffMs });
   queues.fanout.on('error', (err) => log.warn({ err: err.message }, 'fan-out queue error'));
   queues.deliveries.on('error', (err) => log.warn({ err: err.message }, 'delivery queue error'));
-  const graph = new GraphClient({ baseUrl: config.graph.baseUrl, version: config.graph.version, timeoutMs: config.graph.timeoutMs, maxSockets: Math.max(64, config.queue.concurrency * 2), logger: log });
+  const pacer = new Pacer(redis, {
+    prefix: config.queue.prefix,
+    pageSpacingMs: config.queue.pageSpacingMs,
+    slowBaseMs: 60_000,
+    appSlowSpacingMs: config.queue.appSlowSpacingMs,
+    defaultThrottleMs: DEFAULT_THROTTLE_MS,
+  });
+  const webhookQueue = new WebhookQueue(redis, { prefix: config.queue.prefix, attempts: config.env.WEBHOOK_ATTEMPTS, backoffMs: config.env.WEBHOOK_BACKOFF_MS });
+  webhookQueue.queue.on('error', (err) => log.warn({ err: err.message }, 'webhook queue error'));
+  const metrics = new Metrics();
+  metrics.trackQueues([queues.fanout, queues.deliveries, webhookQueue.queue]);
+  const graph = new GraphClient({
+    baseUrl: config.graph.baseUrl,
+    version: config.graph.version,
+    timeoutMs: config.graph.timeoutMs,
+    maxSockets: Math.max(64, config.queue.concurrency * 2),
+    logger: log,
+    onRequest: (info) => metrics.observeGraph(info),
+  });
   let cipher: TokenCipher | undefined;
   const getCipher = () => {
     if (!config.tokenEncryptionKey) throw new Error('TOKEN_ENCRYPTION_KEY is not set: Page tokens cannot be encrypted or decrypted');
@@ -60,6 +91,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   const units = new UnitsService(db);
   const targets = new TargetService(db);
   const events = new EventBus();
+  subscribeMetrics(events, metrics, db, log);
   const deliveries = new DeliveriesService(db, events);
   const posts = new PostsService(db, targets, queues, log);
   const publisher = new Publisher(graph);
@@ -70,6 +102,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     events,
     redis,
     queues,
+    pacer,
     graph,
     cipher: getCipher,
     units,
@@ -82,8 +115,13 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     fanout: new FanoutService(db, targets, deliveries, queues, config.queue.fanoutChunkSize, log, events),
     publisher,
     reconciler: new ReconcilerService(db, queues, deliveries, log),
+    retries: new RetryService(db, posts, queues, log),
+    metrics,
+    webhooks: new WebhooksService(db, getCipher),
+    webhookQueue,
     async close() {
       await queues.close().catch(() => {});
+      await webhookQueue.close().catch(() => {});
       redis.disconnect();
       graph.close();
       await store.close();

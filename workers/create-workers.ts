@@ -4,13 +4,18 @@ import { createRedis } from '../src/queues/redis';
 import { JOB, QUEUE, type DeliveryJobData, type FanoutJobData } from '../src/queues/queues';
 import { processDelivery } from './processors/delivery.processor';
 import { processFanout } from './processors/fanout.processor';
+import { startWebhookWorker, type WebhookWorker } from './webhook-worker';
 
 export const RECONCILE_SCHEDULER_ID = 'reconcile';
 const RECONCILE_JOB = 'maintenance.reconcile';
+export const RECONCILE_EVERY_MS = 20_000;
+/** How often each worker process checks that the reconcile scheduler still exists in Redis. */
+const WATCHDOG_EVERY_MS = 10_000;
 
 export interface Workers {
   fanout: Worker<FanoutJobData>;
   deliveries: Worker<DeliveryJobData>;
+  webhooks: WebhookWorker;
   /** Stops taking jobs and waits for active ones (up to `timeoutMs`, then forces; forced jobs stall and are retried elsewhere). */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -34,9 +39,22 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   );
   const deliveries = new Worker<DeliveryJobData>(
     QUEUE.deliveries,
-    (job, token) => processDelivery(job, token, { deliveries: deps.deliveries, publisher: deps.publisher, cipher, log }),
+    (job, token) =>
+      processDelivery(job, token, {
+        deliveries: deps.deliveries,
+        publisher: deps.publisher,
+        cipher,
+        pacer: deps.pacer,
+        pauseQueue: (ms) => deps.queues.deliveries.rateLimit(ms),
+        readbackDelayMs: config.queue.readbackDelayMs,
+        log,
+      }),
     {
       ...common,
+      // A limiter must exist for queue.rateLimit() (app-level throttle) to pause fetching; this one never binds.
+      limiter: { max: 100_000, duration: 1_000 },
+      // While paused, wake every 5 s (not BullMQ's 30 s) so a lifted pause resumes promptly.
+      maximumRateLimitDelay: 5_000,
       concurrency: opts.concurrency ?? config.queue.concurrency,
       // Completed jobs are kept an hour: a deterministic id re-added meanwhile is ignored; later the store still says "published".
       removeOnComplete: { age: 3600, count: 50_000 },
@@ -49,36 +67,37 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.warn({ queue: w.name, jobId: job.id, err: err.message }, 'job failed for good');
     });
   }
+  const webhooks = startWebhookWorker(deps, connection);
   // A job whose lock could not be renewed may be running elsewhere: stop this copy.
   deliveries.on('lockRenewalFailed', (ids) => ids.forEach((id) => deliveries.cancelJob(id, 'lock renewal failed')));
 
-  const upsertScheduler = () => deps.queues.fanout.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: config.queue.reconcileMs }, { name: RECONCILE_JOB, data: { postId: '' } });
-  await upsertScheduler();
+  const ensureScheduler = () => deps.queues.fanout.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: RECONCILE_EVERY_MS }, { name: RECONCILE_JOB, data: { postId: '' } });
+  await ensureScheduler();
   await deps.reconciler.run().catch((err: Error) => log.warn({ err: err.message }, 'start-up reconcile failed'));
-  // The scheduler lives in Redis: a Redis restarted empty forgets it, and then nothing would ever reconcile
-  // again while these workers keep running. Check for it every period; re-creating it runs a reconcile at once.
+  // The scheduler lives in Redis: if Redis restarts empty it is gone with every job. Each worker
+  // notices within WATCHDOG_EVERY_MS, recreates it and reconciles at once (idempotent if several do).
   const watchdog = setInterval(() => {
-    deps.queues.fanout
-      .getJobScheduler(RECONCILE_SCHEDULER_ID)
-      .then(async (existing) => {
-        if (existing) return;
-        await upsertScheduler();
-        log.warn('the reconcile job scheduler was missing (Redis restarted empty?); re-created it');
-      })
-      .catch((err: Error) => log.warn({ err: err.message }, 'could not check the reconcile job scheduler'));
-  }, config.queue.reconcileMs);
+    void (async () => {
+      if (await deps.queues.fanout.getJobScheduler(RECONCILE_SCHEDULER_ID)) return;
+      log.warn('reconcile scheduler missing (Redis lost its data?): recreating it and reconciling now');
+      await ensureScheduler();
+      await deps.reconciler.run();
+    })().catch((err: Error) => log.warn({ err: err.message }, 'reconcile watchdog failed'));
+  }, WATCHDOG_EVERY_MS);
   watchdog.unref();
 
   return {
     fanout,
     deliveries,
+    webhooks,
     async close(timeoutMs = 25_000) {
       clearInterval(watchdog);
-      const graceful = Promise.all([fanout.close(), deliveries.close()]);
+      // Webhooks close after the deliveries, so events of the last in-flight deliveries are still sent.
+      const graceful = Promise.all([fanout.close(), deliveries.close()]).then(() => webhooks.close());
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
       if ((await Promise.race([graceful, timer])) === 'timeout') {
         log.warn('workers did not finish in time; forcing close (active jobs will be retried)');
-        await Promise.all([fanout.close(true), deliveries.close(true)]);
+        await Promise.all([fanout.close(true), deliveries.close(true), webhooks.close(true)]);
       }
       connection.disconnect();
     },

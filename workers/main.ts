@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { loadConfigOrExit } from '../config';
 import { createDeps } from '../src/deps';
+import { startMetricsServer, type MetricsServer } from '../src/metrics/metrics-server';
 import { probeRedis } from '../src/queues/redis';
 import { startWorkers } from './create-workers';
 
@@ -19,11 +20,20 @@ async function main(): Promise<void> {
   }
   const deps = await createDeps(config);
   const workers = await startWorkers(deps);
-  deps.log.info({ concurrency: config.queue.concurrency, pid: process.pid }, 'worker started');
+  // Without the API in this process, Prometheus scrapes this listener (METRICS_PORT=0 turns it off).
+  let metrics: MetricsServer | undefined;
+  if (config.env.METRICS_PORT > 0) {
+    metrics = await startMetricsServer(deps.metrics, { port: config.env.METRICS_PORT, host: config.env.METRICS_HOST, token: config.env.METRICS_TOKEN }).catch((err: Error) => {
+      deps.log.error({ err: err.message, port: config.env.METRICS_PORT }, 'metrics listener could not start; this worker runs without /metrics');
+      return undefined;
+    });
+  }
+  deps.log.info({ concurrency: config.queue.concurrency, pid: process.pid, metrics: metrics?.url }, 'worker started');
   closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
     if (err) deps.log.error({ err }, 'worker shutting down after an error');
     else deps.log.info({ signal }, 'worker shutting down');
     await workers.close(25_000);
+    await metrics?.close();
     await deps.close();
   });
 }

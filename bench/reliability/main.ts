@@ -30,9 +30,9 @@ async function main(): Promise<void> {
       'fault-runs': { type: 'string' },
       workers: { type: 'string', default: '3' },
       concurrency: { type: 'string' },
-      'read-lag-ms': { type: 'string', default: '300' },
+      'read-lag-ms': { type: 'string', default: '1500' },
       'latency-ms': { type: 'string', default: '20' },
-      'reconcile-ms': { type: 'string' },
+      'readback-delay-ms': { type: 'string', default: '3000' },
     },
     strict: true,
   });
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     workers: Number(values.workers),
     concurrency: Number(values.concurrency ?? (short ? 20 : 50)),
     lockMs: short ? 3_000 : 5_000,
-    reconcileMs: Number(values['reconcile-ms'] ?? (short ? 5_000 : 30_000)),
+    readbackDelayMs: Number(values['readback-delay-ms']),
     graphTimeoutMs: 2_000,
     backoffMs: 1_000,
     latencyMs: Number(values['latency-ms']),
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   };
   console.log(
     `Lan Tỏa reliability suite — seed ${seed} (replay with --seed ${seed}); ${short ? 'short: Hà Nội, 557 Pages' : 'full tree, 10,807 Pages'}; store ${pgUrl ? 'PostgreSQL' : 'SQLite file (WAL, shared by the worker processes)'}; ` +
-      `${opts.workers} worker processes × concurrency ${opts.concurrency}; WORKER_LOCK_MS ${opts.lockMs}, RECONCILE_INTERVAL_MS ${opts.reconcileMs}, GRAPH_TIMEOUT_MS ${opts.graphTimeoutMs}, DELIVERY_BACKOFF_MS ${opts.backoffMs}; ` +
+      `${opts.workers} worker processes × concurrency ${opts.concurrency}; WORKER_LOCK_MS ${opts.lockMs}, READBACK_DELAY_MS ${opts.readbackDelayMs} (listing lag ${opts.readLagMs} ms), GRAPH_TIMEOUT_MS ${opts.graphTimeoutMs}, DELIVERY_BACKOFF_MS ${opts.backoffMs}; ` +
       `simulator latency log-normal median ${opts.latencyMs} ms; logs in ${logDir}`,
   );
   const started = Date.now();

@@ -24,8 +24,8 @@ export interface SuiteOptions {
   concurrency: number;
   /** WORKER_LOCK_MS of the worker processes. */
   lockMs: number;
-  /** RECONCILE_INTERVAL_MS of the worker processes. */
-  reconcileMs: number;
+  /** READBACK_DELAY_MS of the worker processes (must exceed the listing lag below). */
+  readbackDelayMs: number;
   graphTimeoutMs: number;
   backoffMs: number;
   /** Simulator latency before each Graph call is processed (log-normal median, ms; 0 = none). */
@@ -127,7 +127,9 @@ export class RunEnv {
       DELIVERY_BACKOFF_MS: String(opts.backoffMs),
       WORKER_CONCURRENCY: String(opts.concurrency),
       WORKER_LOCK_MS: String(opts.lockMs),
-      RECONCILE_INTERVAL_MS: String(opts.reconcileMs),
+      READBACK_DELAY_MS: String(opts.readbackDelayMs),
+      // Several worker processes on one machine: no per-process metrics listener (they would all want port 9464).
+      METRICS_PORT: '0',
     };
     // The API (and the store the suite reads) in this process; the workers are separate processes.
     const stack = await startStack({ workers: false, env: { ...env, LOG_LEVEL: 'silent' }, log: createLogger('silent') });

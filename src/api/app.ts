@@ -7,8 +7,15 @@ import type { Deps } from '../deps';
 import { pingStore } from '../db/create-db';
 import { installAuth } from './auth';
 import { installErrorHandler } from './errors';
+import { dashboardPlugin } from '../dashboard/dashboard.plugin';
 import { adminRoutes } from './routes/admin.routes';
+import { opsRoutes } from './routes/ops.routes';
+import { progressRoutes } from './routes/progress.routes';
 import { postsRoutes } from './routes/posts.routes';
+import { metricsRoutes } from './routes/metrics.routes';
+import { postLevelsRoutes } from './routes/post-levels.routes';
+import { webhooksRoutes } from './routes/webhooks.routes';
+import { registerQueueBoard } from './queue-board';
 
 /** Largest CSV upload (the full tree with tokens is ~3 MB). */
 const CSV_BODY_LIMIT = 50 * 1024 * 1024;
@@ -60,8 +67,16 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       installAuth(v1, deps.keys);
       await v1.register(adminRoutes(deps));
       await v1.register(postsRoutes(deps));
+      await v1.register(postLevelsRoutes(deps));
+      await v1.register(webhooksRoutes(deps));
+      await v1.register(progressRoutes(deps));
+      await v1.register(opsRoutes(deps));
     },
     { prefix: '/v1' },
   );
+  // Ops: Prometheus metrics, Bull Board at /admin/queues (admins; Bearer key or session cookie), the dashboard.
+  await app.register(metricsRoutes(deps));
+  await registerQueueBoard(app, deps);
+  await app.register(dashboardPlugin);
   return app;
 }

@@ -33,7 +33,10 @@ export function installErrorHandler(app: FastifyInstance): void {
       });
     }
     if (err instanceof AppError) {
-      if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
+      if (err.statusCode === 503) {
+        req.log.warn({ code: err.code, reason: err.message }, 'dependency unavailable');
+        reply.header('retry-after', '5');
+      } else if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
       else req.log.warn({ code: err.code, reason: err.message }, 'request rejected');
       return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } });
     }

@@ -1,4 +1,5 @@
 import axios, { type AxiosInstance } from 'axios';
+import type { LevelProgress } from '../services/post-levels.service';
 import type { PostView } from '../services/post-views.service';
 
 /** Thin REST client used by the CLI and the demo (they talk to the API like any internal tool). */
@@ -40,8 +41,17 @@ export class ApiClient {
   cancel(id: string) {
     return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/cancel`, {});
   }
+  retry(id: string, reasons?: string[]) {
+    return this.call<{ id: string; status: string; requeued: number }>('post', `/v1/posts/${id}/retry`, reasons ? { reasons } : {});
+  }
+  putPage(unitCode: string, pageId: string, accessToken: string) {
+    return this.call<{ unitCode: string; pageId: string; tokenStatus: string }>('put', `/v1/units/${unitCode}/page`, { pageId, accessToken });
+  }
   getPost(id: string) {
     return this.call<PostView>('get', `/v1/posts/${id}`);
+  }
+  postLevels(id: string) {
+    return this.call<{ postId: string; status: string; levels: LevelProgress[] }>('get', `/v1/posts/${id}/levels`);
   }
   deliveries(id: string, query: Record<string, string | number> = {}) {
     const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();

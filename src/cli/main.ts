@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadCliEnv } from '../../config/cli';
 import { ApiClient } from './api-client';
-import { watchPost } from './watch';
+import { levelSummary, watchPostLevels } from './watch';
 
 const USAGE = `lantoa — command line for a running Lan Tỏa API
 
@@ -18,7 +18,8 @@ Commands:
   posts approve <postId>
   posts cancel <postId>
   posts show <postId>
-  watch <postId>                                 live progress bar until the post is final`;
+  watch <postId>                                 live progress bar and provinces / districts / communes done,
+                                                 until the post is final (exit 0 only when published)`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -97,8 +98,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     default:
       if (cmd === 'watch') {
-        const final = await watchPost(api, need(sub, '<postId>'));
+        const { view: final, levels } = await watchPostLevels(api, need(sub, '<postId>'));
         console.log(`\n${final.status}: published ${final.counts.published}, failed ${final.counts.failed}, skipped ${final.counts.skipped} of ${final.total}`);
+        for (const line of levelSummary(levels)) console.log(`  ${line}`);
         return final.status === 'published' ? 0 : 1;
       }
       console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`);

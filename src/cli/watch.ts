@@ -1,15 +1,50 @@
 import cliProgress from 'cli-progress';
+import type { LevelProgress } from '../services/post-levels.service';
 import type { PostView } from '../services/post-views.service';
 import type { ApiClient } from './api-client';
 
 const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled']);
 
-/** Polls a post and draws a progress bar until it is final; returns the final view. */
-export async function watchPost(api: ApiClient, postId: string, opts: { intervalMs?: number; stream?: NodeJS.WriteStream } = {}): Promise<PostView> {
-  const stream = opts.stream ?? process.stdout;
-  const bar = new cliProgress.SingleBar(
+/** Names of the tree levels (root 0, provinces 1, districts 2, communes 3). */
+const LEVEL_NAMES: Record<number, string> = { 0: 'central', 1: 'provinces', 2: 'districts', 3: 'communes' };
+export const levelName = (level: number) => LEVEL_NAMES[level] ?? `level ${level}`;
+
+/** The per-level counts are a GROUP BY over every delivery: polled less often than the post itself. */
+const LEVELS_EVERY_MS = 1_000;
+
+/** `provinces 63/63 done (published 62 · failed 1 · skipped 0)`, one line per level. */
+export function levelSummary(levels: LevelProgress[]): string[] {
+  const width = Math.max(...levels.map((l) => levelName(l.level).length), 0);
+  return levels.map(
+    (l) => `${levelName(l.level).padEnd(width)} ${l.done}/${l.total} done (published ${l.counts.published} · failed ${l.counts.failed} · skipped ${l.counts.skipped}${l.counts.cancelled ? ` · cancelled ${l.counts.cancelled}` : ''})`,
+  );
+}
+
+export interface WatchResult {
+  view: PostView;
+  levels: LevelProgress[];
+}
+
+export interface WatchOptions {
+  intervalMs?: number;
+  stream?: NodeJS.WritableStream;
+}
+
+/** Draws the progress (see watchPostLevels) until the post is final; returns the final view. */
+export async function watchPost(api: ApiClient, postId: string, opts: WatchOptions = {}): Promise<PostView> {
+  return (await watchPostLevels(api, postId, opts)).view;
+}
+
+/**
+ * Polls a post and draws its progress bar with one bar per tree level underneath (provinces /
+ * districts / communes done) until the post is final; returns the final view and level counts.
+ */
+export async function watchPostLevels(api: ApiClient, postId: string, opts: WatchOptions = {}): Promise<WatchResult> {
+  const stream = (opts.stream ?? process.stdout) as NodeJS.WriteStream;
+  const interval = opts.intervalMs ?? 250;
+  const bars = new cliProgress.MultiBar(
     {
-      format: ' {bar} {percentage}% | {done}/{total} Pages | published {published} · failed {failed} · skipped {skipped} | {status} | {rate}/s',
+      format: ' {label} {bar} {percentage}% | {done}/{total} Pages | published {published} · failed {failed} · skipped {skipped} | {status} | {rate}/s',
       hideCursor: true,
       stream,
       noTTYOutput: true,
@@ -18,18 +53,38 @@ export async function watchPost(api: ApiClient, postId: string, opts: { interval
     },
     cliProgress.Presets.shades_classic,
   );
+  const levelFormat = ' {label} {bar} {percentage}% | {done}/{total} done | published {published} · failed {failed} · skipped {skipped}';
   const started = Date.now();
   let view = await api.getPost(postId);
-  bar.start(Math.max(view.total, 1), 0, { published: 0, failed: 0, skipped: 0, status: view.status, rate: 0, done: 0 });
+  let levels: LevelProgress[] = [];
+  let levelsAt = 0;
+  const labelWidth = Math.max('all Pages'.length, ...Object.values(LEVEL_NAMES).map((n) => n.length));
+  const main = bars.create(Math.max(view.total, 1), 0, { label: 'all Pages'.padEnd(labelWidth), published: 0, failed: 0, skipped: 0, status: view.status, rate: 0, done: 0 });
+  const levelBars = new Map<number, cliProgress.SingleBar>();
+
   for (;;) {
     const c = view.counts;
     const done = c.published + c.failed + c.skipped + c.cancelled;
-    bar.setTotal(Math.max(view.total, 1));
-    bar.update(done, { ...c, status: view.status, done, rate: Math.round((c.published + c.failed) / Math.max((Date.now() - started) / 1000, 0.001)) });
-    if (FINAL.has(view.status)) break;
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
+    const final = FINAL.has(view.status);
+    if (final || Date.now() - levelsAt >= LEVELS_EVERY_MS) {
+      levels = (await api.postLevels(postId)).levels;
+      levelsAt = Date.now();
+    }
+    main.setTotal(Math.max(view.total, 1));
+    main.update(done, { ...c, status: view.status, done, rate: Math.round((c.published + c.failed) / Math.max((Date.now() - started) / 1000, 0.001)) });
+    for (const l of levels) {
+      let bar = levelBars.get(l.level);
+      if (!bar) {
+        bar = bars.create(Math.max(l.total, 1), 0, { label: levelName(l.level).padEnd(labelWidth), done: 0, published: 0, failed: 0, skipped: 0 }, { format: levelFormat });
+        levelBars.set(l.level, bar);
+      }
+      bar.setTotal(Math.max(l.total, 1));
+      bar.update(l.done, { ...l.counts, done: l.done });
+    }
+    if (final) break;
+    await new Promise((r) => setTimeout(r, interval));
     view = await api.getPost(postId);
   }
-  bar.stop();
-  return view;
+  bars.stop();
+  return { view, levels };
 }

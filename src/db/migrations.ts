@@ -108,6 +108,43 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_delivery_rounds': {
+      // A retried delivery gets a new job id (dlv-<id>-r<round>): the failed job of the previous
+      // round may still exist in Redis, and a re-add with its id would be ignored.
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('deliveries').addColumn('job_round', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
+    '0004_webhooks': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('webhooks')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('key_id', 'text', (c) => c.notNull())
+          .addColumn('unit_code', 'text', (c) => c.notNull().references('units.code'))
+          .addColumn('url', 'text', (c) => c.notNull())
+          .addColumn('events', 'text', (c) => c.notNull())
+          .addColumn('secret_ciphertext', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('deleted_at', 'text')
+          .execute();
+        await db.schema.createIndex('webhooks_key_idx').on('webhooks').column('key_id').execute();
+        await db.schema
+          .createTable('webhook_deliveries')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('webhook_id', 'text', (c) => c.notNull().references('webhooks.id'))
+          .addColumn('event_id', 'text', (c) => c.notNull())
+          .addColumn('event_type', 'text', (c) => c.notNull())
+          .addColumn('attempt', 'integer', (c) => c.notNull())
+          .addColumn('status_code', 'integer')
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('error', 'text')
+          .addColumn('duration_ms', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('webhook_deliveries_hook_idx').on('webhook_deliveries').columns(['webhook_id', 'id']).execute();
+      },
+    },
   };
 }
 

@@ -65,6 +65,8 @@ export interface DeliveriesTable {
   reason: string | null;
   /** When the latest attempt was claimed: bounds the read-back that resolves an unknown outcome. */
   attempt_started_at: Timestamp | null;
+  /** Incremented by each manual retry; part of the BullMQ job id. */
+  job_round: Generated<number>;
   created_at: Timestamp;
   updated_at: Timestamp;
   published_at: Timestamp | null;
@@ -82,12 +84,46 @@ export interface ApiKeysTable {
   revoked_at: Timestamp | null;
 }
 
+/** A URL an API key registered for events (webhooks). */
+export interface WebhooksTable {
+  id: string;
+  /** The key that registered it; the webhook sees only that key's unit subtree. */
+  key_id: string;
+  unit_code: string;
+  url: string;
+  /** JSON array of event names. */
+  events: string;
+  /** Signing secret, AES-256-GCM like Page tokens (it must stay usable for signing, so not hashed). */
+  secret_ciphertext: string;
+  created_at: Timestamp;
+  /** Set by DELETE; the delivery log stays. */
+  deleted_at: Timestamp | null;
+}
+
+/** One row per webhook POST attempt. */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  webhook_id: string;
+  event_id: string;
+  event_type: string;
+  attempt: number;
+  /** HTTP status of the answer, null when there was none (timeout, refused…). */
+  status_code: number | null;
+  /** `delivered`, `retrying` (another attempt follows) or `failed` (the last one). */
+  outcome: string;
+  error: string | null;
+  duration_ms: number;
+  created_at: Timestamp;
+}
+
 export interface Database {
   units: UnitsTable;
   pages: PagesTable;
   posts: PostsTable;
   deliveries: DeliveriesTable;
   api_keys: ApiKeysTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type UnitRow = Selectable<UnitsTable>;
@@ -98,3 +134,4 @@ export type DeliveryRow = Selectable<DeliveriesTable>;
 export type NewDelivery = Insertable<DeliveriesTable>;
 export type DeliveryUpdate = Updateable<DeliveriesTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type WebhookRow = Selectable<WebhooksTable>;

@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     const viewer = await stack.admin.createKey({ name: 'Vận hành (xem)', role: 'viewer', unit: 'root' });
     const keysFile = path.resolve('data/demo-keys.json');
     fs.writeFileSync(keysFile, JSON.stringify({ api: stack.apiUrl, admin: stack.adminKey, editor: editor.key, approver: approver.key, viewer: viewer.key }, null, 2), { mode: 0o600 });
+    console.log(`Dashboard: ${stack.apiUrl}/dashboard   (sign in with the "viewer" key from ${keysFile})`);
 
     const post = await stack.admin.withKey(editor.key).createPost({ message: MESSAGE, target: { unit: 'root', scope: 'subtree' } });
     console.log(`Post ${post.id} submitted by the editor (${post.status}); approving as a different key…`);

@@ -30,6 +30,20 @@ export interface GraphClientOptions {
   /** Keep-alive sockets per host. @defaultValue 256 */
   maxSockets?: number;
   logger?: Logger;
+  /** Observer called once per request with token-free facts (metrics hook). Must be cheap; a throw is ignored. */
+  onRequest?: (info: GraphRequestInfo) => void;
+}
+
+/** What an observer learns about one Graph request: never a token, URL or body. */
+export interface GraphRequestInfo {
+  endpoint: GraphEndpoint;
+  /** `graph_error`: Graph's JSON error envelope; `http_error`: a non-JSON answer; `timeout` / `network_error`: no answer. */
+  outcome: 'ok' | 'graph_error' | 'http_error' | 'timeout' | 'network_error';
+  /** HTTP status, or null without an answer. */
+  status: number | null;
+  /** Graph error code of a `graph_error`, else null. */
+  errorCode: number | null;
+  durationMs: number;
 }
 
 export interface GraphResponse<T> {
@@ -91,6 +105,7 @@ export class GraphClient {
   private readonly version: string;
   private readonly timeoutMs: number;
   private readonly logger: Logger | undefined;
+  private readonly onRequest: GraphClientOptions['onRequest'];
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private readonly http: AxiosInstance;
@@ -103,6 +118,7 @@ export class GraphClient {
     this.version = opts.version;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.logger = opts.logger;
+    this.onRequest = opts.onRequest;
     const maxSockets = opts.maxSockets ?? 256;
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
@@ -132,6 +148,15 @@ export class GraphClient {
     return url;
   }
 
+  private observe(endpoint: GraphEndpoint, outcome: GraphRequestInfo['outcome'], status: number | null, errorCode: number | null, started: number): void {
+    if (!this.onRequest) return;
+    try {
+      this.onRequest({ endpoint, outcome, status, errorCode, durationMs: performance.now() - started });
+    } catch {
+      /* an observer never fails a Graph call */
+    }
+  }
+
   private async call<T>(
     endpoint: GraphEndpoint,
     method: Method,
@@ -153,6 +178,7 @@ export class GraphClient {
     } catch (err) {
       // Never rethrow or attach the axios error: its config carries the Authorization header.
       const failure = transportError(err, endpoint, redact);
+      this.observe(endpoint, failure.kind === 'timeout' ? 'timeout' : 'network_error', null, null, started);
       this.logger?.debug({ endpoint, kind: failure.kind, errno: failure.errno, ms: Math.round(performance.now() - started) }, 'graph call failed (transport)');
       throw failure;
     }
@@ -173,14 +199,17 @@ export class GraphClient {
       const apiError = parseGraphErrorEnvelope(body, res.status, endpoint, usage, redact, traceId);
       if (apiError) {
         this.logger?.debug({ endpoint, status: res.status, code: apiError.code, subcode: apiError.subcode, fbtraceId: apiError.fbtraceId, ms }, 'graph call failed');
+        this.observe(endpoint, 'graph_error', res.status, apiError.code, started);
         throw apiError;
       }
       if (res.status >= 200 && res.status < 300 && body !== null && typeof body === 'object') {
         this.logger?.debug({ endpoint, status: res.status, traceId, usagePercent: usage?.maxPercent, ms }, 'graph call ok');
+        this.observe(endpoint, 'ok', res.status, null, started);
         return { data: body as T, usage, status: res.status, ...(traceId ? { traceId } : {}) };
       }
     }
     this.logger?.debug({ endpoint, status: res.status, traceId, ms }, 'graph call failed (non-JSON answer)');
+    this.observe(endpoint, 'http_error', res.status, null, started);
     throw new GraphHttpError({ status: res.status, endpoint, bodySnippet: redact(text.slice(0, SNIPPET_CHARS)), usage });
   }
 

@@ -92,6 +92,7 @@ export class FanoutService {
               error_subcode: null,
               error_message: null,
               attempt_started_at: null,
+              job_round: 0,
               created_at: now,
               updated_at: now,
               published_at: null,

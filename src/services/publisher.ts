@@ -1,4 +1,5 @@
 import type { GraphClient } from '../graph/graph-client';
+import type { GraphUsage } from '../graph/usage';
 
 export interface PostContent {
   message: string;
@@ -25,7 +26,7 @@ export function permalinkFor(fbPostId: string): string {
 export class Publisher {
   constructor(private readonly graph: GraphClient) {}
 
-  async publish(pageId: string, token: string, content: PostContent): Promise<Published> {
+  async publish(pageId: string, token: string, content: PostContent): Promise<Published & { usage: GraphUsage | null }> {
     // Photos go up unpublished first, then one feed post attaches them (the documented multi-photo flow).
     const media: string[] = [];
     for (const url of content.photos) {
@@ -38,7 +39,7 @@ export class Publisher {
       ...(media.length ? { attachedMedia: media } : {}),
       fields: ['id', 'permalink_url'],
     });
-    return { fbPostId: res.data.id, permalink: res.data.permalink_url ?? permalinkFor(res.data.id) };
+    return { fbPostId: res.data.id, permalink: res.data.permalink_url ?? permalinkFor(res.data.id), usage: res.usage };
   }
 
   /**

@@ -1,12 +1,15 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
-import type { Queues } from '../queues/queues';
+import { sql } from 'kysely';
+import { deliveryJobId, type Queues } from '../queues/queues';
 import type { DeliveriesService } from './deliveries.service';
 import { ACTIVE_POST_STATUSES, OPEN_DELIVERY_STATUSES } from './post-status';
 
-const CHUNK = 1_000;
+const CHUNK = 500;
+/** Job states in which a delivery's job will still run by itself. */
+const LIVE_STATES = new Set<string>(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 /** Deliveries untouched for this long are re-enqueued (a no-op when their job still exists). */
-const STALE_MS = 20_000;
+const STALE_MS = 10_000;
 
 /**
  * The store is the ledger; Redis is a dispatcher that can forget (restart without persistence,
@@ -21,6 +24,26 @@ export class ReconcilerService {
     private readonly log: Logger,
   ) {}
 
+  /**
+   * Re-enqueues stale open deliveries whose job is not live. A job id may be held by a dead job
+   * (completed, failed, or a partial hash left when Redis lost keys mid-flight): re-adding that id
+   * would be ignored, so such a delivery gets a new job round (a new id) instead.
+   */
+  private async requeue(rows: Array<{ id: number; post_id: string; job_round: number }>): Promise<number> {
+    const states = await Promise.all(rows.map((r) => this.queues.deliveries.getJobState(deliveryJobId(r.id, r.job_round))));
+    const dead = rows.filter((_, i) => !LIVE_STATES.has(states[i]!));
+    if (dead.length === 0) return 0;
+    const now = new Date().toISOString();
+    await this.db
+      .updateTable('deliveries')
+      .set({ job_round: sql<number>`job_round + 1`, updated_at: now })
+      .where('id', 'in', dead.map((r) => r.id))
+      .where('status', 'in', OPEN_DELIVERY_STATUSES)
+      .execute();
+    await this.queues.addDeliveries(dead.map((r) => ({ deliveryId: r.id, postId: r.post_id, round: r.job_round + 1 })));
+    return dead.length;
+  }
+
   async run(): Promise<{ fanouts: number; deliveries: number }> {
     const posts = await this.db.selectFrom('posts').select(['id', 'status', 'publish_at']).where('status', 'in', ACTIVE_POST_STATUSES).execute();
     for (const p of posts) {
@@ -31,12 +54,11 @@ export class ReconcilerService {
     const staleBefore = new Date(Date.now() - STALE_MS).toISOString();
     let last = 0;
     let deliveries = 0;
-    let revived = 0;
     for (;;) {
       const rows = await this.db
         .selectFrom('deliveries')
         .innerJoin('posts', 'posts.id', 'deliveries.post_id')
-        .select(['deliveries.id', 'deliveries.post_id'])
+        .select(['deliveries.id', 'deliveries.post_id', 'deliveries.job_round'])
         .where('posts.status', '=', 'publishing')
         .where('deliveries.status', 'in', OPEN_DELIVERY_STATUSES)
         .where('deliveries.updated_at', '<', staleBefore)
@@ -45,11 +67,10 @@ export class ReconcilerService {
         .limit(CHUNK)
         .execute();
       if (rows.length === 0) break;
-      revived += await this.queues.reEnqueueDeliveries(rows.map((r) => ({ deliveryId: r.id, postId: r.post_id })));
-      deliveries += rows.length;
+      deliveries += await this.requeue(rows);
       last = rows[rows.length - 1]!.id;
     }
-    if (posts.length || deliveries) this.log.info({ fanouts: posts.length, deliveries, revived }, 'reconciler re-enqueued unfinished work (existing jobs are left as they are, finished ones are revived)');
+    if (posts.length || deliveries) this.log.info({ fanouts: posts.length, deliveries }, 'reconciler re-enqueued unfinished work (existing jobs are left as they are)');
     return { fanouts: posts.length, deliveries };
   }
 }

@@ -16,8 +16,8 @@ export async function startTestStack(db: TestDatabase, label: string, opts: Stac
   const prefix = uniquePrefix(label);
   const stack = await startStack({
     ...opts,
-    env: { DATABASE_URL: database.url, QUEUE_PREFIX: prefix, REDIS_URL, LOG_LEVEL: 'silent', DELIVERY_BACKOFF_MS: '200', ...opts.env },
-    log: createLogger('silent'),
+    env: { DATABASE_URL: database.url, QUEUE_PREFIX: prefix, REDIS_URL, LOG_LEVEL: 'silent', DELIVERY_BACKOFF_MS: '200', PAGE_MIN_SPACING_MS: '50', READBACK_DELAY_MS: '300', ...opts.env },
+    log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
   return Object.assign(stack, {
     async dispose() {

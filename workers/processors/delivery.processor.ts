@@ -1,7 +1,8 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, RateLimitError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { classifyFailure } from '../../src/graph/classify';
-import { GraphApiError } from '../../src/graph/graph-errors';
+import { GraphApiError, GraphHttpError } from '../../src/graph/graph-errors';
+import type { Pacer } from '../../src/queues/pacer';
 import type { TokenCipher } from '../../src/security/token-cipher';
 import type { DeliveriesService, DeliveryError, DeliveryToSend } from '../../src/services/deliveries.service';
 import type { Publisher } from '../../src/services/publisher';
@@ -11,7 +12,19 @@ export interface DeliveryDeps {
   deliveries: DeliveriesService;
   publisher: Publisher;
   cipher: TokenCipher;
+  pacer: Pacer;
+  /** Pauses the whole deliveries queue (app-level throttle). */
+  pauseQueue(ms: number): Promise<void>;
+  /** Minimum wait after an unknown outcome before the Page is read back. */
+  readbackDelayMs: number;
   log: Logger;
+}
+
+/** Waits without consuming an attempt (nothing was sent): the job is delayed and retried later. */
+async function later(job: Job<DeliveryJobData>, token: string | undefined, ms: number): Promise<never> {
+  if (!token) throw new Error('cannot delay a job without its token');
+  await job.moveToDelayed(Date.now() + ms + Math.floor(Math.random() * 250), token);
+  throw new DelayedError();
 }
 
 /** Reasons after which the next attempt must first look for a post an earlier attempt may have created. */
@@ -28,6 +41,9 @@ function errorOf(err: unknown, explanation: string): DeliveryError {
  */
 export async function processDelivery(job: Job<DeliveryJobData>, token: string | undefined, deps: DeliveryDeps): Promise<string> {
   const { deliveries, publisher, cipher } = deps;
+  // A job whose data was lost (Redis lost keys mid-flight) must fail visibly, not "succeed": the
+  // reconciler then gives the delivery a fresh job.
+  if (!Number.isInteger(job.data?.deliveryId)) throw new UnrecoverableError('job data missing (Redis lost it?); the reconciler will re-enqueue from the store');
   const d = await deliveries.loadForSend(job.data.deliveryId);
   if (!d) return 'missing';
   if (d.status !== 'queued' && d.status !== 'publishing') return `noop:${d.status}`;
@@ -48,6 +64,14 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
 
   const ambiguous = d.status === 'publishing' || (d.reason !== null && AMBIGUOUS_REASONS.has(d.reason));
   const previousStart = d.attemptStartedAt ? new Date(d.attemptStartedAt) : new Date(0);
+  if (ambiguous) {
+    // Graph may take a moment to list a just-created post: reading back too early would post it twice.
+    const readyAt = previousStart.getTime() + deps.readbackDelayMs;
+    if (readyAt > Date.now()) return later(job, token, readyAt - Date.now());
+  }
+  // Per-Page spacing and throttle blocks, shared by all workers; waiting costs no attempt.
+  const wait = await deps.pacer.reserve(d.page.pageId);
+  if (wait > 0) return later(job, token, wait);
   if (!(await deliveries.claim(d.id))) return 'lost_claim';
   const log = deps.log.child({ deliveryId: d.id, postId: d.postId, unit: d.unitCode, attempt: d.attempts + 1 });
   const accessToken = cipher.decrypt(d.page.tokenCiphertext);
@@ -70,6 +94,8 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
     const res = await publisher.publish(d.page.pageId, accessToken, content);
     await deliveries.markPublished(d, res.fbPostId, res.permalink);
     rollUpLater(d, deps);
+    const verdict = await deps.pacer.observe(d.page.pageId, res.usage);
+    if (verdict.kind === 'app_blocked') await deps.pauseQueue(verdict.ms);
     return 'published';
   } catch (err) {
     return handleFailure(job, token, d, err, deps, log, unresolved);
@@ -128,14 +154,23 @@ async function handleFailure(
   const keepStart = unresolved ? d.attemptStartedAt : null;
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   log.warn({ kind: c.kind, reason: c.reason, code: error.code, subcode: error.subcode, fbtraceId: err instanceof GraphApiError ? err.fbtraceId : undefined }, 'delivery attempt failed');
+  const usage = err instanceof GraphApiError || err instanceof GraphHttpError ? err.usage : null;
+  const verdict = await deps.pacer.observe(d.page!.pageId, usage).catch(() => ({ kind: 'ok' as const }));
+  if (verdict.kind === 'app_blocked' && c.kind !== 'throttled_app') await deps.pauseQueue(verdict.ms);
   switch (c.kind) {
-    case 'throttled_page':
-    case 'throttled_app': {
-      // Throttling never burns an attempt: back to queued, attempt refunded, job delayed.
+    case 'throttled_page': {
+      // Throttling never burns an attempt: back to queued, attempt refunded; the whole Page waits
+      // (its other deliveries see the block before calling Graph), other Pages carry on.
+      const ms = c.retryAfterMs ?? 60_000;
+      await deps.pacer.blockPage(d.page!.pageId, ms);
       await deliveries.requeue(d, unresolved ? 'outcome_unknown' : c.reason, error, true, keepStart);
-      if (!token) throw new Error('throttled without a job token');
-      await job.moveToDelayed(Date.now() + (c.retryAfterMs ?? 60_000), token);
-      throw new DelayedError();
+      return later(job, token, ms);
+    }
+    case 'throttled_app': {
+      // An app-level limit (4, 17, 341) stops every Page: pause the queue, put the job back unspent.
+      await deliveries.requeue(d, unresolved ? 'outcome_unknown' : c.reason, error, true, keepStart);
+      await deps.pauseQueue(c.retryAfterMs ?? 60_000);
+      throw new RateLimitError();
     }
     case 'reauth':
     case 'permission':

@@ -57,6 +57,23 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
       handler: async (req) => deps.posts.cancel(principalOf(req), req.params.id),
     });
 
+    app.post('/posts/:id/retry', {
+      preValidation: allow(['editor', 'approver', 'admin'], 'retry deliveries'),
+      schema: {
+        tags: ['posts'],
+        summary: 'Re-queue failed deliveries (all, or only those with the given reasons), e.g. after tokens were fixed',
+        security,
+        params: PostIdParam,
+        body: z.object({ reasons: z.array(z.string().min(1).max(100)).min(1).max(50).optional() }).strict(),
+        response: { 202: z.object({ id: z.string(), status: z.literal('publishing'), requeued: z.number() }), ...errorResponses },
+      },
+      handler: async (req, reply) => {
+        const res = await deps.retries.retry(principalOf(req), req.params.id, req.body.reasons);
+        reply.status(202);
+        return res;
+      },
+    });
+
     app.get('/posts/:id', {
       schema: { tags: ['posts'], summary: 'A post with delivery counts by status', security, params: PostIdParam, response: { 200: PostView, ...errorResponses } },
       handler: async (req) => deps.postViews.get(principalOf(req), req.params.id),

@@ -1,0 +1,95 @@
+import { api, session } from './api.js';
+import { h, replace } from './dom.js';
+import { getLang, label, setLang, t } from './i18n.js';
+import { pagesView } from './views/pages.js';
+import { postDetailView } from './views/post-detail.js';
+import { postsView } from './views/posts.js';
+import { queuesView } from './views/queues.js';
+import { signInView } from './views/signin.js';
+
+/** Hash routes: `#/posts`, `#/posts/<id>`, `#/pages`, `#/queues`. Each view returns its cleanup. */
+const ROUTES = [
+  { re: /^#\/posts\/([0-9a-fA-F-]{36})$/, view: postDetailView, nav: 'posts' },
+  { re: /^#\/pages$/, view: pagesView, nav: 'pages' },
+  { re: /^#\/queues$/, view: queuesView, nav: 'queues' },
+  { re: /^#\/posts$/, view: postsView, nav: 'posts' },
+];
+const NAV = [
+  { id: 'posts', href: '#/posts' },
+  { id: 'pages', href: '#/pages' },
+  { id: 'queues', href: '#/queues' },
+];
+
+const header = document.getElementById('top');
+const main = document.getElementById('main');
+let me = null;
+let cleanup = null;
+let lastHash = null;
+
+function languageButton() {
+  const other = getLang() === 'vi' ? 'en' : 'vi';
+  return h(
+    'button',
+    { type: 'button', class: 'btn btn--ghost btn--small lang', lang: other, 'aria-label': t('lang.switchLabel'), onclick: () => { setLang(other); render(true); } },
+    t('lang.switchTo'),
+  );
+}
+
+function renderHeader(active) {
+  const skip = h('button', { type: 'button', class: 'skip', onclick: () => main.focus() }, t('nav.skip'));
+  const brand = h('a', { class: 'brand', href: '#/posts' }, h('span', { class: 'brand__mark', 'aria-hidden': 'true' }), h('span', {}, h('strong', {}, t('app.name')), h('small', {}, t('app.tagline'))));
+  const tools = h('div', { class: 'top__tools' }, languageButton());
+  if (me) {
+    tools.prepend(h('span', { class: 'who', title: me.unit.name }, h('span', { class: 'who__name' }, me.name), h('span', { class: 'who__role' }, `${label('role', me.role)} · ${me.unit.name}`)));
+    tools.append(h('button', { type: 'button', class: 'btn btn--ghost btn--small', onclick: signOut }, t('nav.signOut')));
+  }
+  const nav = me
+    ? h('nav', { class: 'nav', 'aria-label': t('nav.label') }, NAV.map((n) => h('a', { href: n.href, class: 'nav__link', 'aria-current': n.id === active ? 'page' : null }, t(`nav.${n.id}`))))
+    : null;
+  replace(header, skip, h('div', { class: 'top__bar' }, brand, tools), nav);
+}
+
+function signOut() {
+  session.clear();
+  me = null;
+  location.hash = '#/posts';
+  render(true);
+}
+
+async function render(force = false) {
+  if (!force && location.hash === lastHash) return;
+  lastHash = location.hash;
+  cleanup?.();
+  cleanup = null;
+  if (!session.key) {
+    renderHeader(null);
+    document.title = t('app.title', { page: t('signin.title') });
+    cleanup = signInView(main, { onSignedIn: (who) => { me = who; render(true); } });
+    return;
+  }
+  if (!me) {
+    try {
+      me = await api('/v1/me');
+    } catch {
+      session.clear();
+      return render(true);
+    }
+  }
+  const route = ROUTES.find((r) => r.re.test(location.hash));
+  if (!route) {
+    location.replace('#/posts');
+    return;
+  }
+  renderHeader(route.nav);
+  document.title = t('app.title', { page: t(`nav.${route.nav}`) });
+  const params = location.hash.match(route.re).slice(1);
+  main.replaceChildren();
+  cleanup = route.view(main, { me, params });
+}
+
+window.addEventListener('hashchange', () => render());
+window.addEventListener('lantoa:signedout', () => {
+  me = null;
+  render(true);
+});
+render(true);
