@@ -10,7 +10,7 @@ import { startWorkers, type Workers } from '../../workers/create-workers';
  * BullMQ can finish a job on its own while the store still says the work is open: a job that stalled
  * twice (two workers killed while holding it) is failed with "job stalled more than allowable limit"
  * without our processor ever running. The reliability suite's chained kill -9 found deliveries stuck
- * `publishing` that way; this test pins the recovery.
+ * `publishing` that way; these tests pin the recovery for both queues.
  */
 describe.each(testDatabases())('reconciler recovers jobs BullMQ failed on its own, on $name', (db) => {
   let s: TestStack;
@@ -64,5 +64,22 @@ describe.each(testDatabases())('reconciler recovers jobs BullMQ failed on its ow
     workers = await startWorkers(s.deps);
     expect((await finalPost(post.id)).counts.published).toBe(1);
     expect(s.sim.postsOf(await pageOf('001')).filter((p) => p.message === message)).toHaveLength(1);
+  });
+
+  it('a failed fan-out job of a post still approved is replaced, and the post is published', async () => {
+    await workers?.close(5_000);
+    workers = undefined;
+    const message = `Reconciler revives a fan-out ${Date.now()}`;
+    const post = await editor.createPost({ message, target: { unit: '002', scope: 'self' } });
+    await approver.approve(post.id);
+    await failWaitingJobs(QUEUE.fanout, fanoutJobId(post.id));
+    expect((await editor.getPost(post.id)).status).toBe('approved');
+
+    // Before the fix the reconciler's re-add hit the failed id (kept 30 days) and the post stayed approved.
+    await s.deps.reconciler.run();
+    expect(await s.deps.queues.fanout.getJobState(fanoutJobId(post.id))).toBe('waiting');
+    workers = await startWorkers(s.deps);
+    expect((await finalPost(post.id)).counts.published).toBe(1);
+    expect(s.sim.postsOf(await pageOf('002')).filter((p) => p.message === message)).toHaveLength(1);
   });
 });
