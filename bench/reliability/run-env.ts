@@ -209,6 +209,16 @@ export class RunEnv {
     const visible = await this.shared.sim.visibleCounts();
     const result = evaluate({ scenario, label: this.label, seconds, rows, visible, pageOf: this.pageOf, expectFailed, chaos });
     result.notes.unshift(...this.notes);
+    // Evidence for a few duplicated Pages: when each copy was created, against the ledger row.
+    const dupPages = rows.filter((r) => r.page_id && (visible[r.page_id] ?? 0) > 1).slice(0, 3);
+    for (const r of dupPages) {
+      const posts = (await this.shared.sim.control.get<{ posts: Array<{ id: string; createdAt: number }> }>(`/pages/${r.page_id}/posts`)).data.posts;
+      const row = await this.stack.deps.store.db.selectFrom('deliveries').select(['fb_post_id', 'attempt_started_at', 'published_at']).where('id', '=', r.id).executeTakeFirstOrThrow();
+      const t = (ms: number) => `+${((ms - this.approvedAt) / 1000).toFixed(3)}s`;
+      result.notes.push(
+        `Page ${r.page_id}: copies created at ${posts.map((p) => `${t(p.createdAt)} (${p.id})`).join(', ')}; ledger: last attempt started ${t(Date.parse(row.attempt_started_at!))}, published ${t(Date.parse(row.published_at!))} as ${row.fb_post_id}`,
+      );
+    }
     for (const r of rows.filter((x) => x.status === 'queued' || x.status === 'publishing').slice(0, 5)) {
       const q = this.stack.deps.queues.deliveries;
       const state = await q.getJobState(`dlv-${r.id}`).catch((e: Error) => `error ${e.message}`);
