@@ -57,7 +57,8 @@ async function main(): Promise<void> {
     scope: short ? ('short' as const) : ('full' as const),
     ...(pgUrl ? { pgUrl } : {}),
     workers: Number(values.workers),
-    concurrency: Number(values.concurrency ?? (short ? 20 : 50)),
+    // Each process pools up to min(concurrency + 5, 60) PostgreSQL connections; keep 3 workers + the API under max_connections (100).
+    concurrency: Number(values.concurrency ?? (pgUrl ? 15 : short ? 20 : 50)),
     lockMs: short ? 3_000 : 5_000,
     readbackDelayMs: Number(values['readback-delay-ms']),
     graphTimeoutMs: 2_000,

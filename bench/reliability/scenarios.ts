@@ -1,5 +1,5 @@
 /**
- * The three scenarios. Every random choice (when to kill, whom, which Pages lose their token, when
+ * The scenarios (a–c by default, d opt-in). Every random choice (when to kill, whom, which Pages lose their token, when
  * the incident starts) is drawn from a PRNG seeded by the suite seed, the scenario and the run number.
  */
 import { QueueEvents } from 'bullmq';
