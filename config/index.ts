@@ -24,6 +24,8 @@ export interface Config {
     readonly pageSpacingMs: number;
     readonly appSlowSpacingMs: number;
     readonly readbackDelayMs: number;
+    /** BullMQ lockDuration and stalledInterval of the workers (WORKER_LOCK_MS). */
+    readonly lockMs: number;
   };
   readonly logLevel: Env['LOG_LEVEL'];
   /** Retired encryption keys still accepted for decryption (key rotation). */
@@ -95,6 +97,7 @@ export function loadConfig(source: Record<string, string | undefined> = readEnv(
       pageSpacingMs: env.PAGE_MIN_SPACING_MS,
       appSlowSpacingMs: env.APP_SLOW_SPACING_MS,
       readbackDelayMs: env.READBACK_DELAY_MS,
+      lockMs: env.WORKER_LOCK_MS,
     },
     logLevel: env.LOG_LEVEL,
     oldTokenEncryptionKeys: (env.TOKEN_ENCRYPTION_KEYS_OLD ?? '').split(',').map((k) => k.trim()).filter(Boolean).map((k) => Buffer.from(k, 'base64')),

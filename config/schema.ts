@@ -100,6 +100,15 @@ export const EnvSchema = z.object({
   RATE_LIMIT_MAX: int(600, 0, 1_000_000),
   /** Length of the rate-limit window, in ms. */
   RATE_LIMIT_WINDOW_MS: int(60_000, 1_000, 3_600_000),
+
+  // --- reliability (issue 3, item 8) ---
+  /**
+   * Lock of an active job, in ms (BullMQ lockDuration; the stalled-job check runs at the same interval).
+   * A job whose worker died (kill -9) is re-run elsewhere after roughly one to two of these. Keep it well
+   * above the longest event-loop stall a worker can have. BullMQ's default is 30 s; the reliability suite
+   * uses a few seconds to recover faster.
+   */
+  WORKER_LOCK_MS: int(30_000, 1_000, 600_000),
 }).superRefine((env, ctx) => {
   if ((env.FB_APP_ID === undefined) !== (env.FB_APP_SECRET === undefined)) {
     const missing = env.FB_APP_ID === undefined ? 'FB_APP_ID' : 'FB_APP_SECRET';

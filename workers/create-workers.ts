@@ -26,7 +26,8 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   const { config, log } = deps;
   const connection = createRedis(config.redisUrl, 'worker');
   connection.on('error', (err) => log.warn({ err: err.message }, 'worker redis error'));
-  const common = { connection, prefix: config.queue.prefix };
+  // WORKER_LOCK_MS: how long a dead worker's job stays locked before the stalled check hands it to another worker.
+  const common = { connection, prefix: config.queue.prefix, lockDuration: config.queue.lockMs, stalledInterval: config.queue.lockMs };
   const cipher = deps.cipher();
 
   const fanout = new Worker<FanoutJobData>(

@@ -78,10 +78,18 @@ export class Queues {
     });
   }
 
-  /** Enqueues the post's fan-out, delayed until `publishAt` when that is in the future. */
+  /**
+   * Enqueues the post's fan-out, delayed until `publishAt` when that is in the future. Callers (approve,
+   * reconciler) only ask for posts the store says still need it, so a job of that id that BullMQ already
+   * failed ("job stalled more than allowable limit" after two workers died holding it, or 5 failed
+   * attempts) is replaced: re-adding its id would be a silent no-op and the post would stay `approved`.
+   */
   async scheduleFanout(postId: string, publishAt: Date | null): Promise<void> {
     const delay = publishAt ? Math.max(0, publishAt.getTime() - Date.now()) : 0;
-    await this.available(() => this.fanout.add(JOB.fanout, { postId }, { jobId: fanoutJobId(postId), delay, attempts: 5, backoff: { type: 'exponential', delay: 2_000 } }));
+    await this.available(async () => {
+      if ((await this.fanout.getJobState(fanoutJobId(postId))) === 'failed') await this.fanout.remove(fanoutJobId(postId));
+      return this.fanout.add(JOB.fanout, { postId }, { jobId: fanoutJobId(postId), delay, attempts: 5, backoff: { type: 'exponential', delay: 2_000 } });
+    });
   }
 
   /** Removes a not-yet-started fan-out; returns false if it is running (the worker then sees the cancel in the store). */

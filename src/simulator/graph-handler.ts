@@ -221,7 +221,12 @@ export class GraphHandler {
       const edge = segs[1]!;
       if (op === 'feed') return h.createFeedPost(ctx, this.ownPage(segs[0]!, tokenPage, m, true));
       if (op === 'photos') return h.createPhoto(ctx, this.ownPage(segs[0]!, tokenPage, m, true));
-      if (op === 'list') return h.listPosts(ctx, this.ownPage(segs[0]!, tokenPage, m, false), edge as h.ListEdge);
+      if (op === 'list') {
+        const page = this.ownPage(segs[0]!, tokenPage, m, false);
+        // Read-after-create lag on listings too: a read-lag rule matching 'list' hides posts younger than its delayMs.
+        const lag = this.s.faults.take('read', op, faultPage, now);
+        return h.listPosts(ctx, page, edge as h.ListEdge, lag ? now - (lag.delayMs ?? 0) : undefined);
+      }
       if (!store.pages.has(segs[0]!) && segs[0] !== 'me') throw unsupportedRequest(m, segs[0]!);
       throw new SimGraphError(2500, `Unknown path components: /${edge}`);
     }

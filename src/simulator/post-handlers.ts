@@ -169,8 +169,11 @@ export function deletePhoto(ctx: HandlerContext, photoId: string): Record<string
 
 export type ListEdge = 'feed' | 'posts' | 'published_posts' | 'scheduled_posts';
 
-/** GET /{page-id}/{feed|posts|published_posts|scheduled_posts}: reverse chronological, cursor paged. */
-export function listPosts(ctx: HandlerContext, page: StoredPage, edge: ListEdge): Record<string, unknown> {
+/**
+ * GET /{page-id}/{feed|posts|published_posts|scheduled_posts}: reverse chronological, cursor paged.
+ * `createdUpTo` (read-after-create lag) leaves out published posts created after that instant.
+ */
+export function listPosts(ctx: HandlerContext, page: StoredPage, edge: ListEdge, createdUpTo = Number.POSITIVE_INFINITY): Record<string, unknown> {
   const { params } = ctx;
   const fields = parseFields(params['fields']);
   checkPostFields(fields);
@@ -183,7 +186,7 @@ export function listPosts(ctx: HandlerContext, page: StoredPage, edge: ListEdge)
   const wanted =
     edge === 'scheduled_posts'
       ? (p: StoredPost) => !p.isDeleted && !p.isPublished && p.scheduledPublishTime !== undefined
-      : (p: StoredPost) => !p.isDeleted && p.isPublished;
+      : (p: StoredPost) => !p.isDeleted && p.isPublished && p.createdAt <= createdUpTo;
   const picked: StoredPost[] = [];
   let more = false;
   if (before !== undefined) {

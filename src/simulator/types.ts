@@ -68,7 +68,10 @@ export interface FaultRule {
   kind: FaultKind;
   /** Only requests targeting this Page (path page, post-id prefix, or token's Page). */
   pageId?: string;
-  /** Which calls match; default 'any-write' for incident, 'get' for read-lag, 'any' otherwise. */
+  /**
+   * Which calls match; default 'any-write' for incident, 'get' for read-lag, 'any' otherwise.
+   * read-lag on 'get' answers 100/33 for a young post; on 'list' (or 'any') it leaves young posts out of the listing.
+   */
   endpoint?: FaultEndpoint;
   /** Probability (0..1, seeded) that a matching call is hit. @defaultValue 1 */
   rate?: number;

@@ -11,7 +11,7 @@ describe('loadConfig', () => {
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(c.database).toEqual({ kind: 'sqlite', file: path.resolve('data/lantoa.db') });
     expect(c.graph).toEqual({ baseUrl: 'https://graph.facebook.com', version: 'v25.0', timeoutMs: 30_000 });
-    expect(c.queue).toMatchObject({ prefix: 'lantoa', concurrency: 50 });
+    expect(c.queue).toMatchObject({ prefix: 'lantoa', concurrency: 50, lockMs: 30_000 });
     expect(c.logLevel).toBe('info');
     expect(c.tokenEncryptionKey).toBeUndefined();
   });

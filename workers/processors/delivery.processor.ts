@@ -81,6 +81,7 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
   // True until this attempt has looked for the post an earlier attempt may have created.
   let unresolved = ambiguous;
 
+  let res: Awaited<ReturnType<Publisher['publish']>>;
   try {
     if (ambiguous) {
       // An earlier attempt may have created the post and lost the answer: look before creating again.
@@ -93,15 +94,19 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
       }
       unresolved = false;
     }
-    const res = await publisher.publish(d.page.pageId, accessToken, content);
-    await deliveries.markPublished(d, res.fbPostId, res.permalink);
-    rollUpLater(d, deps);
-    const verdict = await deps.pacer.observe(d.page.pageId, res.usage);
-    if (verdict.kind === 'app_blocked') await deps.pauseQueue(verdict.ms);
-    return 'published';
+    res = await publisher.publish(d.page.pageId, accessToken, content);
   } catch (err) {
     return handleFailure(job, token, d, err, deps, log, unresolved);
   }
+  // The post exists now. An error from here on (the store refusing a connection, Redis for the pacer) is
+  // not a failed create: it goes to BullMQ as is, the row stays `publishing`, and the retry reads the Page
+  // back and records this post. Through handleFailure it was requeued as a plain `internal_error` and the
+  // retry posted a second copy (found by the reliability suite).
+  await deliveries.markPublished(d, res.fbPostId, res.permalink);
+  rollUpLater(d, deps);
+  const verdict = await deps.pacer.observe(d.page.pageId, res.usage);
+  if (verdict.kind === 'app_blocked') await deps.pauseQueue(verdict.ms);
+  return 'published';
 }
 
 /**

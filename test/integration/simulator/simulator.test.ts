@@ -162,6 +162,21 @@ describe('Graph simulator over HTTP', () => {
     expect(third.body.paging.next).toBeUndefined();
   });
 
+  it('read-lag on list leaves a young post out of the listing until the lag has passed', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const old = (await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'older' }, headers: auth })).body.id;
+    await new Promise((r) => setTimeout(r, 350));
+    await call(base, 'POST', '/_sim/faults', { body: { kind: 'read-lag', endpoint: 'list', delayMs: 300 } });
+    const fresh = (await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'fresh' }, headers: auth })).body.id;
+    const listed = await call(base, 'GET', `/v25.0/${PAGE}/published_posts?fields=id`, { headers: auth });
+    expect(listed.body.data.map((p: { id: string }) => p.id)).toEqual([old]);
+    // A GET by id is not affected by a 'list' rule.
+    expect((await call(base, 'GET', `/v25.0/${fresh}`, { headers: auth })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 350));
+    const later = await call(base, 'GET', `/v25.0/${PAGE}/published_posts?fields=id`, { headers: auth });
+    expect(later.body.data.map((p: { id: string }) => p.id)).toEqual([fresh, old]);
+  });
+
   it('injects faults from the control API and clears them', async () => {
     const add = await call(base, 'POST', '/_sim/faults', { body: { rules: [{ kind: 'error', endpoint: 'feed', code: 368, subcode: 1390008, count: 1 }] } });
     expect(add.body).toEqual({ added: 1 });
