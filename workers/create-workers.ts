@@ -49,7 +49,8 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
         cipher,
         pacer: deps.pacer,
         pauseQueue: (ms) => deps.queues.deliveries.rateLimit(ms),
-        readbackDelayMs: config.queue.readbackDelayMs,
+        // An earlier attempt may still be in flight until its timeout; then Graph may list it late.
+        readbackDelayMs: config.graph.timeoutMs + config.queue.readbackDelayMs,
         log,
       }),
     {

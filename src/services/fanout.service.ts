@@ -42,7 +42,7 @@ export class FanoutService {
     for (;;) {
       const rows = await this.db
         .selectFrom('deliveries')
-        .select('id')
+        .select(['id', 'job_round'])
         .where('post_id', '=', postId)
         .where('status', '=', 'queued')
         .where('id', '>', last)
@@ -50,7 +50,8 @@ export class FanoutService {
         .limit(this.chunkSize)
         .execute();
       if (rows.length === 0) break;
-      await this.queues.addDeliveries(rows.map((r) => ({ deliveryId: r.id, postId })));
+      // With the row's job round: after a reconcile gave a row a new round, a re-run must not add the old id too.
+      await this.queues.addDeliveries(rows.map((r) => ({ deliveryId: r.id, postId, round: r.job_round })));
       queued += rows.length;
       last = rows[rows.length - 1]!.id;
       await checkpoint.set(last);

@@ -16,7 +16,7 @@ export interface DeliveryDeps {
   pacer: Pacer;
   /** Pauses the whole deliveries queue (app-level throttle). */
   pauseQueue(ms: number): Promise<void>;
-  /** Minimum wait after an unknown outcome before the Page is read back. */
+  /** Minimum wait after an ambiguous attempt started before the Page is read back (its request timeout + listing lag). */
   readbackDelayMs: number;
   log: Logger;
 }
