@@ -3,38 +3,19 @@
  * like a remote Graph API), measured side by side with a raw keep-alive HTTP loop at the same
  * concurrency, then again at realistic latency against the ideal N × mean latency ÷ concurrency.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import axios from 'axios';
 import { loadConfig, readEnv } from '../config';
 import { GraphClient } from '../src/graph/graph-client';
 import { createLogger } from '../src/logger';
 import { probeRedis } from '../src/queues/redis';
 import { seedOrganisation, startStack, type Stack } from '../src/demo/stack';
+import { SimulatorProcess } from './reliability/procs';
 
 const LOGNORMAL = { medianMs: 400, sigma: 0.5 };
-
-async function startSimulatorProcess(): Promise<{ url: string; proc: ChildProcess }> {
-  const tsx = require.resolve('tsx/cli');
-  const proc = spawn(process.execPath, [tsx, path.resolve(__dirname, '../src/simulator/main.ts'), '--port', '0', '--duplicate-mode', 'off', '--seed', '7'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = /^(http:\/\/\S+)$/m.exec(buf);
-      if (m) resolve(m[1]!);
-    });
-    proc.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
-  });
-  proc.stdout!.resume();
-  return { url, proc };
-}
 
 async function fanout(stack: Stack, editorKey: string, approverKey: string, message: string): Promise<{ secs: number; published: number; failed: number; total: number }> {
   const post = await stack.admin.withKey(editorKey).createPost({ message, target: { unit: 'root', scope: 'subtree' } });
@@ -108,8 +89,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-bench-'));
-  const sim = await startSimulatorProcess();
-  const control = (p: string, body: unknown) => axios.post(`${sim.url}/_sim/${p}`, body, { maxBodyLength: Infinity });
+  const sim = await SimulatorProcess.start(7);
+  const control = (route: string, body: unknown) => sim.post(`/${route}`, body);
   const prefix = `lantoa-bench-${crypto.randomBytes(3).toString('hex')}`;
   const stack = await startStack({
     env: { ...env, DATABASE_URL: `sqlite:${path.join(dir, 'bench.db')}`, QUEUE_PREFIX: prefix, GRAPH_API_URL: sim.url, LOG_LEVEL: 'warn' },
@@ -148,7 +129,7 @@ async function main(): Promise<void> {
     console.log(`\nfanout/raw ratio: ${(raw / f0.secs).toFixed(2)}`);
   } finally {
     await stack.close();
-    sim.proc.kill('SIGTERM');
+    await sim.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
