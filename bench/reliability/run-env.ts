@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import type { ApiClient } from '../../src/cli/api-client';
-import { seedOrganisation, startStack, UNITS_CSV, type Stack } from '../../src/demo/stack';
+import { seedOrganisation, startStack, subtreeCodes, UNITS_CSV, type Stack } from '../../src/demo/stack';
 import { createLogger } from '../../src/logger';
 import { generateEncryptionKey } from '../../src/security/token-cipher';
 import { evaluate, type RunResult } from './report';
@@ -47,21 +47,6 @@ export interface Shared {
 const UNITS_TEXT = fs.readFileSync(UNITS_CSV, 'utf8');
 const FINAL_POST = ['published', 'partially_failed', 'failed', 'cancelled'];
 
-function subtree(rootCode: string): Set<string> {
-  const children = new Map<string, string[]>();
-  for (const line of UNITS_TEXT.split(/\r?\n/).slice(1)) {
-    const [code, parent] = line.split(',');
-    if (code && parent) children.set(parent, [...(children.get(parent) ?? []), code]);
-  }
-  const out = new Set<string>();
-  const stack = [rootCode];
-  while (stack.length) {
-    const c = stack.pop()!;
-    out.add(c);
-    stack.push(...(children.get(c) ?? []));
-  }
-  return out;
-}
 
 async function freshDatabase(opts: SuiteOptions, label: string): Promise<{ url: string; drop(): Promise<void> }> {
   if (!opts.pgUrl) {
@@ -133,7 +118,7 @@ export class RunEnv {
     };
     // The API (and the store the suite reads) in this process; the workers are separate processes.
     const stack = await startStack({ workers: false, env: { ...env, LOG_LEVEL: 'silent' }, log: createLogger('silent') });
-    const only = opts.scope === 'full' ? undefined : subtree('01');
+    const only = opts.scope === 'full' ? undefined : subtreeCodes(UNITS_TEXT, '01');
     const { pages } = await seedOrganisation(stack, UNITS_TEXT, {
       ...(only ? { only: (c: string) => only.has(c) } : {}),
       seedSim: async (seeds) => sim.post('/pages', { pages: seeds }),

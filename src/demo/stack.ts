@@ -80,6 +80,23 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
 }
 
+/** Codes of `rootCode` and everything under it, computed from a units CSV alone (independent of the store). */
+export function subtreeCodes(csv: string, rootCode: string): Set<string> {
+  const children = new Map<string, string[]>();
+  for (const line of csv.split(/\r?\n/).slice(1)) {
+    const [code, parent] = line.split(',');
+    if (code && parent) children.set(parent, [...(children.get(parent) ?? []), code]);
+  }
+  const out = new Set<string>();
+  const stack = [rootCode];
+  while (stack.length) {
+    const c = stack.pop()!;
+    out.add(c);
+    stack.push(...(children.get(c) ?? []));
+  }
+  return out;
+}
+
 /** Deterministic numeric Page id for the i-th unit (15 digits, like real Page ids). */
 export function simulatedPageId(i: number): string {
   return `10${String(i + 1).padStart(13, '0')}`;

@@ -2,24 +2,7 @@ import type { ApiClient } from '../../src/cli/api-client';
 import type { PostView } from '../../src/services/post-views.service';
 import { waitFor, type TestStack } from './stack';
 
-/** Codes of `rootCode` and everything under it, computed from the CSV alone (independent of the store). */
-export function subtreeCodes(csv: string, rootCode: string): Set<string> {
-  const children = new Map<string, string[]>();
-  for (const line of csv.split(/\r?\n/).slice(1)) {
-    if (!line) continue;
-    const [code, parent] = line.split(',');
-    if (!parent) continue;
-    children.set(parent, [...(children.get(parent) ?? []), code!]);
-  }
-  const out = new Set<string>();
-  const stack = [rootCode];
-  while (stack.length) {
-    const c = stack.pop()!;
-    out.add(c);
-    stack.push(...(children.get(c) ?? []));
-  }
-  return out;
-}
+export { subtreeCodes } from '../../src/demo/stack';
 
 export const FINAL_POST = ['published', 'partially_failed', 'failed', 'cancelled', 'recalled'];
 

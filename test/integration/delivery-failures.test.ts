@@ -1,27 +1,10 @@
 import { testDatabases } from '../helpers/databases';
 import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../helpers/stack';
+import { subtreeCodes } from '../../src/demo/stack';
 import type { ApiClient } from '../../src/cli/api-client';
 import { deliveryJobId } from '../../src/queues/queues';
 import type { PostView } from '../../src/services/post-views.service';
 
-/** Hà Nội (province '01') and everything under it: the only Pages these tests need. */
-function subtreeCodes(csv: string, rootCode: string): Set<string> {
-  const children = new Map<string, string[]>();
-  for (const line of csv.split(/\r?\n/).slice(1)) {
-    if (!line) continue;
-    const [code, parent] = line.split(',');
-    if (!parent) continue;
-    children.set(parent, [...(children.get(parent) ?? []), code!]);
-  }
-  const out = new Set<string>();
-  const stack = [rootCode];
-  while (stack.length) {
-    const c = stack.pop()!;
-    out.add(c);
-    stack.push(...(children.get(c) ?? []));
-  }
-  return out;
-}
 
 const FINAL = ['published', 'partially_failed', 'failed', 'cancelled'];
 let seq = 0;
