@@ -12,7 +12,7 @@ import { DEFAULT_THROTTLE_MS } from './graph/classify';
 import { createRedis } from './queues/redis';
 import { WebhookQueue } from './queues/webhook-queue';
 import { TokenCipher } from './security/token-cipher';
-import { DeliveriesService } from './services/deliveries.service';
+import { DeliveryLedger } from './services/delivery-ledger';
 import { EventBus } from './services/events';
 import { FanoutService } from './services/fanout.service';
 import { KeysService } from './services/keys.service';
@@ -27,7 +27,6 @@ import { UnitsService } from './services/units.service';
 import { WebhooksService } from './services/webhooks.service';
 import { ChangeJobs } from './queues/change-jobs';
 import { AuditService } from './services/audit.service';
-import { ChangeLedger } from './services/change-ledger';
 import { EditsService } from './services/edits.service';
 import { RecallService } from './services/recall.service';
 import { TokenHealthService } from './services/token-health.service';
@@ -49,7 +48,8 @@ export interface Deps {
   pages: PagesService;
   posts: PostsService;
   postViews: PostViewsService;
-  deliveries: DeliveriesService;
+  /** The delivery ledger: the only writer of `deliveries` (fenced claims, one write batcher). */
+  ledger: DeliveryLedger;
   fanout: FanoutService;
   publisher: Publisher;
   reconciler: ReconcilerService;
@@ -61,7 +61,6 @@ export interface Deps {
   // Governance (issue 4)
   audit: AuditService;
   changeJobs: ChangeJobs;
-  changeLedger: ChangeLedger;
   recalls: RecallService;
   edits: EditsService;
   tokenHealth: TokenHealthService;
@@ -105,8 +104,9 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   const targets = new TargetService(db);
   const events = new EventBus();
   subscribeMetrics(events, metrics, db, log);
-  const deliveries = new DeliveriesService(db, events);
-  const posts = new PostsService(db, targets, queues, log);
+  // A claim's lease is the job lock; after it, another worker waits out the holder's request timeout and the listing lag.
+  const ledger = new DeliveryLedger(db, events, { leaseMs: config.queue.lockMs, takeoverMs: config.graph.timeoutMs + config.queue.readbackDelayMs });
+  const posts = new PostsService(db, ledger, targets, queues, log);
   const publisher = new Publisher(graph);
   const changeJobs = new ChangeJobs(queues, redis, { prefix: config.queue.prefix, attempts: config.queue.attempts, backoffMs: config.queue.backoffMs });
   changeJobs.governance.on('error', (err) => log.warn({ err: err.message }, 'governance queue error'));
@@ -126,19 +126,18 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     pages: new PagesService(db, getCipher),
     posts,
     postViews: new PostViewsService(db, posts),
-    deliveries,
-    fanout: new FanoutService(db, targets, deliveries, queues, config.queue.fanoutChunkSize, log, events),
+    ledger,
+    fanout: new FanoutService(db, targets, ledger, queues, config.queue.fanoutChunkSize, log, events),
     publisher,
-    reconciler: new ReconcilerService(db, queues, deliveries, log),
-    retries: new RetryService(db, posts, queues, log),
+    reconciler: new ReconcilerService(db, queues, ledger, log),
+    retries: new RetryService(db, ledger, posts, queues, log),
     metrics,
     webhooks: new WebhooksService(db, getCipher),
     webhookQueue,
     audit: new AuditService(db),
     changeJobs,
-    changeLedger: new ChangeLedger(db),
-    recalls: new RecallService(db, posts, changeJobs, log),
-    edits: new EditsService(db, posts, changeJobs, log),
+    recalls: new RecallService(db, ledger, posts, changeJobs, log),
+    edits: new EditsService(db, ledger, posts, changeJobs, log),
     tokenHealth: new TokenHealthService(db, graph, getCipher, targets, config.facebookApp, { expiringWithinMs: config.tokenHealth.expiringWithinMs, maxAgeMs: config.tokenHealth.sweepEveryMs }, log),
     async close() {
       await changeJobs.close().catch(() => {});

@@ -4,6 +4,7 @@ import { createRedis } from '../src/queues/redis';
 import { JOB, QUEUE, type DeliveryJobData, type FanoutJobData } from '../src/queues/queues';
 import { processDelivery } from './processors/delivery.processor';
 import { processFanout } from './processors/fanout.processor';
+import { pageWriteDeps } from './processors/page-write-policy';
 import { startWebhookWorker, type WebhookWorker } from './webhook-worker';
 import { checkTokensBeforeFanout, ensureGovernanceSchedulers, routeChangeJob, startGovernanceWorker } from './governance-workers';
 
@@ -44,14 +45,12 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
     (job, token) =>
       routeChangeJob(job, token, deps, cipher) ??
       processDelivery(job, token, {
-        deliveries: deps.deliveries,
+        ...pageWriteDeps(deps),
+        ledger: deps.ledger,
         publisher: deps.publisher,
         cipher,
-        pacer: deps.pacer,
-        pauseQueue: (ms) => deps.queues.deliveries.rateLimit(ms),
         // An earlier attempt may still be in flight until its timeout; then Graph may list it late.
         readbackDelayMs: config.graph.timeoutMs + config.queue.readbackDelayMs,
-        log,
       }),
     {
       ...common,

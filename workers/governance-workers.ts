@@ -6,6 +6,7 @@ import type { DeliveryJobData, FanoutJobData } from '../src/queues/queues';
 import type { TokenCipher } from '../src/security/token-cipher';
 import { processEdit } from './processors/edit.processor';
 import { processRecall } from './processors/recall.processor';
+import { pageWriteDeps } from './processors/page-write-policy';
 
 export const TOKEN_SWEEP_SCHEDULER_ID = 'token-sweep';
 export const CHANGES_SCHEDULER_ID = 'reconcile-changes';
@@ -16,7 +17,7 @@ export const RECONCILE_CHANGES_EVERY_MS = 15_000;
  * publishing. Returns the job's promise, or undefined when the job is a publish job.
  */
 export function routeChangeJob(job: Job<DeliveryJobData>, token: string | undefined, deps: Deps, cipher: TokenCipher): Promise<string> | undefined {
-  const common = { ledger: deps.changeLedger, deliveries: deps.deliveries, graph: deps.graph, cipher, pacer: deps.pacer, log: deps.log };
+  const common = { ...pageWriteDeps(deps), ledger: deps.ledger, graph: deps.graph, cipher };
   if (job.name === CHANGE_JOB.recall) return processRecall(job as Job<ChangeJobData>, token, { ...common, recalls: deps.recalls });
   if (job.name === CHANGE_JOB.edit) return processEdit(job as Job<ChangeJobData>, token, { ...common, edits: deps.edits });
   return undefined;

@@ -147,6 +147,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('webhook_deliveries_hook_idx').on('webhook_deliveries').columns(['webhook_id', 'id']).execute();
       },
     },
+    // Fenced claims: a publish, recall or edit attempt holds the row under a token and a lease.
+    '0005_fenced_claims': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('deliveries').addColumn('claim_token', 'text').execute();
+        await db.schema.alterTable('deliveries').addColumn('lease_until', 'text').execute();
+      },
+    },
   };
 }
 

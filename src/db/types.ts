@@ -82,6 +82,10 @@ export interface DeliveriesTable {
   edit_status: string | null;
   /** Why the edit of this Page failed (`token_invalid`, `post_gone`, …). */
   edit_error: string | null;
+  /** Fence (0005): random token of the latest claim (publish, recall or edit attempt). */
+  claim_token: Generated<string | null>;
+  /** Fence (0005): when the latest claim's lease ends; null once its holder released it. */
+  lease_until: Generated<Timestamp | null>;
 }
 
 export interface ApiKeysTable {

@@ -100,6 +100,13 @@ function transportError(err: unknown, endpoint: GraphEndpoint, redact: (s: strin
   return new GraphTransportError({ kind, requestSent, endpoint, errno, detail });
 }
 
+/** Called synchronously right before a write is sent; throwing stops it unsent (a fenced claim whose lease ran out). */
+export type Fence = () => void;
+
+export interface WriteOptions {
+  fence?: Fence;
+}
+
 export class GraphClient {
   private readonly baseUrl: string;
   private readonly version: string;
@@ -162,11 +169,15 @@ export class GraphClient {
     method: Method,
     segments: string[],
     token: string,
-    opts: { query?: Query; body?: Record<string, unknown>; secrets?: string[] } = {},
+    opts: { query?: Query; body?: Record<string, unknown>; secrets?: string[]; fence?: Fence } = {},
   ): Promise<GraphResponse<T>> {
     const redact = makeRedactor([token, ...(opts.secrets ?? [])]);
     const started = performance.now();
     let res: AxiosResponse<unknown>;
+    // The fence runs synchronously right before the request is handed to axios: from here to the socket
+    // write there are only microtasks and nextTicks, no I/O wait (on a kept-alive socket). If it throws,
+    // nothing was sent.
+    opts.fence?.();
     try {
       res = await this.http.request({
         method,
@@ -218,6 +229,7 @@ export class GraphClient {
     pageId: string,
     token: string,
     body: { message?: string; link?: string; published?: boolean; attachedMedia?: string[]; fields?: string[] },
+    write: WriteOptions = {},
   ): Promise<GraphResponse<{ id: string; permalink_url?: string }>> {
     const data: Record<string, unknown> = {};
     if (body.message !== undefined) data['message'] = body.message;
@@ -227,7 +239,7 @@ export class GraphClient {
       data['attached_media'] = body.attachedMedia.map((id) => ({ media_fbid: id }));
     }
     if (body.fields && body.fields.length > 0) data['fields'] = body.fields.join(',');
-    return this.call('feed', 'POST', [pageId, 'feed'], token, { body: data });
+    return this.call('feed', 'POST', [pageId, 'feed'], token, { body: data, ...write });
   }
 
   /** POST /{page-id}/photos by URL; `published: false` stages a photo for `attached_media`. */
@@ -235,10 +247,11 @@ export class GraphClient {
     pageId: string,
     token: string,
     body: { url: string; published: boolean; caption?: string },
+    write: WriteOptions = {},
   ): Promise<GraphResponse<{ id: string; post_id?: string }>> {
     const data: Record<string, unknown> = { url: body.url, published: body.published };
     if (body.caption !== undefined) data['caption'] = body.caption;
-    return this.call('photos', 'POST', [pageId, 'photos'], token, { body: data });
+    return this.call('photos', 'POST', [pageId, 'photos'], token, { body: data, ...write });
   }
 
   /** GET /{post-id}?fields=… */
@@ -253,16 +266,17 @@ export class GraphClient {
     postId: string,
     token: string,
     body: { message?: string; isPublished?: boolean },
+    write: WriteOptions = {},
   ): Promise<GraphResponse<{ success: boolean }>> {
     const data: Record<string, unknown> = {};
     if (body.message !== undefined) data['message'] = body.message;
     if (body.isPublished !== undefined) data['is_published'] = body.isPublished;
-    return this.call('post.update', 'POST', [postId], token, { body: data });
+    return this.call('post.update', 'POST', [postId], token, { body: data, ...write });
   }
 
   /** DELETE /{post-id}; a second delete fails with 100/33. */
-  deletePost(postId: string, token: string): Promise<GraphResponse<{ success: boolean }>> {
-    return this.call('post.delete', 'DELETE', [postId], token);
+  deletePost(postId: string, token: string, write: WriteOptions = {}): Promise<GraphResponse<{ success: boolean }>> {
+    return this.call('post.delete', 'DELETE', [postId], token, write);
   }
 
   /** GET /{page-id}/published_posts, newest first, cursor paged. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
+import type { DeliveryLedger } from './delivery-ledger';
 import type { PostEditRow } from '../db/types';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors/app-error';
 import type { ChangeJobs } from '../queues/change-jobs';
@@ -44,6 +45,7 @@ export class EditsService {
 
   constructor(
     private readonly db: Db,
+    private readonly ledger: DeliveryLedger,
     private readonly posts: PostsService,
     private readonly jobs: ChangeJobs,
     private readonly log: Logger,
@@ -89,9 +91,7 @@ export class EditsService {
       const u = await trx.updateTable('posts').set({ message: edit.message, updated_at: now }).where('id', '=', postId).where('status', 'in', EDITABLE).executeTakeFirst();
       // Throwing rolls the transaction back: both rows must still be as checked above.
       if (Number(e.numUpdatedRows) !== 1 || Number(u.numUpdatedRows) !== 1) throw new ConflictError('post or edit changed while approving; reload it');
-      const base = trx.updateTable('deliveries').where('post_id', '=', postId).where('status', '=', 'published');
-      await base.set({ edit_revision: revision, edit_status: 'pending', edit_error: null }).where('fb_post_id', 'is not', null).execute();
-      await base.set({ edit_revision: revision, edit_status: 'failed', edit_error: 'fb_post_id_unknown' }).where('fb_post_id', 'is', null).execute();
+      await this.ledger.startEdit(trx, postId, revision);
       await appendAudit(trx, { actor: p, action: 'post.edit_approve', subject: { type: 'post', id: postId, path: post.target_path }, details: { revision, requestedBy: edit.requested_by } });
     });
     await this.enqueue(postId, revision).catch((err: Error) => this.log.warn({ postId, err: err.message }, 'edit jobs not enqueued (Redis unavailable?); the reconciler will enqueue them'));

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
 import type { Queues } from '../queues/queues';
-import type { DeliveriesService } from './deliveries.service';
+import type { DeliveryLedger } from './delivery-ledger';
 import type { EventBus } from './events';
 import type { Target, TargetService } from './target.service';
 
@@ -21,7 +21,7 @@ export class FanoutService {
   constructor(
     private readonly db: Db,
     private readonly targets: TargetService,
-    private readonly deliveries: DeliveriesService,
+    private readonly ledger: DeliveryLedger,
     private readonly queues: Queues,
     private readonly chunkSize: number,
     private readonly log: Logger,
@@ -58,7 +58,7 @@ export class FanoutService {
     }
     const counts = await this.db.selectFrom('posts').select(['total']).where('id', '=', postId).executeTakeFirstOrThrow();
     // All skipped (no Page anywhere) or everything already final: finish now.
-    await this.deliveries.rollUp(postId);
+    await this.ledger.rollUp(postId);
     this.log.info({ postId, total: counts.total, queued }, 'fan-out enqueued');
     this.events.emit({ type: 'fanout.done', postId, total: counts.total, queued, durationMs: Date.now() - started });
     return { kind: 'done', total: counts.total, queued, skipped: counts.total - queued };
@@ -77,30 +77,7 @@ export class FanoutService {
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return; // cancelled meanwhile, or another fan-out won
       for (let i = 0; i < units.length; i += INSERT_CHUNK) {
-        await trx
-          .insertInto('deliveries')
-          .values(
-            units.slice(i, i + INSERT_CHUNK).map((u) => ({
-              post_id: postId,
-              unit_code: u.code,
-              page_id: u.pageId,
-              status: u.pageId ? 'queued' : 'skipped',
-              reason: u.pageId ? null : 'no_page',
-              attempts: 0,
-              fb_post_id: null,
-              permalink: null,
-              error_code: null,
-              error_subcode: null,
-              error_message: null,
-              attempt_started_at: null,
-              job_round: 0,
-              created_at: now,
-              updated_at: now,
-              published_at: null,
-            })),
-          )
-          .onConflict((oc) => oc.columns(['post_id', 'unit_code']).doNothing())
-          .execute();
+        await this.ledger.insertForPost(trx, postId, units.slice(i, i + INSERT_CHUNK), now);
       }
     });
   }

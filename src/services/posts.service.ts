@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
+import type { DeliveryLedger } from './delivery-ledger';
 import type { PostRow } from '../db/types';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors/app-error';
 import type { Queues } from '../queues/queues';
@@ -31,6 +32,7 @@ const PUBLISH_AT_TOLERANCE_MS = 60_000;
 export class PostsService {
   constructor(
     private readonly db: Db,
+    private readonly ledger: DeliveryLedger,
     private readonly targets: TargetService,
     private readonly queues: Queues,
     private readonly log: Logger,
@@ -179,7 +181,7 @@ export class PostsService {
         .where('status', 'in', CANCELLABLE_POST_STATUSES)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return false;
-      await trx.updateTable('deliveries').set({ status: 'cancelled', reason: 'post_cancelled', updated_at: now }).where('post_id', '=', id).where('status', '=', 'queued').execute();
+      await this.ledger.cancelQueued(trx, id, 'post_cancelled', now);
       await appendAudit(trx, { actor: p, action: 'post.cancel', subject: { type: 'post', id, path: post.target_path }, details: { previousStatus: post.status } });
       return true;
     });

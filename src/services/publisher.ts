@@ -1,4 +1,4 @@
-import type { GraphClient } from '../graph/graph-client';
+import type { Fence, GraphClient } from '../graph/graph-client';
 import type { GraphUsage } from '../graph/usage';
 
 export interface PostContent {
@@ -26,11 +26,13 @@ export function permalinkFor(fbPostId: string): string {
 export class Publisher {
   constructor(private readonly graph: GraphClient) {}
 
-  async publish(pageId: string, token: string, content: PostContent): Promise<Published & { usage: GraphUsage | null }> {
+  /** `fence` is checked right before each write (each photo, then the feed post). */
+  async publish(pageId: string, token: string, content: PostContent, fence?: Fence): Promise<Published & { usage: GraphUsage | null }> {
+    const write = fence ? { fence } : {};
     // Photos go up unpublished first, then one feed post attaches them (the documented multi-photo flow).
     const media: string[] = [];
     for (const url of content.photos) {
-      const photo = await this.graph.uploadPhoto(pageId, token, { url, published: false });
+      const photo = await this.graph.uploadPhoto(pageId, token, { url, published: false }, write);
       media.push(photo.data.id);
     }
     const res = await this.graph.createFeedPost(pageId, token, {
@@ -38,7 +40,7 @@ export class Publisher {
       ...(content.link ? { link: content.link } : {}),
       ...(media.length ? { attachedMedia: media } : {}),
       fields: ['id', 'permalink_url'],
-    });
+    }, write);
     return { fbPostId: res.data.id, permalink: res.data.permalink_url ?? permalinkFor(res.data.id), usage: res.usage };
   }
 

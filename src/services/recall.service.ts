@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
+import type { DeliveryLedger } from './delivery-ledger';
 import { ConflictError } from '../errors/app-error';
 import type { ChangeJobs } from '../queues/change-jobs';
 import { appendAudit, systemActor } from './audit.service';
 import { Debouncer } from './debounce';
 import { requireRole, requireScope, type Principal } from './keys.service';
-import { emptyCounts, type DeliveryStatus, type PostStatus } from './post-status';
+import type { PostStatus } from './post-status';
 import type { PostsService } from './posts.service';
 
 const CHUNK = 1_000;
@@ -32,6 +33,7 @@ export class RecallService {
 
   constructor(
     private readonly db: Db,
+    private readonly ledger: DeliveryLedger,
     private readonly posts: PostsService,
     private readonly jobs: ChangeJobs,
     private readonly log: Logger,
@@ -68,30 +70,11 @@ export class RecallService {
         .where('recall_round', '=', post.recall_round)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return undefined;
-      const n = (r: { numUpdatedRows: bigint }) => Number(r.numUpdatedRows);
-      const cancelled = n(await trx.updateTable('deliveries').set({ status: 'cancelled', reason: 'post_recalled', updated_at: now }).where('post_id', '=', id).where('status', '=', 'queued').executeTakeFirst());
-      const toDelete = n(
-        await trx
-          .updateTable('deliveries')
-          .set({ status: 'recalling', reason: null, error_code: null, error_subcode: null, error_message: null, updated_at: now })
-          .where('post_id', '=', id)
-          .where((eb) => eb.or([eb('status', '=', 'published'), eb('status', '=', 'recall_failed')]))
-          .where('fb_post_id', 'is not', null)
-          .executeTakeFirst(),
-      );
-      // Facebook confirmed the content but we never learnt its id: nothing to delete by id; say so.
-      const unknown = n(
-        await trx
-          .updateTable('deliveries')
-          .set({ status: 'recall_failed', reason: 'fb_post_id_unknown', updated_at: now })
-          .where('post_id', '=', id)
-          .where('status', '=', 'published')
-          .where('fb_post_id', 'is', null)
-          .executeTakeFirst(),
-      );
+      const cancelled = await this.ledger.cancelQueued(trx, id, 'post_recalled', now);
+      // Facebook confirmed the content but we never learnt its id: nothing to delete by id; the ledger says so.
+      const { toDelete, withoutPostId: unknown } = await this.ledger.startRecall(trx, id, now);
       // A pending or running edit stops: its remaining Page edits become no-ops.
       await trx.updateTable('post_edits').set({ status: 'cancelled', completed_at: now }).where('post_id', '=', id).where('status', 'in', ['pending_approval', 'applying']).execute();
-      await trx.updateTable('deliveries').set({ edit_status: 'cancelled' }).where('post_id', '=', id).where('edit_status', '=', 'pending').execute();
       await appendAudit(trx, {
         actor: p,
         action: 'post.recall',
@@ -139,27 +122,12 @@ export class RecallService {
     const post = await this.db.selectFrom('posts').select(['status', 'recall_round', 'target_unit_code']).where('id', '=', postId).executeTakeFirst();
     if (!post || post.status !== 'recalling') return null;
     const now = new Date().toISOString();
-    const adopted = await this.db
-      .updateTable('deliveries')
-      .set({ status: 'recalling', updated_at: now })
-      .where('post_id', '=', postId)
-      .where('status', '=', 'published')
-      .where('fb_post_id', 'is not', null)
-      .executeTakeFirst();
-    await this.db
-      .updateTable('deliveries')
-      .set({ status: 'recall_failed', reason: 'fb_post_id_unknown', updated_at: now })
-      .where('post_id', '=', postId)
-      .where('status', '=', 'published')
-      .where('fb_post_id', 'is', null)
-      .execute();
-    if (Number(adopted.numUpdatedRows) > 0) {
+    const adopted = await this.ledger.startRecall(this.db, postId, now, ['published']);
+    if (adopted.toDelete > 0) {
       await this.enqueue(postId, post.recall_round);
       return null;
     }
-    const rows = await this.db.selectFrom('deliveries').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).where('post_id', '=', postId).groupBy('status').execute();
-    const counts = emptyCounts();
-    for (const r of rows) counts[r.status as DeliveryStatus] = Number(r.n);
+    const counts = await this.ledger.countByStatus(postId);
     if (counts.queued + counts.publishing + counts.recalling + counts.published > 0) return null;
     const path = (await this.db.selectFrom('units').select('path').where('code', '=', post.target_unit_code).executeTakeFirstOrThrow()).path;
     const done = await this.db.transaction().execute(async (trx) => {

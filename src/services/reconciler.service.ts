@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
-import { sql } from 'kysely';
 import { deliveryJobId, type Queues } from '../queues/queues';
-import type { DeliveriesService } from './deliveries.service';
+import type { DeliveryLedger } from './delivery-ledger';
 import { ACTIVE_POST_STATUSES, OPEN_DELIVERY_STATUSES } from './post-status';
 
 const CHUNK = 500;
@@ -20,7 +19,7 @@ export class ReconcilerService {
   constructor(
     private readonly db: Db,
     private readonly queues: Queues,
-    private readonly deliveries: DeliveriesService,
+    private readonly ledger: DeliveryLedger,
     private readonly log: Logger,
   ) {}
 
@@ -33,13 +32,7 @@ export class ReconcilerService {
     const states = await Promise.all(rows.map((r) => this.queues.deliveries.getJobState(deliveryJobId(r.id, r.job_round))));
     const dead = rows.filter((_, i) => !LIVE_STATES.has(states[i]!));
     if (dead.length === 0) return 0;
-    const now = new Date().toISOString();
-    await this.db
-      .updateTable('deliveries')
-      .set({ job_round: sql<number>`job_round + 1`, updated_at: now })
-      .where('id', 'in', dead.map((r) => r.id))
-      .where('status', 'in', OPEN_DELIVERY_STATUSES)
-      .execute();
+    await this.ledger.bumpJobRound(dead.map((r) => r.id));
     await this.queues.addDeliveries(dead.map((r) => ({ deliveryId: r.id, postId: r.post_id, round: r.job_round + 1 })));
     return dead.length;
   }
@@ -49,7 +42,7 @@ export class ReconcilerService {
     for (const p of posts) {
       await this.queues.scheduleFanout(p.id, p.publish_at ? new Date(p.publish_at) : null);
       // A post whose last delivery finished just before its process stopped is rolled up here.
-      if (p.status === 'publishing') await this.deliveries.rollUp(p.id);
+      if (p.status === 'publishing') await this.ledger.rollUp(p.id);
     }
     const staleBefore = new Date(Date.now() - STALE_MS).toISOString();
     let last = 0;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { sql } from 'kysely';
+import type { DeliveryLedger } from './delivery-ledger';
 import type { Db } from '../db/create-db';
 import { ConflictError } from '../errors/app-error';
 import type { Queues } from '../queues/queues';
@@ -18,6 +18,7 @@ const CHUNK = 500;
 export class RetryService {
   constructor(
     private readonly db: Db,
+    private readonly ledger: DeliveryLedger,
     private readonly posts: PostsService,
     private readonly queues: Queues,
     private readonly log: Logger,
@@ -32,21 +33,11 @@ export class RetryService {
     }
     const now = new Date().toISOString();
     const ids = await this.db.transaction().execute(async (trx) => {
-      let q = trx.selectFrom('deliveries').select(['id', 'job_round']).where('post_id', '=', postId).where('status', '=', 'failed');
-      if (reasons?.length) q = q.where('reason', 'in', reasons);
-      const rows = await q.execute();
+      const rows = await this.ledger.requeueFailed(trx, postId, reasons, now);
       if (rows.length === 0) return [];
-      for (let i = 0; i < rows.length; i += CHUNK) {
-        await trx
-          .updateTable('deliveries')
-          .set({ status: 'queued', reason: 'manual_retry', job_round: sql<number>`job_round + 1`, updated_at: now })
-          .where('id', 'in', rows.slice(i, i + CHUNK).map((r) => r.id))
-          .where('status', '=', 'failed')
-          .execute();
-      }
       await trx.updateTable('posts').set({ status: 'publishing', completed_at: null, updated_at: now }).where('id', '=', postId).execute();
       await appendAudit(trx, { actor: p, action: 'post.retry', subject: { type: 'post', id: postId, path: post.target_path }, details: { reasons: reasons ?? null, requeued: rows.length } });
-      return rows.map((r) => ({ deliveryId: r.id, postId, round: r.job_round + 1 }));
+      return rows.map((r) => ({ deliveryId: r.id, postId, round: r.round }));
     });
     if (ids.length === 0) throw new ConflictError(reasons?.length ? `no failed delivery with reason ${reasons.join(', ')}` : 'no failed delivery to retry');
     try {

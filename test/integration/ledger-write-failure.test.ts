@@ -1,6 +1,6 @@
 import { testDatabases } from '../helpers/databases';
 import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../helpers/stack';
-import type { DeliveriesService } from '../../src/services/deliveries.service';
+import type { DeliveryLedger } from '../../src/services/delivery-ledger';
 
 /**
  * Found by the reliability suite on PostgreSQL: the post was created, then recording it failed
@@ -16,16 +16,16 @@ describe.each(testDatabases())('the store fails right after a post was created, 
   afterAll(() => s?.dispose());
 
   it('the retry reads the Page back and records that post: one visible copy', async () => {
-    const deliveries: DeliveriesService = s.deps.deliveries;
+    const deliveries: DeliveryLedger = s.deps.ledger;
     const original = deliveries.markPublished.bind(deliveries);
     let injected = 0;
     // The first "fresh create" record for unit 00001 fails as the store would when out of connections.
-    deliveries.markPublished = async (d, fbPostId, permalink, reason = null) => {
+    deliveries.markPublished = async (d, lease, fbPostId, permalink, reason = null) => {
       if (d.unitCode === '00001' && reason === null && injected === 0) {
         injected++;
         throw new Error('sorry, too many clients already');
       }
-      return original(d, fbPostId, permalink, reason);
+      return original(d, lease, fbPostId, permalink, reason);
     };
     try {
       const editor = s.admin.withKey((await s.admin.createKey({ name: 'e', role: 'editor', unit: 'root' })).key);

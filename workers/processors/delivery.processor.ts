@@ -1,83 +1,71 @@
-import { DelayedError, RateLimitError, UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { classifyFailure } from '../../src/graph/classify';
-import { GraphApiError, GraphHttpError } from '../../src/graph/graph-errors';
-import type { Pacer } from '../../src/queues/pacer';
 import type { TokenCipher } from '../../src/security/token-cipher';
-import type { DeliveriesService, DeliveryError, DeliveryToSend } from '../../src/services/deliveries.service';
+import { LeaseExpiredError, type DeliveryLedger, type Lease, type LedgerDelivery } from '../../src/services/delivery-ledger';
 import type { Publisher } from '../../src/services/publisher';
 import type { DeliveryJobData } from '../../src/queues/queues';
 import { WITHDRAWN_POST_STATUSES, type PostStatus } from '../../src/services/post-status';
+import { awaitPageSlot, handlePageWriteFailure, later, observeUsage, type PageWriteDeps } from './page-write-policy';
 
-export interface DeliveryDeps {
-  deliveries: DeliveriesService;
+export interface DeliveryDeps extends PageWriteDeps {
+  ledger: DeliveryLedger;
   publisher: Publisher;
   cipher: TokenCipher;
-  pacer: Pacer;
-  /** Pauses the whole deliveries queue (app-level throttle). */
-  pauseQueue(ms: number): Promise<void>;
   /** Minimum wait after an ambiguous attempt started before the Page is read back (its request timeout + listing lag). */
   readbackDelayMs: number;
   log: Logger;
 }
 
-/** Waits without consuming an attempt (nothing was sent): the job is delayed and retried later. */
-async function later(job: Job<DeliveryJobData>, token: string | undefined, ms: number): Promise<never> {
-  if (!token) throw new Error('cannot delay a job without its token');
-  await job.moveToDelayed(Date.now() + ms + Math.floor(Math.random() * 250), token);
-  throw new DelayedError();
-}
-
 /** Reasons after which the next attempt must first look for a post an earlier attempt may have created. */
 const AMBIGUOUS_REASONS = new Set(['outcome_unknown']);
 
-function errorOf(err: unknown, explanation: string): DeliveryError {
-  if (err instanceof GraphApiError) return { code: err.code, subcode: err.subcode ?? null, message: err.message };
-  return { code: null, subcode: null, message: explanation };
-}
+const contentOf = (d: LedgerDelivery) => ({ message: d.message, link: d.link, photos: d.photos });
 
 /**
  * Sends one delivery. The store decides: a delivery already published, failed or cancelled is never
- * sent again, whatever BullMQ replays. Returns a short outcome label (kept as the job's return value).
+ * sent again, whatever BullMQ replays; and a row is acted on only under a fenced claim, so a worker
+ * frozen past its lock never sends after another worker took the row over. Returns a short outcome
+ * label (kept as the job's return value).
  */
 export async function processDelivery(job: Job<DeliveryJobData>, token: string | undefined, deps: DeliveryDeps): Promise<string> {
-  const { deliveries, publisher, cipher } = deps;
+  const { ledger } = deps;
   // A job whose data was lost (Redis lost keys mid-flight) must fail visibly, not "succeed": the
   // reconciler then gives the delivery a fresh job.
   if (!Number.isInteger(job.data?.deliveryId)) throw new UnrecoverableError('job data missing (Redis lost it?); the reconciler will re-enqueue from the store');
-  const d = await deliveries.loadForSend(job.data.deliveryId);
+  const d = await ledger.load(job.data.deliveryId);
   if (!d) return 'missing';
   if (d.status !== 'queued' && d.status !== 'publishing') return `noop:${d.status}`;
-  if (WITHDRAWN_POST_STATUSES.includes(d.postStatus as PostStatus)) {
-    // Cancelled or recalled: never send; an interrupted attempt that did publish is recorded (and recalled).
-    return cancelDelivery(d, deps);
-  }
-  if (!d.page) {
-    await deliveries.markFailed(d, 'no_page', { code: null, subcode: null, message: 'the unit has no linked Page any more' });
-    rollUpLater(d, deps);
-    return 'failed:no_page';
-  }
-  if (d.page.tokenStatus === 'needs_reauth') {
-    // The token is known broken: fail without calling Graph (one call per Page, not one per post).
-    await deliveries.markFailed(d, 'needs_reauth', { code: null, subcode: null, message: `Page token needs re-authorisation: ${d.page.tokenStatusReason ?? 'unknown reason'}` });
-    rollUpLater(d, deps);
-    return 'failed:needs_reauth';
-  }
 
+  // A row left `publishing` is another attempt's (maybe a dead or frozen worker's): wait until its lease
+  // is over and its last request can no longer land unseen, then resolve it by reading the Page back.
   const ambiguous = d.status === 'publishing' || (d.reason !== null && AMBIGUOUS_REASONS.has(d.reason));
   const previousStart = d.attemptStartedAt ? new Date(d.attemptStartedAt) : new Date(0);
   if (ambiguous) {
-    // Graph may take a moment to list a just-created post: reading back too early would post it twice.
-    const readyAt = previousStart.getTime() + deps.readbackDelayMs;
+    const readyAt = Math.max(ledger.takeoverAt(d), previousStart.getTime() + deps.readbackDelayMs);
     if (readyAt > Date.now()) return later(job, token, readyAt - Date.now());
   }
+  if (WITHDRAWN_POST_STATUSES.includes(d.postStatus as PostStatus)) {
+    // Cancelled or recalled: never send; an interrupted attempt that did publish is recorded (and recalled).
+    return cancelDelivery(d, deps, ambiguous);
+  }
+  if (!d.page || d.page.tokenStatus === 'needs_reauth') {
+    // No Page, or its token is known broken: fail without calling Graph (one call per Page, not one per post).
+    const lease = await ledger.claim(d, { kind: 'publish', countAttempt: false });
+    if (!lease) return 'lost_claim';
+    const reason = d.page ? 'needs_reauth' : 'no_page';
+    const message = d.page ? `Page token needs re-authorisation: ${d.page.tokenStatusReason ?? 'unknown reason'}` : 'the unit has no linked Page any more';
+    await ledger.markFailed(d, lease, reason, { code: null, subcode: null, message });
+    rollUpLater(d, deps);
+    return `failed:${reason}`;
+  }
+  const page = d.page;
+
   // Per-Page spacing and throttle blocks, shared by all workers; waiting costs no attempt.
-  const wait = await deps.pacer.reserve(d.page.pageId);
-  if (wait > 0) return later(job, token, wait);
-  if (!(await deliveries.claim(d.id))) return 'lost_claim';
+  await awaitPageSlot(job, token, deps.pacer, page.pageId);
+  const lease = await ledger.claim(d, { kind: 'publish', countAttempt: true });
+  if (!lease) return 'lost_claim';
   const log = deps.log.child({ deliveryId: d.id, postId: d.postId, unit: d.unitCode, attempt: d.attempts + 1 });
-  const accessToken = cipher.decrypt(d.page.tokenCiphertext);
-  const content = { message: d.message, link: d.link, photos: d.photos };
+  const accessToken = deps.cipher.decrypt(page.tokenCiphertext);
   // True until this attempt has looked for the post an earlier attempt may have created.
   let unresolved = ambiguous;
 
@@ -85,131 +73,99 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
   try {
     if (ambiguous) {
       // An earlier attempt may have created the post and lost the answer: look before creating again.
-      const found = await publisher.findExisting(d.page.pageId, accessToken, content, previousStart);
+      const found = await deps.publisher.findExisting(page.pageId, accessToken, contentOf(d), previousStart);
       if (found) {
-        await deliveries.markPublished(d, found.fbPostId, found.permalink, 'recovered_after_unknown_outcome');
+        await ledger.markPublished(d, lease, found.fbPostId, found.permalink, 'recovered_after_unknown_outcome');
         rollUpLater(d, deps);
         log.info({ fbPostId: found.fbPostId }, 'earlier attempt had published; recorded without re-posting');
         return 'published:recovered';
       }
       unresolved = false;
     }
-    res = await publisher.publish(d.page.pageId, accessToken, content);
+    res = await deps.publisher.publish(page.pageId, accessToken, contentOf(d), () => lease.check());
   } catch (err) {
-    return handleFailure(job, token, d, err, deps, log, unresolved);
+    if (err instanceof LeaseExpiredError) return leaseExpired(job, token, lease, deps, log);
+    return handlePageWriteFailure(
+      { job, token, pageId: page.pageId, unitCode: d.unitCode, unresolved, creates: true },
+      err,
+      {
+        fail: async (reason, error) => {
+          await ledger.markFailed(d, lease, reason, error);
+          rollUpLater(d, deps);
+        },
+        retryLater: (reason, error, refund) => ledger.requeue(d, lease, reason, error, refund, unresolved ? d.attemptStartedAt : null),
+        onGone: async (reason, error) => {
+          await ledger.markFailed(d, lease, reason, error);
+          rollUpLater(d, deps);
+          throw new UnrecoverableError(`${reason}: ${error.message}`);
+        },
+        onAlreadyPosted: async (reason) => {
+          // Facebook says the content is already there: record it (with its id when we can read it back), never post again.
+          const found = await deps.publisher.findExisting(page.pageId, accessToken, contentOf(d), new Date(0)).catch(() => null);
+          await ledger.markPublished(d, lease, found?.fbPostId ?? null, found?.permalink ?? null, reason);
+          rollUpLater(d, deps);
+          return `published:${reason}`;
+        },
+      },
+      { ...deps, log },
+    );
   }
   // The post exists now. An error from here on (the store refusing a connection, Redis for the pacer) is
   // not a failed create: it goes to BullMQ as is, the row stays `publishing`, and the retry reads the Page
-  // back and records this post. Through handleFailure it was requeued as a plain `internal_error` and the
-  // retry posted a second copy (found by the reliability suite).
-  await deliveries.markPublished(d, res.fbPostId, res.permalink);
+  // back and records this post. Through the failure policy it was requeued as a plain `internal_error` and
+  // the retry posted a second copy (found by the reliability suite).
+  try {
+    await ledger.markPublished(d, lease, res.fbPostId, res.permalink);
+  } catch (err) {
+    // The row stays `publishing` (so the retry reads the Page back) but is free: no need to wait out the lease.
+    await ledger.release(lease).catch(() => undefined);
+    throw err;
+  }
   rollUpLater(d, deps);
-  const verdict = await deps.pacer.observe(d.page.pageId, res.usage);
-  if (verdict.kind === 'app_blocked') await deps.pauseQueue(verdict.ms);
+  await observeUsage(page.pageId, res.usage, deps);
   return 'published';
 }
 
 /**
- * The post was cancelled. A queued delivery simply becomes cancelled. One left `publishing` by a
- * dead worker may have reached its Page: look first, and record it as published if it did (so the
+ * The lease ran out before the create was sent (a long read-back, or this process was paused): nothing
+ * went out for it. The row stays `publishing` under this claim; whoever runs the job next (this job,
+ * delayed, or another worker's copy) takes it over once the lease and the read-back delay are over,
+ * and reads the Page back first (a photo staged by this attempt is left unpublished).
+ */
+function leaseExpired(job: Job<DeliveryJobData>, token: string | undefined, lease: Lease, deps: DeliveryDeps, log: Logger): Promise<string> {
+  log.warn({ overMs: Math.round(-lease.remainingMs()) }, 'lease ran out before sending; nothing sent, the row will be taken over after the read-back delay');
+  return later(job, token, deps.ledger.settings.takeoverMs);
+}
+
+/**
+ * The post was cancelled. A queued delivery simply becomes cancelled. One left `publishing` (or with an
+ * unknown outcome) may have reached its Page: look first, and record it as published if it did (so the
  * operator sees it and can recall it) rather than pretend nothing was sent.
  */
-async function cancelDelivery(d: DeliveryToSend, deps: DeliveryDeps): Promise<string> {
-  if (d.status === 'publishing' && d.page) {
+async function cancelDelivery(d: LedgerDelivery, deps: DeliveryDeps, ambiguous: boolean): Promise<string> {
+  const lease = await deps.ledger.claim(d, { kind: 'publish', countAttempt: false });
+  if (!lease) return 'lost_claim';
+  if (ambiguous && d.page) {
     const found = await deps.publisher
-      .findExisting(d.page.pageId, cipherToken(d, deps), { message: d.message, link: d.link, photos: d.photos }, d.attemptStartedAt ? new Date(d.attemptStartedAt) : new Date(0))
+      .findExisting(d.page.pageId, deps.cipher.decrypt(d.page.tokenCiphertext), contentOf(d), d.attemptStartedAt ? new Date(d.attemptStartedAt) : new Date(0))
       .catch(() => undefined);
-    if (found === undefined) throw new Error('cancelled post: could not check whether an interrupted attempt had published; will retry');
+    if (found === undefined) {
+      // Back as it was (still ambiguous, same read-back window); the retry looks again.
+      await deps.ledger.requeue(d, lease, 'outcome_unknown', null, false, d.attemptStartedAt);
+      throw new Error('cancelled post: could not check whether an interrupted attempt had published; will retry');
+    }
     if (found) {
-      await deps.deliveries.markPublished(d, found.fbPostId, found.permalink, 'published_before_cancel');
+      await deps.ledger.markPublished(d, lease, found.fbPostId, found.permalink, 'published_before_cancel');
       rollUpLater(d, deps);
       return 'published:before_cancel';
     }
   }
-  await deps.deliveries.markCancelled(d);
+  await deps.ledger.markCancelled(d, lease);
   rollUpLater(d, deps);
   return 'cancelled';
 }
 
 /** The post's roll-up runs shortly after, coalesced with its neighbours; a failure is retried by the reconciler. */
-function rollUpLater(d: DeliveryToSend, deps: DeliveryDeps): void {
-  deps.deliveries.requestRollUp(d.postId).catch((err: Error) => deps.log.warn({ postId: d.postId, err: err.message }, 'roll-up failed; the reconciler will retry'));
-}
-
-function cipherToken(d: DeliveryToSend, deps: DeliveryDeps): string {
-  return deps.cipher.decrypt(d.page!.tokenCiphertext);
-}
-
-/**
- * `unresolved`: the attempt failed before its read-back finished, so an earlier attempt's post may still
- * exist. The retry must look again, over a window that starts at that earlier attempt: the row keeps
- * `outcome_unknown` and the earlier `attempt_started_at`, whatever this failure was (a throttle included).
- */
-async function handleFailure(
-  job: Job<DeliveryJobData>,
-  token: string | undefined,
-  d: DeliveryToSend,
-  err: unknown,
-  deps: DeliveryDeps,
-  log: Logger,
-  unresolved: boolean,
-): Promise<string> {
-  const { deliveries } = deps;
-  // While unresolved, the failing call was the read-back, not a create: a read's 100/33 or 500 is retryable.
-  const c = classifyFailure(err, unresolved ? 'read' : 'write');
-  const error = errorOf(err, c.explanation);
-  const keepStart = unresolved ? d.attemptStartedAt : null;
-  const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  log.warn({ kind: c.kind, reason: c.reason, code: error.code, subcode: error.subcode, fbtraceId: err instanceof GraphApiError ? err.fbtraceId : undefined }, 'delivery attempt failed');
-  const usage = err instanceof GraphApiError || err instanceof GraphHttpError ? err.usage : null;
-  const verdict = await deps.pacer.observe(d.page!.pageId, usage).catch(() => ({ kind: 'ok' as const }));
-  if (verdict.kind === 'app_blocked' && c.kind !== 'throttled_app') await deps.pauseQueue(verdict.ms);
-  switch (c.kind) {
-    case 'throttled_page': {
-      // Throttling never burns an attempt: back to queued, attempt refunded; the whole Page waits
-      // (its other deliveries see the block before calling Graph), other Pages carry on.
-      const ms = c.retryAfterMs ?? 60_000;
-      await deps.pacer.blockPage(d.page!.pageId, ms);
-      await deliveries.requeue(d, unresolved ? 'outcome_unknown' : c.reason, error, true, keepStart);
-      return later(job, token, ms);
-    }
-    case 'throttled_app': {
-      // An app-level limit (4, 17, 341) stops every Page: pause the queue, put the job back unspent.
-      await deliveries.requeue(d, unresolved ? 'outcome_unknown' : c.reason, error, true, keepStart);
-      await deps.pauseQueue(c.retryAfterMs ?? 60_000);
-      throw new RateLimitError();
-    }
-    case 'reauth':
-    case 'permission':
-      await deliveries.markPageNeedsReauth(d.unitCode, `${c.reason}: ${c.explanation}`);
-      // If the read-back could not run, an earlier attempt's post may exist: say so in the reason.
-      await deliveries.markFailed(d, unresolved ? `${c.reason}_outcome_unknown` : c.reason, error);
-      rollUpLater(d, deps);
-      throw new UnrecoverableError(`${c.reason}: ${c.explanation}`);
-    case 'already_posted': {
-      // Facebook says the content is already there: record it (with its id when we can read it back), never post again.
-      const found = await deps.publisher
-        .findExisting(d.page!.pageId, cipherToken(d, deps), { message: d.message, link: d.link, photos: d.photos }, new Date(0))
-        .catch(() => null);
-      await deliveries.markPublished(d, found?.fbPostId ?? null, found?.permalink ?? null, c.reason);
-      rollUpLater(d, deps);
-      return `published:${c.reason}`;
-    }
-    case 'permanent':
-    case 'gone':
-      await deliveries.markFailed(d, c.reason, error);
-      rollUpLater(d, deps);
-      throw new UnrecoverableError(`${c.reason}: ${c.explanation}`);
-    case 'transient':
-    case 'unknown_outcome': {
-      const unknown = unresolved || c.kind === 'unknown_outcome';
-      if (lastAttempt) {
-        await deliveries.markFailed(d, unknown ? 'outcome_unknown_exhausted' : 'retries_exhausted', error);
-        rollUpLater(d, deps);
-      } else {
-        await deliveries.requeue(d, unknown ? 'outcome_unknown' : c.reason, error, false, keepStart);
-      }
-      throw new Error(`${c.reason}: ${c.explanation}`);
-    }
-  }
+function rollUpLater(d: LedgerDelivery, deps: DeliveryDeps): void {
+  deps.ledger.requestRollUp(d.postId).catch((err: Error) => deps.log.warn({ postId: d.postId, err: err.message }, 'roll-up failed; the reconciler will retry'));
 }

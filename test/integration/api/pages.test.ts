@@ -46,7 +46,7 @@ describe.each(testDatabases())('linking Pages on $name', (db) => {
   });
 
   it('replaces a token with PUT, resetting needs_reauth, and refuses a Page owned by another unit', async () => {
-    await s.deps.deliveries.markPageNeedsReauth('01', 'password_changed: test');
+    await s.deps.ledger.markPageNeedsReauth('01', 'password_changed: test');
     expect((await call('GET', '/v1/units/01')).json().page.tokenStatus).toBe('needs_reauth');
     const ok = await call('PUT', '/v1/units/01/page', { pageId: '111111111111111', accessToken: TOKEN_B });
     expect(ok.statusCode).toBe(200);
