@@ -4,8 +4,10 @@
  * `Authorization: Bearer` header and never reach errors or logs. No retries
  * here: retrying is the queue's decision (house style §5.4c).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
 import https from 'node:https';
+import type net from 'node:net';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { Logger } from 'pino';
 import {
@@ -107,6 +109,52 @@ export interface WriteOptions {
   fence?: Fence;
 }
 
+/** The fence of the write being dispatched, for the socket it ends up on. */
+interface FenceScope {
+  fence: Fence;
+  /** Set when the fence refused at connect time (the request is then destroyed unsent). */
+  refused?: unknown;
+}
+const fenceScope = new AsyncLocalStorage<FenceScope>();
+
+/**
+ * A write that needs a new connection is not written when it is dispatched but when the socket
+ * connects, and a process paused meanwhile (SIGSTOP, a VM stall) would send it on resume: the
+ * kernel finishes the handshake without us, and the event loop handles the connect before the
+ * overdue timers. So a new socket checks the fence of the write that opened it once more, first
+ * thing on connect, and is destroyed unsent when the fence refuses. On a reused keep-alive socket
+ * the write follows the fence check within the same turn of the event loop.
+ */
+function guardNewSocket(socket: net.Socket): void {
+  const scope = fenceScope.getStore();
+  if (!scope) return;
+  socket.prependOnceListener('connect', () => {
+    try {
+      scope.fence();
+    } catch (err) {
+      scope.refused = err;
+      socket.destroy(err as Error);
+    }
+  });
+}
+
+class FencedHttpAgent extends http.Agent {
+  override createConnection(...args: Parameters<http.Agent['createConnection']>): ReturnType<http.Agent['createConnection']> {
+    const socket = super.createConnection(...args);
+    guardNewSocket(socket as net.Socket);
+    return socket;
+  }
+}
+
+class FencedHttpsAgent extends https.Agent {
+  override createConnection(...args: Parameters<https.Agent['createConnection']>): ReturnType<https.Agent['createConnection']> {
+    const socket = super.createConnection(...args);
+    // TCP connect: the TLS handshake (one round trip) still follows before the request is written.
+    guardNewSocket(socket as net.Socket);
+    return socket;
+  }
+}
+
 export class GraphClient {
   private readonly baseUrl: string;
   private readonly version: string;
@@ -127,8 +175,8 @@ export class GraphClient {
     this.logger = opts.logger;
     this.onRequest = opts.onRequest;
     const maxSockets = opts.maxSockets ?? 256;
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
+    this.httpAgent = new FencedHttpAgent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
+    this.httpsAgent = new FencedHttpsAgent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
     this.http = axios.create({
       httpAgent: this.httpAgent,
       httpsAgent: this.httpsAgent,
@@ -178,15 +226,20 @@ export class GraphClient {
     // write there are only microtasks and nextTicks, no I/O wait (on a kept-alive socket). If it throws,
     // nothing was sent.
     opts.fence?.();
-    try {
-      res = await this.http.request({
+    const scope: FenceScope | undefined = opts.fence ? { fence: opts.fence } : undefined;
+    const request = () =>
+      this.http.request({
         method,
         url: this.buildUrl(segments, opts.query),
         data: opts.body,
         headers: { Authorization: `Bearer ${token}` },
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+    try {
+      res = await (scope ? fenceScope.run(scope, request) : request());
     } catch (err) {
+      // The fence refused when the new connection came up: nothing was written.
+      if (scope?.refused) throw scope.refused;
       // Never rethrow or attach the axios error: its config carries the Authorization header.
       const failure = transportError(err, endpoint, redact);
       this.observe(endpoint, failure.kind === 'timeout' ? 'timeout' : 'network_error', null, null, started);

@@ -75,6 +75,11 @@ export class Pacer {
   }
 
   /** Remaining block of a Page in ms (0 when not blocked). */
+  /** How much the Page's spacing is stretched now (1 = not at all), after Meta reported its usage ≥ 80 %. */
+  async slowdown(pageId: string): Promise<number> {
+    return Number((await this.redis.get(this.key('slow', pageId))) ?? 1);
+  }
+
   async blockedFor(pageId: string): Promise<number> {
     const until = Number((await this.redis.get(this.key('block', pageId))) ?? 0);
     return Math.max(0, until - Date.now());

@@ -17,7 +17,7 @@ describe.each([{ name: 'sqlite' }, ...(pgUrl ? [{ name: 'postgres' }] : [])])('s
     if (!keep) fs.rmSync(logDir, { recursive: true, force: true });
   });
 
-  it('kill -9 of workers, Redis restarted empty, fault mix with 2% revoked: no duplicate, nothing lost', async () => {
+  it('kill -9 of workers, Redis restarted empty, fault mix with 2% revoked, a worker frozen past its lock: no duplicate, nothing lost', async () => {
     const seed = Number(process.env.RELIABILITY_SEED ?? 20251215);
     const lines: string[] = [];
     const suite = await runSuite(
@@ -38,7 +38,7 @@ describe.each([{ name: 'sqlite' }, ...(pgUrl ? [{ name: 'postgres' }] : [])])('s
         logDir,
         log: (l) => lines.push(l),
       },
-      { kill: 1, redis: 1, faults: 1 },
+      { kill: 1, redis: 1, faults: 1, freeze: 1 },
     );
     keep = !suite.ok;
     // On failure the message carries the table, the per-run notes and where the worker logs are.

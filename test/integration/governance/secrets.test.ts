@@ -135,7 +135,7 @@ describe('secrets stay secret: a known Page token, API keys and the app secret n
     closed = true;
     const logs = Buffer.concat(logChunks);
     expect(logs.length).toBeGreaterThan(10_000); // trace level really logged the run
-    expect(logs.toString('utf8')).toContain('delivery attempt failed');
+    expect(logs.toString('utf8')).toContain('page write failed');
     const redis = await redisContents(prefix);
     expect(redis.toString('latin1')).toContain('delivery.publish');
     const files = [dbFile, `${dbFile}-wal`, `${dbFile}-shm`].filter((f) => fs.existsSync(f));
