@@ -118,40 +118,47 @@ interface FenceScope {
 const fenceScope = new AsyncLocalStorage<FenceScope>();
 
 /**
- * A write that needs a new connection is not written when it is dispatched but when the socket
- * connects, and a process paused meanwhile (SIGSTOP, a VM stall) would send it on resume: the
- * kernel finishes the handshake without us, and the event loop handles the connect before the
- * overdue timers. So a new socket checks the fence of the write that opened it once more, first
- * thing on connect, and is destroyed unsent when the fence refuses. On a reused keep-alive socket
- * the write follows the fence check within the same turn of the event loop.
+ * Where a fenced write is checked for the last time: as late as the socket write itself. Axios does
+ * a fair amount of work between dispatch and the write, and a process paused inside it (SIGSTOP, a
+ * GC pause, a VM stall) would send on resume. So the request checks its fence when it gets its
+ * socket, in the same synchronous step that then writes it out; on a new connection it checks when
+ * the socket connects (the kernel finishes the handshake without us, and on resume the event loop
+ * handles the connect before the overdue timers). A refusal destroys the request unsent.
  */
-function guardNewSocket(socket: net.Socket): void {
+function refuse(scope: FenceScope, destroy: (err: Error) => void): boolean {
+  try {
+    scope.fence();
+    return false;
+  } catch (err) {
+    scope.refused = err;
+    destroy(err as Error);
+    return true;
+  }
+}
+
+function guardRequest(req: http.ClientRequest): void {
   const scope = fenceScope.getStore();
   if (!scope) return;
-  socket.prependOnceListener('connect', () => {
-    try {
-      scope.fence();
-    } catch (err) {
-      scope.refused = err;
-      socket.destroy(err as Error);
-    }
+  req.prependOnceListener('socket', (socket: net.Socket) => {
+    if (socket.connecting) socket.prependOnceListener('connect', () => refuse(scope, (err) => req.destroy(err)));
+    else refuse(scope, (err) => req.destroy(err));
   });
 }
 
+type AddRequest = (req: http.ClientRequest, options: unknown) => void;
+
 class FencedHttpAgent extends http.Agent {
-  override createConnection(...args: Parameters<http.Agent['createConnection']>): ReturnType<http.Agent['createConnection']> {
-    const socket = super.createConnection(...args);
-    guardNewSocket(socket as net.Socket);
-    return socket;
+  addRequest(req: http.ClientRequest, options: unknown): void {
+    guardRequest(req);
+    (http.Agent.prototype as unknown as { addRequest: AddRequest }).addRequest.call(this, req, options);
   }
 }
 
 class FencedHttpsAgent extends https.Agent {
-  override createConnection(...args: Parameters<https.Agent['createConnection']>): ReturnType<https.Agent['createConnection']> {
-    const socket = super.createConnection(...args);
-    // TCP connect: the TLS handshake (one round trip) still follows before the request is written.
-    guardNewSocket(socket as net.Socket);
-    return socket;
+  addRequest(req: http.ClientRequest, options: unknown): void {
+    // On a new TLS connection the check is at TCP connect: the handshake (one round trip) still follows.
+    guardRequest(req);
+    (https.Agent.prototype as unknown as { addRequest: AddRequest }).addRequest.call(this, req, options);
   }
 }
 

@@ -80,26 +80,37 @@ describe.each(testDatabases())('fenced claims of a delivery, on $name', (db) => 
     expect(s.sim.postsOf(pageId).filter((p) => p.message === message)).toHaveLength(1);
   });
 
-  it('a write that opens a new connection checks the fence again when the socket connects, and is dropped unsent if it refuses', async () => {
+  it('a fenced write is checked again as late as the socket write (on a new connection: at connect), and dropped unsent if the fence refuses', async () => {
     const { pageId, token } = pageOf.get('00004')!;
     const client = new GraphClient({ baseUrl: s.sim.url, version: 'v25.0', timeoutMs: 5_000 });
-    try {
-      // The fence passes when the write is dispatched, then refuses at connect (as after a pause): nothing is sent.
+    const copies = (message: string) => s.sim.postsOf(pageId).filter((p) => p.message === message).length;
+    // Passes when the write is dispatched, refuses at the last check (as after a pause in between).
+    const refusingLastCheck = () => {
       let checks = 0;
-      const refuseSecond = () => {
-        if (++checks > 1) throw new LeaseExpiredError(0);
+      return {
+        fence: () => {
+          if (++checks > 1) throw new LeaseExpiredError(0);
+        },
+        checks: () => checks,
       };
+    };
+    try {
       const cold = `Kết nối mới ${db.name} ${Date.now()}`;
-      await expect(client.createFeedPost(pageId, token, { message: cold }, { fence: refuseSecond })).rejects.toBeInstanceOf(LeaseExpiredError);
-      expect(checks).toBe(2);
-      expect(s.sim.postsOf(pageId).filter((p) => p.message === cold)).toHaveLength(0);
-      // Warm a kept-alive socket; a write on it checks once, at dispatch, and goes out.
-      await client.getPost(`${pageId}`, token, ['id']).catch(() => undefined);
-      let warmChecks = 0;
+      const f1 = refusingLastCheck();
+      await expect(client.createFeedPost(pageId, token, { message: cold }, { fence: f1.fence })).rejects.toBeInstanceOf(LeaseExpiredError);
+      expect(f1.checks()).toBe(2);
+      // Warm a kept-alive socket: a write on it is checked when it gets that socket.
+      await client.getPost(pageId, token, ['id']).catch(() => undefined);
       const warm = `Kết nối sẵn ${db.name} ${Date.now()}`;
-      await client.createFeedPost(pageId, token, { message: warm }, { fence: () => void warmChecks++ });
-      expect(warmChecks).toBe(1);
-      expect(s.sim.postsOf(pageId).filter((p) => p.message === warm)).toHaveLength(1);
+      const f2 = refusingLastCheck();
+      await expect(client.createFeedPost(pageId, token, { message: warm }, { fence: f2.fence })).rejects.toBeInstanceOf(LeaseExpiredError);
+      expect(f2.checks()).toBe(2);
+      expect(copies(cold) + copies(warm)).toBe(0);
+      // A fence that holds lets the write out, checked at dispatch and on the socket.
+      let passes = 0;
+      await client.createFeedPost(pageId, token, { message: warm }, { fence: () => void passes++ });
+      expect(passes).toBe(2);
+      expect(copies(warm)).toBe(1);
     } finally {
       client.close();
     }
