@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import pg from 'pg';
+import { readTestEnv } from '../../config/test-env';
 
 export interface TestDatabase {
   name: 'sqlite' | 'postgres';
@@ -38,6 +39,6 @@ function postgres(adminUrl: string): TestDatabase {
 }
 
 export function testDatabases(): TestDatabase[] {
-  const url = process.env.TEST_DATABASE_URL;
+  const url = readTestEnv().databaseUrl;
   return url ? [sqlite, postgres(url)] : [sqlite];
 }

@@ -1,19 +1,17 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium, type ChromiumSession } from '../helpers/browser';
 import { testDatabases } from '../helpers/databases';
 import { seedOrganisation, startTestStack, waitFor, type TestStack } from '../helpers/stack';
 import type { ApiClient } from '../../src/cli/api-client';
 
 /**
- * The dashboard in Debian's chromium, driven by playwright-core (never a downloaded browser), while
- * a real fan-out runs: API → BullMQ → workers → simulator with latency. One database is enough here:
- * the read models behind every screen run on both dialects in api/dashboard-api.test.ts.
+ * The dashboard in a headless Chromium (the one the @sparticuz/chromium package ships, or CHROMIUM_PATH;
+ * see helpers/browser.ts), driven by playwright-core, while a real fan-out runs: API → BullMQ →
+ * workers → simulator with latency. One database is enough here: the read models behind every screen
+ * run on both dialects in api/dashboard-api.test.ts.
  */
-const CHROMIUM = '/usr/bin/chromium';
-// On a closed network chromium's background services (updates, sync, QUIC probes) must stay off.
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = path.resolve(__dirname, '../artifacts');
 const BROKEN = ['00001', '00004', '00006'];
 
@@ -22,8 +20,8 @@ describe('dashboard in chromium during a real fan-out', () => {
   let editor: ApiClient;
   let approver: ApiClient;
   let approverKey: string;
+  let browser: ChromiumSession;
   let context: BrowserContext;
-  let userDataDir: string;
   let postId: string;
   const problems: string[] = [];
 
@@ -47,9 +45,6 @@ describe('dashboard in chromium during a real fan-out', () => {
   const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: path.join(ARTIFACTS, name), fullPage });
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is required for the dashboard browser test and was not found at ${CHROMIUM}. Install Debian's package: apt-get install chromium (.ci/run does this).`);
-    }
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     s = await startTestStack(testDatabases()[0]!, 'dash-ui', { simulator: { latency: { kind: 'fixed', ms: 20 } }, env: { WORKER_CONCURRENCY: '4' } });
     const { pages } = await seedOrganisation(s);
@@ -74,13 +69,12 @@ describe('dashboard in chromium during a real fan-out', () => {
       target: { unit: '01', scope: 'subtree' },
     });
     postId = post.id;
-    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-chromium-'));
-    context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS, locale: 'vi-VN' });
+    browser = await launchChromium({ locale: 'vi-VN' });
+    context = browser.context;
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await s?.dispose();
   });
 

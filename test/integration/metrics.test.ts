@@ -1,19 +1,25 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { testDatabases } from '../helpers/databases';
+import { checkExposition } from '../helpers/exposition';
+import { checkPrometheusConfig, checkPromql, repositoryQueries, ruleFiles } from '../helpers/promql';
+import { promtool } from '../helpers/promtool';
 import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../helpers/stack';
 import { startMetricsServer } from '../../src/metrics/metrics-server';
 
 const ROOT = path.resolve(__dirname, '../..');
 const DISTRICT = '001';
 
-/** `promtool check metrics` on an exposition: exit code and whatever it complained about. */
-function promtoolCheckMetrics(exposition: string) {
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
-  if (r.error) throw r.error;
-  return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
+/**
+ * The exposition, the Grafana queries and config/prometheus.yml are checked without promtool (strict
+ * parser, Prometheus's PromQL grammar, a structural config check: helpers/exposition.ts, promql.ts),
+ * and also with promtool where it is installed (helpers/promtool.ts; REQUIRE_PROMTOOL=1 makes it mandatory).
+ */
+function expectValidExposition(exposition: string) {
+  expect(checkExposition(exposition)).toEqual([]);
+  const pt = promtool();
+  if (pt) expect(pt.run(['check', 'metrics'], exposition)).toEqual({ status: 0, output: '' });
 }
 
 /** Value of one sample line, e.g. `lantoa_deliveries_total{status="published",reason="none"}`. */
@@ -32,7 +38,7 @@ describe('Prometheus metrics after a real fan-out', () => {
   });
   afterAll(() => s?.dispose());
 
-  it('exposes deliveries, Graph durations, throttles, queue depth and fan-out timings that promtool accepts', async () => {
+  it('exposes deliveries, Graph durations, throttles, queue depth and fan-out timings in a valid exposition', async () => {
     const units = await s.deps.targets.resolve({ unit: DISTRICT, scope: 'subtree' } as never);
     const [noPage, failing, throttled] = [units[1]!, units[2]!, units[3]!];
     await s.deps.store.db.deleteFrom('pages').where('unit_code', '=', noPage.code).execute();
@@ -71,8 +77,7 @@ describe('Prometheus metrics after a real fan-out', () => {
     }, 10_000);
 
     exposition = text;
-    const check = promtoolCheckMetrics(text);
-    expect(check).toEqual({ status: 0, output: '' });
+    expectValidExposition(text);
 
     expect(sample(text, `lantoa_deliveries_total{status="published",reason="none"}`)).toBe(published);
     expect(sample(text, `lantoa_deliveries_total{status="failed",reason="invalid_parameter"}`)).toBe(1);
@@ -102,30 +107,51 @@ describe('Prometheus metrics after a real fan-out', () => {
       expect(res.status).toBe(200);
       const text = await res.text();
       expect(text).toContain('lantoa_deliveries_total');
-      expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: '' });
+      expectValidExposition(text);
     } finally {
       await server.close();
     }
   });
 
-  it('the Grafana dashboard queries parse (promtool check rules) and use only metrics that exist', () => {
-    const dashboard = JSON.parse(fs.readFileSync(path.join(ROOT, 'config/grafana/dashboards/lantoa.json'), 'utf8'));
-    const exprs: string[] = dashboard.panels.flatMap((p: { targets?: Array<{ expr: string }> }) => (p.targets ?? []).map((t) => t.expr.replaceAll('$__rate_interval', '1m')));
-    expect(exprs.length).toBeGreaterThan(10);
-    const rules = { groups: [{ name: 'dashboard', rules: exprs.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }] };
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-rules-')), 'rules.yml');
-    fs.writeFileSync(file, JSON.stringify(rules)); // JSON is YAML
-    const r = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8' });
-    expect({ status: r.status, out: `${r.stdout}${r.stderr}` }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') });
-    const names = new Set(exprs.flatMap((e) => e.match(/\b(?:lantoa|process|nodejs)_[a-z0-9_]+/g) ?? []));
+  it('every Grafana and rule-file query parses as PromQL and uses only metrics that exist', () => {
+    const queries = repositoryQueries(ROOT);
+    expect(queries.filter((q) => q.source.startsWith('config/grafana/')).length).toBeGreaterThan(10);
+    const bad = queries.map((q) => ({ ...q, problems: checkPromql(q.expr) })).filter((q) => q.problems.length > 0);
+    expect(bad).toEqual([]);
+
+    const pt = promtool();
+    if (pt) {
+      // promtool checks rule files: the dashboard's queries become recording rules of a temp one.
+      const exprs = queries.filter((q) => q.source.startsWith('config/grafana/')).map((q) => q.expr.replaceAll('$__rate_interval', '1m'));
+      const rules = { groups: [{ name: 'dashboard', rules: exprs.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }] };
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-rules-'));
+      try {
+        const file = path.join(dir, 'rules.yml');
+        fs.writeFileSync(file, JSON.stringify(rules)); // JSON is YAML
+        for (const f of [file, ...ruleFiles(ROOT)]) {
+          const r = pt.run(['check', 'rules', f]);
+          expect({ file: path.basename(f), status: r.status, out: r.output }).toEqual({ file: path.basename(f), status: 0, out: expect.stringContaining('SUCCESS') });
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
+    const names = new Set(queries.flatMap((q) => q.expr.match(/\b(?:lantoa|process|nodejs)_[a-z0-9_]+/g) ?? []));
     // Declared by a TYPE line (a labelled counter without samples yet has no sample line).
     const declared = (name: string) => exposition.includes(`# TYPE ${name.replace(/_(bucket|count|sum)$/, '')} `);
     for (const name of names) expect({ name, declared: declared(name) }).toEqual({ name, declared: true });
   });
 
-  it('promtool accepts config/prometheus.yml', () => {
-    const r = spawnSync('promtool', ['check', 'config', path.join(ROOT, 'config/prometheus.yml')], { encoding: 'utf8' });
-    expect({ status: r.status, out: `${r.stdout}${r.stderr}` }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') });
+  it('config/prometheus.yml is a valid Prometheus configuration', () => {
+    const file = path.join(ROOT, 'config/prometheus.yml');
+    expect(checkPrometheusConfig(fs.readFileSync(file, 'utf8'))).toEqual([]);
+    for (const rules of ruleFiles(ROOT)) expect({ rules, exists: fs.existsSync(rules) }).toEqual({ rules, exists: true });
+    const pt = promtool();
+    if (pt) {
+      const r = pt.run(['check', 'config', file]);
+      expect({ status: r.status, out: r.output }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') });
+    }
   });
 });
 
