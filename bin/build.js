@@ -37,6 +37,9 @@ function newestMtime(root, rel) {
   return newest;
 }
 
+/** The TypeScript source folders; an image ships dist/ without any of them. */
+const SOURCE_DIRS = ['src', 'workers', 'config'];
+
 /** Why dist/ needs a build, or undefined when it is up to date. */
 function staleReason(root = ROOT) {
   let stamp;
@@ -45,6 +48,8 @@ function staleReason(root = ROOT) {
   } catch {
     return 'dist/ has no build stamp (never built, or the last build failed)';
   }
+  // Without the sources (the production image) there is nothing to rebuild from: dist/ is what runs.
+  if (!SOURCE_DIRS.some((d) => fs.existsSync(path.join(root, d)))) return undefined;
   const newest = Math.max(...SOURCES.map((rel) => newestMtime(root, rel)));
   return newest > stamp ? 'sources changed since the last build' : undefined;
 }

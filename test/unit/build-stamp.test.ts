@@ -40,6 +40,12 @@ describe('build stamp (bin/build.js)', () => {
     for (const d of ['src', 'workers', 'config']) fs.rmSync(path.join(root, d), { recursive: true });
     fs.rmSync(path.join(root, 'tsconfig.json'));
     fs.writeFileSync(path.join(root, STAMP), '{}');
+    touch(STAMP, 20);
+    fs.mkdirSync(path.join(root, 'bin'));
+    fs.writeFileSync(path.join(root, 'bin/build.js'), '');
+    touch('bin/build.js', 30); // copied into the image after the build: still nothing to rebuild from
     expect(staleReason(root)).toBeUndefined();
+    fs.rmSync(path.join(root, STAMP));
+    expect(staleReason(root)).toMatch(/no build stamp/);
   });
 });
