@@ -9,7 +9,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json ./
 
 FROM toolchain AS deps
-RUN npm ci --omit=dev --no-audit --no-fund
+# npm keeps typescript even with --omit=dev: valibot (under @bull-board/api) names it an optional peer
+# (the lockfile marks it devOptional). Nothing loads it at run time, so the compiler is removed here.
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules/typescript node_modules/.bin/tsc node_modules/.bin/tsserver
 
 FROM toolchain AS build
 RUN npm ci --no-audit --no-fund
