@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// `lantoa` bin: runs the TypeScript CLI through tsx (a runtime dependency).
-const path = require('node:path');
-const { spawnSync } = require('node:child_process');
-const tsx = require.resolve('tsx/cli');
-const r = spawnSync(process.execPath, [tsx, path.join(__dirname, '..', 'src', 'cli', 'main.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+'use strict';
+// `lantoa` bin: the compiled CLI (dist/src/cli/main.js), built first when dist/ is missing or stale.
+// It runs in this process: nothing here needs tsx or the TypeScript sources at run time.
+const status = require('./build').ensureBuilt();
+if (status !== 0) process.exit(status);
+require('../dist/src/cli/main.js');

@@ -4,7 +4,8 @@ import { EnvSchema, type Env } from './schema';
 
 export type { Env } from './schema';
 
-export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+/** `poolMax`: most connections this process opens to PostgreSQL (PG_POOL_MAX, or `defaultPgPoolMax`). */
+export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; poolMax: number };
 
 export interface Config {
   readonly env: Env;
@@ -55,12 +56,21 @@ export function readEnv(): Record<string, string | undefined> {
   return { ...fromFile, ...process.env };
 }
 
-function parseDatabaseUrl(url: string): DatabaseConfig {
+/**
+ * Default PostgreSQL pool size of one process when PG_POOL_MAX is unset: one connection per delivery in
+ * flight, plus 5 for the fan-out, webhook and governance workers, the reconciler and the API's requests,
+ * capped at 60 so a high concurrency does not exhaust the server (deliveries then briefly wait for a connection).
+ */
+export function defaultPgPoolMax(workerConcurrency: number): number {
+  return Math.min(workerConcurrency + 5, 60);
+}
+
+function parseDatabaseUrl(url: string, env: Env): DatabaseConfig {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length);
     return { kind: 'sqlite', file: file === ':memory:' ? file : path.resolve(file) };
   }
-  return { kind: 'postgres', url };
+  return { kind: 'postgres', url, poolMax: env.PG_POOL_MAX ?? defaultPgPoolMax(env.WORKER_CONCURRENCY) };
 }
 
 /** Parses the environment once; throws ConfigError listing every bad variable with what was expected. */
@@ -84,7 +94,7 @@ export function loadConfig(source: Record<string, string | undefined> = readEnv(
     port: env.PORT,
     host: env.HOST,
     redisUrl: env.REDIS_URL,
-    database: parseDatabaseUrl(env.DATABASE_URL),
+    database: parseDatabaseUrl(env.DATABASE_URL, env),
     graph: { baseUrl: env.GRAPH_API_URL.replace(/\/+$/, ''), version: env.GRAPH_API_VERSION, timeoutMs: env.GRAPH_TIMEOUT_MS },
     tokenEncryptionKey: env.TOKEN_ENCRYPTION_KEY ? Buffer.from(env.TOKEN_ENCRYPTION_KEY, 'base64') : undefined,
     adminApiKey: env.ADMIN_API_KEY,

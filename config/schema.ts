@@ -50,6 +50,11 @@ export const EnvSchema = z.object({
   ADMIN_API_KEY: z.string().trim().min(16, 'expected at least 16 characters').optional(),
   /** Deliveries processed at once by each worker process. */
   WORKER_CONCURRENCY: int(50, 1, 1000),
+  /**
+   * Most PostgreSQL connections one process opens (ignored for SQLite). Unset: min(WORKER_CONCURRENCY + 5, 60)
+   * (see `defaultPgPoolMax`). Size PostgreSQL's `max_connections` for the sum over every process.
+   */
+  PG_POOL_MAX: z.coerce.number().int().min(2).max(1000).optional(),
   /** Prefix of every BullMQ key in Redis. */
   QUEUE_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, _ or -').default('lantoa'),
   /** Attempts per delivery before it is marked failed (transient errors only). */

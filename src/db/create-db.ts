@@ -31,7 +31,7 @@ export async function openStore(config: DatabaseConfig, opts: { poolSize?: numbe
     database.pragma('foreign_keys = ON');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   } else {
-    const pool = new pg.Pool({ connectionString: config.url, max: opts.poolSize ?? 20 });
+    const pool = new pg.Pool({ connectionString: config.url, max: opts.poolSize ?? config.poolMax });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const store: Store = { db, dialect: config.kind, close: () => db.destroy() };

@@ -1,19 +1,8 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, ROOT, spawnNode, TSX } from '../helpers/processes';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
-
-const ROOT = path.resolve(__dirname, '../..');
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe('npm run start:worker (scale-out)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-wmetrics-'));
@@ -23,23 +12,15 @@ describe('npm run start:worker (scale-out)', () => {
     const port = await freePort();
     const prefix = uniquePrefix('wmetrics');
     const token = 'worker-scrape-token-0123456789';
-    const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'workers/main.ts')], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        DATABASE_URL: `sqlite:${dir}/worker.db`,
-        REDIS_URL,
-        QUEUE_PREFIX: prefix,
-        TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'),
-        METRICS_PORT: String(port),
-        METRICS_TOKEN: token,
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const p = spawnNode([TSX, path.join(ROOT, 'workers/main.ts')], {
+      DATABASE_URL: `sqlite:${dir}/worker.db`,
+      REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'),
+      METRICS_PORT: String(port),
+      METRICS_TOKEN: token,
+      LOG_LEVEL: 'warn',
     });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', r));
     const url = `http://127.0.0.1:${port}/metrics`;
     try {
       let res: Response | undefined;
@@ -47,16 +28,16 @@ describe('npm run start:worker (scale-out)', () => {
         res = await fetch(url, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
         if (!res) await new Promise((r) => setTimeout(r, 100));
       }
-      expect({ status: res?.status, err }).toEqual({ status: 200, err: '' });
+      expect({ status: res?.status, err: p.output().err }).toEqual({ status: 200, err: '' });
       const text = await res!.text();
       expect(text).toContain('# TYPE lantoa_deliveries_total counter');
       expect(text).toMatch(/^lantoa_queue_jobs\{queue="webhooks",state="waiting"\} 0$/m);
       expect(text).toMatch(/^lantoa_queue_up 1$/m);
       expect((await fetch(url)).status).toBe(401);
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
     } finally {
-      child.kill('SIGKILL');
+      p.child.kill('SIGKILL');
       await dropPrefix(prefix);
     }
   });

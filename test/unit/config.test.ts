@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../../config';
+import { ConfigError, defaultPgPoolMax, loadConfig } from '../../config';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 
@@ -17,10 +17,28 @@ describe('loadConfig', () => {
   });
 
   it('selects PostgreSQL for postgres URLs and resolves sqlite paths', () => {
-    expect(loadConfig({ DATABASE_URL: 'postgres://u@db:5432/x' }).database).toEqual({ kind: 'postgres', url: 'postgres://u@db:5432/x' });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@db:5432/x' }).database).toEqual({ kind: 'postgres', url: 'postgres://u@db:5432/x', poolMax: 55 });
     expect(loadConfig({ DATABASE_URL: 'sqlite:/tmp/a.db' }).database).toEqual({ kind: 'sqlite', file: '/tmp/a.db' });
     expect(loadConfig({ DATABASE_URL: 'sqlite:rel/b.db' }).database).toEqual({ kind: 'sqlite', file: path.resolve('rel/b.db') });
     expect(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).database).toEqual({ kind: 'sqlite', file: ':memory:' });
+  });
+
+  it('sizes the PostgreSQL pool from PG_POOL_MAX, else from WORKER_CONCURRENCY + 5 capped at 60', () => {
+    const pg = (env: Record<string, string>) => {
+      const db = loadConfig({ DATABASE_URL: 'postgres://u@db:5432/x', ...env }).database;
+      return db.kind === 'postgres' ? db.poolMax : undefined;
+    };
+    expect(pg({})).toBe(55);
+    expect(pg({ WORKER_CONCURRENCY: '10' })).toBe(15);
+    expect(pg({ WORKER_CONCURRENCY: '200' })).toBe(60);
+    expect(pg({ PG_POOL_MAX: '12', WORKER_CONCURRENCY: '200' })).toBe(12);
+    expect(pg({ PG_POOL_MAX: '' })).toBe(55);
+    expect(defaultPgPoolMax(1)).toBe(6);
+    // SQLite has no pool: the variable is accepted and has no effect.
+    expect(loadConfig({ PG_POOL_MAX: '8' }).database).toEqual({ kind: 'sqlite', file: path.resolve('data/lantoa.db') });
+    for (const bad of ['0', '1', '1001', '2.5', 'many']) {
+      expect(() => loadConfig({ PG_POOL_MAX: bad })).toThrow(/PG_POOL_MAX: /);
+    }
   });
 
   it('decodes a 32-byte base64 encryption key', () => {
