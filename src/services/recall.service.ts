@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
 import { ConflictError } from '../errors/app-error';
-import type { ChangeJobs } from '../queues/change-jobs';
+import { JOB } from '../queues/catalog';
+import type { Queues } from '../queues/queues';
 import { appendAudit, systemActor } from './audit.service';
 import { Debouncer } from './debounce';
 import { requireRole, requireScope, type Principal } from './keys.service';
@@ -33,7 +34,7 @@ export class RecallService {
   constructor(
     private readonly db: Db,
     private readonly posts: PostsService,
-    private readonly jobs: ChangeJobs,
+    private readonly jobs: Queues,
     private readonly log: Logger,
     rollUpDelayMs = 200,
   ) {
@@ -121,7 +122,7 @@ export class RecallService {
       if (staleBefore) q = q.where('updated_at', '<', staleBefore);
       const rows = await q.orderBy('id').limit(CHUNK).execute();
       if (!rows.length) return queued;
-      await this.jobs.addRecalls(rows.map((r) => ({ deliveryId: r.id, postId, revision: round })));
+      await this.jobs.addBulk(JOB.recall, rows.map((r) => ({ deliveryId: r.id, postId, revision: round })));
       queued += rows.length;
       last = rows[rows.length - 1]!.id;
     }

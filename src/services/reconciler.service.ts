@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
 import { sql } from 'kysely';
-import { deliveryJobId, type Queues } from '../queues/queues';
+import { deliveryJobId, JOB } from '../queues/catalog';
+import type { Queues } from '../queues/queues';
 import type { DeliveriesService } from './deliveries.service';
 import { ACTIVE_POST_STATUSES, OPEN_DELIVERY_STATUSES } from './post-status';
 
@@ -40,7 +41,7 @@ export class ReconcilerService {
       .where('id', 'in', dead.map((r) => r.id))
       .where('status', 'in', OPEN_DELIVERY_STATUSES)
       .execute();
-    await this.queues.addDeliveries(dead.map((r) => ({ deliveryId: r.id, postId: r.post_id, round: r.job_round + 1 })));
+    await this.queues.addBulk(JOB.publish, dead.map((r) => ({ deliveryId: r.id, postId: r.post_id, round: r.job_round + 1 })));
     return dead.length;
   }
 

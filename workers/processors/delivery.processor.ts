@@ -6,7 +6,7 @@ import type { Pacer } from '../../src/queues/pacer';
 import type { TokenCipher } from '../../src/security/token-cipher';
 import type { DeliveriesService, DeliveryError, DeliveryToSend } from '../../src/services/deliveries.service';
 import type { Publisher } from '../../src/services/publisher';
-import type { DeliveryJobData } from '../../src/queues/queues';
+import { JOB, parseJobData, type DeliveryJobData } from '../../src/queues/catalog';
 import { WITHDRAWN_POST_STATUSES, type PostStatus } from '../../src/services/post-status';
 
 export interface DeliveryDeps {
@@ -43,8 +43,8 @@ function errorOf(err: unknown, explanation: string): DeliveryError {
 export async function processDelivery(job: Job<DeliveryJobData>, token: string | undefined, deps: DeliveryDeps): Promise<string> {
   const { deliveries, publisher, cipher } = deps;
   // A job whose data was lost (Redis lost keys mid-flight) must fail visibly, not "succeed": the
-  // reconciler then gives the delivery a fresh job.
-  if (!Number.isInteger(job.data?.deliveryId)) throw new UnrecoverableError('job data missing (Redis lost it?); the reconciler will re-enqueue from the store');
+  // reconciler then gives the delivery a fresh job. Throws UnrecoverableError.
+  parseJobData(JOB.publish, job);
   const d = await deliveries.loadForSend(job.data.deliveryId);
   if (!d) return 'missing';
   if (d.status !== 'queued' && d.status !== 'publishing') return `noop:${d.status}`;

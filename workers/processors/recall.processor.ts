@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type { Pacer } from '../../src/queues/pacer';
 import type { Logger } from 'pino';
 import type { GraphClient } from '../../src/graph/graph-client';
-import type { ChangeJobData } from '../../src/queues/change-jobs';
+import { JOB, parseJobData, type ChangeJobData } from '../../src/queues/catalog';
 import type { TokenCipher } from '../../src/security/token-cipher';
 import type { ChangeLedger } from '../../src/services/change-ledger';
 import type { DeliveriesService } from '../../src/services/deliveries.service';
@@ -24,6 +24,7 @@ export interface ChangeDeps {
  * acted on, so a replayed job is a no-op. Already deleted on Facebook (100/33) counts as recalled.
  */
 export async function processRecall(job: Job<ChangeJobData>, token: string | undefined, deps: ChangeDeps & { recalls: RecallService }): Promise<string> {
+  parseJobData(JOB.recall, job); // data that does not parse fails the job for good
   const { ledger, recalls } = deps;
   const d = await ledger.load(job.data.deliveryId);
   if (!d) return 'missing';
