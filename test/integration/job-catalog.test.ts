@@ -38,6 +38,8 @@ describe.each(testDatabases())('job catalog dispatch on $name', (db) => {
     await s.deps.queues.deliveries.remove(deliveryJobId(row.id));
     await s.deps.queues.deliveries.add('delivery.unknownVerb', { deliveryId: row.id, postId: post.id }, { jobId: 'unknown-1', attempts: 5 });
     await s.deps.queues.deliveries.add(JOB.publish, { deliveryId: 'lost', postId: post.id }, { jobId: 'bad-data-1', attempts: 5 });
+    // Keeps the reconciler (at worker start and every 20 s) from giving the row a job of its own meanwhile.
+    await s.deps.store.db.updateTable('deliveries').set({ updated_at: new Date(Date.now() + 3_600_000).toISOString() }).where('id', '=', row.id).execute();
     const requestsBefore = s.sim.stats().requests;
 
     workers = await startWorkers(s.deps);
