@@ -1,6 +1,6 @@
 import { Worker, type Job } from 'bullmq';
 import type { Deps } from '../src/deps';
-import { assertNever, dispatchName, JOB, JOBS, parseJobData, QUEUE, QUEUES } from '../src/queues/catalog';
+import { assertNever, dispatchName, JOB, JobNotRunError, JOBS, parseJobData, QUEUE, QUEUES } from '../src/queues/catalog';
 import { createRedis } from '../src/queues/redis';
 import { processDelivery, type DeliveryDeps } from './processors/delivery.processor';
 import { processEdit } from './processors/edit.processor';
@@ -87,7 +87,7 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   for (const w of [fanout, deliveries]) {
     w.on('error', (err) => log.error({ err: err.message, queue: w.name }, 'worker error'));
     w.on('failed', (job, err) => {
-      if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError')) log.warn({ queue: w.name, jobName: job.name, jobId: job.id, err: err.message }, 'job failed for good');
+      if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof JobNotRunError)) log.warn({ queue: w.name, jobName: job.name, jobId: job.id, err: err.message }, 'job failed for good');
     });
   }
   const webhooks = startWebhookWorker(deps, connection);

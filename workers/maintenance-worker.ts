@@ -1,4 +1,4 @@
-import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Deps } from '../src/deps';
 import { assertNever, dispatchName, JOB, JOBS, parseJobData, QUEUE, QUEUES, RETIRED_QUEUES, RETIRED_SCHEDULERS, schedulerOf, type FanoutJobData, type ScheduledJobName } from '../src/queues/catalog';
 
@@ -43,7 +43,7 @@ export async function startMaintenanceWorker(deps: Deps, common: { connection: C
   const worker = new Worker(QUEUE.maintenance, (job) => dispatchMaintenance(job, deps), { ...common, concurrency: MAINTENANCE_CONCURRENCY, ...QUEUES.maintenance.retention });
   worker.on('error', (err) => deps.log.error({ err: err.message, queue: QUEUE.maintenance }, 'worker error'));
   worker.on('failed', (job, err) => {
-    if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError')) deps.log.warn({ queue: QUEUE.maintenance, jobName: job.name, jobId: job.id, err: err.message }, 'maintenance job failed');
+    if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) deps.log.warn({ queue: QUEUE.maintenance, jobName: job.name, jobId: job.id, err: err.message }, 'maintenance job failed');
   });
   await ensureMaintenanceSchedulers(deps);
   return worker;

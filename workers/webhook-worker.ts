@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Deps } from '../src/deps';
 import { assertNever, dispatchName, JOB, QUEUE, QUEUES } from '../src/queues/catalog';
@@ -39,7 +39,7 @@ export function startWebhookWorker(deps: Deps, connection: Redis): WebhookWorker
   });
   worker.on('error', (err) => log.error({ err: err.message, queue: QUEUE.webhooks }, 'worker error'));
   worker.on('failed', (job, err) => {
-    if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError')) {
+    if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) {
       log.warn({ queue: QUEUE.webhooks, jobName: job.name, jobId: job.id, webhookId: job.data?.webhookId, event: job.data?.event?.type, err: err.message }, 'webhook delivery failed for good');
     }
   });

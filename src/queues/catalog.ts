@@ -288,6 +288,19 @@ export class JobPayloadError extends Error {
   override name = 'JobPayloadError';
 }
 
+/**
+ * A dequeued job that is failed for good without running: its name is not in its queue's catalog, or
+ * its data does not parse. An UnrecoverableError, so BullMQ does not retry it.
+ */
+export class JobNotRunError extends UnrecoverableError {
+  constructor(
+    readonly reason: 'unknown_name' | 'bad_data',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 const describe = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`).join('; ');
 
 /** The BullMQ options of one job: validates `data` (throws JobPayloadError) and returns what is stored. */
@@ -321,7 +334,7 @@ export function schedulerOf(name: ScheduledJobName, settings: CatalogSettings): 
 export function parseJobData<N extends JobName>(name: N, job: { id?: string; data: unknown }): JobData<N> {
   const parsed = (JOBS[name].schema as z.ZodType).safeParse(job.data ?? undefined);
   if (parsed.success) return parsed.data as JobData<N>;
-  throw new UnrecoverableError(`job data missing or invalid for ${name} job ${job.id ?? '?'} (Redis lost it?): ${describe(parsed.error)}; ${JOBS[name].ifDataLost}`);
+  throw new JobNotRunError('bad_data', `job data missing or invalid for ${name} job ${job.id ?? '?'} (Redis lost it?): ${describe(parsed.error)}; ${JOBS[name].ifDataLost}`);
 }
 
 /**
@@ -333,10 +346,10 @@ export function dispatchName<Q extends QueueName>(queue: Q, job: { id?: string; 
   if (spec?.queue === queue) return job.name as DispatchedName<Q>;
   const retired: readonly string[] = (RETIRED_JOBS as Partial<Record<QueueName, readonly string[]>>)[queue] ?? [];
   if (retired.includes(job.name)) return job.name as DispatchedName<Q>;
-  throw new UnrecoverableError(`unknown job name "${job.name}" on queue ${queue} (job ${job.id ?? '?'}): not in the job catalog, not run`);
+  throw new JobNotRunError('unknown_name', `unknown job name "${job.name}" on queue ${queue} (job ${job.id ?? '?'}): not in the job catalog, not run`);
 }
 
 /** Closes a `switch` over a union: a case left out is a compile error; reaching it at run time fails the job. */
 export function assertNever(value: never): never {
-  throw new UnrecoverableError(`unhandled job name "${String(value)}"`);
+  throw new JobNotRunError('unknown_name', `unhandled job name "${String(value)}"`);
 }

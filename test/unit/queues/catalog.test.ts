@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { EnvSchema } from '../../../config/schema';
-import { buildJob, dispatchName, JOB, JobPayloadError, JOBS, parseJobData, QUEUE, schedulerOf, type JobName } from '../../../src/queues/catalog';
+import { buildJob, dispatchName, JOB, JobNotRunError, JobPayloadError, JOBS, parseJobData, QUEUE, schedulerOf, type JobName } from '../../../src/queues/catalog';
 import { readmeQueuesTable, renderQueuesTable } from '../../../src/queues/catalog-table';
 
 const settings = EnvSchema.parse({ DELIVERY_ATTEMPTS: '4', DELIVERY_BACKOFF_MS: '123', WEBHOOK_ATTEMPTS: '6', WEBHOOK_BACKOFF_MS: '456', TOKEN_SWEEP_EVERY_MINUTES: '30' });
@@ -56,6 +56,15 @@ describe('job catalog', () => {
       expect(() => parseJobData(JOB.publish, { id: 'dlv-1', data })).toThrow(UnrecoverableError);
       expect(() => parseJobData(JOB.publish, { id: 'dlv-1', data })).toThrow(/job data missing or invalid for delivery\.publish job dlv-1 .*the reconciler re-enqueues/);
     }
+    const err = (() => {
+      try {
+        parseJobData(JOB.fanout, { data: { postId: 7 } });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(JobNotRunError);
+    expect((err as JobNotRunError).reason).toBe('bad_data');
     expect(parseJobData(JOB.publish, { data: { deliveryId: 3, postId: 'p', round: 1 } })).toEqual({ deliveryId: 3, postId: 'p', round: 1 });
   });
 
@@ -64,7 +73,7 @@ describe('job catalog', () => {
     expect(dispatchName(QUEUE.fanout, { name: 'maintenance.reconcile' })).toBe('maintenance.reconcile');
     expect(dispatchName(QUEUE.maintenance, { name: 'maintenance.reconcile' })).toBe('maintenance.reconcile');
     for (const [queue, name] of [[QUEUE.deliveries, 'delivery.unknown'], [QUEUE.deliveries, 'post.fanout'], [QUEUE.deliveries, 'toString'], [QUEUE.deliveries, ''], [QUEUE.webhooks, 'maintenance.reconcile']] as const) {
-      expect(() => dispatchName(queue, { id: 'j', name })).toThrow(UnrecoverableError);
+      expect(() => dispatchName(queue, { id: 'j', name })).toThrow(JobNotRunError);
       expect(() => dispatchName(queue, { id: 'j', name })).toThrow(`unknown job name "${name}" on queue ${queue}`);
     }
   });
