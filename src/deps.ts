@@ -10,7 +10,6 @@ import { subscribeMetrics } from './metrics/metrics-events';
 import { Queues } from './queues/queues';
 import { DEFAULT_THROTTLE_MS } from './graph/classify';
 import { createRedis } from './queues/redis';
-import { WebhookQueue } from './queues/webhook-queue';
 import { TokenCipher } from './security/token-cipher';
 import { DeliveryLedger } from './services/delivery-ledger';
 import { EventBus } from './services/events';
@@ -25,7 +24,6 @@ import { RetryService } from './services/retry.service';
 import { TargetService } from './services/target.service';
 import { UnitsService } from './services/units.service';
 import { WebhooksService } from './services/webhooks.service';
-import { ChangeJobs } from './queues/change-jobs';
 import { AuditService } from './services/audit.service';
 import { EditsService } from './services/edits.service';
 import { RecallService } from './services/recall.service';
@@ -38,6 +36,7 @@ export interface Deps {
   store: Store;
   events: EventBus;
   redis: Redis;
+  /** Every queue of the job catalog and its typed enqueue helpers. */
   queues: Queues;
   pacer: Pacer;
   graph: GraphClient;
@@ -57,10 +56,8 @@ export interface Deps {
   /** This process's Prometheus registry (fed by the event bus and the Graph client). */
   metrics: Metrics;
   webhooks: WebhooksService;
-  webhookQueue: WebhookQueue;
   // Governance (issue 4)
   audit: AuditService;
-  changeJobs: ChangeJobs;
   recalls: RecallService;
   edits: EditsService;
   tokenHealth: TokenHealthService;
@@ -72,9 +69,8 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   const store = await openStore(config.database);
   const redis = createRedis(config.redisUrl, 'producer');
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  const queues = new Queues(redis, { prefix: config.queue.prefix, attempts: config.queue.attempts, backoffMs: config.queue.backoffMs });
-  queues.fanout.on('error', (err) => log.warn({ err: err.message }, 'fan-out queue error'));
-  queues.deliveries.on('error', (err) => log.warn({ err: err.message }, 'delivery queue error'));
+  const queues = new Queues(redis, { prefix: config.queue.prefix, catalog: config.env });
+  for (const q of queues.all()) q.on('error', (err) => log.warn({ err: err.message, queue: q.name }, 'queue error'));
   const pacer = new Pacer(redis, {
     prefix: config.queue.prefix,
     pageSpacingMs: config.queue.pageSpacingMs,
@@ -82,10 +78,8 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     appSlowSpacingMs: config.queue.appSlowSpacingMs,
     defaultThrottleMs: DEFAULT_THROTTLE_MS,
   });
-  const webhookQueue = new WebhookQueue(redis, { prefix: config.queue.prefix, attempts: config.env.WEBHOOK_ATTEMPTS, backoffMs: config.env.WEBHOOK_BACKOFF_MS });
-  webhookQueue.queue.on('error', (err) => log.warn({ err: err.message }, 'webhook queue error'));
   const metrics = new Metrics();
-  metrics.trackQueues([queues.fanout, queues.deliveries, webhookQueue.queue]);
+  metrics.trackQueues(queues.all());
   const graph = new GraphClient({
     baseUrl: config.graph.baseUrl,
     version: config.graph.version,
@@ -108,8 +102,6 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   const ledger = new DeliveryLedger(db, events, { leaseMs: config.queue.lockMs, takeoverMs: config.graph.timeoutMs + config.queue.readbackDelayMs });
   const posts = new PostsService(db, ledger, targets, queues, log);
   const publisher = new Publisher(graph);
-  const changeJobs = new ChangeJobs(queues, redis, { prefix: config.queue.prefix, attempts: config.queue.attempts, backoffMs: config.queue.backoffMs });
-  changeJobs.governance.on('error', (err) => log.warn({ err: err.message }, 'governance queue error'));
   return {
     config,
     log,
@@ -133,16 +125,12 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     retries: new RetryService(db, ledger, posts, queues, log),
     metrics,
     webhooks: new WebhooksService(db, getCipher),
-    webhookQueue,
     audit: new AuditService(db),
-    changeJobs,
-    recalls: new RecallService(db, ledger, posts, changeJobs, log),
-    edits: new EditsService(db, ledger, posts, changeJobs, log),
+    recalls: new RecallService(db, ledger, posts, queues, log),
+    edits: new EditsService(db, ledger, posts, queues, log),
     tokenHealth: new TokenHealthService(db, graph, getCipher, targets, config.facebookApp, { expiringWithinMs: config.tokenHealth.expiringWithinMs, maxAgeMs: config.tokenHealth.sweepEveryMs }, log),
     async close() {
-      await changeJobs.close().catch(() => {});
       await queues.close().catch(() => {});
-      await webhookQueue.close().catch(() => {});
       redis.disconnect();
       graph.close();
       await store.close();

@@ -3,7 +3,7 @@
  * the incident starts) is drawn from a PRNG seeded by the suite seed, the scenario and the run number.
  */
 import { QueueEvents } from 'bullmq';
-import { QUEUE } from '../../src/queues/queues';
+import { QUEUE } from '../../src/queues/catalog';
 import { createRedis } from '../../src/queues/redis';
 import { mulberry32, type Rng } from '../../src/simulator/prng';
 import type { FaultRule } from '../../src/simulator/types';

@@ -64,7 +64,7 @@ export async function registerQueueBoard(app: FastifyInstance, deps: Deps): Prom
 
   const serverAdapter = new FastifyAdapter().setBasePath(QUEUE_BOARD_PATH);
   createBullBoard({
-    queues: [deps.queues.fanout, deps.queues.deliveries, deps.webhookQueue.queue].map((q) => new BullMQAdapter(q)),
+    queues: deps.queues.all().map((q) => new BullMQAdapter(q)),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Lan Tỏa' } },
   });

@@ -1,44 +1,47 @@
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { UnavailableError } from '../errors/app-error';
+import { buildJob, fanoutJobId, JOB, QUEUE, QUEUES, JOBS, type CatalogSettings, type JobData, type OneOffJobName, type QueueName } from './catalog';
 
-/** Queue names (keys are `<QUEUE_PREFIX>:<name>:…`). */
-export const QUEUE = { fanout: 'fanout', deliveries: 'deliveries' } as const;
-
-/** Job names: dotted, verb last, stable across deploys. */
-export const JOB = { fanout: 'post.fanout', deliver: 'delivery.publish' } as const;
-
-export interface FanoutJobData {
-  postId: string;
-  /** Checkpoint: the last delivery id already enqueued (fan-out resumes after it). */
-  enqueuedUpTo?: number;
-}
-
-export interface DeliveryJobData {
-  deliveryId: number;
-  postId: string;
-  /** Manual retry round (0 for the first fan-out). */
-  round?: number;
-}
-
-/** Deterministic job ids: re-adding an existing job is a no-op, so every enqueue can be retried. */
-export const fanoutJobId = (postId: string) => `fanout-${postId}`;
-export const deliveryJobId = (deliveryId: number, round = 0) => (round ? `dlv-${deliveryId}-r${round}` : `dlv-${deliveryId}`);
-
-export interface QueueSettings {
-  prefix: string;
-  attempts: number;
-  backoffMs: number;
-}
-
+/**
+ * The producer side of the job catalog: one BullMQ Queue per catalog queue, and typed enqueue helpers
+ * that validate each payload with its schema (a bad payload throws JobPayloadError: a bug, not input).
+ */
 export class Queues {
-  readonly fanout: Queue<FanoutJobData>;
-  readonly deliveries: Queue<DeliveryJobData>;
+  readonly fanout: Queue;
+  readonly deliveries: Queue;
+  readonly webhooks: Queue;
+  readonly maintenance: Queue;
+  private readonly byName: Readonly<Record<QueueName, Queue>>;
 
-  constructor(private readonly connection: Redis, private readonly settings: QueueSettings) {
-    const common = { connection, prefix: settings.prefix, streams: { events: { maxLen: 2_000 } } };
-    this.fanout = new Queue<FanoutJobData>(QUEUE.fanout, common);
-    this.deliveries = new Queue<DeliveryJobData>(QUEUE.deliveries, common);
+  constructor(
+    private readonly connection: Redis,
+    private readonly settings: { prefix: string; catalog: CatalogSettings },
+  ) {
+    const open = (name: QueueName) => new Queue(name, { connection, prefix: settings.prefix, streams: { events: { maxLen: QUEUES[name].eventsMaxLen } } });
+    this.fanout = open(QUEUE.fanout);
+    this.deliveries = open(QUEUE.deliveries);
+    this.webhooks = open(QUEUE.webhooks);
+    this.maintenance = open(QUEUE.maintenance);
+    this.byName = { fanout: this.fanout, deliveries: this.deliveries, webhooks: this.webhooks, maintenance: this.maintenance };
+  }
+
+  /** Every queue of the catalog (queue board, metrics, error hooks). */
+  all(): Queue[] {
+    return Object.values(this.byName);
+  }
+
+  /** Adds one job of the catalog (`delay` in ms). Fails fast with UnavailableError while Redis is away. */
+  async add<N extends OneOffJobName>(name: N, data: JobData<N>, opts: { delay?: number } = {}): Promise<void> {
+    const job = buildJob(name, data, this.settings.catalog);
+    await this.available(() => this.byName[JOBS[name].queue].add(job.name, job.data, { ...job.opts, ...opts }));
+  }
+
+  /** Adds jobs of one catalog name in one round trip (deterministic ids make a repeated batch harmless). */
+  async addBulk<N extends OneOffJobName>(name: N, items: readonly JobData<N>[]): Promise<void> {
+    if (items.length === 0) return;
+    const jobs = items.map((d) => buildJob(name, d, this.settings.catalog));
+    await this.available(() => this.byName[JOBS[name].queue].addBulk(jobs), 30_000);
   }
 
   /**
@@ -86,31 +89,16 @@ export class Queues {
    */
   async scheduleFanout(postId: string, publishAt: Date | null): Promise<void> {
     const delay = publishAt ? Math.max(0, publishAt.getTime() - Date.now()) : 0;
+    const job = buildJob(JOB.fanout, { postId }, this.settings.catalog);
     await this.available(async () => {
       if ((await this.fanout.getJobState(fanoutJobId(postId))) === 'failed') await this.fanout.remove(fanoutJobId(postId));
-      return this.fanout.add(JOB.fanout, { postId }, { jobId: fanoutJobId(postId), delay, attempts: 5, backoff: { type: 'exponential', delay: 2_000 } });
+      return this.fanout.add(job.name, job.data, { ...job.opts, delay });
     });
   }
 
   /** Removes a not-yet-started fan-out; returns false if it is running (the worker then sees the cancel in the store). */
   async removeFanout(postId: string): Promise<boolean> {
     return (await this.available(() => this.fanout.remove(fanoutJobId(postId)))) === 1;
-  }
-
-  deliveryJob(d: DeliveryJobData): { name: string; data: DeliveryJobData; opts: JobsOptions } {
-    return {
-      name: JOB.deliver,
-      data: d,
-      opts: {
-        jobId: deliveryJobId(d.deliveryId, d.round),
-        attempts: this.settings.attempts,
-        backoff: { type: 'exponential', delay: this.settings.backoffMs, jitter: 0.5 },
-      },
-    };
-  }
-
-  async addDeliveries(items: DeliveryJobData[]): Promise<void> {
-    if (items.length) await this.available(() => this.deliveries.addBulk(items.map((d) => this.deliveryJob(d))), 30_000);
   }
 
   async counts() {
@@ -121,6 +109,6 @@ export class Queues {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.fanout.close(), this.deliveries.close()]);
+    await Promise.all(this.all().map((q) => q.close()));
   }
 }

@@ -4,7 +4,8 @@ import type { Db } from '../db/create-db';
 import type { DeliveryLedger } from './delivery-ledger';
 import type { PostEditRow } from '../db/types';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors/app-error';
-import type { ChangeJobs } from '../queues/change-jobs';
+import { JOB } from '../queues/catalog';
+import type { Queues } from '../queues/queues';
 import { appendAudit, systemActor } from './audit.service';
 import { Debouncer } from './debounce';
 import { requireRole, requireScope, type Principal } from './keys.service';
@@ -47,7 +48,7 @@ export class EditsService {
     private readonly db: Db,
     private readonly ledger: DeliveryLedger,
     private readonly posts: PostsService,
-    private readonly jobs: ChangeJobs,
+    private readonly jobs: Queues,
     private readonly log: Logger,
     rollUpDelayMs = 200,
   ) {
@@ -154,7 +155,7 @@ export class EditsService {
       if (staleBefore) q = q.where('updated_at', '<', staleBefore);
       const rows = await q.orderBy('id').limit(CHUNK).execute();
       if (!rows.length) return queued;
-      await this.jobs.addEdits(rows.map((r) => ({ deliveryId: r.id, postId, revision })));
+      await this.jobs.addBulk(JOB.edit, rows.map((r) => ({ deliveryId: r.id, postId, revision })));
       queued += rows.length;
       last = rows[rows.length - 1]!.id;
     }

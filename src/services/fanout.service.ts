@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
+import { JOB } from '../queues/catalog';
 import type { Queues } from '../queues/queues';
 import type { DeliveryLedger } from './delivery-ledger';
 import type { EventBus } from './events';
@@ -51,7 +52,7 @@ export class FanoutService {
         .execute();
       if (rows.length === 0) break;
       // With the row's job round: after a reconcile gave a row a new round, a re-run must not add the old id too.
-      await this.queues.addDeliveries(rows.map((r) => ({ deliveryId: r.id, postId, round: r.job_round })));
+      await this.queues.addBulk(JOB.publish, rows.map((r) => ({ deliveryId: r.id, postId, round: r.job_round })));
       queued += rows.length;
       last = rows[rows.length - 1]!.id;
       await checkpoint.set(last);

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
 import type { DeliveryLedger } from './delivery-ledger';
 import { ConflictError } from '../errors/app-error';
-import type { ChangeJobs } from '../queues/change-jobs';
+import { JOB } from '../queues/catalog';
+import type { Queues } from '../queues/queues';
 import { appendAudit, systemActor } from './audit.service';
 import { Debouncer } from './debounce';
 import { requireRole, requireScope, type Principal } from './keys.service';
@@ -35,7 +36,7 @@ export class RecallService {
     private readonly db: Db,
     private readonly ledger: DeliveryLedger,
     private readonly posts: PostsService,
-    private readonly jobs: ChangeJobs,
+    private readonly jobs: Queues,
     private readonly log: Logger,
     rollUpDelayMs = 200,
   ) {
@@ -104,7 +105,7 @@ export class RecallService {
       if (staleBefore) q = q.where('updated_at', '<', staleBefore);
       const rows = await q.orderBy('id').limit(CHUNK).execute();
       if (!rows.length) return queued;
-      await this.jobs.addRecalls(rows.map((r) => ({ deliveryId: r.id, postId, revision: round })));
+      await this.jobs.addBulk(JOB.recall, rows.map((r) => ({ deliveryId: r.id, postId, revision: round })));
       queued += rows.length;
       last = rows[rows.length - 1]!.id;
     }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
-import { deliveryJobId, type Queues } from '../queues/queues';
+import { deliveryJobId, JOB } from '../queues/catalog';
+import type { Queues } from '../queues/queues';
 import type { DeliveryLedger } from './delivery-ledger';
 import { ACTIVE_POST_STATUSES, OPEN_DELIVERY_STATUSES } from './post-status';
 
@@ -33,7 +34,7 @@ export class ReconcilerService {
     const dead = rows.filter((_, i) => !LIVE_STATES.has(states[i]!));
     if (dead.length === 0) return 0;
     await this.ledger.bumpJobRound(dead.map((r) => r.id));
-    await this.queues.addDeliveries(dead.map((r) => ({ deliveryId: r.id, postId: r.post_id, round: r.job_round + 1 })));
+    await this.queues.addBulk(JOB.publish, dead.map((r) => ({ deliveryId: r.id, postId: r.post_id, round: r.job_round + 1 })));
     return dead.length;
   }
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { DeliveryLedger } from './delivery-ledger';
 import type { Db } from '../db/create-db';
 import { ConflictError } from '../errors/app-error';
+import { JOB } from '../queues/catalog';
 import type { Queues } from '../queues/queues';
 import { requireRole, requireScope, type Principal } from './keys.service';
 import { appendAudit } from './audit.service';
@@ -41,7 +42,7 @@ export class RetryService {
     });
     if (ids.length === 0) throw new ConflictError(reasons?.length ? `no failed delivery with reason ${reasons.join(', ')}` : 'no failed delivery to retry');
     try {
-      for (let i = 0; i < ids.length; i += CHUNK) await this.queues.addDeliveries(ids.slice(i, i + CHUNK));
+      for (let i = 0; i < ids.length; i += CHUNK) await this.queues.addBulk(JOB.publish, ids.slice(i, i + CHUNK));
     } catch (err) {
       // The store already says queued: the reconciler enqueues them once Redis answers.
       this.log.warn({ postId, err: (err as Error).message }, 'retry not enqueued now; the reconciler will');

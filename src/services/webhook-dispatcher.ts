@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
-import type { WebhookEventBody, WebhookQueue } from '../queues/webhook-queue';
+import { JOB, type WebhookEventBody } from '../queues/catalog';
+import type { Queues } from '../queues/queues';
 import type { EventBus, LantoaEvent } from './events';
 import type { ActiveHook, WebhooksService } from './webhooks.service';
 
@@ -22,7 +23,7 @@ export class WebhookDispatcher {
   constructor(
     private readonly db: Db,
     private readonly hooks: WebhooksService,
-    private readonly queue: WebhookQueue,
+    private readonly queue: Queues,
     private readonly log: Logger,
   ) {}
 
@@ -86,6 +87,6 @@ export class WebhookDispatcher {
   /** One job per webhook whose key's subtree contains `subjectPath`. */
   private async enqueue(hooks: ActiveHook[], subjectPath: string, event: WebhookEventBody): Promise<void> {
     const inScope = hooks.filter((h) => subjectPath.startsWith(h.unitPath));
-    await this.queue.add(inScope.map((h) => ({ webhookId: h.id, event })));
+    await this.queue.addBulk(JOB.webhook, inScope.map((h) => ({ webhookId: h.id, event })));
   }
 }

@@ -2,7 +2,7 @@ import { testDatabases } from '../helpers/databases';
 import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../helpers/stack';
 import { subtreeCodes } from '../../src/demo/stack';
 import type { ApiClient } from '../../src/cli/api-client';
-import { deliveryJobId } from '../../src/queues/queues';
+import { deliveryJobId } from '../../src/queues/catalog';
 import type { PostView } from '../../src/services/post-views.service';
 
 

@@ -3,7 +3,7 @@ import { testDatabases } from '../helpers/databases';
 import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../helpers/stack';
 import type { ApiClient } from '../../src/cli/api-client';
 import { createRedis } from '../../src/queues/redis';
-import { deliveryJobId, fanoutJobId, QUEUE } from '../../src/queues/queues';
+import { deliveryJobId, fanoutJobId, QUEUE } from '../../src/queues/catalog';
 import { startWorkers, type Workers } from '../../workers/create-workers';
 
 /**

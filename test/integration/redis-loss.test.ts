@@ -36,6 +36,6 @@ describe.each(testDatabases())('Redis loses its data mid fan-out on $name', (db)
     const targeted = new Set((await s.deps.targets.resolve({ unit: '01', scope: 'subtree' })).map((u) => pages.find((p) => p.unitCode === u.code)!.pageId));
     const visible = s.sim.visibleCounts();
     for (const pageId of targeted) expect(visible.get(pageId)).toBe(1);
-    expect(await s.deps.queues.fanout.getJobScheduler('reconcile')).toBeTruthy();
+    expect(await s.deps.queues.maintenance.getJobScheduler('reconcile')).toMatchObject({ name: 'maintenance.reconcile' });
   }, 180_000);
 });

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { TokenCipher } from '../../src/security/token-cipher';
 import { LeaseExpiredError, type DeliveryLedger, type Lease, type LedgerDelivery } from '../../src/services/delivery-ledger';
 import type { Publisher } from '../../src/services/publisher';
-import type { DeliveryJobData } from '../../src/queues/queues';
+import { JOB, parseJobData, type DeliveryJobData } from '../../src/queues/catalog';
 import { WITHDRAWN_POST_STATUSES, type PostStatus } from '../../src/services/post-status';
 import { awaitPageSlot, handlePageWriteFailure, later, observeUsage, type PageWriteDeps } from './page-write-policy';
 
@@ -30,8 +30,8 @@ const contentOf = (d: LedgerDelivery) => ({ message: d.message, link: d.link, ph
 export async function processDelivery(job: Job<DeliveryJobData>, token: string | undefined, deps: DeliveryDeps): Promise<string> {
   const { ledger } = deps;
   // A job whose data was lost (Redis lost keys mid-flight) must fail visibly, not "succeed": the
-  // reconciler then gives the delivery a fresh job.
-  if (!Number.isInteger(job.data?.deliveryId)) throw new UnrecoverableError('job data missing (Redis lost it?); the reconciler will re-enqueue from the store');
+  // reconciler then gives the delivery a fresh job. Throws UnrecoverableError.
+  parseJobData(JOB.publish, job);
   const d = await ledger.load(job.data.deliveryId);
   if (!d) return 'missing';
   if (d.status !== 'queued' && d.status !== 'publishing') return `noop:${d.status}`;

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { ChangeJobData } from '../../src/queues/change-jobs';
+import { JOB, parseJobData, type ChangeJobData } from '../../src/queues/catalog';
 import type { EditsService } from '../../src/services/edits.service';
 import { runChange, type ChangeDeps } from './change-job';
 
@@ -9,6 +9,7 @@ import { runChange, type ChangeDeps } from './change-job';
  * fence keeps an older revision from landing after a newer one.
  */
 export async function processEdit(job: Job<ChangeJobData>, token: string | undefined, deps: ChangeDeps & { edits: EditsService }): Promise<string> {
+  parseJobData(JOB.edit, job); // data that does not parse fails the job for good
   const { ledger, edits } = deps;
   const revision = job.data.revision;
   const d = await ledger.load(job.data.deliveryId);

@@ -1,9 +1,10 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { FanoutService } from '../../src/services/fanout.service';
-import type { FanoutJobData } from '../../src/queues/queues';
+import { JOB, parseJobData, type FanoutJobData } from '../../src/queues/catalog';
 
 /** Thin: checkpoints through job data so a crashed fan-out resumes after the last enqueued chunk. */
 export async function processFanout(job: Job<FanoutJobData>, token: string | undefined, fanout: FanoutService): Promise<string> {
+  parseJobData(JOB.fanout, job); // data that does not parse fails the job for good
   let upTo = job.data.enqueuedUpTo ?? 0;
   const outcome = await fanout.run(job.data.postId, {
     get: () => upTo,

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { ChangeJobData } from '../../src/queues/change-jobs';
+import { JOB, parseJobData, type ChangeJobData } from '../../src/queues/catalog';
 import type { RecallService } from '../../src/services/recall.service';
 import { runChange, type ChangeDeps } from './change-job';
 
@@ -8,6 +8,7 @@ import { runChange, type ChangeDeps } from './change-job';
  * acted on, so a replayed job is a no-op. Already deleted on Facebook (100/33) counts as recalled.
  */
 export async function processRecall(job: Job<ChangeJobData>, token: string | undefined, deps: ChangeDeps & { recalls: RecallService }): Promise<string> {
+  parseJobData(JOB.recall, job); // data that does not parse fails the job for good
   const { ledger } = deps;
   const d = await ledger.load(job.data.deliveryId);
   if (!d) return 'missing';

@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Metrics } from '../../src/metrics/metrics';
-import type { WebhookJobData } from '../../src/queues/webhook-queue';
+import { JOB, parseJobData, type WebhookJobData } from '../../src/queues/catalog';
 import { describePostError, postOnce } from '../../src/services/webhook-http';
 import { signWebhook, WEBHOOK_HEADERS } from '../../src/services/webhook-signature';
 import type { WebhooksService } from '../../src/services/webhooks.service';
@@ -20,7 +20,7 @@ const RETRYABLE_STATUS = (s: number) => s >= 500 || s === 408 || s === 425 || s 
  * The receiver's body is never read or stored: the log only says what came back.
  */
 export async function processWebhook(job: Job<WebhookJobData>, deps: WebhookDeps): Promise<string> {
-  const { webhookId, event } = job.data;
+  const { webhookId, event } = parseJobData(JOB.webhook, job);
   const hook = await deps.webhooks.loadForSend(webhookId);
   if (!hook) return 'gone';
   const attempt = job.attemptsMade + 1;

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
 import { ForbiddenError } from '../../errors/app-error';
+import { JOB } from '../../queues/catalog';
 import { requireRole } from '../../services/keys.service';
 import { ROOT_CODE } from '../../services/units.service';
 import { allow, principalOf } from '../auth';
@@ -12,7 +13,7 @@ const security = [{ bearer: [] }];
 /** New tokens get a debug_token check soon (when token health is configured); never fails the link. */
 async function requestTokenCheck(deps: Deps): Promise<void> {
   if (!deps.tokenHealth.enabled) return;
-  await deps.changeJobs.requestNewTokenCheck().catch((err: Error) => deps.log.warn({ err: err.message }, 'could not queue a token check; the next sweep will do it'));
+  await deps.queues.add(JOB.checkNewTokens, {}).catch((err: Error) => deps.log.warn({ err: err.message }, 'could not queue a token check; the next sweep will do it'));
 }
 
 /** Keys, the unit tree and Page links. */

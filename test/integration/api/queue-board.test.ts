@@ -55,7 +55,7 @@ describe('Bull Board at /admin/queues: admins only, by Bearer key or session coo
     const api = await get('/admin/queues/api/queues', { authorization: `Bearer ${keys.hnAdmin}` });
     expect(api.statusCode).toBe(200);
     const names = (api.json().queues as Array<{ name: string }>).map((q) => q.name).sort();
-    expect(names).toEqual(['deliveries', 'fanout', 'webhooks']);
+    expect(names).toEqual(['deliveries', 'fanout', 'maintenance', 'webhooks']);
   });
 
   it('turns an admin key into an HttpOnly, SameSite=Strict cookie that holds no key', async () => {

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { createLogger } from '../../../src/logger';
-import { TOKEN_SWEEP_SCHEDULER_ID } from '../../../workers/governance-workers';
+import { JOB, JOBS } from '../../../src/queues/catalog';
 import { testDatabases } from '../../helpers/databases';
 import { subtreeCodes, waitForStatus } from '../../helpers/governance';
 import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../../helpers/stack';
@@ -28,7 +28,7 @@ describe.each(testDatabases())('Page token health on $name', (db) => {
   afterAll(() => s?.dispose());
 
   it('checks newly linked Pages right after the import, and schedules a sweep of every Page', async () => {
-    const scheduler = await s.deps.changeJobs.governance.getJobScheduler(TOKEN_SWEEP_SCHEDULER_ID);
+    const scheduler = await s.deps.queues.maintenance.getJobScheduler(JOBS[JOB.checkTokens].scheduler.id);
     expect(scheduler).toMatchObject({ name: 'pages.checkTokens', every: 3_600_000 });
     const n = pageOf.size;
     await waitFor(async () => {
