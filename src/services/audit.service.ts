@@ -2,8 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Db } from '../db/create-db';
 import type { AuditRow, Database } from '../db/types';
 import { decodeCursor, encodeCursor } from './cursor';
-import type { Principal } from './keys.service';
-import { subtreeEnd } from './units.service';
+import { subtreeEnd } from './unit-paths';
 
 /** Every action the audit log records (dotted, verb last, stable). */
 export const AUDIT_ACTIONS = [
@@ -81,6 +80,14 @@ export interface AuditView {
   details: Record<string, unknown>;
 }
 
+/**
+ * Whose view of the log: the caller's unit path. A `Principal` fits; the audit log sits below the
+ * key service (which writes to it), so it asks only for what it reads.
+ */
+export interface AuditScope {
+  unitPath: string;
+}
+
 export interface AuditQuery {
   subject?: string;
   actor?: string;
@@ -111,7 +118,7 @@ export class AuditService {
    * Entries about the caller's subtree, plus entries about posts whose target contains the caller's
    * unit (the same posts the caller can read: they reach the caller's Page).
    */
-  async list(p: Principal, q: AuditQuery): Promise<{ items: AuditView[]; nextCursor: string | null }> {
+  async list(p: AuditScope, q: AuditQuery): Promise<{ items: AuditView[]; nextCursor: string | null }> {
     const after = decodeCursor(q.cursor, isIdCursor);
     const ancestors = ancestorPathsOf(p.unitPath);
     let query = this.db.selectFrom('audit_log').selectAll().where((eb) => {

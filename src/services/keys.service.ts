@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Db } from '../db/create-db';
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors/app-error';
 import { appendAudit } from './audit.service';
-import { ROOT_CODE, subtreeEnd } from './units.service';
+import { ROOT_CODE, subtreeEnd } from './unit-paths';
 
 export const ROLES = ['admin', 'editor', 'approver', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];

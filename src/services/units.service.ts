@@ -4,9 +4,11 @@ import type { UnitRow } from '../db/types';
 import { NotFoundError } from '../errors/app-error';
 import { appendAudit, type AuditActor } from './audit.service';
 import { parseCsv, throwIfProblems, type RowProblem } from './csv';
+import { ROOT_CODE, subtreeEnd, UNIT_CODE_RE } from './unit-paths';
 
-export const ROOT_CODE = 'root';
-export const UNIT_CODE_RE = /^[A-Za-z0-9_-]{1,64}$/;
+// The path facts live in ./unit-paths (imported by audit and keys without pulling this service in);
+// re-exported here so existing importers keep working.
+export { ROOT_CODE, subtreeEnd, UNIT_CODE_RE };
 const INSERT_CHUNK = 500;
 
 export interface UnitImportResult {
@@ -22,11 +24,6 @@ interface Node {
   name: string;
   level?: number;
   path?: string;
-}
-
-/** Upper bound (exclusive) of the paths inside the subtree whose path is `prefix` (ends with '/'). */
-export function subtreeEnd(prefix: string): string {
-  return `${prefix.slice(0, -1)}0`; // '0' (0x30) sorts right after '/' (0x2F)
 }
 
 export class UnitsService {
