@@ -12,7 +12,7 @@ import { loadConfig, readEnv } from '../config';
 import { GraphClient } from '../src/graph/graph-client';
 import { createLogger } from '../src/logger';
 import { probeRedis } from '../src/queues/redis';
-import { seedOrganisation, startStack, type Stack } from '../src/demo/stack';
+import { seedOrganisation, startStack, type Stack } from '../dev/stack';
 import { SimulatorProcess } from './reliability/procs';
 
 const LOGNORMAL = { medianMs: 400, sigma: 0.5 };

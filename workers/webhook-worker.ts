@@ -2,7 +2,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Deps } from '../src/deps';
 import { assertNever, dispatchName, JOB, QUEUE, QUEUES } from '../src/queues/catalog';
-import { WebhookDispatcher } from '../src/services/webhook-dispatcher';
+import { WebhookDispatcher } from '../src/services/webhooks/webhook-dispatcher';
 import { processWebhook, type WebhookDeps } from './processors/webhook.processor';
 
 /** Webhook POSTs in flight per worker process (receivers are few and internal; no need for more). */

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import type { ApiClient } from '../../src/cli/api-client';
-import { seedOrganisation, startStack, subtreeCodes, UNITS_CSV, type Stack } from '../../src/demo/stack';
+import { seedOrganisation, startStack, subtreeCodes, UNITS_CSV, type Stack } from '../../dev/stack';
 import { createLogger } from '../../src/logger';
 import { generateEncryptionKey } from '../../src/security/token-cipher';
 import { evaluate, type RunResult } from './report';

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { requireRole, type KeysService, type Principal, type Role } from '../services/keys.service';
+import { requireRole, type KeysService, type Principal, type Role } from '../services/auth/keys.service';
 
 declare module 'fastify' {
   interface FastifyRequest {

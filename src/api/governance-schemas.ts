@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { AUDIT_ACTIONS } from '../services/audit.service';
-import { EDIT_STATUSES, EditPostSchema } from '../services/edits.service';
-import { ROLES } from '../services/keys.service';
-import { UNIT_CODE_RE } from '../services/units.service';
-import { hasNoNul, NO_NUL_MESSAGE } from '../services/text';
+import { AUDIT_ACTIONS } from '../services/governance/audit.service';
+import { EDIT_STATUSES, EditPostSchema } from '../services/governance/edits.service';
+import { ROLES } from '../services/auth/keys.service';
+import { UNIT_CODE_RE } from '../services/tree/units.service';
+import { hasNoNul, NO_NUL_MESSAGE } from '../services/shared/text';
 import { limit } from './schemas';
 
 export { EditPostSchema };

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { ROLES } from '../services/keys.service';
-import { TOKEN_STATUSES } from '../services/pages.service';
-import { DELIVERY_STATUSES, POST_STATUSES } from '../services/post-status';
-import { UNIT_CODE_RE } from '../services/units.service';
+import { ROLES } from '../services/auth/keys.service';
+import { TOKEN_STATUSES } from '../services/tree/pages.service';
+import { DELIVERY_STATUSES, POST_STATUSES } from '../services/posts/post-status';
+import { UNIT_CODE_RE } from '../services/tree/units.service';
 import { Counts, limit } from './schemas';
 
 /*

@@ -4,8 +4,8 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from '../deps';
 import { UnauthenticatedError } from '../errors/app-error';
-import { AdminSessionService, ADMIN_SESSION_COOKIE, readCookie } from '../services/admin-session.service';
-import type { Principal } from '../services/keys.service';
+import { AdminSessionService, ADMIN_SESSION_COOKIE, readCookie } from '../services/auth/admin-session.service';
+import type { Principal } from '../services/auth/keys.service';
 import { adminSessionRoutes, loginPage, QUEUE_BOARD_PATH } from './routes/admin-session.routes';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

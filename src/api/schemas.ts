@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { DELIVERY_STATUSES, POST_STATUSES } from '../services/post-status';
-import { ROLES } from '../services/keys.service';
-import { UNIT_CODE_RE } from '../services/units.service';
-import { hasNoNul, NO_NUL_MESSAGE } from '../services/text';
+import { DELIVERY_STATUSES, POST_STATUSES } from '../services/posts/post-status';
+import { ROLES } from '../services/auth/keys.service';
+import { UNIT_CODE_RE } from '../services/tree/units.service';
+import { hasNoNul, NO_NUL_MESSAGE } from '../services/shared/text';
 
 export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
 export const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody };

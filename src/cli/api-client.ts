@@ -1,6 +1,6 @@
 import axios, { type AxiosInstance } from 'axios';
-import type { LevelProgress } from '../services/post-levels.service';
-import type { PostView } from '../services/post-views.service';
+import type { LevelProgress } from '../services/read-models/post-levels.service';
+import type { PostView } from '../services/read-models/post-views.service';
 
 /** Thin REST client used by the CLI and the demo (they talk to the API like any internal tool). */
 export class ApiClient {

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../config';
 import { openStore } from '../db/create-db';
 import { TokenCipher } from '../security/token-cipher';
-import { rotatePageTokens } from '../services/token-rotation.service';
+import { rotatePageTokens } from '../services/governance/token-rotation.service';
 
 /**
  * `lantoa tokens rotate-key [--dry-run]`: runs next to the store (not through the API), with the

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
-import type { LevelProgress } from '../services/post-levels.service';
-import type { PostView } from '../services/post-views.service';
+import type { LevelProgress } from '../services/read-models/post-levels.service';
+import type { PostView } from '../services/read-models/post-views.service';
 import type { ApiClient } from './api-client';
 
 const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled', 'recalling', 'recalled']);

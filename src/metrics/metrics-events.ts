@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/create-db';
-import type { EventBus } from '../services/events';
+import type { EventBus } from '../services/shared/events';
 import type { Metrics } from './metrics';
 
 /** Posts whose skipped deliveries this process already counted (a resumed fan-out emits `fanout.done` again). */

@@ -1,8 +1,8 @@
 import type { ApiClient } from '../../src/cli/api-client';
-import type { PostView } from '../../src/services/post-views.service';
+import type { PostView } from '../../src/services/read-models/post-views.service';
 import { waitFor, type TestStack } from './stack';
 
-export { subtreeCodes } from '../../src/demo/stack';
+export { subtreeCodes } from '../../dev/stack';
 
 export const FINAL_POST = ['published', 'partially_failed', 'failed', 'cancelled', 'recalled'];
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { createLogger } from '../../src/logger';
-import { seedOrganisation, startStack, UNITS_CSV, type Stack, type StackOptions } from '../../src/demo/stack';
+import { seedOrganisation, startStack, UNITS_CSV, type Stack, type StackOptions } from '../../dev/stack';
 import type { TestDatabase } from './databases';
 import { dropPrefix, REDIS_URL, uniquePrefix } from './redis';
 

@@ -1,9 +1,9 @@
 import { testDatabases } from '../helpers/databases';
 import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../helpers/stack';
-import { subtreeCodes } from '../../src/demo/stack';
+import { subtreeCodes } from '../../dev/stack';
 import type { ApiClient } from '../../src/cli/api-client';
 import { deliveryJobId } from '../../src/queues/catalog';
-import type { PostView } from '../../src/services/post-views.service';
+import type { PostView } from '../../src/services/read-models/post-views.service';
 
 
 const FINAL = ['published', 'partially_failed', 'failed', 'cancelled'];

@@ -1,6 +1,6 @@
 import { testDatabases } from '../helpers/databases';
 import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../helpers/stack';
-import type { DeliveryLedger } from '../../src/services/delivery-ledger';
+import type { DeliveryLedger } from '../../src/services/delivery/delivery-ledger';
 
 /**
  * Found by the reliability suite on PostgreSQL: the post was created, then recording it failed

@@ -26,7 +26,7 @@ describe('processes', () => {
   });
 
   it('the demo says in one line that Redis is unreachable', async () => {
-    const p = run('src/demo/main.ts', ['--exit'], { REDIS_URL: 'redis://127.0.0.1:1' });
+    const p = run('dev/demo/main.ts', ['--exit'], { REDIS_URL: 'redis://127.0.0.1:1' });
     expect(await p.exited).toBe(1);
     const lines = p.output().err.trim().split('\n');
     expect(lines).toHaveLength(1);

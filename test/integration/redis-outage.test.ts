@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateEncryptionKey } from '../../src/security/token-cipher';
 import { createLogger } from '../../src/logger';
-import { seedOrganisation, startStack, type Stack } from '../../src/demo/stack';
+import { seedOrganisation, startStack, type Stack } from '../../dev/stack';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { waitFor } from '../helpers/stack';
 

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { testDatabases } from '../helpers/databases';
 import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../helpers/stack';
-import { verifyWebhook, WEBHOOK_HEADERS } from '../../src/services/webhook-signature';
+import { verifyWebhook, WEBHOOK_HEADERS } from '../../src/services/webhooks/webhook-signature';
 
 interface Received {
   path: string;

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DASHBOARD_ROOT } from '../../src/dashboard/dashboard.plugin';
-import { ROLES } from '../../src/services/keys.service';
-import { TOKEN_STATUSES } from '../../src/services/pages.service';
-import { DELIVERY_STATUSES, POST_STATUSES } from '../../src/services/post-status';
+import { ROLES } from '../../src/services/auth/keys.service';
+import { TOKEN_STATUSES } from '../../src/services/tree/pages.service';
+import { DELIVERY_STATUSES, POST_STATUSES } from '../../src/services/posts/post-status';
 
 type Catalogue = Record<string, string | { one: string; other: string }>;
 

@@ -1,4 +1,4 @@
-import { judgeToken } from '../../src/services/token-health.service';
+import { judgeToken } from '../../src/services/governance/token-health.service';
 
 const NOW = Date.parse('2026-03-01T00:00:00Z');
 const DAY = 86_400_000;

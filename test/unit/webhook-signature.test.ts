@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { generateWebhookSecret, signWebhook, verifyWebhook, WEBHOOK_TOLERANCE_S } from '../../src/services/webhook-signature';
+import { generateWebhookSecret, signWebhook, verifyWebhook, WEBHOOK_TOLERANCE_S } from '../../src/services/webhooks/webhook-signature';
 
 describe('webhook signatures', () => {
   const secret = 'whsec_test-secret';

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type { GraphResponse } from '../../src/graph/graph-client';
 import type { ChangeJobData } from '../../src/queues/catalog';
 import type { TokenCipher } from '../../src/security/token-cipher';
-import { LeaseExpiredError, type ClaimFor, type DeliveryError, type DeliveryLedger, type Lease, type LedgerDelivery } from '../../src/services/delivery-ledger';
+import { LeaseExpiredError, type ClaimFor, type DeliveryError, type DeliveryLedger, type Lease, type LedgerDelivery } from '../../src/services/delivery/delivery-ledger';
 import type { GraphClient } from '../../src/graph/graph-client';
 import { awaitPageSlot, handlePageWriteFailure, later, observeUsage, type PageWriteDeps } from './page-write-policy';
 

@@ -1,10 +1,10 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { TokenCipher } from '../../src/security/token-cipher';
-import { LeaseExpiredError, type DeliveryLedger, type Lease, type LedgerDelivery } from '../../src/services/delivery-ledger';
-import type { Publisher } from '../../src/services/publisher';
+import { LeaseExpiredError, type DeliveryLedger, type Lease, type LedgerDelivery } from '../../src/services/delivery/delivery-ledger';
+import type { Publisher } from '../../src/services/delivery/publisher';
 import { JOB, parseJobData, type DeliveryJobData } from '../../src/queues/catalog';
-import { WITHDRAWN_POST_STATUSES, type PostStatus } from '../../src/services/post-status';
+import { WITHDRAWN_POST_STATUSES, type PostStatus } from '../../src/services/posts/post-status';
 import { awaitPageSlot, handlePageWriteFailure, later, observeUsage, type PageWriteDeps } from './page-write-policy';
 
 export interface DeliveryDeps extends PageWriteDeps {

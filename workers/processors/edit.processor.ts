@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { JOB, parseJobData, type ChangeJobData } from '../../src/queues/catalog';
-import type { EditsService } from '../../src/services/edits.service';
+import type { EditsService } from '../../src/services/governance/edits.service';
 import { runChange, type ChangeDeps } from './change-job';
 
 /**

@@ -1,5 +1,5 @@
 import { DelayedError, type Job } from 'bullmq';
-import type { FanoutService } from '../../src/services/fanout.service';
+import type { FanoutService } from '../../src/services/delivery/fanout.service';
 import { JOB, parseJobData, type FanoutJobData } from '../../src/queues/catalog';
 
 /** Thin: checkpoints through job data so a crashed fan-out resumes after the last enqueued chunk. */

@@ -5,7 +5,7 @@ import { GraphApiError, GraphHttpError } from '../../src/graph/graph-errors';
 import type { GraphUsage } from '../../src/graph/usage';
 import type { Deps } from '../../src/deps';
 import type { Pacer } from '../../src/queues/pacer';
-import type { DeliveryError } from '../../src/services/delivery-ledger';
+import type { DeliveryError } from '../../src/services/delivery/delivery-ledger';
 
 /**
  * The one failure policy of every write to a Page (publish, recall, edit): how a Graph answer maps

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { JOB, parseJobData, type ChangeJobData } from '../../src/queues/catalog';
-import type { RecallService } from '../../src/services/recall.service';
+import type { RecallService } from '../../src/services/governance/recall.service';
 import { runChange, type ChangeDeps } from './change-job';
 
 /**

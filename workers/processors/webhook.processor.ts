@@ -1,9 +1,9 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Metrics } from '../../src/metrics/metrics';
 import { JOB, parseJobData, type WebhookJobData } from '../../src/queues/catalog';
-import { describePostError, postOnce } from '../../src/services/webhook-http';
-import { signWebhook, WEBHOOK_HEADERS } from '../../src/services/webhook-signature';
-import type { WebhooksService } from '../../src/services/webhooks.service';
+import { describePostError, postOnce } from '../../src/services/webhooks/webhook-http';
+import { signWebhook, WEBHOOK_HEADERS } from '../../src/services/webhooks/webhook-signature';
+import type { WebhooksService } from '../../src/services/webhooks/webhooks.service';
 
 export interface WebhookDeps {
   webhooks: WebhooksService;

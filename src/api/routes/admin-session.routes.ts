@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../../errors/app-error';
-import { ADMIN_SESSION_COOKIE, type AdminSessionService } from '../../services/admin-session.service';
+import { ADMIN_SESSION_COOKIE, type AdminSessionService } from '../../services/auth/admin-session.service';
 import { ErrorBody } from '../schemas';
 
 const FORM = 'application/x-www-form-urlencoded';

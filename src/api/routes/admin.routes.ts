@@ -3,8 +3,8 @@ import { z } from 'zod';
 import type { Deps } from '../../deps';
 import { ForbiddenError } from '../../errors/app-error';
 import { JOB } from '../../queues/catalog';
-import { requireRole } from '../../services/keys.service';
-import { ROOT_CODE } from '../../services/units.service';
+import { requireRole } from '../../services/auth/keys.service';
+import { ROOT_CODE } from '../../services/tree/units.service';
 import { allow, principalOf } from '../auth';
 import { CreatedKey, CreateKeyBody, errorResponses, PageImportResult, PutPageBody, UnitCodeParam, UnitImportResult, UnitView } from '../schemas';
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps';
-import { OpsViewsService } from '../../services/ops-views.service';
+import { OpsViewsService } from '../../services/read-models/ops-views.service';
 import { principalOf } from '../auth';
 import { KeyNames, KeyNamesQuery, Me, PagesQuery, PageStatusList, Throughput } from '../ops-schemas';
 import { errorResponses } from '../schemas';

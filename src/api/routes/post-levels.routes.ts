@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
-import { POST_STATUSES } from '../../services/post-status';
-import { PostLevelsService } from '../../services/post-levels.service';
+import { POST_STATUSES } from '../../services/posts/post-status';
+import { PostLevelsService } from '../../services/read-models/post-levels.service';
 import { principalOf } from '../auth';
 import { Counts, errorResponses, PostIdParam } from '../schemas';
 

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
-import { CreatePostSchema } from '../../services/posts.service';
-import { TargetSchema } from '../../services/target.service';
-import { toPostView } from '../../services/post-views.service';
-import { requireScope } from '../../services/keys.service';
+import { CreatePostSchema } from '../../services/posts/posts.service';
+import { TargetSchema } from '../../services/tree/target.service';
+import { toPostView } from '../../services/read-models/post-views.service';
+import { requireScope } from '../../services/auth/keys.service';
 import { allow, principalOf } from '../auth';
 import { IdempotencyHeaders } from '../governance-schemas';
 import { DeliveriesQuery, DeliveryList, errorResponses, PostIdParam, PostList, PostsQuery, PostView, StatusChange } from '../schemas';

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
-import { WEBHOOK_EVENTS } from '../../services/webhooks.service';
+import { WEBHOOK_EVENTS } from '../../services/webhooks/webhooks.service';
 import { principalOf } from '../auth';
 import { errorResponses, limit } from '../schemas';
 

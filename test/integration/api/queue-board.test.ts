@@ -1,6 +1,6 @@
 import { testDatabases } from '../../helpers/databases';
 import { startTestStack, UNITS_TEXT, type TestStack } from '../../helpers/stack';
-import { AdminSessionService } from '../../../src/services/admin-session.service';
+import { AdminSessionService } from '../../../src/services/auth/admin-session.service';
 
 describe('Bull Board at /admin/queues: admins only, by Bearer key or session cookie', () => {
   let s: TestStack;

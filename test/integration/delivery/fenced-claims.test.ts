@@ -1,7 +1,7 @@
 import type { ApiClient } from '../../../src/cli/api-client';
 import { GraphClient } from '../../../src/graph/graph-client';
-import { EventBus } from '../../../src/services/events';
-import { DeliveryLedger, LeaseExpiredError, type LedgerDelivery } from '../../../src/services/delivery-ledger';
+import { EventBus } from '../../../src/services/shared/events';
+import { DeliveryLedger, LeaseExpiredError, type LedgerDelivery } from '../../../src/services/delivery/delivery-ledger';
 import { testDatabases } from '../../helpers/databases';
 import { seedOrganisation, startTestStack, UNITS_TEXT, type TestStack } from '../../helpers/stack';
 

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { Principal, Role } from '../../../src/services/keys.service';
+import type { Principal, Role } from '../../../src/services/auth/keys.service';
 import { testDatabases } from '../../helpers/databases';
 import { startTestStack, UNITS_TEXT, type TestStack } from '../../helpers/stack';
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { z } from 'zod';
 import { EditPostSchema, RecallBody } from '../../../src/api/governance-schemas';
 import { CreateKeyBody, PutPageBody } from '../../../src/api/schemas';
-import { CreatePostSchema } from '../../../src/services/posts.service';
+import { CreatePostSchema } from '../../../src/services/posts/posts.service';
 import { testDatabases } from '../../helpers/databases';
 import { snapshotStore } from '../../helpers/store-snapshot';
 import { startTestStack, UNITS_TEXT, type TestStack } from '../../helpers/stack';

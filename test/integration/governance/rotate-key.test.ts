@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../../src/db/create-db';
 import { TokenCipher, generateEncryptionKey } from '../../../src/security/token-cipher';
-import { BOOTSTRAP_ADMIN_ID, type Principal } from '../../../src/services/keys.service';
-import { PagesService } from '../../../src/services/pages.service';
-import { UnitsService } from '../../../src/services/units.service';
+import { BOOTSTRAP_ADMIN_ID, type Principal } from '../../../src/services/auth/keys.service';
+import { PagesService } from '../../../src/services/tree/pages.service';
+import { UnitsService } from '../../../src/services/tree/units.service';
 
 const ROOT = path.resolve(__dirname, '../../..');
 

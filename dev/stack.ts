@@ -1,0 +1,123 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { loadConfig, readEnv, type Config } from '../config';
+import { buildApp } from '../src/api/app';
+import { ApiClient } from '../src/cli/api-client';
+import { createDeps, type Deps } from '../src/deps';
+import { createGraphSimulator, type GraphSimulator, type SimulatorOptions } from '../src/simulator/simulator';
+import { generateEncryptionKey } from '../src/security/token-cipher';
+import { startWorkers, type Workers } from '../workers/create-workers';
+
+/** The bundled tree: GSO administrative units as of 2025-03-01 (see data/README.md). */
+export const UNITS_CSV = path.resolve(__dirname, '../data/vn-admin-units-2025-03.csv');
+
+export interface Stack {
+  config: Config;
+  deps: Deps;
+  app: FastifyInstance;
+  sim: GraphSimulator;
+  workers: Workers | undefined;
+  apiUrl: string;
+  admin: ApiClient;
+  adminKey: string;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Variables on top of the environment (DATABASE_URL, QUEUE_PREFIX, WORKER_CONCURRENCY…). */
+  env?: Record<string, string | undefined>;
+  simulator?: SimulatorOptions;
+  /** Start the workers in this process (default true). */
+  workers?: boolean;
+  /** API port; 0 picks a free one. */
+  port?: number;
+  log?: Logger;
+}
+
+/**
+ * Simulator + store + API (+ workers) in one process, on a throwaway encryption key and admin key.
+ * Used by the demo, the benchmark and the end-to-end tests, so all three run the real pieces.
+ */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const sim = createGraphSimulator(opts.simulator ?? {});
+  const simUrl = await sim.start(0, '127.0.0.1');
+  const adminKey = `lt_admin_${crypto.randomBytes(24).toString('base64url')}`;
+  const config = loadConfig({
+    ...readEnv(),
+    TOKEN_ENCRYPTION_KEY: generateEncryptionKey(),
+    ADMIN_API_KEY: adminKey,
+    GRAPH_API_URL: simUrl,
+    ...opts.env,
+  });
+  const deps = await createDeps(config, opts.log ? { log: opts.log } : {});
+  const app = await buildApp(deps);
+  const workers = opts.workers === false ? undefined : await startWorkers(deps);
+  let apiUrl: string;
+  try {
+    apiUrl = await app.listen({ port: opts.port ?? 0, host: '127.0.0.1' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    apiUrl = await app.listen({ port: 0, host: '127.0.0.1' });
+  }
+  return {
+    config,
+    deps,
+    app,
+    sim,
+    workers,
+    apiUrl,
+    admin: new ApiClient(apiUrl, adminKey),
+    adminKey,
+    async close() {
+      await app.close();
+      await workers?.close(5_000);
+      await deps.close();
+      await sim.stop();
+    },
+  };
+}
+
+/** Codes of `rootCode` and everything under it, computed from a units CSV alone (independent of the store). */
+export function subtreeCodes(csv: string, rootCode: string): Set<string> {
+  const children = new Map<string, string[]>();
+  for (const line of csv.split(/\r?\n/).slice(1)) {
+    const [code, parent] = line.split(',');
+    if (code && parent) children.set(parent, [...(children.get(parent) ?? []), code]);
+  }
+  const out = new Set<string>();
+  const stack = [rootCode];
+  while (stack.length) {
+    const c = stack.pop()!;
+    out.add(c);
+    stack.push(...(children.get(c) ?? []));
+  }
+  return out;
+}
+
+/** Deterministic numeric Page id for the i-th unit (15 digits, like real Page ids). */
+export function simulatedPageId(i: number): string {
+  return `10${String(i + 1).padStart(13, '0')}`;
+}
+
+/**
+ * Imports the unit tree through the API, creates one simulated Page per unit (root included) with
+ * its own token, and links them all through `POST /v1/pages/import`.
+ */
+export async function seedOrganisation(
+  stack: Stack,
+  csvText = fs.readFileSync(UNITS_CSV, 'utf8'),
+  opts: { only?: (code: string) => boolean; seedSim?: (pages: Array<{ id: string; token: string; name: string }>) => Promise<void> } = {},
+) {
+  const units = await stack.admin.importUnits(csvText);
+  const codes = ['root', ...csvText.split(/\r?\n/).slice(1).filter(Boolean).map((l) => l.split(',')[0]!)].filter((c) => !opts.only || opts.only(c));
+  const pages = codes.map((code, i) => ({ unitCode: code, pageId: simulatedPageId(i), token: `EAAG${crypto.randomBytes(30).toString('base64url')}` }));
+  const seeds = pages.map((p) => ({ id: p.pageId, token: p.token, name: `MTTQ ${p.unitCode}` }));
+  if (opts.seedSim) await opts.seedSim(seeds);
+  else stack.sim.seedPages(seeds);
+  const csv = ['unit_code,page_id,access_token', ...pages.map((p) => `${p.unitCode},${p.pageId},${p.token}`)].join('\n');
+  const linked = await stack.admin.importPages(csv);
+  return { units, linked, pages };
+}

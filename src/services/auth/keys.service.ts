@@ -1,0 +1,129 @@
+import crypto from 'node:crypto';
+import type { Db } from '../../db/create-db';
+import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../../errors/app-error';
+import { appendAudit } from '../governance/audit.service';
+import { ROOT_CODE, subtreeEnd } from '../tree/unit-paths';
+
+export const ROLES = ['admin', 'editor', 'approver', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who is calling: the key's id, role and unit (with the unit's path for scope checks). */
+export interface Principal {
+  keyId: string;
+  name: string;
+  role: Role;
+  unitCode: string;
+  unitPath: string;
+}
+
+export const BOOTSTRAP_ADMIN_ID = 'bootstrap-admin';
+
+/** What a key listing shows: never the key or its hash. */
+export interface KeyView {
+  id: string;
+  name: string;
+  role: Role;
+  unit: string;
+  createdBy: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+function hashKey(key: string): string {
+  return crypto.createHash('sha256').update(key).digest('hex');
+}
+
+export class KeysService {
+  private readonly adminHash: Buffer | undefined;
+
+  constructor(private readonly db: Db, adminApiKey: string | undefined) {
+    this.adminHash = adminApiKey ? Buffer.from(hashKey(adminApiKey), 'hex') : undefined;
+  }
+
+  /** Creates a key; the secret is returned once and only its hash is stored. */
+  async create(creator: Principal, input: { name: string; role: Role; unit: string }) {
+    const unit = await this.db.selectFrom('units').select(['code', 'path']).where('code', '=', input.unit).executeTakeFirst();
+    if (!unit) throw new ValidationError(`unit: unknown unit ${input.unit}`, { field: 'unit' });
+    if (!unit.path.startsWith(creator.unitPath)) throw new ForbiddenError(`unit ${input.unit} is outside your unit ${creator.unitCode}`);
+    const id = `key_${crypto.randomBytes(9).toString('base64url')}`;
+    // 32 random bytes (256 bits): only its SHA-256 is stored, and the key is shown once.
+    const key = `lt_${crypto.randomBytes(32).toString('base64url')}`;
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('api_keys')
+        .values({ id, name: input.name, role: input.role, unit_code: unit.code, key_hash: hashKey(key), created_by: creator.keyId, created_at: new Date().toISOString(), revoked_at: null })
+        .execute();
+      await appendAudit(trx, { actor: creator, action: 'key.create', subject: { type: 'key', id, path: unit.path }, details: { name: input.name, role: input.role, unit: unit.code } });
+    });
+    return { id, key, name: input.name, role: input.role, unit: unit.code };
+  }
+
+  /** Keys whose unit lies in the caller's subtree (optionally one unit's subtree), newest first. */
+  async list(p: Principal, q: { unit?: string; includeRevoked?: boolean }): Promise<KeyView[]> {
+    let path = p.unitPath;
+    if (q.unit) {
+      const u = await this.db.selectFrom('units').select('path').where('code', '=', q.unit).executeTakeFirst();
+      if (!u) throw new NotFoundError(`unit ${q.unit}`);
+      requireScope(p, u.path, q.unit);
+      path = u.path;
+    }
+    let query = this.db
+      .selectFrom('api_keys')
+      .innerJoin('units', 'units.code', 'api_keys.unit_code')
+      .select(['api_keys.id', 'api_keys.name', 'api_keys.role', 'api_keys.unit_code', 'api_keys.created_by', 'api_keys.created_at', 'api_keys.revoked_at'])
+      .where('units.path', '>=', path)
+      .where('units.path', '<', subtreeEnd(path));
+    if (!q.includeRevoked) query = query.where('api_keys.revoked_at', 'is', null);
+    const rows = await query.orderBy('api_keys.created_at', 'desc').orderBy('api_keys.id').execute();
+    return rows.map((r) => ({ id: r.id, name: r.name, role: r.role as Role, unit: r.unit_code, createdBy: r.created_by, createdAt: r.created_at, revokedAt: r.revoked_at }));
+  }
+
+  /**
+   * Revokes a key of the caller's subtree. Every request authenticates against the store, so the
+   * key stops working with the next request. Revoking twice is harmless (the first time is kept).
+   */
+  async revoke(p: Principal, id: string): Promise<{ id: string; revokedAt: string }> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .innerJoin('units', 'units.code', 'api_keys.unit_code')
+      .select(['api_keys.id', 'api_keys.name', 'api_keys.role', 'api_keys.unit_code', 'api_keys.revoked_at', 'units.path'])
+      .where('api_keys.id', '=', id)
+      .executeTakeFirst();
+    if (!row || !row.path.startsWith(p.unitPath)) throw new NotFoundError(`key ${id}`);
+    if (row.revoked_at) return { id, revokedAt: row.revoked_at };
+    const now = new Date().toISOString();
+    await this.db.transaction().execute(async (trx) => {
+      const res = await trx.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return; // revoked concurrently: that request wrote the entry
+      await appendAudit(trx, { actor: p, action: 'key.revoke', subject: { type: 'key', id, path: row.path }, details: { name: row.name, role: row.role, unit: row.unit_code } });
+    });
+    return { id, revokedAt: now };
+  }
+
+  /** Resolves a bearer key to a principal, or throws 401. */
+  async authenticate(key: string | undefined): Promise<Principal> {
+    if (!key) throw new UnauthenticatedError('missing Authorization: Bearer <key> header');
+    const hash = hashKey(key);
+    if (this.adminHash && crypto.timingSafeEqual(Buffer.from(hash, 'hex'), this.adminHash)) {
+      return { keyId: BOOTSTRAP_ADMIN_ID, name: 'bootstrap admin (ADMIN_API_KEY)', role: 'admin', unitCode: ROOT_CODE, unitPath: `/${ROOT_CODE}/` };
+    }
+    const row = await this.db
+      .selectFrom('api_keys')
+      .innerJoin('units', 'units.code', 'api_keys.unit_code')
+      .select(['api_keys.id', 'api_keys.name', 'api_keys.role', 'api_keys.unit_code', 'api_keys.revoked_at', 'units.path'])
+      .where('api_keys.key_hash', '=', hash)
+      .executeTakeFirst();
+    if (!row || row.revoked_at) throw new UnauthenticatedError('unknown or revoked API key');
+    return { keyId: row.id, name: row.name, role: row.role as Role, unitCode: row.unit_code, unitPath: row.path };
+  }
+}
+
+/** Throws 403 unless the principal has one of the roles. */
+export function requireRole(p: Principal, roles: readonly Role[], action: string): void {
+  if (!roles.includes(p.role)) throw new ForbiddenError(`role ${p.role} may not ${action} (needs ${roles.join(' or ')})`);
+}
+
+/** Throws 403 unless the unit path lies in the principal's subtree. */
+export function requireScope(p: Principal, unitPath: string, unitCode: string): void {
+  if (!unitPath.startsWith(p.unitPath)) throw new ForbiddenError(`unit ${unitCode} is outside your unit ${p.unitCode}`);
+}

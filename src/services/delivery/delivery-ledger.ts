@@ -1,0 +1,453 @@
+import crypto from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { sql, type Expression, type ExpressionBuilder, type SqlBool, type Transaction, type UpdateObject } from 'kysely';
+import type { Db } from '../../db/create-db';
+import type { Database } from '../../db/types';
+import { WriteBatcher } from '../../db/write-batcher';
+import { EventBus } from '../shared/events';
+import { emptyCounts, finalStatus, OPEN_DELIVERY_STATUSES, type DeliveryStatus } from '../posts/post-status';
+
+/** One delivery with what publish, recall and edit jobs need (the unit's current Page token included, encrypted). */
+export interface LedgerDelivery {
+  id: number;
+  postId: string;
+  unitCode: string;
+  status: DeliveryStatus;
+  attempts: number;
+  reason: string | null;
+  attemptStartedAt: string | null;
+  /** The fence of the latest claim, and when its lease ends (null once released). */
+  claimToken: string | null;
+  leaseUntil: string | null;
+  /** The Page the post was published on (the unit may have been relinked since). */
+  publishedPageId: string | null;
+  fbPostId: string | null;
+  editRevision: number;
+  editStatus: string | null;
+  postStatus: string;
+  message: string;
+  link: string | null;
+  photos: string[];
+  /** The unit's Page now. */
+  page: { pageId: string; tokenCiphertext: string; tokenStatus: string; tokenStatusReason: string | null } | null;
+}
+
+/** What events need to know about a delivery to report it. */
+export type DeliveryRef = Pick<LedgerDelivery, 'id' | 'postId' | 'unitCode'> & { page?: { pageId: string } | null };
+
+export interface DeliveryError {
+  code: number | null;
+  subcode: number | null;
+  message: string;
+}
+
+/** What a claim is for: each kind has its own precondition on the row. */
+export type ClaimFor = { kind: 'publish'; countAttempt: boolean } | { kind: 'recall' } | { kind: 'edit'; revision: number };
+
+/** Thrown (before anything is sent) by a write whose lease ran out: the row may belong to another worker by now. */
+export class LeaseExpiredError extends Error {
+  override name = 'LeaseExpiredError';
+  constructor(readonly deliveryId: number) {
+    super(`lease of delivery ${deliveryId} ran out before the request was sent; nothing was sent`);
+  }
+}
+
+/**
+ * A fenced claim of one delivery row. The holder may write to the Page only while `valid()` by its
+ * own monotonic clock (measured from before the claim was written, so it ends no later than the
+ * `lease_until` others see), and records outcomes only while the row still carries its token.
+ */
+export class Lease {
+  constructor(
+    readonly deliveryId: number,
+    readonly token: string,
+    /** performance.now() after which this holder must not send. */
+    private readonly deadline: number,
+  ) {}
+
+  valid(): boolean {
+    return performance.now() < this.deadline;
+  }
+
+  /** Call in the same tick that hands the request to the socket. */
+  check(): void {
+    if (!this.valid()) throw new LeaseExpiredError(this.deliveryId);
+  }
+
+  remainingMs(): number {
+    return this.deadline - performance.now();
+  }
+}
+
+export interface LedgerSettings {
+  /** How long a claim lets its holder send (ms). */
+  leaseMs: number;
+  /**
+   * How long after a lease ended another worker may take the row over (ms): the holder's last
+   * request may still be in flight until its timeout, and Graph may list its post a moment later.
+   */
+  takeoverMs: number;
+}
+
+type Executor = Db | Transaction<Database>;
+const now = () => new Date().toISOString();
+const errorColumns = (error: DeliveryError | null) => ({ error_code: error?.code ?? null, error_subcode: error?.subcode ?? null, error_message: error?.message ?? null });
+
+/**
+ * The ledger of deliveries: the only module that writes `deliveries`. Every per-row transition is a
+ * conditional UPDATE, group-committed through one write batcher, and fenced: a row is acted on only
+ * under a claim (token + lease), and a holder records only while the row still carries its token. So
+ * a stale worker (a stalled job re-run elsewhere, a process frozen past its lock, a cancel racing a
+ * send) can neither send over a newer claim nor overwrite a newer state.
+ */
+export class DeliveryLedger {
+  /** Posts with a roll-up check pending in this process. */
+  private readonly rollUps = new Map<string, Promise<void>>();
+  private readonly writes: WriteBatcher;
+
+  constructor(
+    private readonly db: Db,
+    private readonly events: EventBus = new EventBus(),
+    readonly settings: LedgerSettings = { leaseMs: 30_000, takeoverMs: 45_000 },
+    private readonly rollUpDelayMs = 100,
+  ) {
+    this.writes = new WriteBatcher(db);
+  }
+
+  async load(id: number): Promise<LedgerDelivery | undefined> {
+    const r = await this.db
+      .selectFrom('deliveries as d')
+      .innerJoin('posts as p', 'p.id', 'd.post_id')
+      .leftJoin('pages as g', 'g.unit_code', 'd.unit_code')
+      .select([
+        'd.id',
+        'd.post_id',
+        'd.unit_code',
+        'd.status',
+        'd.attempts',
+        'd.reason',
+        'd.attempt_started_at',
+        'd.claim_token',
+        'd.lease_until',
+        'd.page_id as published_page_id',
+        'd.fb_post_id',
+        'd.edit_revision',
+        'd.edit_status',
+        'p.status as post_status',
+        'p.message',
+        'p.link',
+        'p.photos',
+        'g.page_id',
+        'g.token_ciphertext',
+        'g.token_status',
+        'g.token_status_reason',
+      ])
+      .where('d.id', '=', id)
+      .executeTakeFirst();
+    if (!r) return undefined;
+    return {
+      id: r.id,
+      postId: r.post_id,
+      unitCode: r.unit_code,
+      status: r.status as DeliveryStatus,
+      attempts: r.attempts,
+      reason: r.reason,
+      attemptStartedAt: r.attempt_started_at,
+      claimToken: r.claim_token,
+      leaseUntil: r.lease_until,
+      publishedPageId: r.published_page_id,
+      fbPostId: r.fb_post_id,
+      editRevision: r.edit_revision,
+      editStatus: r.edit_status,
+      postStatus: r.post_status,
+      message: r.message,
+      link: r.link,
+      photos: JSON.parse(r.photos) as string[],
+      page:
+        r.page_id && r.token_ciphertext
+          ? { pageId: r.page_id, tokenCiphertext: r.token_ciphertext, tokenStatus: r.token_status ?? 'unknown', tokenStatusReason: r.token_status_reason }
+          : null,
+    };
+  }
+
+  /**
+   * When another worker may take this row over: never while a lease is live, and only `takeoverMs`
+   * after it ended. 0 when the row is free (no lease, or released by its holder). A row claimed
+   * before leases existed (`publishing`, no claim token) counts its lease from its attempt's start.
+   */
+  takeoverAt(d: Pick<LedgerDelivery, 'status' | 'leaseUntil' | 'attemptStartedAt' | 'claimToken'>): number {
+    const until = d.leaseUntil ?? (d.status === 'publishing' && d.claimToken === null ? d.attemptStartedAt : null);
+    return until ? Date.parse(until) + this.settings.takeoverMs : 0;
+  }
+
+  private submit(id: number, where: (eb: ExpressionBuilder<Database, 'deliveries'>) => Expression<SqlBool>, set: UpdateObject<Database, 'deliveries'>): Promise<boolean> {
+    return this.writes
+      .submit(async (trx) => {
+        const res = await trx
+          .updateTable('deliveries')
+          .set({ ...set, updated_at: now() })
+          .where('id', '=', id)
+          .where(where)
+          .executeTakeFirst();
+        return Number(res.numUpdatedRows);
+      })
+      .then((n) => n === 1);
+  }
+
+  /**
+   * Claims the row for one attempt of `what`, if it is in the state `d` was read in (same claim
+   * token) and no lease on it is live or recently ended. Returns the lease, or null when another
+   * worker claimed it first or the row moved on.
+   */
+  async claim(d: LedgerDelivery, what: ClaimFor): Promise<Lease | null> {
+    const token = crypto.randomUUID();
+    // The deadline is taken before the write: it ends no later than the lease_until others compare against.
+    const deadline = performance.now() + this.settings.leaseMs;
+    const leaseUntil = new Date(Date.now() + this.settings.leaseMs).toISOString();
+    const cutoff = new Date(Date.now() - this.settings.takeoverMs).toISOString();
+    const set: UpdateObject<Database, 'deliveries'> = { claim_token: token, lease_until: leaseUntil };
+    if (what.kind === 'publish') {
+      set.status = 'publishing';
+      set.attempt_started_at = now();
+      if (what.countAttempt) set.attempts = sql<number>`attempts + 1`;
+    }
+    const ok = await this.submit(
+      d.id,
+      (eb) =>
+        eb.and([
+          d.claimToken === null ? eb('claim_token', 'is', null) : eb('claim_token', '=', d.claimToken),
+          eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', cutoff)]),
+          ...(what.kind === 'publish'
+            ? [eb('status', 'in', ['queued', 'publishing'])]
+            : what.kind === 'recall'
+              ? [eb('status', '=', 'recalling')]
+              : [eb('status', '=', 'published'), eb('edit_revision', '=', what.revision), eb('edit_status', '=', 'pending')]),
+        ]),
+      set,
+    );
+    return ok ? new Lease(d.id, token, deadline) : null;
+  }
+
+  /** A held transition: only while the row carries this lease's token; the lease ends with it. */
+  private settle(lease: Lease, from: DeliveryStatus | readonly DeliveryStatus[], set: UpdateObject<Database, 'deliveries'>, extra?: { editRevision: number }): Promise<boolean> {
+    return this.submit(
+      lease.deliveryId,
+      (eb) =>
+        eb.and([
+          eb('claim_token', '=', lease.token),
+          typeof from === 'string' ? eb('status', '=', from) : eb('status', 'in', from),
+          ...(extra ? [eb('edit_revision', '=', extra.editRevision), eb('edit_status', '=', 'pending')] : []),
+        ]),
+      { ...set, lease_until: null },
+    );
+  }
+
+  /** Ends the lease without changing the row (a recall or edit to be retried later). */
+  release(lease: Lease): Promise<boolean> {
+    return this.submit(lease.deliveryId, (eb) => eb.and([eb('claim_token', '=', lease.token)]), { lease_until: null });
+  }
+
+  async markPublished(d: DeliveryRef, lease: Lease, fbPostId: string | null, permalink: string | null, reason: string | null = null): Promise<boolean> {
+    const ok = await this.settle(lease, ['queued', 'publishing'], { status: 'published', fb_post_id: fbPostId, permalink, published_at: now(), reason, ...errorColumns(null) });
+    if (ok) this.finished(d, 'published', reason, null);
+    return ok;
+  }
+
+  async markFailed(d: DeliveryRef, lease: Lease, reason: string, error: DeliveryError | null): Promise<boolean> {
+    const ok = await this.settle(lease, ['queued', 'publishing'], { status: 'failed', reason, ...errorColumns(error) });
+    if (ok) this.finished(d, 'failed', reason, error);
+    return ok;
+  }
+
+  /**
+   * Back to `queued` for a later attempt; `refundAttempt` when the attempt did not count (throttling).
+   * `attemptStartedAt` puts back the start of an earlier attempt whose outcome is still unknown, so the
+   * next read-back window keeps covering it.
+   */
+  async requeue(d: DeliveryRef, lease: Lease, reason: string, error: DeliveryError | null, refundAttempt = false, attemptStartedAt: string | null = null): Promise<boolean> {
+    const ok = await this.settle(lease, 'publishing', {
+      status: 'queued',
+      reason,
+      ...errorColumns(error),
+      ...(refundAttempt ? { attempts: sql<number>`attempts - 1` } : {}),
+      ...(attemptStartedAt ? { attempt_started_at: attemptStartedAt } : {}),
+    });
+    if (ok) this.events.emit({ type: 'delivery.retrying', postId: d.postId, deliveryId: d.id, unitCode: d.unitCode, reason, throttled: refundAttempt });
+    return ok;
+  }
+
+  async markCancelled(d: DeliveryRef, lease: Lease): Promise<boolean> {
+    const ok = await this.settle(lease, ['queued', 'publishing'], { status: 'cancelled', reason: 'post_cancelled' });
+    if (ok) this.finished(d, 'cancelled', 'post_cancelled', null);
+    return ok;
+  }
+
+  /** recalling → recalled (`recalled`, or `already_deleted` when Facebook no longer had it). */
+  markRecalled(lease: Lease, reason: string): Promise<boolean> {
+    return this.settle(lease, 'recalling', { status: 'recalled', reason, ...errorColumns(null) });
+  }
+
+  /** recalling → recall_failed: the post may still be on that Page; a new recall request retries it. */
+  markRecallFailed(lease: Lease, reason: string, error: DeliveryError | null): Promise<boolean> {
+    return this.settle(lease, 'recalling', { status: 'recall_failed', reason, ...errorColumns(error) });
+  }
+
+  markEditApplied(lease: Lease, revision: number): Promise<boolean> {
+    return this.settle(lease, 'published', { edit_status: 'applied', edit_error: null }, { editRevision: revision });
+  }
+
+  markEditFailed(lease: Lease, revision: number, reason: string): Promise<boolean> {
+    return this.settle(lease, 'published', { edit_status: 'failed', edit_error: reason }, { editRevision: revision });
+  }
+
+  private finished(d: DeliveryRef, status: 'published' | 'failed' | 'cancelled', reason: string | null, error: DeliveryError | null): void {
+    this.events.emit({ type: 'delivery.finished', postId: d.postId, deliveryId: d.id, unitCode: d.unitCode, pageId: d.page?.pageId ?? null, status, reason, error });
+  }
+
+  // --- Whole-post transitions, inside the caller's transaction. They touch only rows no lease can
+  // hold (`queued`, `failed`, `published`, `recall_failed` are left with the lease released), so they
+  // need no claim.
+
+  /** The post's delivery rows, written with the post becoming `publishing` (fan-out). */
+  async insertForPost(trx: Executor, postId: string, units: ReadonlyArray<{ code: string; pageId: string | null }>, at: string): Promise<void> {
+    if (!units.length) return;
+    await trx
+      .insertInto('deliveries')
+      .values(
+        units.map((u) => ({
+          post_id: postId,
+          unit_code: u.code,
+          page_id: u.pageId,
+          status: u.pageId ? 'queued' : 'skipped',
+          reason: u.pageId ? null : 'no_page',
+          attempts: 0,
+          fb_post_id: null,
+          permalink: null,
+          error_code: null,
+          error_subcode: null,
+          error_message: null,
+          attempt_started_at: null,
+          job_round: 0,
+          created_at: at,
+          updated_at: at,
+          published_at: null,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['post_id', 'unit_code']).doNothing())
+      .execute();
+  }
+
+  /** Not-yet-sent deliveries of a withdrawn post become `cancelled` (`post_cancelled` or `post_recalled`). */
+  async cancelQueued(trx: Executor, postId: string, reason: 'post_cancelled' | 'post_recalled', at: string): Promise<number> {
+    const res = await trx.updateTable('deliveries').set({ status: 'cancelled', reason, updated_at: at }).where('post_id', '=', postId).where('status', '=', 'queued').executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  /**
+   * Recall: every copy with a known id (published, or a failed earlier recall) becomes `recalling`;
+   * a copy Facebook confirmed without telling its id becomes `recall_failed` (nothing to delete by id).
+   * Pending Page edits stop. Returns how many copies are to be deleted and how many have no id.
+   */
+  async startRecall(trx: Executor, postId: string, at: string, from: readonly DeliveryStatus[] = ['published', 'recall_failed']): Promise<{ toDelete: number; withoutPostId: number }> {
+    const n = (r: { numUpdatedRows: bigint }) => Number(r.numUpdatedRows);
+    const toDelete = n(
+      await trx
+        .updateTable('deliveries')
+        .set({ status: 'recalling', reason: null, ...errorColumns(null), updated_at: at })
+        .where('post_id', '=', postId)
+        .where('status', 'in', from)
+        .where('fb_post_id', 'is not', null)
+        .executeTakeFirst(),
+    );
+    const withoutPostId = n(
+      await trx.updateTable('deliveries').set({ status: 'recall_failed', reason: 'fb_post_id_unknown', updated_at: at }).where('post_id', '=', postId).where('status', '=', 'published').where('fb_post_id', 'is', null).executeTakeFirst(),
+    );
+    await trx.updateTable('deliveries').set({ edit_status: 'cancelled' }).where('post_id', '=', postId).where('edit_status', '=', 'pending').execute();
+    return { toDelete, withoutPostId };
+  }
+
+  /** An approved edit: every published copy gets the revision, pending (or failed when its id is unknown). */
+  async startEdit(trx: Executor, postId: string, revision: number): Promise<void> {
+    const base = trx.updateTable('deliveries').where('post_id', '=', postId).where('status', '=', 'published');
+    await base.set({ edit_revision: revision, edit_status: 'pending', edit_error: null }).where('fb_post_id', 'is not', null).execute();
+    await base.set({ edit_revision: revision, edit_status: 'failed', edit_error: 'fb_post_id_unknown' }).where('fb_post_id', 'is', null).execute();
+  }
+
+  /** Manual retry: the failed deliveries (optionally only some reasons) go back to `queued` with a new job round. */
+  async requeueFailed(trx: Executor, postId: string, reasons: readonly string[] | undefined, at: string): Promise<Array<{ id: number; round: number }>> {
+    let q = trx.selectFrom('deliveries').select(['id', 'job_round']).where('post_id', '=', postId).where('status', '=', 'failed');
+    if (reasons?.length) q = q.where('reason', 'in', reasons);
+    const rows = await q.execute();
+    const CHUNK = 500;
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await trx
+        .updateTable('deliveries')
+        .set({ status: 'queued', reason: 'manual_retry', job_round: sql<number>`job_round + 1`, updated_at: at })
+        .where('id', 'in', rows.slice(i, i + CHUNK).map((r) => r.id))
+        .where('status', '=', 'failed')
+        .execute();
+    }
+    return rows.map((r) => ({ id: r.id, round: r.job_round + 1 }));
+  }
+
+  /** Reconciler: open deliveries whose job id is held by a dead job get a new job round (a new id). */
+  async bumpJobRound(ids: readonly number[]): Promise<void> {
+    if (!ids.length) return;
+    await this.db
+      .updateTable('deliveries')
+      .set({ job_round: sql<number>`job_round + 1`, updated_at: now() })
+      .where('id', 'in', ids)
+      .where('status', 'in', OPEN_DELIVERY_STATUSES)
+      .execute();
+  }
+
+  /** Marks the Page's token unusable so its other deliveries fail without calling Graph. */
+  async markPageNeedsReauth(unitCode: string, reason: string): Promise<void> {
+    const at = now();
+    await this.db.updateTable('pages').set({ token_status: 'needs_reauth', token_status_reason: reason, token_checked_at: at, updated_at: at }).where('unit_code', '=', unitCode).execute();
+  }
+
+  /**
+   * Debounced roll-up: the first delivery of a post to finish schedules one check `rollUpDelayMs`
+   * later; deliveries finishing meanwhile join it; one finishing after the check started schedules
+   * the next. So the last delivery to finish is always followed by a check, at a cost of one query
+   * per window instead of one per delivery (10,807 → ~100 on a national post).
+   */
+  requestRollUp(postId: string): Promise<void> {
+    const pending = this.rollUps.get(postId);
+    if (pending) return pending;
+    const check = new Promise<void>((resolve, reject) => {
+      setTimeout(() => {
+        this.rollUps.delete(postId);
+        this.rollUp(postId).then(() => resolve(), reject);
+      }, this.rollUpDelayMs);
+    });
+    this.rollUps.set(postId, check);
+    return check;
+  }
+
+  /** When no delivery of the post is open, rolls the post up to published / partially_failed / failed. */
+  async rollUp(postId: string): Promise<string | null> {
+    const open = await this.db.selectFrom('deliveries').select('id').where('post_id', '=', postId).where('status', 'in', OPEN_DELIVERY_STATUSES).limit(1).executeTakeFirst();
+    if (open) return null;
+    const counts = await this.countByStatus(postId);
+    const status = finalStatus(counts);
+    const at = now();
+    const res = await this.db.updateTable('posts').set({ status, completed_at: at, updated_at: at }).where('id', '=', postId).where('status', '=', 'publishing').executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return null;
+    this.events.emit({ type: 'post.finished', postId, status, counts });
+    return status;
+  }
+
+  async countByStatus(postId: string): Promise<Record<DeliveryStatus, number>> {
+    const rows = await this.db
+      .selectFrom('deliveries')
+      .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
+      .where('post_id', '=', postId)
+      .groupBy('status')
+      .execute();
+    const counts = emptyCounts();
+    for (const r of rows) counts[r.status as DeliveryStatus] = Number(r.n);
+    return counts;
+  }
+}

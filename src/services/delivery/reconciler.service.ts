@@ -1,0 +1,70 @@
+import type { Logger } from 'pino';
+import type { Db } from '../../db/create-db';
+import { deliveryJobId, JOB } from '../../queues/catalog';
+import type { Queues } from '../../queues/queues';
+import type { DeliveryLedger } from './delivery-ledger';
+import { ACTIVE_POST_STATUSES, OPEN_DELIVERY_STATUSES } from '../posts/post-status';
+
+const CHUNK = 500;
+/** Job states in which a delivery's job will still run by itself. */
+const LIVE_STATES = new Set<string>(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+/** Deliveries untouched for this long are re-enqueued (a no-op when their job still exists). */
+const STALE_MS = 10_000;
+
+/**
+ * The store is the ledger; Redis is a dispatcher that can forget (restart without persistence,
+ * failover, an approval made while Redis was down). This re-enqueues, with the same deterministic
+ * job ids, every fan-out and delivery the store says is unfinished. Safe to run any time, anywhere.
+ */
+export class ReconcilerService {
+  constructor(
+    private readonly db: Db,
+    private readonly queues: Queues,
+    private readonly ledger: DeliveryLedger,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Re-enqueues stale open deliveries whose job is not live. A job id may be held by a dead job
+   * (completed, failed, or a partial hash left when Redis lost keys mid-flight): re-adding that id
+   * would be ignored, so such a delivery gets a new job round (a new id) instead.
+   */
+  private async requeue(rows: Array<{ id: number; post_id: string; job_round: number }>): Promise<number> {
+    const states = await Promise.all(rows.map((r) => this.queues.deliveries.getJobState(deliveryJobId(r.id, r.job_round))));
+    const dead = rows.filter((_, i) => !LIVE_STATES.has(states[i]!));
+    if (dead.length === 0) return 0;
+    await this.ledger.bumpJobRound(dead.map((r) => r.id));
+    await this.queues.addBulk(JOB.publish, dead.map((r) => ({ deliveryId: r.id, postId: r.post_id, round: r.job_round + 1 })));
+    return dead.length;
+  }
+
+  async run(): Promise<{ fanouts: number; deliveries: number }> {
+    const posts = await this.db.selectFrom('posts').select(['id', 'status', 'publish_at']).where('status', 'in', ACTIVE_POST_STATUSES).execute();
+    for (const p of posts) {
+      await this.queues.scheduleFanout(p.id, p.publish_at ? new Date(p.publish_at) : null);
+      // A post whose last delivery finished just before its process stopped is rolled up here.
+      if (p.status === 'publishing') await this.ledger.rollUp(p.id);
+    }
+    const staleBefore = new Date(Date.now() - STALE_MS).toISOString();
+    let last = 0;
+    let deliveries = 0;
+    for (;;) {
+      const rows = await this.db
+        .selectFrom('deliveries')
+        .innerJoin('posts', 'posts.id', 'deliveries.post_id')
+        .select(['deliveries.id', 'deliveries.post_id', 'deliveries.job_round'])
+        .where('posts.status', '=', 'publishing')
+        .where('deliveries.status', 'in', OPEN_DELIVERY_STATUSES)
+        .where('deliveries.updated_at', '<', staleBefore)
+        .where('deliveries.id', '>', last)
+        .orderBy('deliveries.id')
+        .limit(CHUNK)
+        .execute();
+      if (rows.length === 0) break;
+      deliveries += await this.requeue(rows);
+      last = rows[rows.length - 1]!.id;
+    }
+    if (posts.length || deliveries) this.log.info({ fanouts: posts.length, deliveries }, 'reconciler re-enqueued unfinished work (existing jobs are left as they are)');
+    return { fanouts: posts.length, deliveries };
+  }
+}

@@ -1,0 +1,196 @@
+import crypto from 'node:crypto';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Db } from '../../db/create-db';
+import type { DeliveryLedger } from '../delivery/delivery-ledger';
+import type { PostRow } from '../../db/types';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors/app-error';
+import type { Queues } from '../../queues/queues';
+import { appendAudit } from '../governance/audit.service';
+import { requestHash } from './idempotency';
+import { hasNoNul, NO_NUL_MESSAGE } from '../shared/text';
+import { requireRole, requireScope, type Principal } from '../auth/keys.service';
+import { CANCELLABLE_POST_STATUSES, type PostStatus } from './post-status';
+import { TargetSchema, type Target, type TargetService } from '../tree/target.service';
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2048).refine(hasNoNul, NO_NUL_MESSAGE);
+
+export const CreatePostSchema = z
+  .object({
+    message: z.string().trim().min(1, 'must not be empty').max(63_206).refine(hasNoNul, NO_NUL_MESSAGE),
+    link: httpUrl.optional(),
+    photos: z.array(httpUrl).max(10).optional(),
+    target: TargetSchema,
+    publishAt: z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date-time, e.g. 2026-12-01T08:00:00+07:00' }).optional(),
+  })
+  .strict();
+export type CreatePostInput = z.infer<typeof CreatePostSchema>;
+
+/** Clock skew tolerated between a client's "now" and ours. */
+const PUBLISH_AT_TOLERANCE_MS = 60_000;
+
+export class PostsService {
+  constructor(
+    private readonly db: Db,
+    private readonly ledger: DeliveryLedger,
+    private readonly targets: TargetService,
+    private readonly queues: Queues,
+    private readonly log: Logger,
+  ) {}
+
+  async create(p: Principal, input: CreatePostInput): Promise<PostRow> {
+    return (await this.createOnce(p, input)).post;
+  }
+
+  /**
+   * `Idempotency-Key`: the same key (per API key) with the same body returns the post it created the
+   * first time (`replayed`); with another body it is a 409. The post and the key are written in one
+   * transaction, so a retried request after a lost answer never creates a second post.
+   */
+  async createOnce(p: Principal, input: CreatePostInput, idempotencyKey?: string): Promise<{ post: PostRow; replayed: boolean }> {
+    const hash = idempotencyKey === undefined ? '' : requestHash(input);
+    const replay = async () => {
+      if (idempotencyKey === undefined) return undefined;
+      const seen = await this.db.selectFrom('idempotency_keys').selectAll().where('key_id', '=', p.keyId).where('idem_key', '=', idempotencyKey).executeTakeFirst();
+      if (!seen) return undefined;
+      if (seen.request_hash !== hash) throw new ConflictError('Idempotency-Key was already used with a different request body', { postId: seen.post_id });
+      return { post: await this.db.selectFrom('posts').selectAll().where('id', '=', seen.post_id).executeTakeFirstOrThrow(), replayed: true };
+    };
+    const earlier = await replay();
+    if (earlier) return earlier;
+    const row = await this.prepare(p, input);
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('posts').values(row).execute();
+        if (idempotencyKey !== undefined) {
+          await trx.insertInto('idempotency_keys').values({ key_id: p.keyId, idem_key: idempotencyKey, request_hash: hash, post_id: row.id, created_at: row.created_at }).execute();
+        }
+        await appendAudit(trx, { actor: p, action: 'post.create', subject: { type: 'post', id: row.id, path: await this.targetPath(trx, row.target_unit_code) }, details: { target: input.target, publishAt: row.publish_at, idempotencyKey: idempotencyKey ?? null } });
+      });
+    } catch (err) {
+      // A concurrent request with the same key won the insert: answer as its replay.
+      const raced = await replay();
+      if (raced) return raced;
+      throw err;
+    }
+    return { post: row, replayed: false };
+  }
+
+  private async targetPath(db: Db, unitCode: string): Promise<string> {
+    return (await db.selectFrom('units').select('path').where('code', '=', unitCode).executeTakeFirstOrThrow()).path;
+  }
+
+  /** Validates a submission and builds its row (nothing is written). */
+  private async prepare(p: Principal, input: CreatePostInput): Promise<PostRow> {
+    requireRole(p, ['editor', 'admin'], 'create posts');
+    const publishAt = input.publishAt ? new Date(input.publishAt) : null;
+    if (publishAt && publishAt.getTime() < Date.now() - PUBLISH_AT_TOLERANCE_MS) {
+      throw new ValidationError('publishAt: must be in the future (omit it to publish on approval)', { field: 'publishAt' });
+    }
+    const { path } = await this.targets.check(input.target);
+    requireScope(p, path, input.target.unit);
+    const summary = await this.targets.summarize(input.target);
+    if (summary.units === 0) throw new ValidationError('target: resolves to no unit (check levels and exclude)', { field: 'target' });
+    const now = new Date().toISOString();
+    const row: PostRow = {
+      id: crypto.randomUUID(),
+      message: input.message,
+      link: input.link ?? null,
+      photos: JSON.stringify(input.photos ?? []),
+      target: JSON.stringify(input.target),
+      target_unit_code: input.target.unit,
+      publish_at: publishAt ? publishAt.toISOString() : null,
+      status: 'pending_approval',
+      created_by: p.keyId,
+      approved_by: null,
+      cancelled_by: null,
+      total: 0,
+      created_at: now,
+      updated_at: now,
+      approved_at: null,
+      started_at: null,
+      completed_at: null,
+      recalled_by: null,
+      recalled_at: null,
+      recall_reason: null,
+      recall_round: 0,
+    };
+    return row;
+  }
+
+  /** Loads a post the principal may see: its target lies inside the principal's subtree or contains the principal's unit. */
+  async load(p: Principal, id: string): Promise<PostRow & { target_path: string }> {
+    const post = await this.db
+      .selectFrom('posts')
+      .innerJoin('units', 'units.code', 'posts.target_unit_code')
+      .selectAll('posts')
+      .select('units.path as target_path')
+      .where('posts.id', '=', id)
+      .executeTakeFirst();
+    if (!post || !(post.target_path.startsWith(p.unitPath) || p.unitPath.startsWith(post.target_path))) throw new NotFoundError(`post ${id}`);
+    return post;
+  }
+
+  /**
+   * Four eyes: a different key approves. The approval is written to the store first (the store is
+   * the ledger); if Redis is unreachable the post stays `approved`/`scheduled` and the reconciler
+   * enqueues its fan-out when Redis is back, so an approval is never lost.
+   */
+  async approve(p: Principal, id: string): Promise<{ id: string; status: PostStatus; publishAt: string | null }> {
+    requireRole(p, ['approver', 'admin'], 'approve posts');
+    const post = await this.load(p, id);
+    if (post.created_by === p.keyId) throw new ForbiddenError('the author of a post may not approve it');
+    requireScope(p, post.target_path, post.target_unit_code);
+    if (post.status !== 'pending_approval') throw new ConflictError(`post is ${post.status}, not pending_approval`, { status: post.status });
+    const target = JSON.parse(post.target) as Target;
+    await this.targets.check(target); // the tree may have changed since submission
+    const now = new Date();
+    const publishAt = post.publish_at ? new Date(post.publish_at) : null;
+    const status: PostStatus = publishAt && publishAt.getTime() > now.getTime() ? 'scheduled' : 'approved';
+    const approved = await this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('posts')
+        .set({ status, approved_by: p.keyId, approved_at: now.toISOString(), updated_at: now.toISOString() })
+        .where('id', '=', id)
+        .where('status', '=', 'pending_approval')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      await appendAudit(trx, { actor: p, action: 'post.approve', subject: { type: 'post', id, path: post.target_path }, details: { status, author: post.created_by } });
+      return true;
+    });
+    if (!approved) throw new ConflictError('post changed while approving; reload it');
+    try {
+      await this.queues.scheduleFanout(id, publishAt);
+    } catch (err) {
+      this.log.warn({ postId: id, err: (err as Error).message }, 'fan-out not enqueued (Redis unavailable?); the reconciler will enqueue it');
+    }
+    return { id, status, publishAt: post.publish_at };
+  }
+
+  /** Cancels a post that has not finished; deliveries not yet sent become `cancelled`. */
+  async cancel(p: Principal, id: string): Promise<{ id: string; status: 'cancelled' }> {
+    requireRole(p, ['editor', 'approver', 'admin'], 'cancel posts');
+    const post = await this.load(p, id);
+    requireScope(p, post.target_path, post.target_unit_code);
+    const now = new Date().toISOString();
+    const changed = await this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('posts')
+        .set({ status: 'cancelled', cancelled_by: p.keyId, updated_at: now, completed_at: now })
+        .where('id', '=', id)
+        .where('status', 'in', CANCELLABLE_POST_STATUSES)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      await this.ledger.cancelQueued(trx, id, 'post_cancelled', now);
+      await appendAudit(trx, { actor: p, action: 'post.cancel', subject: { type: 'post', id, path: post.target_path }, details: { previousStatus: post.status } });
+      return true;
+    });
+    if (!changed) {
+      if (post.status === 'cancelled') return { id, status: 'cancelled' };
+      throw new ConflictError(`post is ${post.status}; only unfinished posts can be cancelled`, { status: post.status });
+    }
+    // Best effort: a fan-out or delivery job that still runs finds the post cancelled in the store.
+    await this.queues.removeFanout(id).catch((err: Error) => this.log.warn({ postId: id, err: err.message }, 'could not remove fan-out job'));
+    return { id, status: 'cancelled' };
+  }
+}

@@ -1,0 +1,142 @@
+import { sql } from 'kysely';
+import type { Db } from '../../db/create-db';
+import { decodeCursor, encodeCursor } from '../shared/cursor';
+import { BOOTSTRAP_ADMIN_ID, type Principal } from '../auth/keys.service';
+import { TOKEN_STATUSES } from '../tree/pages.service';
+import { ACTIVE_POST_STATUSES } from '../posts/post-status';
+import { subtreeEnd } from '../tree/units.service';
+import { ancestorPaths } from './post-views.service';
+
+export type TokenStatus = (typeof TOKEN_STATUSES)[number];
+
+export interface PageStatusView {
+  unitCode: string;
+  unitName: string;
+  unitType: string;
+  level: number;
+  pageId: string;
+  tokenStatus: TokenStatus;
+  tokenStatusReason: string | null;
+  checkedAt: string | null;
+}
+
+export interface ThroughputWindow {
+  seconds: number;
+  published: number;
+  failed: number;
+  skipped: number;
+  cancelled: number;
+  total: number;
+  perSecond: number;
+}
+
+const FINISHED = ['published', 'failed', 'skipped', 'cancelled'] as const;
+const isPathCursor = (v: unknown): v is { p: string } => typeof v === 'object' && v !== null && typeof (v as { p: unknown }).p === 'string';
+
+/** Read models for operators: who am I, key names, Pages needing attention, delivery throughput. Never tokens. */
+export class OpsViewsService {
+  constructor(private readonly db: Db) {}
+
+  async me(p: Principal): Promise<{ keyId: string; name: string; role: Principal['role']; unit: { code: string; name: string } }> {
+    const unit = await this.db.selectFrom('units').select(['code', 'name']).where('code', '=', p.unitCode).executeTakeFirst();
+    return { keyId: p.keyId, name: p.name, role: p.role, unit: { code: p.unitCode, name: unit?.name ?? p.unitCode } };
+  }
+
+  /**
+   * Display names of keys (a post's author and approver are key ids). Only keys whose unit lies in the
+   * caller's subtree or on the path above it are named, like units; the others are left out.
+   */
+  async keyNames(p: Principal, ids: string[]): Promise<Array<{ id: string; name: string; role: string; unitCode: string }>> {
+    const unique = [...new Set(ids)].slice(0, 100);
+    const out: Array<{ id: string; name: string; role: string; unitCode: string }> = [];
+    if (unique.includes(BOOTSTRAP_ADMIN_ID)) out.push({ id: BOOTSTRAP_ADMIN_ID, name: 'ADMIN_API_KEY', role: 'admin', unitCode: 'root' });
+    const rest = unique.filter((i) => i !== BOOTSTRAP_ADMIN_ID);
+    if (!rest.length) return out;
+    const ancestors = ancestorPaths(p.unitPath);
+    const rows = await this.db
+      .selectFrom('api_keys as k')
+      .innerJoin('units as u', 'u.code', 'k.unit_code')
+      .select(['k.id', 'k.name', 'k.role', 'k.unit_code', 'u.path'])
+      .where('k.id', 'in', rest)
+      .execute();
+    for (const r of rows) {
+      if (r.path.startsWith(p.unitPath) || ancestors.includes(r.path)) out.push({ id: r.id, name: r.name, role: r.role, unitCode: r.unit_code });
+    }
+    return out;
+  }
+
+  /** Pages of the caller's subtree in tree order, optionally of some token statuses, with counts by status. */
+  async pages(p: Principal, q: { status?: TokenStatus[]; limit: number; cursor?: string }): Promise<{ items: PageStatusView[]; nextCursor: string | null; counts: Record<TokenStatus, number> }> {
+    const after = decodeCursor(q.cursor, isPathCursor);
+    const scoped = () =>
+      this.db
+        .selectFrom('pages as g')
+        .innerJoin('units as u', 'u.code', 'g.unit_code')
+        .where('u.path', '>=', p.unitPath)
+        .where('u.path', '<', subtreeEnd(p.unitPath));
+    let query = scoped().select(['g.unit_code', 'u.name', 'u.type', 'u.level', 'u.path', 'g.page_id', 'g.token_status', 'g.token_status_reason', 'g.token_checked_at']);
+    if (q.status?.length) query = query.where('g.token_status', 'in', q.status);
+    if (after) query = query.where('u.path', '>', after.p);
+    const [rows, byStatus] = await Promise.all([
+      query.orderBy('u.path').limit(q.limit + 1).execute(),
+      scoped()
+        .select((eb) => ['g.token_status', eb.fn.countAll<number>().as('n')])
+        .groupBy('g.token_status')
+        .execute(),
+    ]);
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    const counts = Object.fromEntries(TOKEN_STATUSES.map((s) => [s, 0])) as Record<TokenStatus, number>;
+    for (const r of byStatus) if (r.token_status in counts) counts[r.token_status as TokenStatus] = Number(r.n);
+    return {
+      items: page.map((r) => ({
+        unitCode: r.unit_code,
+        unitName: r.name,
+        unitType: r.type,
+        level: r.level,
+        pageId: r.page_id,
+        tokenStatus: r.token_status as TokenStatus,
+        tokenStatusReason: r.token_status_reason,
+        checkedAt: r.token_checked_at,
+      })),
+      nextCursor: rows.length > q.limit && last ? encodeCursor({ p: last.path }) : null,
+      counts,
+    };
+  }
+
+  /**
+   * Deliveries of the caller's subtree that reached a final status in the last minute and five
+   * minutes. Only posts that are running or finished within the window are looked at, so the scan
+   * uses the (post_id, status) index instead of the whole ledger.
+   */
+  async throughput(p: Principal, now = new Date()): Promise<{ at: string; lastMinute: ThroughputWindow; last5Minutes: ThroughputWindow }> {
+    const since5 = new Date(now.getTime() - 300_000).toISOString();
+    const since1 = new Date(now.getTime() - 60_000).toISOString();
+    const recentPosts = this.db
+      .selectFrom('posts')
+      .select('id')
+      .where((eb) => eb.or([eb('status', 'in', ACTIVE_POST_STATUSES), eb('completed_at', '>=', since5)]));
+    const rows = await this.db
+      .selectFrom('deliveries as d')
+      .innerJoin('units as u', 'u.code', 'd.unit_code')
+      .select((eb) => ['d.status', eb.fn.countAll<number>().as('n5'), sql<number>`sum(case when d.updated_at >= ${since1} then 1 else 0 end)`.as('n1')])
+      .where('d.post_id', 'in', recentPosts)
+      .where('d.status', 'in', FINISHED)
+      .where('d.updated_at', '>=', since5)
+      .where('u.path', '>=', p.unitPath)
+      .where('u.path', '<', subtreeEnd(p.unitPath))
+      .groupBy('d.status')
+      .execute();
+    const window = (seconds: number, pick: (r: (typeof rows)[number]) => number): ThroughputWindow => {
+      const w: ThroughputWindow = { seconds, published: 0, failed: 0, skipped: 0, cancelled: 0, total: 0, perSecond: 0 };
+      for (const r of rows) {
+        const n = Number(pick(r));
+        if ((FINISHED as readonly string[]).includes(r.status)) w[r.status as (typeof FINISHED)[number]] += n;
+        w.total += n;
+      }
+      w.perSecond = Math.round(((w.published + w.failed) / seconds) * 10) / 10;
+      return w;
+    };
+    return { at: now.toISOString(), lastMinute: window(60, (r) => r.n1), last5Minutes: window(300, (r) => r.n5) };
+  }
+}

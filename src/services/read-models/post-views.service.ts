@@ -1,0 +1,184 @@
+import type { Db } from '../../db/create-db';
+import type { PostRow } from '../../db/types';
+import { decodeCursor, encodeCursor } from '../shared/cursor';
+import type { Principal } from '../auth/keys.service';
+import { emptyCounts, type DeliveryCounts, type DeliveryStatus, type PostStatus } from '../posts/post-status';
+import type { PostsService } from '../posts/posts.service';
+import { subtreeEnd } from '../tree/units.service';
+
+export interface PostView {
+  id: string;
+  status: PostStatus;
+  message: string;
+  link: string | null;
+  photos: string[];
+  target: unknown;
+  publishAt: string | null;
+  total: number;
+  counts: DeliveryCounts;
+  createdBy: string;
+  approvedBy: string | null;
+  cancelledBy: string | null;
+  createdAt: string;
+  updatedAt: string;
+  approvedAt: string | null;
+  startedAt: string | null;
+  completedAt: string | null;
+  /** Who recalled the post, when and why (null unless recalled). */
+  recall: { by: string; at: string; reason: string } | null;
+}
+
+export interface DeliveryView {
+  unitCode: string;
+  unitName: string;
+  pageId: string | null;
+  status: DeliveryStatus;
+  attempts: number;
+  fbPostId: string | null;
+  permalink: string | null;
+  reason: string | null;
+  error: { code: number | null; subcode: number | null; message: string | null } | null;
+  /** The latest edit of this Page's copy: revision, `pending` / `applied` / `failed` / `cancelled`, and why it failed. */
+  edit: { revision: number; status: string; error: string | null } | null;
+  updatedAt: string;
+}
+
+export function toPostView(row: PostRow, counts: DeliveryCounts = emptyCounts()): PostView {
+  return {
+    id: row.id,
+    status: row.status as PostStatus,
+    message: row.message,
+    link: row.link,
+    photos: JSON.parse(row.photos) as string[],
+    target: JSON.parse(row.target),
+    publishAt: row.publish_at,
+    total: row.total,
+    counts,
+    createdBy: row.created_by,
+    approvedBy: row.approved_by,
+    cancelledBy: row.cancelled_by,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    approvedAt: row.approved_at,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+    recall: row.recalled_by && row.recalled_at ? { by: row.recalled_by, at: row.recalled_at, reason: row.recall_reason ?? '' } : null,
+  };
+}
+
+const isPostCursor = (v: unknown): v is { c: string; i: string } =>
+  typeof v === 'object' && v !== null && typeof (v as { c: unknown }).c === 'string' && typeof (v as { i: unknown }).i === 'string';
+const isIdCursor = (v: unknown): v is { i: number } => typeof v === 'object' && v !== null && Number.isSafeInteger((v as { i: unknown }).i);
+
+/** Read side of posts: status, per-status counts and per-Page deliveries, scoped to the caller's subtree. */
+export class PostViewsService {
+  constructor(private readonly db: Db, private readonly posts: PostsService) {}
+
+  /** Delivery counts of a post, limited to the units inside the caller's subtree. */
+  async counts(p: Principal, postId: string): Promise<DeliveryCounts> {
+    const rows = await this.db
+      .selectFrom('deliveries')
+      .innerJoin('units', 'units.code', 'deliveries.unit_code')
+      .select((eb) => ['deliveries.status', eb.fn.countAll<number>().as('n')])
+      .where('deliveries.post_id', '=', postId)
+      .where('units.path', '>=', p.unitPath)
+      .where('units.path', '<', subtreeEnd(p.unitPath))
+      .groupBy('deliveries.status')
+      .execute();
+    const counts = emptyCounts();
+    for (const r of rows) counts[r.status as DeliveryStatus] = Number(r.n);
+    return counts;
+  }
+
+  async get(p: Principal, id: string): Promise<PostView> {
+    const post = await this.posts.load(p, id);
+    return toPostView(post, await this.counts(p, id));
+  }
+
+  async list(p: Principal, q: { status?: PostStatus; limit: number; cursor?: string }): Promise<{ items: PostView[]; nextCursor: string | null }> {
+    const after = decodeCursor(q.cursor, isPostCursor);
+    const ancestors = ancestorPaths(p.unitPath);
+    let query = this.db
+      .selectFrom('posts')
+      .innerJoin('units', 'units.code', 'posts.target_unit_code')
+      .selectAll('posts')
+      .where((eb) => {
+        const inside = eb.and([eb('units.path', '>=', p.unitPath), eb('units.path', '<', subtreeEnd(p.unitPath))]);
+        return ancestors.length ? eb.or([inside, eb('units.path', 'in', ancestors)]) : inside;
+      });
+    if (q.status) query = query.where('posts.status', '=', q.status);
+    if (after) query = query.where((eb) => eb.or([eb('posts.created_at', '<', after.c), eb.and([eb('posts.created_at', '=', after.c), eb('posts.id', '<', after.i)])]));
+    const rows = await query.orderBy('posts.created_at', 'desc').orderBy('posts.id', 'desc').limit(q.limit + 1).execute();
+    const page = rows.slice(0, q.limit);
+    const items = await Promise.all(page.map(async (r) => toPostView(r, await this.counts(p, r.id))));
+    const last = page[page.length - 1];
+    return { items, nextCursor: rows.length > q.limit && last ? encodeCursor({ c: last.created_at, i: last.id }) : null };
+  }
+
+  async deliveries(
+    p: Principal,
+    postId: string,
+    q: { status?: DeliveryStatus; unit?: string; limit: number; cursor?: string },
+  ): Promise<{ items: DeliveryView[]; nextCursor: string | null }> {
+    await this.posts.load(p, postId);
+    const after = decodeCursor(q.cursor, isIdCursor);
+    let query = this.db
+      .selectFrom('deliveries')
+      .innerJoin('units', 'units.code', 'deliveries.unit_code')
+      .select([
+        'deliveries.id',
+        'deliveries.unit_code',
+        'units.name',
+        'deliveries.page_id',
+        'deliveries.status',
+        'deliveries.attempts',
+        'deliveries.fb_post_id',
+        'deliveries.permalink',
+        'deliveries.reason',
+        'deliveries.error_code',
+        'deliveries.error_subcode',
+        'deliveries.error_message',
+        'deliveries.edit_revision',
+        'deliveries.edit_status',
+        'deliveries.edit_error',
+        'deliveries.updated_at',
+      ])
+      .where('deliveries.post_id', '=', postId)
+      .where('units.path', '>=', p.unitPath)
+      .where('units.path', '<', subtreeEnd(p.unitPath));
+    if (q.status) query = query.where('deliveries.status', '=', q.status);
+    if (q.unit) {
+      // `unit` narrows to that unit's subtree (a province shows its districts and communes).
+      const u = await this.db.selectFrom('units').select('path').where('code', '=', q.unit).executeTakeFirst();
+      // An unknown unit matches nothing ('//' sorts before every real path; PostgreSQL text cannot hold NUL).
+      const path = u?.path ?? '//';
+      query = query.where('units.path', '>=', path).where('units.path', '<', subtreeEnd(path));
+    }
+    if (after) query = query.where('deliveries.id', '>', after.i);
+    const rows = await query.orderBy('deliveries.id').limit(q.limit + 1).execute();
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => ({
+        unitCode: r.unit_code,
+        unitName: r.name,
+        pageId: r.page_id,
+        status: r.status as DeliveryStatus,
+        attempts: r.attempts,
+        fbPostId: r.fb_post_id,
+        permalink: r.permalink,
+        reason: r.reason,
+        error: r.error_code !== null || r.error_message !== null ? { code: r.error_code, subcode: r.error_subcode, message: r.error_message } : null,
+        edit: r.edit_status ? { revision: r.edit_revision, status: r.edit_status, error: r.edit_error } : null,
+        updatedAt: r.updated_at,
+      })),
+      nextCursor: rows.length > q.limit && last ? encodeCursor({ i: last.id }) : null,
+    };
+  }
+}
+
+/** `/root/01/001/` → ['/root/', '/root/01/'] (strict ancestors). */
+export function ancestorPaths(path: string): string[] {
+  const parts = path.split('/').filter(Boolean);
+  return parts.slice(0, -1).map((_, i) => `/${parts.slice(0, i + 1).join('/')}/`);
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import type { Db } from '../../db/create-db';
+import { ValidationError } from '../../errors/app-error';
+import { subtreeEnd, UNIT_CODE_RE } from './units.service';
+
+const unitCode = z.string().regex(UNIT_CODE_RE, 'expected a unit code (letters, digits, _ or -)');
+
+export const TargetSchema = z
+  .object({
+    unit: unitCode,
+    scope: z.enum(['self', 'subtree']),
+    levels: z.array(z.number().int().min(0).max(64)).min(1).max(65).optional(),
+    exclude: z.array(unitCode).max(2000).optional(),
+  })
+  .strict();
+export type Target = z.infer<typeof TargetSchema>;
+
+export interface TargetUnit {
+  code: string;
+  name: string;
+  level: number;
+  pageId: string | null;
+}
+
+export interface TargetSummary {
+  unit: { code: string; path: string; level: number };
+  units: number;
+  withPage: number;
+  withoutPage: number;
+  byLevel: Record<string, number>;
+}
+
+/**
+ * Resolves a target to units. `subtree` is the unit and all its descendants; `exclude` drops those
+ * units and their subtrees; `levels` keeps only units at those depths (root = 0).
+ */
+export class TargetService {
+  constructor(private readonly db: Db) {}
+
+  /** Validates the target against the tree; errors name the offending field. */
+  async check(target: Target): Promise<{ path: string; level: number; excludePaths: string[] }> {
+    const unit = await this.db.selectFrom('units').select(['path', 'level']).where('code', '=', target.unit).executeTakeFirst();
+    if (!unit) throw new ValidationError(`target.unit: unknown unit ${target.unit}`, { field: 'target.unit' });
+    const excludePaths: string[] = [];
+    if (target.exclude?.length) {
+      if (target.scope === 'self') throw new ValidationError('target.exclude: only applies to scope "subtree"', { field: 'target.exclude' });
+      const found = await this.db.selectFrom('units').select(['code', 'path']).where('code', 'in', [...new Set(target.exclude)]).execute();
+      const byCode = new Map(found.map((u) => [u.code, u.path]));
+      for (const [i, code] of target.exclude.entries()) {
+        const p = byCode.get(code);
+        if (!p) throw new ValidationError(`target.exclude[${i}]: unknown unit ${code}`, { field: `target.exclude[${i}]` });
+        if (!p.startsWith(unit.path)) throw new ValidationError(`target.exclude[${i}]: ${code} is not inside ${target.unit}`, { field: `target.exclude[${i}]` });
+        excludePaths.push(p);
+      }
+    }
+    return { path: unit.path, level: unit.level, excludePaths };
+  }
+
+  private query(target: Target, path: string, excludePaths: string[]) {
+    let q = this.db.selectFrom('units').leftJoin('pages', 'pages.unit_code', 'units.code');
+    q = target.scope === 'self' ? q.where('units.path', '=', path) : q.where('units.path', '>=', path).where('units.path', '<', subtreeEnd(path));
+    if (target.levels) q = q.where('units.level', 'in', target.levels);
+    for (const ex of excludePaths) {
+      q = q.where((eb) => eb.or([eb('units.path', '<', ex), eb('units.path', '>=', subtreeEnd(ex))]));
+    }
+    return q;
+  }
+
+  /** Every unit the target reaches, in tree order, with its Page id if linked. */
+  async resolve(target: Target): Promise<TargetUnit[]> {
+    const { path, excludePaths } = await this.check(target);
+    const rows = await this.query(target, path, excludePaths)
+      .select(['units.code', 'units.name', 'units.level', 'pages.page_id'])
+      .orderBy('units.path')
+      .execute();
+    return rows.map((r) => ({ code: r.code, name: r.name, level: r.level, pageId: r.page_id ?? null }));
+  }
+
+  /** Counts for a preview, without listing the units. */
+  async summarize(target: Target): Promise<TargetSummary> {
+    const { path, level, excludePaths } = await this.check(target);
+    const rows = await this.query(target, path, excludePaths)
+      .select((eb) => ['units.level', eb.fn.countAll<number>().as('n'), eb.fn.count<number>('pages.page_id').as('p')])
+      .groupBy('units.level')
+      .execute();
+    const byLevel: Record<string, number> = {};
+    let units = 0;
+    let withPage = 0;
+    for (const r of rows) {
+      byLevel[String(r.level)] = Number(r.n);
+      units += Number(r.n);
+      withPage += Number(r.p);
+    }
+    return { unit: { code: target.unit, path, level }, units, withPage, withoutPage: units - withPage, byLevel };
+  }
+}

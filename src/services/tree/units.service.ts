@@ -1,0 +1,169 @@
+import { sql } from 'kysely';
+import type { Db } from '../../db/create-db';
+import type { UnitRow } from '../../db/types';
+import { NotFoundError } from '../../errors/app-error';
+import { appendAudit, type AuditActor } from '../governance/audit.service';
+import { parseCsv, throwIfProblems, type RowProblem } from './csv';
+import { ROOT_CODE, subtreeEnd, UNIT_CODE_RE } from './unit-paths';
+
+// The path facts live in ./unit-paths (imported by audit and keys without pulling this service in);
+// re-exported here so existing importers keep working.
+export { ROOT_CODE, subtreeEnd, UNIT_CODE_RE };
+const INSERT_CHUNK = 500;
+
+export interface UnitImportResult {
+  created: number;
+  updated: number;
+  total: number;
+}
+
+interface Node {
+  code: string;
+  parent: string | null;
+  type: string;
+  name: string;
+  level?: number;
+  path?: string;
+}
+
+export class UnitsService {
+  constructor(private readonly db: Db) {}
+
+  async get(code: string): Promise<UnitRow> {
+    const unit = await this.db.selectFrom('units').selectAll().where('code', '=', code).executeTakeFirst();
+    if (!unit) throw new NotFoundError(`unit ${code}`);
+    return unit;
+  }
+
+  async find(code: string): Promise<UnitRow | undefined> {
+    return this.db.selectFrom('units').selectAll().where('code', '=', code).executeTakeFirst();
+  }
+
+  async childCount(code: string): Promise<number> {
+    const r = await this.db.selectFrom('units').select((eb) => eb.fn.countAll<number>().as('n')).where('parent_code', '=', code).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  /**
+   * Imports units from CSV (`code,parent_code,level,type,name`) in one transaction. Idempotent:
+   * re-importing updates names and types and moves units whose parent changed (with their subtrees).
+   * Rows with an empty parent hang under `root`. Any bad row rejects the whole file.
+   */
+  async importCsv(text: string, actor?: AuditActor): Promise<UnitImportResult> {
+    const rows = parseCsv(text, ['code', 'parent_code', 'level', 'type', 'name']);
+    return this.db.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('units').selectAll().execute();
+      const before = new Map(existing.map((u) => [u.code, u]));
+      const nodes = new Map<string, Node>(existing.map((u) => [u.code, { code: u.code, parent: u.parent_code, type: u.type, name: u.name }]));
+      const problems: RowProblem[] = [];
+      const fileLevels = new Map<string, { line: number; level: number }>();
+
+      for (const { line, values } of rows) {
+        const { code, parent_code: parent, level, type, name } = values as Record<string, string>;
+        const bad = (field: string, message: string) => problems.push({ line, field, message });
+        if (!UNIT_CODE_RE.test(code!)) bad('code', `"${code}" is not a valid code (1-64 letters, digits, _ or -)`);
+        else if (code === ROOT_CODE) bad('code', '"root" is reserved for the central unit');
+        else if (fileLevels.has(code!)) bad('code', `duplicate code ${code} (first on line ${fileLevels.get(code!)!.line})`);
+        if (parent && !UNIT_CODE_RE.test(parent)) bad('parent_code', `"${parent}" is not a valid code`);
+        if (parent === code) bad('parent_code', 'a unit cannot be its own parent');
+        const lvl = Number(level);
+        if (!/^\d+$/.test(level ?? '') || lvl < 1) bad('level', `"${level}" is not a positive integer`);
+        if (!type) bad('type', 'is empty');
+        else if (type.length > 100) bad('type', 'is longer than 100 characters');
+        if (!name) bad('name', 'is empty');
+        else if (name.length > 200) bad('name', 'is longer than 200 characters');
+        if (UNIT_CODE_RE.test(code!) && code !== ROOT_CODE && !fileLevels.has(code!)) {
+          fileLevels.set(code!, { line, level: lvl });
+          nodes.set(code!, { code: code!, parent: parent || ROOT_CODE, type: type ?? '', name: name ?? '' });
+        }
+      }
+      for (const { line, values } of rows) {
+        const parent = values.parent_code;
+        if (parent && UNIT_CODE_RE.test(parent) && !nodes.has(parent)) problems.push({ line, field: 'parent_code', message: `unknown parent ${parent}` });
+      }
+      throwIfProblems(problems, 'unit import rejected');
+
+      // Paths and levels of the merged tree; a cycle or a level that contradicts the tree rejects the file.
+      resolvePaths(nodes, (code, message) => problems.push({ line: fileLevels.get(code)?.line ?? 0, field: 'parent_code', message }));
+      for (const [code, { line, level }] of fileLevels) {
+        const n = nodes.get(code)!;
+        if (n.level !== undefined && n.level !== level) {
+          problems.push({ line, field: 'level', message: `level ${level} contradicts the tree: ${code} sits at depth ${n.level} under ${n.parent}` });
+        }
+      }
+      throwIfProblems(problems, 'unit import rejected');
+
+      const now = new Date().toISOString();
+      const inserts: Node[] = [];
+      const updates: Node[] = [];
+      for (const n of nodes.values()) {
+        const old = before.get(n.code);
+        if (!old) inserts.push(n);
+        else if (old.parent_code !== n.parent || old.type !== n.type || old.name !== n.name || old.path !== n.path || old.level !== n.level) updates.push(n);
+      }
+      // Parents before children (foreign key on parent_code).
+      inserts.sort((a, b) => a.level! - b.level!);
+      for (let i = 0; i < inserts.length; i += INSERT_CHUNK) {
+        await trx
+          .insertInto('units')
+          .values(inserts.slice(i, i + INSERT_CHUNK).map((n) => ({ code: n.code, parent_code: n.parent, level: n.level!, type: n.type, name: n.name, path: n.path!, created_at: now, updated_at: now })))
+          .execute();
+      }
+      for (const n of updates) {
+        await trx
+          .updateTable('units')
+          .set({ parent_code: n.parent, level: n.level!, type: n.type, name: n.name, path: n.path!, updated_at: now })
+          .where('code', '=', n.code)
+          .execute();
+      }
+      const result = { created: inserts.length, updated: updates.length, total: rows.length };
+      if (actor) await appendAudit(trx, { actor, action: 'units.import', subject: { type: 'units', id: ROOT_CODE, path: `/${ROOT_CODE}/` }, details: { ...result } });
+      return result;
+    });
+  }
+
+  /** Units of the subtree rooted at `path` (inclusive), optionally only some levels. */
+  subtreeQuery(path: string) {
+    return this.db.selectFrom('units').where('units.path', '>=', path).where('units.path', '<', subtreeEnd(path));
+  }
+
+  /** True when `inner` is `outer` or one of its descendants. */
+  static contains(outerPath: string, innerPath: string): boolean {
+    return innerPath.startsWith(outerPath);
+  }
+
+  async countAll(): Promise<number> {
+    const r = await this.db.selectFrom('units').select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+}
+
+/** Computes `path` and `level` for every node; reports nodes caught in a cycle. */
+function resolvePaths(nodes: Map<string, Node>, onCycle: (code: string, message: string) => void): void {
+  const root = nodes.get(ROOT_CODE)!;
+  root.path = `/${ROOT_CODE}/`;
+  root.level = 0;
+  outer: for (const start of nodes.values()) {
+    if (start.path) continue;
+    const chain: Node[] = [];
+    const seen = new Set<string>();
+    let cur: Node | undefined = start;
+    while (cur && !cur.path) {
+      if (seen.has(cur.code)) {
+        onCycle(start.code, `parent chain of ${start.code} loops through ${cur.code}`);
+        for (const n of chain) n.path = '!cycle';
+        continue outer;
+      }
+      seen.add(cur.code);
+      chain.push(cur);
+      cur = cur.parent ? nodes.get(cur.parent) : undefined;
+    }
+    if (!cur) continue; // unknown parent: reported by the caller
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const n = chain[i]!;
+      const parent = nodes.get(n.parent!)!;
+      n.path = `${parent.path}${n.code}/`;
+      n.level = parent.level! + 1;
+    }
+  }
+}
