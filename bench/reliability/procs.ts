@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import axios, { type AxiosInstance } from 'axios';
 import { Redis } from 'ioredis';
+import { loadTestEnv } from '../../config/test-env';
 
 const ROOT = path.resolve(__dirname, '../..');
 /**
@@ -172,7 +173,7 @@ export class WorkerPool {
     const proc = track(
       spawn(process.execPath, [...TS_NODE, path.join(ROOT, 'workers/main.ts')], {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', ...this.env },
+        env: { PATH: loadTestEnv().path, ...this.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     );

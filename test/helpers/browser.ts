@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sparticuz from '@sparticuz/chromium';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { readTestEnv } from '../../config/test-env';
+import { loadTestEnv } from '../../config/test-env';
 
 /**
  * One way to start Chromium for the browser tests. By default it is the headless Chromium that the
@@ -87,7 +87,7 @@ export interface ChromiumSession {
 
 /** A headless Chromium with a fresh profile; `close()` also removes the profile. */
 export async function launchChromium(opts: { locale?: string } = {}): Promise<ChromiumSession> {
-  const { chromiumPath } = readTestEnv();
+  const { chromiumPath } = loadTestEnv();
   let executablePath: string;
   let args: string[];
   if (chromiumPath) {

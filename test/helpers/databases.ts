@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import pg from 'pg';
-import { readTestEnv } from '../../config/test-env';
+import { loadTestEnv } from '../../config/test-env';
 
 export interface TestDatabase {
   name: 'sqlite' | 'postgres';
@@ -39,6 +39,6 @@ function postgres(adminUrl: string): TestDatabase {
 }
 
 export function testDatabases(): TestDatabase[] {
-  const url = readTestEnv().databaseUrl;
+  const url = loadTestEnv().testDatabaseUrl;
   return url ? [sqlite, postgres(url)] : [sqlite];
 }

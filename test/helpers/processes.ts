@@ -1,3 +1,4 @@
+import { loadTestEnv } from '../../config/test-env';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -23,7 +24,7 @@ export interface NodeProcess {
  * test runner's environment, so a test states every variable the process sees.
  */
 export function spawnNode(args: string[], env: Record<string, string>): NodeProcess {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: loadTestEnv().path, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let exitCode: number | null | undefined;

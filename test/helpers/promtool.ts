@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readTestEnv } from '../../config/test-env';
+import { loadTestEnv } from '../../config/test-env';
 
 /**
  * `promtool` (Debian's `prometheus` package) when it is on PATH. It is not on npm, so tests must pass
@@ -39,9 +39,9 @@ export function promtool(): Promtool | undefined {
           }
         : undefined,
     };
-    if (!found.promtool && !readTestEnv().requirePromtool) process.stderr.write(`${PROMTOOL_MISSING_NOTE}\n`);
+    if (!found.promtool && !loadTestEnv().requirePromtool) process.stderr.write(`${PROMTOOL_MISSING_NOTE}\n`);
   }
-  if (!found.promtool && readTestEnv().requirePromtool) {
+  if (!found.promtool && loadTestEnv().requirePromtool) {
     throw new Error('REQUIRE_PROMTOOL=1 but promtool is not on PATH: install it (apt-get install prometheus) or unset REQUIRE_PROMTOOL');
   }
   return found.promtool;

@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import { Redis } from 'ioredis';
+import { loadTestEnv } from '../../config/test-env';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = loadTestEnv().redisUrl;
 
 /** A queue prefix no other test uses. */
 export function uniquePrefix(label: string): string {

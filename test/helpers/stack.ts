@@ -3,6 +3,7 @@ import { createLogger } from '../../src/logger';
 import { seedOrganisation, startStack, UNITS_CSV, type Stack, type StackOptions } from '../../dev/stack';
 import type { TestDatabase } from './databases';
 import { dropPrefix, REDIS_URL, uniquePrefix } from './redis';
+import { loadTestEnv } from '../../config/test-env';
 
 export const UNITS_TEXT = fs.readFileSync(UNITS_CSV, 'utf8');
 
@@ -18,7 +19,7 @@ export async function startTestStack(db: TestDatabase, label: string, opts: Stac
     ...opts,
     // The rate limiter stays on (every request goes through it) but far above what a test sends.
     env: { DATABASE_URL: database.url, QUEUE_PREFIX: prefix, REDIS_URL, LOG_LEVEL: 'silent', DELIVERY_BACKOFF_MS: '200', PAGE_MIN_SPACING_MS: '50', READBACK_DELAY_MS: '300', GRAPH_TIMEOUT_MS: '5000', RATE_LIMIT_MAX: '1000000', ...opts.env },
-    log: opts.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    log: opts.log ?? createLogger(loadTestEnv().testLogLevel),
   });
   return Object.assign(stack, {
     async dispose() {

@@ -5,6 +5,7 @@ import { testDatabases } from '../helpers/databases';
 import { seedOrganisation, startTestStack, UNITS_TEXT, type TestStack } from '../helpers/stack';
 import { watchPostLevels } from '../../src/cli/watch';
 import type { ApiClient } from '../../src/cli/api-client';
+import { loadTestEnv } from '../../config/test-env';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -34,7 +35,7 @@ describe.each(testDatabases())('per-level progress (GET /v1/posts/{id}/levels, l
     // The real CLI, watching while the post goes out.
     const cli = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src/cli/main.ts'), 'watch', post.id], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', LANTOA_API_URL: s.apiUrl, LANTOA_API_KEY: s.adminKey },
+      env: { PATH: loadTestEnv().path, LANTOA_API_URL: s.apiUrl, LANTOA_API_KEY: s.adminKey },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -2,13 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runSuite } from '../../bench/reliability/suite';
+import { loadTestEnv } from '../../config/test-env';
 
 /**
  * The short reliability run: Hà Nội (557 Pages), each scenario once, with the same pieces as
  * `npm run reliability` (own redis-server, simulator process, worker processes on a shared store).
  * Asserts outcomes only (no duplicate, nothing lost, every failure classified), never timings.
  */
-const pgUrl = process.env.TEST_DATABASE_URL;
+const pgUrl = loadTestEnv().testDatabaseUrl;
 
 describe.each([{ name: 'sqlite' }, ...(pgUrl ? [{ name: 'postgres' }] : [])])('short reliability run on $name', ({ name }) => {
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), `lantoa-reliability-short-${name}-`));
@@ -18,7 +19,7 @@ describe.each([{ name: 'sqlite' }, ...(pgUrl ? [{ name: 'postgres' }] : [])])('s
   });
 
   it('kill -9 of workers, Redis restarted empty, fault mix with 2% revoked, a worker frozen past its lock: no duplicate, nothing lost', async () => {
-    const seed = Number(process.env.RELIABILITY_SEED ?? 20251215);
+    const seed = loadTestEnv().reliabilitySeed;
     const lines: string[] = [];
     const suite = await runSuite(
       {

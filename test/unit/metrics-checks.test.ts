@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
-import { readTestEnv } from '../../config/test-env';
+import { loadTestEnv } from '../../config/test-env';
 import { checkExposition, parseExposition } from '../helpers/exposition';
 import { checkPrometheusConfig, checkPromql, repositoryQueries } from '../helpers/promql';
 
@@ -140,11 +140,11 @@ describe('checkPrometheusConfig', () => {
   });
 });
 
-describe('readTestEnv', () => {
+describe('loadTestEnv', () => {
   it('reads the test switches; REQUIRE_PROMTOOL is 1 or 0', () => {
-    expect(readTestEnv({})).toEqual({ databaseUrl: undefined, chromiumPath: undefined, requirePromtool: false });
-    expect(readTestEnv({ TEST_DATABASE_URL: 'postgres://p@h/db', CHROMIUM_PATH: '/opt/c', REQUIRE_PROMTOOL: '1' })).toEqual({ databaseUrl: 'postgres://p@h/db', chromiumPath: '/opt/c', requirePromtool: true });
-    expect(readTestEnv({ REQUIRE_PROMTOOL: '0', CHROMIUM_PATH: '' })).toMatchObject({ requirePromtool: false, chromiumPath: undefined });
-    expect(() => readTestEnv({ REQUIRE_PROMTOOL: 'yes' })).toThrow(/REQUIRE_PROMTOOL must be 1 or 0 \(got "yes"\)/);
+    expect(loadTestEnv({})).toMatchObject({ testDatabaseUrl: undefined, chromiumPath: undefined, requirePromtool: false });
+    expect(loadTestEnv({ TEST_DATABASE_URL: 'postgres://p@h/db', CHROMIUM_PATH: '/opt/c', REQUIRE_PROMTOOL: '1' })).toMatchObject({ testDatabaseUrl: 'postgres://p@h/db', chromiumPath: '/opt/c', requirePromtool: true });
+    expect(loadTestEnv({ REQUIRE_PROMTOOL: '0', CHROMIUM_PATH: '' })).toMatchObject({ requirePromtool: false, chromiumPath: undefined });
+    expect(() => loadTestEnv({ REQUIRE_PROMTOOL: 'yes' })).toThrow(/REQUIRE_PROMTOOL must be 1 or 0 \(got "yes"\)/);
   });
 });

@@ -6,11 +6,13 @@ import { CreatePostSchema } from '../../../src/services/posts/posts.service';
 import { testDatabases } from '../../helpers/databases';
 import { snapshotStore } from '../../helpers/store-snapshot';
 import { startTestStack, UNITS_TEXT, type TestStack } from '../../helpers/stack';
+import { loadTestEnv } from '../../../config/test-env';
 
 /** Requests per database: at least 5,000 on the first (SQLite), fewer on the second to keep the run short. FUZZ_RUNS=n for a deeper local run. */
 /** Non-GET routes that never write to the store (a preview; signing out of the queue UI clears a cookie). */
 const NO_STORE_WRITE = new Set(['POST /v1/targets/preview', 'DELETE /admin/session']);
-const RUNS = process.env.FUZZ_RUNS ? [Number(process.env.FUZZ_RUNS), Number(process.env.FUZZ_RUNS)] : [5_000, 500];
+const { fuzzRuns: FUZZ_RUNS } = loadTestEnv();
+const RUNS = FUZZ_RUNS !== undefined ? [FUZZ_RUNS, FUZZ_RUNS] : [5_000, 500];
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 interface Route {
@@ -175,7 +177,7 @@ describe.each(testDatabases().map((d, i) => ({ ...d, runs: RUNS[i] ?? 1_000 })))
       }),
       { numRuns: db.runs },
     );
-    if (process.env.FUZZ_REPORT) console.log(JSON.stringify({ statuses: Object.fromEntries(statuses), perRoute: Object.fromEntries(perRoute) }, null, 1));
+    if (loadTestEnv().fuzzReport) console.log(JSON.stringify({ statuses: Object.fromEntries(statuses), perRoute: Object.fromEntries(perRoute) }, null, 1));
     const after = await snapshotStore(s.deps.store);
     expect(after).toEqual(before);
     for (const r of routes) expect({ route: `${r.method} ${r.path}`, hit: (perRoute.get(`${r.method} ${r.path}`) ?? 0) >= 5 }).toEqual({ route: `${r.method} ${r.path}`, hit: true });

@@ -7,12 +7,13 @@ import { TokenCipher, generateEncryptionKey } from '../../../src/security/token-
 import { BOOTSTRAP_ADMIN_ID, type Principal } from '../../../src/services/auth/keys.service';
 import { PagesService } from '../../../src/services/tree/pages.service';
 import { UnitsService } from '../../../src/services/tree/units.service';
+import { loadTestEnv } from '../../../config/test-env';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
 /** Runs the real `lantoa` bin with only the given environment. */
 function lantoa(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/lantoa.js'), ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/lantoa.js'), ...args], { cwd: ROOT, env: { PATH: loadTestEnv().path, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
