@@ -258,7 +258,7 @@ export class GraphClient {
     const traceId = typeof traceHeader === 'string' ? traceHeader : undefined;
     const text = typeof res.data === 'string' ? res.data : res.data === undefined || res.data === null ? '' : String(res.data);
     let body: unknown;
-    let isJson = false;
+    let isJson: boolean;
     try {
       body = JSON.parse(text);
       isJson = true;

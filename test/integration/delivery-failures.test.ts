@@ -13,14 +13,12 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   let s: TestStack;
   let editor: ApiClient;
   let approver: ApiClient;
-  let pageOf: Map<string, string>;
 
   beforeAll(async () => {
     // A 1 s Graph deadline so the 'delay' fault (2 s) turns into a client timeout after the post was created.
     s = await startTestStack(db, 'dlvfail', { env: { GRAPH_TIMEOUT_MS: '1000' } });
     const hanoi = subtreeCodes(UNITS_TEXT, '01');
-    const { pages } = await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === 'root' || hanoi.has(c) });
-    pageOf = new Map(pages.map((p) => [p.unitCode, p.pageId]));
+    await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === 'root' || hanoi.has(c) });
     editor = s.admin.withKey((await s.admin.createKey({ name: 'editor', role: 'editor', unit: 'root' })).key);
     approver = s.admin.withKey((await s.admin.createKey({ name: 'approver', role: 'approver', unit: 'root' })).key);
   });

@@ -93,7 +93,7 @@ export class TokenHealthService {
           // An API error here is about our app token or the request, never about the Page: stop, say why.
           if (err instanceof GraphApiError) {
             next = pages.length; // stop the other lanes too
-            throw new Error(`debug_token rejected the request (code ${err.code}): check FB_APP_ID and FB_APP_SECRET`);
+            throw new Error(`debug_token rejected the request (code ${err.code}): check FB_APP_ID and FB_APP_SECRET`, { cause: err });
           }
           totals.errors++;
           this.log.warn({ unit: page.unit_code, err: (err as Error).message }, 'token check failed; status left unchanged');

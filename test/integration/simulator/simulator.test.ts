@@ -3,7 +3,7 @@ import { createGraphSimulator, type GraphSimulator } from '../../../src/simulato
 interface Reply {
   status: number;
   headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  body: any;
 }
 
 async function call(base: string, method: string, path: string, init: { body?: unknown; form?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
