@@ -37,7 +37,7 @@ async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const age = Date.now() - (fs.statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
       if (age > LOCK_STALE_MS) fs.rmSync(dir, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`Timed out waiting for ${dir} (another run unpacking Chromium?)`);
+      else if (Date.now() > deadline) throw new Error(`Timed out waiting for ${dir} (another run unpacking Chromium?)`, { cause: err });
       else await new Promise((r) => setTimeout(r, 200));
     }
   }

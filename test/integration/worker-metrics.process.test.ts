@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort, ROOT, spawnNode, TSX } from '../helpers/processes';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
-import { loadTestEnv } from '../../config/test-env';
 
 describe('npm run start:worker (scale-out)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-wmetrics-'));
