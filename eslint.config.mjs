@@ -41,6 +41,16 @@ const restrict = (...sets) => [
   { paths: sets.flatMap((s) => s.paths ?? []), patterns: sets.flatMap((s) => s.patterns ?? []) },
 ];
 
+const ENV_DESTRUCTURE = {
+  selector: "VariableDeclarator[init.type='Identifier'][init.name='process'] > ObjectPattern > Property[key.name='env']",
+  message: 'Only config/ reads process.env: use loadConfig()/readEnv() (or config/test-env for tests and benches).',
+};
+// Kysely writes whose table is `deliveries` (with or without an alias).
+const DELIVERIES_WRITE = {
+  selector: "CallExpression[callee.property.name=/^(updateTable|insertInto|deleteFrom|replaceInto|mergeInto)$/][arguments.0.value=/^deliveries(\\s|$)/]",
+  message: 'Only the delivery ledger (src/services/delivery/delivery-ledger.ts) writes `deliveries`: add a method there.',
+};
+
 const TS = ['**/*.ts'];
 const RUNTIME = ['src/**', 'workers/**'];
 const NOT_RUNTIME = ['src/simulator/**'];
@@ -79,14 +89,15 @@ export default defineConfig(
     ignores: ['config/**'],
     rules: {
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only config/ reads process.env: use loadConfig()/readEnv() (or config/test-env for tests and benches).' }],
-      'no-restricted-syntax': [
-        'error',
-        {
-          selector: "VariableDeclarator[init.type='Identifier'][init.name='process'] > ObjectPattern > Property[key.name='env']",
-          message: 'Only config/ reads process.env: use loadConfig()/readEnv() (or config/test-env for tests and benches).',
-        },
-      ],
+      'no-restricted-syntax': ['error', ENV_DESTRUCTURE],
     },
+  },
+
+  // ---- only the delivery ledger writes `deliveries` -----------------------------------------
+  {
+    files: RUNTIME,
+    ignores: ['src/services/delivery/delivery-ledger.ts'],
+    rules: { 'no-restricted-syntax': ['error', ENV_DESTRUCTURE, DELIVERIES_WRITE] },
   },
 
   prettier,

@@ -62,6 +62,9 @@ const MUST_FAIL: Array<[string, string, string, string]> = [
   ['bin reads process.env', 'bin/x.js', 'module.exports = process.env.FOO;\n', 'no-restricted-properties'],
   ['dev code destructures process.env', 'dev/x.ts', 'const { env } = process;\nexport const a = env.FOO;\n', 'no-restricted-syntax'],
   ['src imports env from node:process', 'src/x.ts', "import { env } from 'node:process';\nexport const a = env.FOO;\n", 'no-restricted-imports'],
+  ['a service updates deliveries', 'src/services/governance/x.ts', "export const f = (db: any) => db.updateTable('deliveries').set({ status: 'x' }).execute();\n", 'no-restricted-syntax'],
+  ['a worker inserts deliveries (aliased)', 'workers/x.ts', "export const f = (db: any) => db.insertInto('deliveries as d').values({}).execute();\n", 'no-restricted-syntax'],
+  ['a service destructures process.env', 'src/x.ts', 'const { env } = process;\nexport const a = env.FOO;\n', 'no-restricted-syntax'],
 ];
 
 // The same kinds of import where the rules allow them: the rules must stay quiet.
@@ -73,6 +76,8 @@ const MUST_PASS: Array<[string, string, string]> = [
   ['the simulator imports its own modules', 'src/simulator/x.ts', uses('./store')],
   ['graph imports errors', 'src/graph/x.ts', uses('../errors/app-error')],
   ['config reads process.env', 'config/x.ts', 'export const a = process.env.FOO;\n'],
+  ['the ledger writes deliveries', 'src/services/delivery/delivery-ledger.ts', "export const f = (db: any) => db.updateTable('deliveries').set({ status: 'x' }).execute();\n"],
+  ['a read model reads deliveries', 'src/services/read-models/x.ts', "export const f = (db: any) => db.selectFrom('deliveries').selectAll().execute();\n"],
 ];
 
 describe('lint rules', () => {
