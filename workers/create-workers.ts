@@ -4,6 +4,7 @@ import { createRedis } from '../src/queues/redis';
 import { JOB, QUEUE, type DeliveryJobData, type FanoutJobData } from '../src/queues/queues';
 import { processDelivery } from './processors/delivery.processor';
 import { processFanout } from './processors/fanout.processor';
+import { StoreGuard } from './store-guard';
 import { startWebhookWorker, type WebhookWorker } from './webhook-worker';
 import { checkTokensBeforeFanout, ensureGovernanceSchedulers, routeChangeJob, startGovernanceWorker } from './governance-workers';
 
@@ -17,6 +18,8 @@ export interface Workers {
   fanout: Worker<FanoutJobData>;
   deliveries: Worker<DeliveryJobData>;
   webhooks: WebhookWorker;
+  /** Pauses these workers while the store is unavailable and puts back the jobs that met the outage. */
+  storeGuard: StoreGuard;
   /** Stops taking jobs and waits for active ones (up to `timeoutMs`, then forces; forced jobs stall and are retried elsewhere). */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -29,19 +32,21 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   // WORKER_LOCK_MS: how long a dead worker's job stays locked before the stalled check hands it to another worker.
   const common = { connection, prefix: config.queue.prefix, lockDuration: config.queue.lockMs, stalledInterval: config.queue.lockMs };
   const cipher = deps.cipher();
+  const guard = new StoreGuard(deps.store, log);
 
   const fanout = new Worker<FanoutJobData>(
     QUEUE.fanout,
-    async (job: Job<FanoutJobData>, token?: string) => {
+    // A reconcile run that meets a store outage is skipped (the scheduler runs it again); anything else is put back unspent.
+    guard.wrap(async (job: Job<FanoutJobData>, token?: string) => {
       if (job.name === RECONCILE_JOB) return JSON.stringify(await deps.reconciler.run());
       await checkTokensBeforeFanout(job, deps);
       return processFanout(job, token, deps.fanout);
-    },
+    }, (job) => (job.name === RECONCILE_JOB ? 'skip' : 'delay')),
     { ...common, concurrency: 2, removeOnComplete: { age: 7 * 24 * 3600, count: 5_000 }, removeOnFail: { age: 30 * 24 * 3600 } },
   );
   const deliveries = new Worker<DeliveryJobData>(
     QUEUE.deliveries,
-    (job, token) =>
+    guard.wrap<DeliveryJobData>((job, token) =>
       routeChangeJob(job, token, deps, cipher) ??
       processDelivery(job, token, {
         deliveries: deps.deliveries,
@@ -52,7 +57,7 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
         // An earlier attempt may still be in flight until its timeout; then Graph may list it late.
         readbackDelayMs: config.graph.timeoutMs + config.queue.readbackDelayMs,
         log,
-      }),
+      })),
     {
       ...common,
       // A limiter must exist for queue.rateLimit() (app-level throttle) to pause fetching; this one never binds.
@@ -91,13 +96,16 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   }, WATCHDOG_EVERY_MS);
   watchdog.unref();
   const governance = await startGovernanceWorker(deps, connection);
+  guard.attach(fanout, deliveries, webhooks.worker, governance);
 
   return {
     fanout,
     deliveries,
     webhooks,
+    storeGuard: guard,
     async close(timeoutMs = 25_000) {
       clearInterval(watchdog);
+      guard.close();
       // Webhooks close after the deliveries, so events of the last in-flight deliveries are still sent.
       const graceful = Promise.all([fanout.close(), deliveries.close(), governance.close()]).then(() => webhooks.close());
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
