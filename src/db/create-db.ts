@@ -139,7 +139,7 @@ function watchPool(pool: pg.Pool, log: OpenStoreOptions['log']): void {
 }
 
 /** SQLite busy handling: the synchronous busy_timeout per statement, then async retries up to SQLITE_BUSY_WAIT_MS in all. */
-const SQLITE_SYNC_BUSY_MS = 200;
+const SQLITE_SYNC_BUSY_MS = 50;
 const SQLITE_BUSY_WAIT_MS = 10_000;
 
 /**
