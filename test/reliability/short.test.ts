@@ -56,5 +56,5 @@ describe.each([{ name: 'sqlite' }, ...(pgUrl ? [{ name: 'postgres' }] : [])])('s
     const store = suite.results.find((r) => r.label.startsWith('store-restart'))!;
     expect(store.published).toBe(557);
     if (name === 'postgres') expect(store.chaos).toMatch(/post 503\+Retry-After/);
-  }, 300_000);
+  }, 420_000);
 });
