@@ -13,6 +13,8 @@ export interface Config {
   readonly host: string;
   readonly redisUrl: string;
   readonly database: DatabaseConfig;
+  /** STORE_STARTUP_TIMEOUT_MS: how long a starting process waits for an unreachable store. */
+  readonly storeStartupTimeoutMs: number;
   readonly graph: { readonly baseUrl: string; readonly version: string; readonly timeoutMs: number };
   readonly tokenEncryptionKey: Buffer | undefined;
   readonly adminApiKey: string | undefined;
@@ -95,6 +97,7 @@ export function loadConfig(source: Record<string, string | undefined> = readEnv(
     host: env.HOST,
     redisUrl: env.REDIS_URL,
     database: parseDatabaseUrl(env.DATABASE_URL, env),
+    storeStartupTimeoutMs: env.STORE_STARTUP_TIMEOUT_MS,
     graph: { baseUrl: env.GRAPH_API_URL.replace(/\/+$/, ''), version: env.GRAPH_API_VERSION, timeoutMs: env.GRAPH_TIMEOUT_MS },
     tokenEncryptionKey: env.TOKEN_ENCRYPTION_KEY ? Buffer.from(env.TOKEN_ENCRYPTION_KEY, 'base64') : undefined,
     adminApiKey: env.ADMIN_API_KEY,

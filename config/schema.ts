@@ -38,6 +38,11 @@ export const EnvSchema = z.object({
   REDIS_URL: z.string().trim().regex(/^rediss?:\/\/.+/, 'expected redis://host:port[/db]').default('redis://127.0.0.1:6379'),
   /** The store, which is the ledger of record: SQLite file by default, PostgreSQL when a postgres:// URL. */
   DATABASE_URL: databaseUrl.default('sqlite:./data/lantoa.db'),
+  /**
+   * At start, how long to wait for an unreachable store (PostgreSQL down or restarting, SQLite file
+   * locked) before exiting non-zero, in ms. The process retries with a capped backoff meanwhile; 0 = one try.
+   */
+  STORE_STARTUP_TIMEOUT_MS: int(60_000, 0, 3_600_000),
   /** Base URL of the Graph API (the simulator's URL in tests, demo and bench). */
   GRAPH_API_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).default('https://graph.facebook.com'),
   /** Graph API version prefix. */

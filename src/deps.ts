@@ -66,7 +66,7 @@ export interface Deps {
 
 export async function createDeps(config: Config, opts: { log?: Logger } = {}): Promise<Deps> {
   const log = opts.log ?? createLogger(config.logLevel);
-  const store = await openStore(config.database);
+  const store = await openStore(config.database, { log, startupTimeoutMs: config.storeStartupTimeoutMs });
   const redis = createRedis(config.redisUrl, 'producer');
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const queues = new Queues(redis, { prefix: config.queue.prefix, catalog: config.env });

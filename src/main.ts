@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import { loadConfigOrExit } from '../config';
 import { buildApp } from './api/app';
 import { createDeps } from './deps';
+import { exitIfStoreNeverCame, guardProcessErrors, PROCESS_ERROR_EVENTS } from './errors/process-errors';
 import { probeRedis } from './queues/redis';
 import { startWorkers, type Workers } from '../workers/create-workers';
 
@@ -22,20 +23,24 @@ async function main(): Promise<void> {
     process.stderr.write(`Redis is not reachable at ${config.redisUrl}. Start one (e.g. \`redis-server --daemonize yes\` or \`docker compose up -d redis\`).\n`);
     process.exit(1);
   }
-  const deps = await createDeps(config);
+  const deps = await exitIfStoreNeverCame(createDeps(config));
   const app = await buildApp(deps);
   let workers: Workers | undefined;
   if (role === 'all') workers = await startWorkers(deps);
   await app.listen({ port: config.port, host: config.host });
   deps.log.info({ role, url: `http://${config.host}:${config.port}`, docs: `http://${config.host}:${config.port}/docs` }, 'lantoa started');
 
-  closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
-    if (err) deps.log.error({ err }, 'shutting down after an error');
-    else deps.log.info({ signal }, 'shutting down');
+  const shutdown = async () => {
     await app.close(); // stop accepting requests first
     await workers?.close(25_000); // then finish or release in-flight deliveries
     await deps.close();
+  };
+  // Signals go through close-with-grace; errors through guardProcessErrors, which lets a store outage pass.
+  closeWithGrace({ delay: 30_000, skip: PROCESS_ERROR_EVENTS }, async ({ signal }) => {
+    deps.log.info({ signal }, 'shutting down');
+    await shutdown();
   });
+  guardProcessErrors(deps.log, shutdown);
 }
 
 void main();

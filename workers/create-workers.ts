@@ -8,6 +8,7 @@ import { processFanout } from './processors/fanout.processor';
 import type { ChangeDeps } from './processors/change-job';
 import { pageWriteDeps } from './processors/page-write-policy';
 import { processRecall } from './processors/recall.processor';
+import { StoreGuard } from './store-guard';
 import { startWebhookWorker, type WebhookWorker } from './webhook-worker';
 import { checkTokensBeforeFanout, ensureMaintenanceSchedulers, RetiredSchedulers, startMaintenanceWorker } from './maintenance-worker';
 
@@ -19,6 +20,8 @@ export interface Workers {
   deliveries: Worker;
   maintenance: Worker;
   webhooks: WebhookWorker;
+  /** Pauses these workers while the store is unavailable and puts back the jobs that met the outage. */
+  storeGuard: StoreGuard;
   /** Stops taking jobs and waits for active ones (up to `timeoutMs`, then forces; forced jobs stall and are retried elsewhere). */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -61,8 +64,10 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   // WORKER_LOCK_MS: how long a dead worker's job stays locked before the stalled check hands it to another worker.
   const common = { connection, prefix: config.queue.prefix, lockDuration: config.queue.lockMs, stalledInterval: config.queue.lockMs };
   const cipher = deps.cipher();
+  const guard = new StoreGuard(deps.store, log);
 
-  const fanout = new Worker(QUEUE.fanout, (job, token) => dispatchFanout(job, token, deps), { ...common, concurrency: 2, ...QUEUES.fanout.retention });
+  // A job that meets a store outage is put back unspent (the guard also pauses the workers until the store answers).
+  const fanout = new Worker(QUEUE.fanout, guard.wrap((job, token) => dispatchFanout(job, token, deps)), { ...common, concurrency: 2, ...QUEUES.fanout.retention });
   const deliveryDeps = {
     app: deps,
     publish: {
@@ -75,7 +80,7 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
     },
     change: { ...pageWriteDeps(deps), ledger: deps.ledger, graph: deps.graph, cipher },
   };
-  const deliveries = new Worker(QUEUE.deliveries, (job, token) => dispatchDelivery(job, token, deliveryDeps), {
+  const deliveries = new Worker(QUEUE.deliveries, guard.wrap((job, token) => dispatchDelivery(job, token, deliveryDeps)), {
     ...common,
     // A limiter must exist for queue.rateLimit() (app-level throttle) to pause fetching; this one never binds.
     limiter: { max: 100_000, duration: 1_000 },
@@ -112,14 +117,17 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
     })().catch((err: Error) => log.warn({ err: err.message }, 'reconcile watchdog failed'));
   }, WATCHDOG_EVERY_MS);
   watchdog.unref();
+  guard.attach(fanout, deliveries, webhooks.worker, maintenance);
 
   return {
     fanout,
     deliveries,
     maintenance,
     webhooks,
+    storeGuard: guard,
     async close(timeoutMs = 25_000) {
       clearInterval(watchdog);
+      guard.close();
       // Webhooks close after the deliveries, so events of the last in-flight deliveries are still sent.
       const graceful = Promise.all([fanout.close(), deliveries.close(), maintenance.close()]).then(() => webhooks.close());
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());

@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { loadConfigOrExit } from '../config';
 import { createDeps } from '../src/deps';
+import { exitIfStoreNeverCame, guardProcessErrors, PROCESS_ERROR_EVENTS } from '../src/errors/process-errors';
 import { startMetricsServer, type MetricsServer } from '../src/metrics/metrics-server';
 import { probeRedis } from '../src/queues/redis';
 import { startWorkers } from './create-workers';
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
     process.stderr.write(`Redis is not reachable at ${config.redisUrl}. Start one (e.g. \`redis-server --daemonize yes\`).\n`);
     process.exit(1);
   }
-  const deps = await createDeps(config);
+  const deps = await exitIfStoreNeverCame(createDeps(config));
   const workers = await startWorkers(deps);
   // Without the API in this process, Prometheus scrapes this listener (METRICS_PORT=0 turns it off).
   let metrics: MetricsServer | undefined;
@@ -29,13 +30,17 @@ async function main(): Promise<void> {
     });
   }
   deps.log.info({ concurrency: config.queue.concurrency, pid: process.pid, metrics: metrics?.url }, 'worker started');
-  closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
-    if (err) deps.log.error({ err }, 'worker shutting down after an error');
-    else deps.log.info({ signal }, 'worker shutting down');
+  const shutdown = async () => {
     await workers.close(25_000);
     await metrics?.close();
     await deps.close();
+  };
+  // Signals go through close-with-grace; errors through guardProcessErrors, which lets a store outage pass.
+  closeWithGrace({ delay: 30_000, skip: PROCESS_ERROR_EVENTS }, async ({ signal }) => {
+    deps.log.info({ signal }, 'worker shutting down');
+    await shutdown();
   });
+  guardProcessErrors(deps.log, shutdown, { what: 'worker' });
 }
 
 void main();

@@ -2,11 +2,12 @@
  * `npm run reliability` — breaks things on purpose during national fan-outs and checks that every
  * targeted Page ends with exactly one visible post, or a failed delivery with a classified reason.
  *
- *   npm run reliability                         # full tree: 20 kill -9 runs, 2 Redis restarts, 1 fault mix, 5 freezes (SQLite file)
+ *   npm run reliability                         # full tree: 20 kill -9 runs, 2 Redis restarts, 1 fault mix, 5 freezes, 2 store restarts (SQLite file)
  *   npm run reliability -- --seed 1234          # replay the same random choices
  *   npm run reliability -- --pg                 # PostgreSQL (postgres://postgres@127.0.0.1:5432/postgres, or --pg <admin url>)
  *   npm run reliability -- --short              # Hà Nội only (557 Pages), each scenario once
  *   npm run reliability -- --only kill --runs 5 # a subset
+ *   npm run reliability -- --pg= --only store-restart --runs 4  # PostgreSQL stopped mid fan-out (the suite's own cluster)
  *
  * Exits 1 on any duplicate, lost delivery, failed delivery without a classified reason or unexpected failure.
  */
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
       runs: { type: 'string' },
       'redis-runs': { type: 'string' },
       'fault-runs': { type: 'string' },
+      'store-runs': { type: 'string' },
       workers: { type: 'string', default: '3' },
       concurrency: { type: 'string' },
       'read-lag-ms': { type: 'string', default: '1500' },
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
   const seed = values.seed !== undefined ? Number(values.seed) : crypto.randomBytes(4).readUInt32BE(0);
   if (!Number.isInteger(seed)) throw new TypeError('--seed must be an integer');
   const short = values.short === true;
-  const only = new Set((values.only ?? 'kill,redis,faults,freeze').split(',').map((s) => s.trim()) as ScenarioId[]);
+  const only = new Set((values.only ?? 'kill,redis,faults,freeze,store-restart').split(',').map((s) => s.trim()) as ScenarioId[]);
   const count = (v: string | undefined, def: number) => (v === undefined ? def : Number(v));
   const runs: Record<ScenarioId, number> = {
     kill: only.has('kill') ? count(values.runs, short ? 1 : 20) : 0,
@@ -50,6 +52,8 @@ async function main(): Promise<void> {
     faults: only.has('faults') ? count(values['fault-runs'], 1) : 0,
     // Fenced claims: a worker frozen past its lock and lease never sends after another took over.
     freeze: only.has('freeze') ? count(values.runs, short ? 1 : 5) : 0,
+    // `--store-runs`, or `--runs` when it is the only scenario chosen.
+    'store-restart': only.has('store-restart') ? count(values['store-runs'] ?? (only.size === 1 ? values.runs : undefined), short ? 1 : 2) : 0,
   };
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), `lantoa-reliability-${seed}-`));
   const opts = {

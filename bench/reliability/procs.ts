@@ -3,9 +3,11 @@
  * restarted empty without touching anybody else's Redis), the Graph API simulator in its own
  * process, and a pool of `start:worker` processes that can be SIGKILLed and restarted.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import axios, { type AxiosInstance } from 'axios';
 import { Redis } from 'ioredis';
@@ -161,6 +163,8 @@ export class WorkerPool {
   private readonly procs: Array<ChildProcess | undefined> = [];
   private readonly ready: Array<Promise<void>> = [];
   kills = 0;
+  /** Worker processes that exited without being killed or stopped by the suite (e.g. after a store error). */
+  unexpectedExits = 0;
 
   constructor(
     private readonly env: Record<string, string>,
@@ -178,6 +182,12 @@ export class WorkerPool {
       }),
     );
     this.procs[i] = proc;
+    proc.once('exit', () => {
+      if (this.procs[i] === proc) {
+        this.unexpectedExits++;
+        this.procs[i] = undefined;
+      }
+    });
     this.ready[i] = new Promise<void>((resolve) => {
       let seen = '';
       proc.stdout!.on('data', (d: Buffer) => {
@@ -227,7 +237,118 @@ export class WorkerPool {
 
   /** SIGTERM everybody (graceful: finish or release in-flight deliveries), SIGKILL stragglers. */
   async stop(): Promise<void> {
-    await Promise.all(this.procs.map((p) => (p ? stopProcess(p, 'SIGTERM', 40_000) : undefined)));
+    const procs = [...this.procs];
     this.procs.fill(undefined);
+    await Promise.all(procs.map((p) => (p ? stopProcess(p, 'SIGTERM', 40_000) : undefined)));
+  }
+}
+
+/**
+ * A private PostgreSQL cluster (Debian's server binaries) on a free port and a temporary data
+ * directory, so the store-restart scenario can stop it with `pg_ctl stop -m fast` (a real
+ * administrator shutdown: every session gets "terminating connection due to administrator command")
+ * without touching anybody else's server. Run as the `postgres` user when this process is root.
+ */
+export class PgCluster {
+  stops = 0;
+  private constructor(
+    readonly port: number,
+    private readonly dataDir: string,
+    private readonly bin: string,
+  ) {}
+
+  get url(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  /** The directory holding initdb and pg_ctl, or undefined when no PostgreSQL server is installed. */
+  static findBin(): string | undefined {
+    const root = '/usr/lib/postgresql';
+    if (!fs.existsSync(root)) return undefined;
+    const versions = fs.readdirSync(root).filter((v) => fs.existsSync(path.join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+    return versions[0] ? path.join(root, versions[0], 'bin') : undefined;
+  }
+
+  static async start(): Promise<PgCluster> {
+    const bin = PgCluster.findBin();
+    if (!bin) throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql (apt-get install postgresql)');
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-pg-'));
+    const c = new PgCluster(await freePort(), dataDir, bin);
+    if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', dataDir]);
+    await c.run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-instructions']);
+    await c.startServer();
+    return c;
+  }
+
+  private async run(tool: string, args: string[]): Promise<void> {
+    const cmd = path.join(this.bin, tool);
+    // initdb and the server refuse to run as root. (No pipes kept open by the forked server: its output goes to -l.)
+    const [file, argv] = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+    await promisify(execFile)(file, argv, { cwd: os.tmpdir(), timeout: 120_000 });
+  }
+
+  /** Starts the server and waits until it accepts connections. */
+  async startServer(): Promise<void> {
+    const opts = `-p ${this.port} -k ${this.dataDir} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c full_page_writes=off`;
+    await this.run('pg_ctl', ['start', '-D', this.dataDir, '-w', '-t', '60', '-l', path.join(this.dataDir, 'server.log'), '-o', opts]);
+  }
+
+  /** `pg_ctl stop -m fast`: what an administrator does; every open session is terminated. */
+  async stopServer(): Promise<void> {
+    await this.run('pg_ctl', ['stop', '-D', this.dataDir, '-m', 'fast', '-w', '-t', '60']);
+    this.stops++;
+  }
+
+  async destroy(): Promise<void> {
+    try {
+      await this.run('pg_ctl', ['stop', '-D', this.dataDir, '-m', 'immediate', '-w']);
+    } catch {
+      // already stopped
+    }
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** `npm run start:api` as its own process (the scale-out layout): its answers during a store outage are part of the check. */
+export class ApiProcess {
+  private constructor(
+    readonly url: string,
+    private readonly proc: ChildProcess,
+  ) {}
+
+  static async start(env: Record<string, string>, logFile: string): Promise<ApiProcess> {
+    const port = await freePort();
+    const log = fs.createWriteStream(logFile, { flags: 'a' });
+    const proc = track(
+      spawn(process.execPath, [...TS_NODE, path.join(ROOT, 'src/main.ts'), '--role=api'], {
+        cwd: ROOT,
+        env: { PATH: loadTestEnv().path, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    proc.stderr!.on('data', (d: Buffer) => log.write(d));
+    proc.once('close', (code, signal) => log.end(`--- exited code=${code} signal=${signal}\n`));
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      proc.stdout!.on('data', (d: Buffer) => {
+        log.write(d);
+        if (seen === 'ok') return;
+        seen += d.toString();
+        if (seen.includes('"lantoa started"')) {
+          seen = 'ok';
+          resolve();
+        }
+      });
+      proc.once('exit', (code) => reject(new Error(`start:api exited with ${code} before it started`)));
+    });
+    return new ApiProcess(`http://127.0.0.1:${port}`, proc);
+  }
+
+  get alive(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  async stop(): Promise<void> {
+    await stopProcess(this.proc, 'SIGTERM', 30_000);
   }
 }

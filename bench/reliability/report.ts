@@ -34,6 +34,8 @@ export interface RunResult {
   unclassified: number;
   /** Failed deliveries the scenario did not expect (e.g. retries exhausted on a healthy Page). */
   unexpectedFailed: number;
+  /** Processes (workers, API) that exited by themselves, plus 500 answers, during the run: must be 0. */
+  processIssues: number;
   seconds: number;
   chaos: string;
   notes: string[];
@@ -97,11 +99,11 @@ export function evaluate(i: EvaluateInput): RunResult {
   if (examples.lost.length) notes.push(`lost: ${examples.lost.join('; ')}`);
   if (examples.unexpected.length) notes.push(`unexpected failures: ${examples.unexpected.join('; ')}`);
   if (examples.failedVisible.length) notes.push(`failed in the ledger but visible on the Page: ${examples.failedVisible.join('; ')}`);
-  return { scenario: i.scenario, label: i.label, pages: i.rows.length, published, failedByReason, duplicates, lost, unclassified, unexpectedFailed, seconds: i.seconds, chaos: i.chaos, notes };
+  return { scenario: i.scenario, label: i.label, pages: i.rows.length, published, failedByReason, duplicates, lost, unclassified, unexpectedFailed, processIssues: 0, seconds: i.seconds, chaos: i.chaos, notes };
 }
 
 export function runOk(r: RunResult): boolean {
-  return r.duplicates === 0 && r.lost === 0 && r.unclassified === 0 && r.unexpectedFailed === 0;
+  return r.duplicates === 0 && r.lost === 0 && r.unclassified === 0 && r.unexpectedFailed === 0 && r.processIssues === 0;
 }
 
 function fmtReasons(f: Record<string, number>): string {
@@ -111,8 +113,8 @@ function fmtReasons(f: Record<string, number>): string {
 
 /** The table: one row per run, then one total row per scenario. */
 export function formatTable(results: RunResult[]): string {
-  const head = ['scenario', 'run', 'Pages', 'published', 'failed by reason', 'dup', 'lost', 'unclass.', 'unexp.', 's', 'chaos'];
-  const rows = results.map((r) => [r.scenario, r.label, String(r.pages), String(r.published), fmtReasons(r.failedByReason), String(r.duplicates), String(r.lost), String(r.unclassified), String(r.unexpectedFailed), r.seconds.toFixed(1), r.chaos]);
+  const head = ['scenario', 'run', 'Pages', 'published', 'failed by reason', 'dup', 'lost', 'unclass.', 'unexp.', 'exits/500', 's', 'chaos'];
+  const rows = results.map((r) => [r.scenario, r.label, String(r.pages), String(r.published), fmtReasons(r.failedByReason), String(r.duplicates), String(r.lost), String(r.unclassified), String(r.unexpectedFailed), String(r.processIssues), r.seconds.toFixed(1), r.chaos]);
   const byScenario = new Map<string, RunResult[]>();
   for (const r of results) byScenario.set(r.scenario, [...(byScenario.get(r.scenario) ?? []), r]);
   const totals: string[][] = [];
@@ -121,7 +123,7 @@ export function formatTable(results: RunResult[]): string {
     const reasons: Record<string, number> = {};
     for (const r of rs) for (const [k, v] of Object.entries(r.failedByReason)) reasons[k] = (reasons[k] ?? 0) + v;
     const sum = (f: (r: RunResult) => number) => String(rs.reduce((a, r) => a + f(r), 0));
-    totals.push([s, `Σ ${rs.length} runs`, sum((r) => r.pages), sum((r) => r.published), fmtReasons(reasons), sum((r) => r.duplicates), sum((r) => r.lost), sum((r) => r.unclassified), sum((r) => r.unexpectedFailed), rs.reduce((a, r) => a + r.seconds, 0).toFixed(1), '']);
+    totals.push([s, `Σ ${rs.length} runs`, sum((r) => r.pages), sum((r) => r.published), fmtReasons(reasons), sum((r) => r.duplicates), sum((r) => r.lost), sum((r) => r.unclassified), sum((r) => r.unexpectedFailed), sum((r) => r.processIssues), rs.reduce((a, r) => a + r.seconds, 0).toFixed(1), '']);
   }
   const all = [head, ...rows, ...totals];
   const widths = head.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));

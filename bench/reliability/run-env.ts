@@ -12,7 +12,7 @@ import { seedOrganisation, startStack, subtreeCodes, UNITS_CSV, type Stack } fro
 import { createLogger } from '../../src/logger';
 import { generateEncryptionKey } from '../../src/security/token-cipher';
 import { evaluate, type RunResult } from './report';
-import { sleep, WorkerPool, type RedisServer, type SimulatorProcess } from './procs';
+import { sleep, WorkerPool, type PgCluster, type RedisServer, type SimulatorProcess } from './procs';
 
 export interface SuiteOptions {
   seed: number;
@@ -42,6 +42,8 @@ export interface Shared {
   opts: SuiteOptions;
   redis: RedisServer;
   sim: SimulatorProcess;
+  /** The suite's own PostgreSQL cluster, for the store-restart scenario on PostgreSQL. */
+  pg?: PgCluster;
 }
 
 const UNITS_TEXT = fs.readFileSync(UNITS_CSV, 'utf8');
@@ -90,13 +92,19 @@ export class RunEnv {
     readonly label: string,
     readonly stack: Stack,
     readonly pool: WorkerPool,
-    private readonly db: { url: string; drop(): Promise<void> },
+    readonly db: { url: string; drop(): Promise<void> },
     private readonly editor: ApiClient,
     private readonly approver: ApiClient,
+    /** The environment of the worker processes (and of a `start:api` process, when a scenario runs one). */
+    readonly processEnv: Record<string, string>,
+    /** The editor's API key (to call a separate API process as a real client would). */
+    readonly editorKey: string,
   ) {}
 
-  static async create(shared: Shared, label: string, simSeed: number, workers = shared.opts.workers): Promise<RunEnv> {
-    const { opts, sim, redis } = shared;
+  /** `pgUrl` overrides the suite's store: the store-restart scenario runs on its own PostgreSQL cluster. */
+  static async create(shared: Shared, label: string, simSeed: number, workers = shared.opts.workers, store: { pgUrl?: string } = {}): Promise<RunEnv> {
+    const { sim, redis } = shared;
+    const opts = store.pgUrl ? { ...shared.opts, pgUrl: store.pgUrl } : shared.opts;
     const db = await freshDatabase(opts, label);
     const prefix = `rel-${label}-${crypto.randomBytes(3).toString('hex')}`;
     const key = generateEncryptionKey();
@@ -123,10 +131,11 @@ export class RunEnv {
       ...(only ? { only: (c: string) => only.has(c) } : {}),
       seedSim: async (seeds) => sim.post('/pages', { pages: seeds }),
     });
-    const editor = stack.admin.withKey((await stack.admin.createKey({ name: 'reliability editor', role: 'editor', unit: 'root' })).key);
+    const editorKey = (await stack.admin.createKey({ name: 'reliability editor', role: 'editor', unit: 'root' })).key;
+    const editor = stack.admin.withKey(editorKey);
     const approver = stack.admin.withKey((await stack.admin.createKey({ name: 'reliability approver', role: 'approver', unit: 'root' })).key);
     const pool = new WorkerPool({ ...env, LOG_LEVEL: 'info' }, workers, path.join(opts.logDir, label));
-    const run = new RunEnv(shared, label, stack, pool, db, editor, approver);
+    const run = new RunEnv(shared, label, stack, pool, db, editor, approver, env, editorKey);
     for (const p of pages) run.pageOf.set(p.unitCode, p.pageId);
     return run;
   }
@@ -162,7 +171,13 @@ export class RunEnv {
   /** Waits until `fraction` of the deliveries are final (or the post is done, or the deadline passed). */
   async waitFraction(fraction: number): Promise<Progress> {
     for (;;) {
-      const p = await this.progress();
+      // The store may be away (store-restart): keep polling until it answers or the deadline passes.
+      const p = await this.progress().catch(() => undefined);
+      if (!p) {
+        if (this.elapsed() > this.shared.opts.deadlineMs) return { total: 0, done: 0, counts: {}, postStatus: 'unknown' };
+        await sleep(200);
+        continue;
+      }
       if (p.total > 0 && p.done >= fraction * p.total) return p;
       if (FINAL_POST.includes(p.postStatus) || this.elapsed() > this.shared.opts.deadlineMs) return p;
       await sleep(50);
@@ -172,7 +187,15 @@ export class RunEnv {
   /** Waits for the post to be final with no open delivery, up to the deadline. */
   async waitDone(): Promise<Progress> {
     for (;;) {
-      const p = await this.progress();
+      const p = await this.progress().catch(() => undefined);
+      if (!p) {
+        if (this.elapsed() > this.shared.opts.deadlineMs) {
+          this.notes.push(`deadline of ${Math.round(this.shared.opts.deadlineMs / 1000)} s passed with the store not answering`);
+          return { total: 0, done: 0, counts: {}, postStatus: 'unknown' };
+        }
+        await sleep(200);
+        continue;
+      }
       if (FINAL_POST.includes(p.postStatus) && p.done === p.total) return p;
       if (this.elapsed() > this.shared.opts.deadlineMs) {
         this.notes.push(`deadline of ${Math.round(this.shared.opts.deadlineMs / 1000)} s passed with ${p.total - p.done} open deliveries (post ${p.postStatus})`);
@@ -194,6 +217,10 @@ export class RunEnv {
     const visible = await this.shared.sim.visibleCounts();
     const result = evaluate({ scenario, label: this.label, seconds, rows, visible, pageOf: this.pageOf, expectFailed, chaos });
     result.notes.unshift(...this.notes);
+    if (this.pool.unexpectedExits) {
+      result.processIssues += this.pool.unexpectedExits;
+      result.notes.push(`${this.pool.unexpectedExits} worker process(es) exited by themselves (see the worker logs)`);
+    }
     // Evidence for a few duplicated Pages: when each copy was created, against the ledger row.
     const dupPages = rows.filter((r) => r.page_id && (visible[r.page_id] ?? 0) > 1).slice(0, 3);
     for (const r of dupPages) {

@@ -2,22 +2,26 @@
  * The scenarios (a–c by default, d opt-in). Every random choice (when to kill, whom, which Pages lose their token, when
  * the incident starts) is drawn from a PRNG seeded by the suite seed, the scenario and the run number.
  */
+import path from 'node:path';
+import axios from 'axios';
+import BetterSqlite3 from 'better-sqlite3';
 import { QueueEvents } from 'bullmq';
 import { QUEUE } from '../../src/queues/catalog';
 import { createRedis } from '../../src/queues/redis';
 import { mulberry32, type Rng } from '../../src/simulator/prng';
 import type { FaultRule } from '../../src/simulator/types';
 import { runOk, type RunResult } from './report';
-import { sleep } from './procs';
+import { ApiProcess, sleep } from './procs';
 import { RunEnv, type Shared } from './run-env';
 
-export type ScenarioId = 'kill' | 'redis' | 'faults' | 'freeze';
+export type ScenarioId = 'kill' | 'redis' | 'faults' | 'freeze' | 'store-restart';
 
 export const SCENARIO_NAMES: Record<ScenarioId, string> = {
   kill: 'a. kill -9 workers',
   redis: 'b. Redis restarted empty',
   faults: 'c. fault mix + 2% revoked',
   freeze: 'd. worker frozen > lock',
+  'store-restart': 'e. store restarted',
 };
 
 export function runRng(seed: number, scenario: ScenarioId, run: number): Rng {
@@ -33,12 +37,15 @@ const secs = (env: RunEnv) => (env.elapsed() / 1000).toFixed(1);
 export async function runScenario(shared: Shared, scenario: ScenarioId, run: number): Promise<RunResult> {
   const rng = runRng(shared.opts.seed, scenario, run);
   const label = `${scenario}-${run + 1}`;
-  const env = await RunEnv.create(shared, label, Math.floor(rng() * 2 ** 31));
+  const simSeed = Math.floor(rng() * 2 ** 31);
+  // store-restart on PostgreSQL runs on the suite's own cluster, which it may stop (see suite.ts).
+  const env = await RunEnv.create(shared, label, simSeed, shared.opts.workers, scenario === 'store-restart' && shared.pg ? { pgUrl: shared.pg.url } : {});
   let result: RunResult | undefined;
   try {
     if (scenario === 'kill') result = await killWorkers(env, rng, run);
     else if (scenario === 'redis') result = await restartRedis(env, rng, run);
     else if (scenario === 'faults') result = await faultMix(env, rng);
+    else if (scenario === 'store-restart') result = await restartStore(env, rng, run);
     else result = await freezeWorker(env, rng);
     return result;
   } finally {
@@ -206,4 +213,90 @@ async function freezeWorker(env: RunEnv, rng: Rng): Promise<RunResult> {
   }
   await env.waitDone();
   return env.measure(SCENARIO_NAMES.freeze, `${env.pool.size} workers; SIGSTOP ${events.join(', ')}, then SIGCONT`);
+}
+
+/**
+ * (e) The store goes away mid fan-out and comes back, twice (8 s, then 60 s; the short run: once).
+ * PostgreSQL: the suite's own cluster is stopped with `pg_ctl stop -m fast` (every session gets
+ * "terminating connection due to administrator command") and started again. SQLite: another
+ * connection holds the write lock (`BEGIN IMMEDIATE`) for that long, so writers get SQLITE_BUSY.
+ * Even runs start the first outage while the fan-out job is still writing rows and enqueuing.
+ * Besides no duplicate and nothing lost, every process must survive: the `start:api` process (asked
+ * every 500 ms during the outage: 503 with Retry-After expected on PostgreSQL, never a 500) and the workers.
+ */
+async function restartStore(env: RunEnv, rng: Rng, run: number): Promise<RunResult> {
+  const { opts, pg } = env.shared;
+  const api = await ApiProcess.start(env.processEnv, path.join(opts.logDir, `${env.label}-api.log`));
+  const answers: Record<string, number> = {};
+  let bad = 0;
+  const badExamples: string[] = [];
+  const ask = async (url: string, headers: Record<string, string> = {}) => {
+    const res = await axios.get(`${api.url}${url}`, { headers, timeout: 10_000, validateStatus: () => true }).catch((e: Error) => ({ status: 0, headers: {} as Record<string, unknown>, data: e.message }));
+    const key = `${url.startsWith('/readyz') ? 'readyz' : 'post'} ${res.status}${res.status === 503 && res.headers['retry-after'] ? '+Retry-After' : ''}`;
+    answers[key] = (answers[key] ?? 0) + 1;
+    if (res.status >= 500 && res.status !== 503) {
+      bad++;
+      if (badExamples.length < 3) badExamples.push(`${url} → ${res.status} ${JSON.stringify(res.data).slice(0, 200)}`);
+    }
+  };
+  // SQLite, short run: 12 s, past the 10 s a writer waits for the lock, so jobs really meet SQLITE_BUSY.
+  const outages = opts.scope === 'short' ? [pg ? 8_000 : 12_000] : [8_000, 60_000];
+  const events: string[] = [];
+  let backAt = 0;
+  try {
+    await env.pool.start();
+    await env.publish();
+    for (let k = 0; k < outages.length; k++) {
+      if (k === 0 && run % 2 === 0) await sleep(Math.floor(rng() * 1_500));
+      else {
+        const now = await env.waitFraction(0);
+        const at = now.total ? now.done / now.total : 0;
+        await env.waitFraction(Math.min(0.95, at + 0.05 + rng() * 0.3));
+      }
+      const p = await env.progress().catch(() => undefined);
+      if (p && p.total > 0 && p.done === p.total) {
+        events.push(`(finished before outage ${k + 1})`);
+        break;
+      }
+      const downMs = outages[k]!;
+      const started = env.elapsed();
+      let holder: BetterSqlite3.Database | undefined;
+      if (pg) await pg.stopServer();
+      else {
+        holder = new BetterSqlite3(env.db.url.slice('sqlite:'.length), { timeout: 30_000 });
+        holder.exec('begin immediate');
+      }
+      const until = Date.now() + downMs;
+      while (Date.now() < until) {
+        await Promise.all([ask('/readyz'), ask(`/v1/posts/${env.postId}`, { authorization: `Bearer ${env.editorKey}` })]);
+        await sleep(Math.min(500, Math.max(0, until - Date.now())));
+      }
+      if (pg) await pg.startServer();
+      else {
+        holder!.exec('commit');
+        holder!.close();
+      }
+      backAt = env.elapsed();
+      events.push(`${downMs / 1000} s at ${(started / 1000).toFixed(1)}s/${p ? pct(p) : '?'}%${p && p.total === 0 ? ' (fan-out not written yet)' : ''}`);
+    }
+    const done = await env.waitDone();
+    const recovered = done.total > 0 && done.done === done.total ? `all final ${((env.elapsed() - backAt) / 1000).toFixed(1)} s after the store came back` : 'not finished';
+    const apiAlive = api.alive;
+    const result = await env.measure(
+      SCENARIO_NAMES['store-restart'],
+      `${env.pool.size} workers + start:api; ${pg ? 'PostgreSQL pg_ctl stop -m fast' : 'SQLite write lock held'} ${events.join(', ')}; ${recovered}; API answers during outages: ${Object.entries(answers).map(([k, v]) => `${k} ×${v}`).join(', ')}`,
+    );
+    if (!apiAlive) {
+      result.processIssues++;
+      result.notes.push('the start:api process exited during the run (see its log)');
+    }
+    if (bad) {
+      result.processIssues += bad;
+      result.notes.push(`${bad} API answers were 5xx other than 503: ${badExamples.join('; ')}`);
+    }
+    if (pg && !Object.keys(answers).some((k) => k.startsWith('post 503+Retry-After'))) result.notes.push('no 503 with Retry-After seen from the API during the outage');
+    return result;
+  } finally {
+    await api.stop();
+  }
 }

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import type { Deps } from '../deps';
 import { pingStore } from '../db/create-db';
 import { installAuth } from './auth';
-import { frameworkErrorHandler, installErrorHandler } from './errors';
+import { frameworkErrorHandler, installErrorHandler, RETRY_AFTER_S } from './errors';
+import { describeStoreError, isStoreUnavailable, storeUnavailableReason } from '../db/store-errors';
 import { dashboardPlugin } from '../dashboard/dashboard.plugin';
 import { adminRoutes } from './routes/admin.routes';
 import { opsRoutes } from './routes/ops.routes';
@@ -49,22 +50,26 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
 
   const ops = app.withTypeProvider<ZodTypeProvider>();
   ops.get('/healthz', { schema: { tags: ['ops'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  const readiness = z.object({ status: z.string(), redis: z.string(), store: z.string(), down: z.array(z.enum(['redis', 'store'])) });
   ops.get(
     '/readyz',
     {
       schema: {
         tags: ['ops'],
-        summary: 'Redis and the store are reachable',
-        response: { 200: z.object({ status: z.string(), redis: z.string(), store: z.string() }), 503: z.object({ status: z.string(), redis: z.string(), store: z.string() }) },
+        summary: 'Redis and the store are reachable; `down` names the dependencies that are not (503, with Retry-After)',
+        response: { 200: readiness, 503: readiness },
       },
     },
     async (_req, reply) => {
-      const check = (p: Promise<unknown>) =>
-        Promise.race([p.then(() => 'ok'), new Promise<string>((r) => setTimeout(() => r('timeout'), 2_000).unref())]).catch((e: Error) => `error: ${e.message}`);
-      const [redis, store] = await Promise.all([check(deps.redis.ping()), check(pingStore(deps.store))]);
-      const ok = redis === 'ok' && store === 'ok';
-      reply.status(ok ? 200 : 503);
-      return { status: ok ? 'ready' : 'not_ready', redis, store };
+      const check = (p: Promise<unknown>, describe: (e: unknown) => string) =>
+        Promise.race([p.then(() => 'ok'), new Promise<string>((r) => setTimeout(() => r('timeout'), 2_000).unref())]).catch((e: unknown) => `error: ${describe(e)}`);
+      const [redis, store] = await Promise.all([
+        check(deps.redis.ping(), (e) => (e as Error).message),
+        check(pingStore(deps.store), (e) => (isStoreUnavailable(e) ? storeUnavailableReason(e) : describeStoreError(e, 'readyz').message)),
+      ]);
+      const down = [...(redis === 'ok' ? [] : ['redis' as const]), ...(store === 'ok' ? [] : ['store' as const])];
+      if (down.length) reply.status(503).header('retry-after', String(RETRY_AFTER_S));
+      return { status: down.length ? 'not_ready' : 'ready', redis, store, down };
     },
   );
 

@@ -1,6 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { describeStoreError, isStoreUnavailable, storeUnavailableReason } from '../db/store-errors';
 import { AppError } from '../errors/app-error';
+
+/** Seconds a client should wait before retrying a 503 (Redis or the store unavailable). */
+export const RETRY_AFTER_S = 5;
 
 const CODE_BY_STATUS: Record<number, string> = {
   400: 'VALIDATION_FAILED',
@@ -35,17 +39,25 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (err instanceof AppError) {
       if (err.statusCode === 503) {
         req.log.warn({ code: err.code, reason: err.message }, 'dependency unavailable');
-        reply.header('retry-after', '5');
+        reply.header('retry-after', String(RETRY_AFTER_S));
       } else if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
       else req.log.warn({ code: err.code, reason: err.message }, 'request rejected');
       return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } });
+    }
+    if (isStoreUnavailable(err)) {
+      // The store went away (restart, network) or is locked/full: the request was fine, try again shortly.
+      req.log.warn(describeStoreError(err, `${req.method} ${req.routeOptions.url ?? 'unknown route'}`), 'store unavailable');
+      reply.header('retry-after', String(RETRY_AFTER_S));
+      return reply.status(503).send({ error: { code: 'SERVICE_UNAVAILABLE', message: `${storeUnavailableReason(err)}; retry later` } });
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status < 500) {
       req.log.warn({ code: err.code, reason: err.message }, 'request rejected');
       return reply.status(status).send({ error: { code: CODE_BY_STATUS[status] ?? 'BAD_REQUEST', message: err.message } });
     }
-    req.log.error({ err }, 'unhandled error');
+    // node-postgres attaches the client (connection parameters, pool internals) to some errors: never log that.
+    if ('client' in err) req.log.error(describeStoreError(err, `${req.method} ${req.routeOptions.url ?? 'unknown route'}`), 'unhandled store error');
+    else req.log.error({ err }, 'unhandled error');
     return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error; see the server log' } });
   });
   app.setNotFoundHandler((req, reply) => {

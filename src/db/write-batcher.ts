@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
 import type { Db } from './create-db';
+import { isStoreUnavailable } from './store-errors';
 import type { Database } from './types';
 
 type Op = { run: (trx: Transaction<Database>) => Promise<number>; resolve: (n: number) => void; reject: (e: unknown) => void };
@@ -21,9 +22,15 @@ export class WriteBatcher {
       this.pending.push({ run, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
-        setImmediate(() => void this.flush());
+        // flush() settles every op itself; the catch only guards against a bug leaving a rejection unhandled.
+        setImmediate(() => this.flush().catch((err: unknown) => this.failAll(err)));
       }
     });
+  }
+
+  private failAll(err: unknown): void {
+    for (const op of this.pending.splice(0)) op.reject(err);
+    this.flushing = false;
   }
 
   private async flush(): Promise<void> {
@@ -38,7 +45,8 @@ export class WriteBatcher {
         batch.forEach((op, i) => op.resolve(results[i]!));
       } catch (err) {
         // One bad write must not fail its neighbours: retry them one by one outside the batch.
-        if (batch.length === 1) batch[0]!.reject(err);
+        // The store being away is not one bad write: fail them all at once (each caller retries later).
+        if (batch.length === 1 || isStoreUnavailable(err)) batch.forEach((op) => op.reject(err));
         else for (const op of batch) this.db.transaction().execute((trx) => op.run(trx)).then(op.resolve, op.reject);
       }
     }
