@@ -70,7 +70,7 @@ describe('processes', () => {
         if (!ready) await new Promise((r) => setTimeout(r, 100));
       }
       expect(ready?.status).toBe(200);
-      expect(await ready!.json()).toEqual({ status: 'ready', redis: 'ok', store: 'ok' });
+      expect(await ready!.json()).toEqual({ status: 'ready', redis: 'ok', store: 'ok', down: [] });
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       const queues = await fetch(`http://127.0.0.1:${port}/v1/queues`, { headers: { authorization: 'Bearer test-admin-key-0123456789' } });
       expect(queues.status).toBe(200);
