@@ -72,7 +72,7 @@ describe('compiled entry points (node dist/…)', () => {
         const base = `http://127.0.0.1:${port}`;
         const ready = await waitForHttp(`${base}/readyz`);
         expect(ready.status).toBe(200);
-        expect(await ready.json()).toEqual({ status: 'ready', redis: 'ok', store: 'ok' });
+        expect(await ready.json()).toEqual({ status: 'ready', redis: 'ok', store: 'ok', down: [] });
 
         // The dashboard's static files were copied next to the compiled plugin.
         const dashboard = await fetch(`${base}/dashboard/`);
@@ -124,7 +124,7 @@ describe('compiled entry points (node dist/…)', () => {
     try {
       const ready = await waitForHttp(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toEqual({ status: 'ready', redis: 'ok', store: 'ok' });
+      expect(await ready.json()).toEqual({ status: 'ready', redis: 'ok', store: 'ok', down: [] });
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       const queues = await fetch(`http://127.0.0.1:${port}/v1/queues`, { headers: { authorization: 'Bearer test-admin-key-0123456789' } });
       expect(queues.status).toBe(200);
