@@ -17,7 +17,12 @@ import { SimulatorProcess } from './reliability/procs';
 
 const LOGNORMAL = { medianMs: 400, sigma: 0.5 };
 
-async function fanout(stack: Stack, editorKey: string, approverKey: string, message: string): Promise<{ secs: number; published: number; failed: number; total: number }> {
+async function fanout(
+  stack: Stack,
+  editorKey: string,
+  approverKey: string,
+  message: string,
+): Promise<{ secs: number; published: number; failed: number; total: number }> {
   const post = await stack.admin.withKey(editorKey).createPost({ message, target: { unit: 'root', scope: 'subtree' } });
   const t0 = process.hrtime.bigint();
   await stack.admin.withKey(approverKey).approve(post.id);
@@ -26,7 +31,12 @@ async function fanout(stack: Stack, editorKey: string, approverKey: string, mess
     const p = await db.selectFrom('posts').select(['status', 'total']).where('id', '=', post.id).executeTakeFirstOrThrow();
     if (['published', 'partially_failed', 'failed'].includes(p.status)) {
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-      const rows = await db.selectFrom('deliveries').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).where('post_id', '=', post.id).groupBy('status').execute();
+      const rows = await db
+        .selectFrom('deliveries')
+        .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
+        .where('post_id', '=', post.id)
+        .groupBy('status')
+        .execute();
       const n = (s: string) => Number(rows.find((r) => r.status === s)?.n ?? 0);
       return { secs, published: n('published'), failed: n('failed'), total: p.total };
     }
@@ -35,7 +45,12 @@ async function fanout(stack: Stack, editorKey: string, approverKey: string, mess
 }
 
 /** The raw loop: our Graph client (axios, keep-alive), `concurrency` requests in flight, nothing else. */
-async function rawClientLoop(url: string, version: string, pages: Array<{ pageId: string; token: string }>, concurrency: number): Promise<number> {
+async function rawClientLoop(
+  url: string,
+  version: string,
+  pages: Array<{ pageId: string; token: string }>,
+  concurrency: number,
+): Promise<number> {
   const client = new GraphClient({ baseUrl: url, version, maxSockets: concurrency, timeoutMs: 30_000 });
   let next = 0;
   const t0 = process.hrtime.bigint();
@@ -52,7 +67,12 @@ async function rawClientLoop(url: string, version: string, pages: Array<{ pageId
 }
 
 /** For reference only: bare node:http with a keep-alive agent (no client library at all). */
-async function rawHttpLoop(url: string, version: string, pages: Array<{ pageId: string; token: string }>, concurrency: number): Promise<number> {
+async function rawHttpLoop(
+  url: string,
+  version: string,
+  pages: Array<{ pageId: string; token: string }>,
+  concurrency: number,
+): Promise<number> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const u = new URL(url);
   let next = 0;
@@ -60,7 +80,14 @@ async function rawHttpLoop(url: string, version: string, pages: Array<{ pageId: 
     new Promise<void>((resolve, reject) => {
       const body = JSON.stringify({ message: `bare loop ${p.pageId}` });
       const req = http.request(
-        { agent, host: u.hostname, port: u.port, method: 'POST', path: `/${version}/${p.pageId}/feed`, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${p.token}` } },
+        {
+          agent,
+          host: u.hostname,
+          port: u.port,
+          method: 'POST',
+          path: `/${version}/${p.pageId}/feed`,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${p.token}` },
+        },
         (res) => {
           res.resume();
           res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
@@ -98,17 +125,22 @@ async function main(): Promise<void> {
   });
   const concurrency = stack.config.queue.concurrency;
   try {
-    const { pages } = await seedOrganisation(stack, undefined, { seedSim: async (seeds) => void (await control('pages', { pages: seeds })) });
+    const { pages } = await seedOrganisation(stack, undefined, {
+      seedSim: async (seeds) => void (await control('pages', { pages: seeds })),
+    });
     const editor = (await stack.admin.createKey({ name: 'bench editor', role: 'editor', unit: 'root' })).key;
     const approver = (await stack.admin.createKey({ name: 'bench approver', role: 'approver', unit: 'root' })).key;
     const N = pages.length;
-    console.log(`Lan Tỏa fan-out benchmark: ${N} Pages, concurrency ${concurrency}, ${os.cpus().length} CPU(s), Node ${process.version}, store SQLite, simulator in its own process`);
+    console.log(
+      `Lan Tỏa fan-out benchmark: ${N} Pages, concurrency ${concurrency}, ${os.cpus().length} CPU(s), Node ${process.version}, store SQLite, simulator in its own process`,
+    );
 
     console.log('\n[1] zero latency');
     const bare = await rawHttpLoop(sim.url, stack.config.graph.version, pages, concurrency);
     const raw = await rawClientLoop(sim.url, stack.config.graph.version, pages, concurrency);
     const f0 = await fanout(stack, editor, approver, `Bench zero latency ${Date.now()}`);
-    const row = (name: string, secs: number, extra = '') => console.log(`  ${name.padEnd(44)} ${secs.toFixed(2).padStart(7)} s  ${(N / secs).toFixed(0).padStart(6)} /s  ${extra}`);
+    const row = (name: string, secs: number, extra = '') =>
+      console.log(`  ${name.padEnd(44)} ${secs.toFixed(2).padStart(7)} s  ${(N / secs).toFixed(0).padStart(6)} /s  ${extra}`);
     row('raw bare node:http keep-alive loop (reference)', bare);
     row('raw Graph-client keep-alive loop', raw);
     row('fan-out (API → BullMQ → workers → Graph)', f0.secs, `published ${f0.published}/${f0.total}, failed ${f0.failed}`);

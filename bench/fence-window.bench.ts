@@ -53,7 +53,9 @@ async function main(): Promise<void> {
     }
     client.close();
     const q = quantiles(gaps);
-    console.log(`${label}: ${gaps.length} writes, last check → socket write: median ${q.median.toFixed(1)} µs, p99 ${q.p99.toFixed(1)} µs, max ${q.max.toFixed(1)} µs`);
+    console.log(
+      `${label}: ${gaps.length} writes, last check → socket write: median ${q.median.toFixed(1)} µs, p99 ${q.p99.toFixed(1)} µs, max ${q.max.toFixed(1)} µs`,
+    );
   };
   await run('kept-alive socket', WARM, false);
   await run('new connection (check at connect)', COLD, true);

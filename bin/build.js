@@ -98,7 +98,9 @@ function withLock(root, fn) {
         fs.rmSync(lock, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`another build still holds ${LOCK} (pid ${owner}); remove it if no build is running`, { cause: err });
+      if (Date.now() > deadline) {
+        throw new Error(`another build still holds ${LOCK} (pid ${owner}); remove it if no build is running`, { cause: err });
+      }
       sleep(200);
     }
   }

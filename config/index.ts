@@ -113,7 +113,11 @@ export function loadConfig(source: Record<string, string | undefined> = readEnv(
       lockMs: env.WORKER_LOCK_MS,
     },
     logLevel: env.LOG_LEVEL,
-    oldTokenEncryptionKeys: (env.TOKEN_ENCRYPTION_KEYS_OLD ?? '').split(',').map((k) => k.trim()).filter(Boolean).map((k) => Buffer.from(k, 'base64')),
+    oldTokenEncryptionKeys: (env.TOKEN_ENCRYPTION_KEYS_OLD ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean)
+      .map((k) => Buffer.from(k, 'base64')),
     facebookApp: env.FB_APP_ID && env.FB_APP_SECRET ? { id: env.FB_APP_ID, secret: env.FB_APP_SECRET } : undefined,
     tokenHealth: { sweepEveryMs: env.TOKEN_SWEEP_EVERY_MINUTES * 60_000, expiringWithinMs: env.TOKEN_EXPIRING_DAYS * 86_400_000 },
     rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS },

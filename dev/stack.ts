@@ -112,8 +112,19 @@ export async function seedOrganisation(
   opts: { only?: (code: string) => boolean; seedSim?: (pages: Array<{ id: string; token: string; name: string }>) => Promise<void> } = {},
 ) {
   const units = await stack.admin.importUnits(csvText);
-  const codes = ['root', ...csvText.split(/\r?\n/).slice(1).filter(Boolean).map((l) => l.split(',')[0]!)].filter((c) => !opts.only || opts.only(c));
-  const pages = codes.map((code, i) => ({ unitCode: code, pageId: simulatedPageId(i), token: `EAAG${crypto.randomBytes(30).toString('base64url')}` }));
+  const codes = [
+    'root',
+    ...csvText
+      .split(/\r?\n/)
+      .slice(1)
+      .filter(Boolean)
+      .map((l) => l.split(',')[0]!),
+  ].filter((c) => !opts.only || opts.only(c));
+  const pages = codes.map((code, i) => ({
+    unitCode: code,
+    pageId: simulatedPageId(i),
+    token: `EAAG${crypto.randomBytes(30).toString('base64url')}`,
+  }));
   const seeds = pages.map((p) => ({ id: p.pageId, token: p.token, name: `MTTQ ${p.unitCode}` }));
   if (opts.seedSim) await opts.seedSim(seeds);
   else stack.sim.seedPages(seeds);

@@ -99,7 +99,10 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   const events = new EventBus();
   subscribeMetrics(events, metrics, db, log);
   // A claim's lease is the job lock; after it, another worker waits out the holder's request timeout and the listing lag.
-  const ledger = new DeliveryLedger(db, events, { leaseMs: config.queue.lockMs, takeoverMs: config.graph.timeoutMs + config.queue.readbackDelayMs });
+  const ledger = new DeliveryLedger(db, events, {
+    leaseMs: config.queue.lockMs,
+    takeoverMs: config.graph.timeoutMs + config.queue.readbackDelayMs,
+  });
   const posts = new PostsService(db, ledger, targets, queues, log);
   const publisher = new Publisher(graph);
   return {
@@ -128,7 +131,15 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     audit: new AuditService(db),
     recalls: new RecallService(db, ledger, posts, queues, log),
     edits: new EditsService(db, ledger, posts, queues, log),
-    tokenHealth: new TokenHealthService(db, graph, getCipher, targets, config.facebookApp, { expiringWithinMs: config.tokenHealth.expiringWithinMs, maxAgeMs: config.tokenHealth.sweepEveryMs }, log),
+    tokenHealth: new TokenHealthService(
+      db,
+      graph,
+      getCipher,
+      targets,
+      config.facebookApp,
+      { expiringWithinMs: config.tokenHealth.expiringWithinMs, maxAgeMs: config.tokenHealth.sweepEveryMs },
+      log,
+    ),
     async close() {
       await queues.close().catch(() => {});
       redis.disconnect();

@@ -20,7 +20,9 @@ async function main(): Promise<void> {
   try {
     await probeRedis(config.redisUrl);
   } catch {
-    process.stderr.write(`Redis is not reachable at ${config.redisUrl}. Start one (e.g. \`redis-server --daemonize yes\` or \`docker compose up -d redis\`).\n`);
+    process.stderr.write(
+      `Redis is not reachable at ${config.redisUrl}. Start one (e.g. \`redis-server --daemonize yes\` or \`docker compose up -d redis\`).\n`,
+    );
     process.exit(1);
   }
   const deps = await exitIfStoreNeverCame(createDeps(config));

@@ -42,7 +42,11 @@ async function dispatchFanout(job: Job, token: string | undefined, deps: Deps): 
 }
 
 /** The deliveries queue's jobs: publishing, and recall and edit, which share its workers, retries and throttling. */
-async function dispatchDelivery(job: Job, token: string | undefined, deps: { publish: DeliveryDeps; change: ChangeDeps; app: Deps }): Promise<string> {
+async function dispatchDelivery(
+  job: Job,
+  token: string | undefined,
+  deps: { publish: DeliveryDeps; change: ChangeDeps; app: Deps },
+): Promise<string> {
   const name = dispatchName(QUEUE.deliveries, job);
   switch (name) {
     case JOB.publish:
@@ -67,7 +71,11 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
   const guard = new StoreGuard(deps.store, log);
 
   // A job that meets a store outage is put back unspent (the guard also pauses the workers until the store answers).
-  const fanout = new Worker(QUEUE.fanout, guard.wrap((job, token) => dispatchFanout(job, token, deps)), { ...common, concurrency: 2, ...QUEUES.fanout.retention });
+  const fanout = new Worker(
+    QUEUE.fanout,
+    guard.wrap((job, token) => dispatchFanout(job, token, deps)),
+    { ...common, concurrency: 2, ...QUEUES.fanout.retention },
+  );
   const deliveryDeps = {
     app: deps,
     publish: {
@@ -80,19 +88,25 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
     },
     change: { ...pageWriteDeps(deps), ledger: deps.ledger, graph: deps.graph, cipher },
   };
-  const deliveries = new Worker(QUEUE.deliveries, guard.wrap((job, token) => dispatchDelivery(job, token, deliveryDeps)), {
-    ...common,
-    // A limiter must exist for queue.rateLimit() (app-level throttle) to pause fetching; this one never binds.
-    limiter: { max: 100_000, duration: 1_000 },
-    // While paused, wake every 5 s (not BullMQ's 30 s) so a lifted pause resumes promptly.
-    maximumRateLimitDelay: 5_000,
-    concurrency: opts.concurrency ?? config.queue.concurrency,
-    ...QUEUES.deliveries.retention,
-  });
+  const deliveries = new Worker(
+    QUEUE.deliveries,
+    guard.wrap((job, token) => dispatchDelivery(job, token, deliveryDeps)),
+    {
+      ...common,
+      // A limiter must exist for queue.rateLimit() (app-level throttle) to pause fetching; this one never binds.
+      limiter: { max: 100_000, duration: 1_000 },
+      // While paused, wake every 5 s (not BullMQ's 30 s) so a lifted pause resumes promptly.
+      maximumRateLimitDelay: 5_000,
+      concurrency: opts.concurrency ?? config.queue.concurrency,
+      ...QUEUES.deliveries.retention,
+    },
+  );
   for (const w of [fanout, deliveries]) {
     w.on('error', (err) => log.error({ err: err.message, queue: w.name }, 'worker error'));
     w.on('failed', (job, err) => {
-      if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof JobNotRunError)) log.warn({ queue: w.name, jobName: job.name, jobId: job.id, err: err.message }, 'job failed for good');
+      if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof JobNotRunError)) {
+        log.warn({ queue: w.name, jobName: job.name, jobId: job.id, err: err.message }, 'job failed for good');
+      }
     });
   }
   const webhooks = startWebhookWorker(deps, connection);

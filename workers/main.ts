@@ -24,8 +24,15 @@ async function main(): Promise<void> {
   // Without the API in this process, Prometheus scrapes this listener (METRICS_PORT=0 turns it off).
   let metrics: MetricsServer | undefined;
   if (config.env.METRICS_PORT > 0) {
-    metrics = await startMetricsServer(deps.metrics, { port: config.env.METRICS_PORT, host: config.env.METRICS_HOST, token: config.env.METRICS_TOKEN }).catch((err: Error) => {
-      deps.log.error({ err: err.message, port: config.env.METRICS_PORT }, 'metrics listener could not start; this worker runs without /metrics');
+    metrics = await startMetricsServer(deps.metrics, {
+      port: config.env.METRICS_PORT,
+      host: config.env.METRICS_HOST,
+      token: config.env.METRICS_TOKEN,
+    }).catch((err: Error) => {
+      deps.log.error(
+        { err: err.message, port: config.env.METRICS_PORT },
+        'metrics listener could not start; this worker runs without /metrics',
+      );
       return undefined;
     });
   }

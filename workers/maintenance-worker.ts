@@ -1,6 +1,19 @@
 import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Deps } from '../src/deps';
-import { assertNever, dispatchName, JOB, JOBS, parseJobData, QUEUE, QUEUES, RETIRED_QUEUES, RETIRED_SCHEDULERS, schedulerOf, type FanoutJobData, type ScheduledJobName } from '../src/queues/catalog';
+import {
+  assertNever,
+  dispatchName,
+  JOB,
+  JOBS,
+  parseJobData,
+  QUEUE,
+  QUEUES,
+  RETIRED_QUEUES,
+  RETIRED_SCHEDULERS,
+  schedulerOf,
+  type FanoutJobData,
+  type ScheduledJobName,
+} from '../src/queues/catalog';
 
 /**
  * Concurrency of the maintenance worker: one slot per kind of maintenance job, so a long token sweep
@@ -11,7 +24,11 @@ const MAINTENANCE_CONCURRENCY = 4;
 /** Before a post's first fan-out pass: re-check its stale Page tokens (never blocks the fan-out on failure). */
 export async function checkTokensBeforeFanout(data: FanoutJobData, deps: Deps): Promise<void> {
   if (!deps.tokenHealth.enabled || data.enqueuedUpTo) return;
-  await deps.tokenHealth.checkBeforeFanout(data.postId).catch((err: Error) => deps.log.warn({ postId: data.postId, err: err.message }, 'token check before fan-out failed; fanning out anyway'));
+  await deps.tokenHealth
+    .checkBeforeFanout(data.postId)
+    .catch((err: Error) =>
+      deps.log.warn({ postId: data.postId, err: err.message }, 'token check before fan-out failed; fanning out anyway'),
+    );
 }
 
 /** The maintenance queue's jobs, by catalog name. */
@@ -27,7 +44,11 @@ async function dispatchMaintenance(job: Job, deps: Deps): Promise<string> {
     case JOB.checkTokens:
     case JOB.checkNewTokens: {
       const data = parseJobData(name, job);
-      const totals = await deps.tokenHealth.sweep({ after: data.after, save: (after) => job.updateData({ after }), onlyUnchecked: name === JOB.checkNewTokens });
+      const totals = await deps.tokenHealth.sweep({
+        after: data.after,
+        save: (after) => job.updateData({ after }),
+        onlyUnchecked: name === JOB.checkNewTokens,
+      });
       return JSON.stringify(totals);
     }
     default:
@@ -39,11 +60,20 @@ async function dispatchMaintenance(job: Job, deps: Deps): Promise<string> {
  * The maintenance worker: the delivery reconciler, the recall/edit reconciler and the debug_token sweeps.
  * One small worker per process; the job schedulers make sure each run happens once, whichever process takes it.
  */
-export async function startMaintenanceWorker(deps: Deps, common: { connection: ConnectionOptions; prefix: string; lockDuration: number; stalledInterval: number }): Promise<Worker> {
-  const worker = new Worker(QUEUE.maintenance, (job) => dispatchMaintenance(job, deps), { ...common, concurrency: MAINTENANCE_CONCURRENCY, ...QUEUES.maintenance.retention });
+export async function startMaintenanceWorker(
+  deps: Deps,
+  common: { connection: ConnectionOptions; prefix: string; lockDuration: number; stalledInterval: number },
+): Promise<Worker> {
+  const worker = new Worker(QUEUE.maintenance, (job) => dispatchMaintenance(job, deps), {
+    ...common,
+    concurrency: MAINTENANCE_CONCURRENCY,
+    ...QUEUES.maintenance.retention,
+  });
   worker.on('error', (err) => deps.log.error({ err: err.message, queue: QUEUE.maintenance }, 'worker error'));
   worker.on('failed', (job, err) => {
-    if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) deps.log.warn({ queue: QUEUE.maintenance, jobName: job.name, jobId: job.id, err: err.message }, 'maintenance job failed');
+    if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) {
+      deps.log.warn({ queue: QUEUE.maintenance, jobName: job.name, jobId: job.id, err: err.message }, 'maintenance job failed');
+    }
   });
   await ensureMaintenanceSchedulers(deps);
   return worker;
@@ -85,7 +115,9 @@ export class RetiredSchedulers {
    */
   async removeAll(opts: { reissueStranded?: boolean } = {}): Promise<void> {
     for (const { queue, id } of RETIRED_SCHEDULERS) {
-      if (await this.queues[queue]!.removeJobScheduler(id)) this.deps.log.info({ queue, scheduler: id }, 'removed a job scheduler of an older deploy');
+      if (await this.queues[queue]!.removeJobScheduler(id)) {
+        this.deps.log.info({ queue, scheduler: id }, 'removed a job scheduler of an older deploy');
+      }
     }
     if (!opts.reissueStranded) return;
     for (const name of RETIRED_QUEUES) {

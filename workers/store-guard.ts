@@ -86,13 +86,19 @@ export class StoreGuard {
     if (this.down) {
       if (Date.now() - this.lastLog >= this.logEveryMs) {
         this.lastLog = Date.now();
-        this.log.warn({ ...describeStoreError(err, op), downMs: Date.now() - this.downSince! }, 'store still unavailable; workers stay paused');
+        this.log.warn(
+          { ...describeStoreError(err, op), downMs: Date.now() - this.downSince! },
+          'store still unavailable; workers stay paused',
+        );
       }
       return;
     }
     this.downSince = Date.now();
     this.lastLog = Date.now();
-    this.log.warn(describeStoreError(err, op), 'store unavailable: pausing this process\'s workers (jobs are put back unspent) until it answers');
+    this.log.warn(
+      describeStoreError(err, op),
+      "store unavailable: pausing this process's workers (jobs are put back unspent) until it answers",
+    );
     // pause(true): stop fetching now; jobs already running finish or are put back by wrap().
     for (const w of this.workers) w.pause(true).catch(() => undefined);
     this.schedule();
@@ -109,12 +115,17 @@ export class StoreGuard {
     try {
       await Promise.race([
         pingStore(this.store),
-        new Promise((_, reject) => setTimeout(() => reject(Object.assign(new Error('store ping timed out'), { code: 'ETIMEDOUT' })), 5_000).unref()),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(Object.assign(new Error('store ping timed out'), { code: 'ETIMEDOUT' })), 5_000).unref(),
+        ),
       ]);
     } catch (err) {
       if (Date.now() - this.lastLog >= this.logEveryMs) {
         this.lastLog = Date.now();
-        this.log.warn({ ...describeStoreError(err, 'probe'), downMs: Date.now() - this.downSince! }, 'store still unavailable; workers stay paused');
+        this.log.warn(
+          { ...describeStoreError(err, 'probe'), downMs: Date.now() - this.downSince! },
+          'store still unavailable; workers stay paused',
+        );
       }
       this.schedule();
       return;

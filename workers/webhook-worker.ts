@@ -40,7 +40,17 @@ export function startWebhookWorker(deps: Deps, connection: Redis): WebhookWorker
   worker.on('error', (err) => log.error({ err: err.message, queue: QUEUE.webhooks }, 'worker error'));
   worker.on('failed', (job, err) => {
     if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError)) {
-      log.warn({ queue: QUEUE.webhooks, jobName: job.name, jobId: job.id, webhookId: job.data?.webhookId, event: job.data?.event?.type, err: err.message }, 'webhook delivery failed for good');
+      log.warn(
+        {
+          queue: QUEUE.webhooks,
+          jobName: job.name,
+          jobId: job.id,
+          webhookId: job.data?.webhookId,
+          event: job.data?.event?.type,
+          err: err.message,
+        },
+        'webhook delivery failed for good',
+      );
     }
   });
   return {

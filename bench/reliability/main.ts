@@ -40,7 +40,8 @@ async function main(): Promise<void> {
   });
   // `--pg` alone means the local server; parseArgs needs a value, so accept `--pg=` / `--pg default`.
   const pgArg = values.pg;
-  const pgUrl = pgArg === undefined ? undefined : pgArg === '' || pgArg === 'default' ? 'postgres://postgres@127.0.0.1:5432/postgres' : pgArg;
+  const pgUrl =
+    pgArg === undefined ? undefined : pgArg === '' || pgArg === 'default' ? 'postgres://postgres@127.0.0.1:5432/postgres' : pgArg;
   const seed = values.seed !== undefined ? Number(values.seed) : crypto.randomBytes(4).readUInt32BE(0);
   if (!Number.isInteger(seed)) throw new TypeError('--seed must be an integer');
   const short = values.short === true;
@@ -53,7 +54,9 @@ async function main(): Promise<void> {
     // Fenced claims: a worker frozen past its lock and lease never sends after another took over.
     freeze: only.has('freeze') ? count(values.runs, short ? 1 : 5) : 0,
     // `--store-runs`, or `--runs` when it is the only scenario chosen.
-    'store-restart': only.has('store-restart') ? count(values['store-runs'] ?? (only.size === 1 ? values.runs : undefined), short ? 1 : 2) : 0,
+    'store-restart': only.has('store-restart')
+      ? count(values['store-runs'] ?? (only.size === 1 ? values.runs : undefined), short ? 1 : 2)
+      : 0,
   };
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), `lantoa-reliability-${seed}-`));
   const opts = {
@@ -81,7 +84,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   const suite = await runSuite(opts, runs);
   console.log(`\n${suite.table}\n`);
-  console.log(`${suite.ok ? 'PASS' : 'FAIL'}: ${suite.results.length} runs in ${((Date.now() - started) / 1000).toFixed(0)} s, seed ${seed}. Worker logs (and the stores of failed runs): ${logDir}`);
+  console.log(
+    `${suite.ok ? 'PASS' : 'FAIL'}: ${suite.results.length} runs in ${((Date.now() - started) / 1000).toFixed(0)} s, seed ${seed}. Worker logs (and the stores of failed runs): ${logDir}`,
+  );
   process.exit(suite.ok ? 0 : 1);
 }
 

@@ -71,7 +71,20 @@ export class RedisServer {
   }
 
   private async spawn(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--loglevel', 'warning'];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+      '--loglevel',
+      'warning',
+    ];
     this.proc = track(spawn('redis-server', args, { stdio: 'ignore' }));
     this.proc.once('error', () => undefined);
     for (let i = 0; i < 100; i++) {
@@ -116,17 +129,24 @@ export class RedisServer {
 export class SimulatorProcess {
   readonly control: AxiosInstance;
 
-  private constructor(readonly url: string, private readonly proc: ChildProcess) {
+  private constructor(
+    readonly url: string,
+    private readonly proc: ChildProcess,
+  ) {
     this.control = axios.create({ baseURL: `${url}/_sim`, maxBodyLength: Infinity, maxContentLength: Infinity, timeout: 60_000 });
   }
 
   static async start(seed: number): Promise<SimulatorProcess> {
     // Duplicates are not refused (Facebook does not reliably do it): a duplicate must show up as a second visible post.
     const proc = track(
-      spawn(process.execPath, [...TS_NODE, path.join(ROOT, 'src/simulator/main.ts'), '--port', '0', '--duplicate-mode', 'off', '--seed', String(seed)], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }),
+      spawn(
+        process.execPath,
+        [...TS_NODE, path.join(ROOT, 'src/simulator/main.ts'), '--port', '0', '--duplicate-mode', 'off', '--seed', String(seed)],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'ignore'],
+        },
+      ),
     );
     const url = await new Promise<string>((resolve, reject) => {
       let buf = '';
@@ -265,7 +285,10 @@ export class PgCluster {
   static findBin(): string | undefined {
     const root = '/usr/lib/postgresql';
     if (!fs.existsSync(root)) return undefined;
-    const versions = fs.readdirSync(root).filter((v) => fs.existsSync(path.join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+    const versions = fs
+      .readdirSync(root)
+      .filter((v) => fs.existsSync(path.join(root, v, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
     return versions[0] ? path.join(root, versions[0], 'bin') : undefined;
   }
 

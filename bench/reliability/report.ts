@@ -81,25 +81,48 @@ export function evaluate(i: EvaluateInput): RunResult {
     }
     if (n > 1) {
       duplicates++;
-      if (examples.dup.length < 5) examples.dup.push(`${r.unit_code} (Page ${pageId}, ${n} copies, delivery ${r.id} ${r.status}/${r.reason}, ${r.attempts} attempts)`);
+      if (examples.dup.length < 5) {
+        examples.dup.push(`${r.unit_code} (Page ${pageId}, ${n} copies, delivery ${r.id} ${r.status}/${r.reason}, ${r.attempts} attempts)`);
+      }
     }
     const failedClassified = r.status === 'failed' && isClassified(r.reason);
     if (open || (n === 0 && !failedClassified && r.status !== 'skipped' && r.status !== 'cancelled')) {
       lost++;
-      if (examples.lost.length < 5) examples.lost.push(`${r.unit_code} (delivery ${r.id} ${r.status}/${r.reason}, ${r.attempts} attempts, ${n} visible)`);
+      if (examples.lost.length < 5) {
+        examples.lost.push(`${r.unit_code} (delivery ${r.id} ${r.status}/${r.reason}, ${r.attempts} attempts, ${n} visible)`);
+      }
     }
   }
   // A post on a Page that was never targeted is a duplicate of nothing, but still a wrong post.
   const stray = Object.entries(i.visible).filter(([pageId, n]) => n > 0 && !targetedPages.has(pageId));
   if (stray.length) {
     duplicates += stray.length;
-    notes.push(`${stray.length} untargeted Pages show the post (e.g. ${stray.slice(0, 3).map(([p]) => p).join(', ')})`);
+    notes.push(
+      `${stray.length} untargeted Pages show the post (e.g. ${stray
+        .slice(0, 3)
+        .map(([p]) => p)
+        .join(', ')})`,
+    );
   }
   if (examples.dup.length) notes.push(`duplicates: ${examples.dup.join('; ')}`);
   if (examples.lost.length) notes.push(`lost: ${examples.lost.join('; ')}`);
   if (examples.unexpected.length) notes.push(`unexpected failures: ${examples.unexpected.join('; ')}`);
   if (examples.failedVisible.length) notes.push(`failed in the ledger but visible on the Page: ${examples.failedVisible.join('; ')}`);
-  return { scenario: i.scenario, label: i.label, pages: i.rows.length, published, failedByReason, duplicates, lost, unclassified, unexpectedFailed, processIssues: 0, seconds: i.seconds, chaos: i.chaos, notes };
+  return {
+    scenario: i.scenario,
+    label: i.label,
+    pages: i.rows.length,
+    published,
+    failedByReason,
+    duplicates,
+    lost,
+    unclassified,
+    unexpectedFailed,
+    processIssues: 0,
+    seconds: i.seconds,
+    chaos: i.chaos,
+    notes,
+  };
 }
 
 export function runOk(r: RunResult): boolean {
@@ -113,8 +136,34 @@ function fmtReasons(f: Record<string, number>): string {
 
 /** The table: one row per run, then one total row per scenario. */
 export function formatTable(results: RunResult[]): string {
-  const head = ['scenario', 'run', 'Pages', 'published', 'failed by reason', 'dup', 'lost', 'unclass.', 'unexp.', 'exits/500', 's', 'chaos'];
-  const rows = results.map((r) => [r.scenario, r.label, String(r.pages), String(r.published), fmtReasons(r.failedByReason), String(r.duplicates), String(r.lost), String(r.unclassified), String(r.unexpectedFailed), String(r.processIssues), r.seconds.toFixed(1), r.chaos]);
+  const head = [
+    'scenario',
+    'run',
+    'Pages',
+    'published',
+    'failed by reason',
+    'dup',
+    'lost',
+    'unclass.',
+    'unexp.',
+    'exits/500',
+    's',
+    'chaos',
+  ];
+  const rows = results.map((r) => [
+    r.scenario,
+    r.label,
+    String(r.pages),
+    String(r.published),
+    fmtReasons(r.failedByReason),
+    String(r.duplicates),
+    String(r.lost),
+    String(r.unclassified),
+    String(r.unexpectedFailed),
+    String(r.processIssues),
+    r.seconds.toFixed(1),
+    r.chaos,
+  ]);
   const byScenario = new Map<string, RunResult[]>();
   for (const r of results) byScenario.set(r.scenario, [...(byScenario.get(r.scenario) ?? []), r]);
   const totals: string[][] = [];
@@ -123,7 +172,20 @@ export function formatTable(results: RunResult[]): string {
     const reasons: Record<string, number> = {};
     for (const r of rs) for (const [k, v] of Object.entries(r.failedByReason)) reasons[k] = (reasons[k] ?? 0) + v;
     const sum = (f: (r: RunResult) => number) => String(rs.reduce((a, r) => a + f(r), 0));
-    totals.push([s, `Σ ${rs.length} runs`, sum((r) => r.pages), sum((r) => r.published), fmtReasons(reasons), sum((r) => r.duplicates), sum((r) => r.lost), sum((r) => r.unclassified), sum((r) => r.unexpectedFailed), sum((r) => r.processIssues), rs.reduce((a, r) => a + r.seconds, 0).toFixed(1), '']);
+    totals.push([
+      s,
+      `Σ ${rs.length} runs`,
+      sum((r) => r.pages),
+      sum((r) => r.published),
+      fmtReasons(reasons),
+      sum((r) => r.duplicates),
+      sum((r) => r.lost),
+      sum((r) => r.unclassified),
+      sum((r) => r.unexpectedFailed),
+      sum((r) => r.processIssues),
+      rs.reduce((a, r) => a + r.seconds, 0).toFixed(1),
+      '',
+    ]);
   }
   const all = [head, ...rows, ...totals];
   const widths = head.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));

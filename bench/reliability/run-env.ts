@@ -49,7 +49,6 @@ export interface Shared {
 const UNITS_TEXT = fs.readFileSync(UNITS_CSV, 'utf8');
 const FINAL_POST = ['published', 'partially_failed', 'failed', 'cancelled'];
 
-
 async function freshDatabase(opts: SuiteOptions, label: string): Promise<{ url: string; drop(): Promise<void> }> {
   if (!opts.pgUrl) {
     const file = path.join(opts.logDir, `${label}.db`);
@@ -102,14 +101,23 @@ export class RunEnv {
   ) {}
 
   /** `pgUrl` overrides the suite's store: the store-restart scenario runs on its own PostgreSQL cluster. */
-  static async create(shared: Shared, label: string, simSeed: number, workers = shared.opts.workers, store: { pgUrl?: string } = {}): Promise<RunEnv> {
+  static async create(
+    shared: Shared,
+    label: string,
+    simSeed: number,
+    workers = shared.opts.workers,
+    store: { pgUrl?: string } = {},
+  ): Promise<RunEnv> {
     const { sim, redis } = shared;
     const opts = store.pgUrl ? { ...shared.opts, pgUrl: store.pgUrl } : shared.opts;
     const db = await freshDatabase(opts, label);
     const prefix = `rel-${label}-${crypto.randomBytes(3).toString('hex')}`;
     const key = generateEncryptionKey();
     await sim.post('/reset', {});
-    await sim.post('/config', { seed: simSeed, ...(opts.latencyMs > 0 ? { latency: { kind: 'lognormal', medianMs: opts.latencyMs, sigma: 0.5 } } : {}) });
+    await sim.post('/config', {
+      seed: simSeed,
+      ...(opts.latencyMs > 0 ? { latency: { kind: 'lognormal', medianMs: opts.latencyMs, sigma: 0.5 } } : {}),
+    });
     const env = {
       DATABASE_URL: db.url,
       REDIS_URL: redis.url,
@@ -133,7 +141,9 @@ export class RunEnv {
     });
     const editorKey = (await stack.admin.createKey({ name: 'reliability editor', role: 'editor', unit: 'root' })).key;
     const editor = stack.admin.withKey(editorKey);
-    const approver = stack.admin.withKey((await stack.admin.createKey({ name: 'reliability approver', role: 'approver', unit: 'root' })).key);
+    const approver = stack.admin.withKey(
+      (await stack.admin.createKey({ name: 'reliability approver', role: 'approver', unit: 'root' })).key,
+    );
     const pool = new WorkerPool({ ...env, LOG_LEVEL: 'info' }, workers, path.join(opts.logDir, label));
     const run = new RunEnv(shared, label, stack, pool, db, editor, approver, env, editorKey);
     for (const p of pages) run.pageOf.set(p.unitCode, p.pageId);
@@ -155,7 +165,12 @@ export class RunEnv {
 
   async progress(): Promise<Progress> {
     const db = this.stack.deps.store.db;
-    const rows = await db.selectFrom('deliveries').select((eb) => ['status', eb.fn.countAll<number>().as('n')]).where('post_id', '=', this.postId).groupBy('status').execute();
+    const rows = await db
+      .selectFrom('deliveries')
+      .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
+      .where('post_id', '=', this.postId)
+      .groupBy('status')
+      .execute();
     const post = await db.selectFrom('posts').select(['status', 'total']).where('id', '=', this.postId).executeTakeFirstOrThrow();
     const counts: Record<string, number> = {};
     for (const r of rows) counts[r.status] = Number(r.n);
@@ -198,7 +213,9 @@ export class RunEnv {
       }
       if (FINAL_POST.includes(p.postStatus) && p.done === p.total) return p;
       if (this.elapsed() > this.shared.opts.deadlineMs) {
-        this.notes.push(`deadline of ${Math.round(this.shared.opts.deadlineMs / 1000)} s passed with ${p.total - p.done} open deliveries (post ${p.postStatus})`);
+        this.notes.push(
+          `deadline of ${Math.round(this.shared.opts.deadlineMs / 1000)} s passed with ${p.total - p.done} open deliveries (post ${p.postStatus})`,
+        );
         return p;
       }
       await sleep(200);
@@ -224,8 +241,13 @@ export class RunEnv {
     // Evidence for a few duplicated Pages: when each copy was created, against the ledger row.
     const dupPages = rows.filter((r) => r.page_id && (visible[r.page_id] ?? 0) > 1).slice(0, 3);
     for (const r of dupPages) {
-      const posts = (await this.shared.sim.control.get<{ posts: Array<{ id: string; createdAt: number }> }>(`/pages/${r.page_id}/posts`)).data.posts;
-      const row = await this.stack.deps.store.db.selectFrom('deliveries').select(['fb_post_id', 'attempt_started_at', 'published_at']).where('id', '=', r.id).executeTakeFirstOrThrow();
+      const posts = (await this.shared.sim.control.get<{ posts: Array<{ id: string; createdAt: number }> }>(`/pages/${r.page_id}/posts`))
+        .data.posts;
+      const row = await this.stack.deps.store.db
+        .selectFrom('deliveries')
+        .select(['fb_post_id', 'attempt_started_at', 'published_at'])
+        .where('id', '=', r.id)
+        .executeTakeFirstOrThrow();
       const t = (ms: number) => `+${((ms - this.approvedAt) / 1000).toFixed(3)}s`;
       result.notes.push(
         `Page ${r.page_id}: copies created at ${posts.map((p) => `${t(p.createdAt)} (${p.id})`).join(', ')}; ledger: last attempt started ${t(Date.parse(row.attempt_started_at!))}, published ${t(Date.parse(row.published_at!))} as ${row.fb_post_id}`,
@@ -235,7 +257,9 @@ export class RunEnv {
       const q = this.stack.deps.queues.deliveries;
       const state = await q.getJobState(`dlv-${r.id}`).catch((e: Error) => `error ${e.message}`);
       const why = state === 'failed' ? ` ("${(await q.getJob(`dlv-${r.id}`))?.failedReason}")` : '';
-      result.notes.push(`open delivery ${r.id} (${r.unit_code}): ${r.status}, reason ${r.reason}, attempts ${r.attempts}, updated ${r.updated_at}, BullMQ job ${state}${why}`);
+      result.notes.push(
+        `open delivery ${r.id} (${r.unit_code}): ${r.status}, reason ${r.reason}, attempts ${r.attempts}, updated ${r.updated_at}, BullMQ job ${state}${why}`,
+      );
     }
     return result;
   }

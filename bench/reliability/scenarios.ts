@@ -39,7 +39,13 @@ export async function runScenario(shared: Shared, scenario: ScenarioId, run: num
   const label = `${scenario}-${run + 1}`;
   const simSeed = Math.floor(rng() * 2 ** 31);
   // store-restart on PostgreSQL runs on the suite's own cluster, which it may stop (see suite.ts).
-  const env = await RunEnv.create(shared, label, simSeed, shared.opts.workers, scenario === 'store-restart' && shared.pg ? { pgUrl: shared.pg.url } : {});
+  const env = await RunEnv.create(
+    shared,
+    label,
+    simSeed,
+    shared.opts.workers,
+    scenario === 'store-restart' && shared.pg ? { pgUrl: shared.pg.url } : {},
+  );
   let result: RunResult | undefined;
   try {
     if (scenario === 'kill') result = await killWorkers(env, rng, run);
@@ -132,7 +138,10 @@ async function restartRedis(env: RunEnv, rng: Rng, run: number): Promise<RunResu
   const at = env.elapsed();
   const p = await env.waitDone();
   const recovered = p.done === p.total ? `all final ${((env.elapsed() - at) / 1000).toFixed(1)} s after the restart` : 'not recovered';
-  return env.measure(SCENARIO_NAMES.redis, `${env.pool.size} workers; Redis killed at ${(at / 1000).toFixed(1)}s/${pct(before)}%, down ${downMs} ms, restarted empty; ${recovered}`);
+  return env.measure(
+    SCENARIO_NAMES.redis,
+    `${env.pool.size} workers; Redis killed at ${(at / 1000).toFixed(1)}s/${pct(before)}%, down ${downMs} ms, restarted empty; ${recovered}`,
+  );
 }
 
 /** Rules of the fault mix: ≥ 10 % of writes fail one way or another, plus read faults and listing lag. */
@@ -185,7 +194,9 @@ async function faultMix(env: RunEnv, rng: Rng): Promise<RunResult> {
     `${env.pool.size} workers; ${revokedCount} revoked; ${feed} writes for ${env.pageOf.size} Pages, ${list} read-backs; incident ${incidentMs / 1000} s at ${incidentAt}; listing lag ${opts.readLagMs} ms`,
     revoked,
   );
-  const wrongReason = Object.keys(result.failedByReason).filter((r) => !['password_changed', 'token_expired', 'role_removed', 'needs_reauth'].includes(r));
+  const wrongReason = Object.keys(result.failedByReason).filter(
+    (r) => !['password_changed', 'token_expired', 'role_removed', 'needs_reauth'].includes(r),
+  );
   if (wrongReason.length) result.notes.push(`failure reasons other than the revoked tokens': ${wrongReason.join(', ')}`);
   return result;
 }
@@ -231,7 +242,9 @@ async function restartStore(env: RunEnv, rng: Rng, run: number): Promise<RunResu
   let bad = 0;
   const badExamples: string[] = [];
   const ask = async (url: string, headers: Record<string, string> = {}) => {
-    const res = await axios.get(`${api.url}${url}`, { headers, timeout: 10_000, validateStatus: () => true }).catch((e: Error) => ({ status: 0, headers: {} as Record<string, unknown>, data: e.message }));
+    const res = await axios
+      .get(`${api.url}${url}`, { headers, timeout: 10_000, validateStatus: () => true })
+      .catch((e: Error) => ({ status: 0, headers: {} as Record<string, unknown>, data: e.message }));
     const key = `${url.startsWith('/readyz') ? 'readyz' : 'post'} ${res.status}${res.status === 503 && res.headers['retry-after'] ? '+Retry-After' : ''}`;
     answers[key] = (answers[key] ?? 0) + 1;
     if (res.status >= 500 && res.status !== 503) {
@@ -277,14 +290,23 @@ async function restartStore(env: RunEnv, rng: Rng, run: number): Promise<RunResu
         holder!.close();
       }
       backAt = env.elapsed();
-      events.push(`${downMs / 1000} s at ${(started / 1000).toFixed(1)}s/${p ? pct(p) : '?'}%${p && p.total === 0 ? ' (fan-out not written yet)' : ''}`);
+      events.push(
+        `${downMs / 1000} s at ${(started / 1000).toFixed(1)}s/${p ? pct(p) : '?'}%${p && p.total === 0 ? ' (fan-out not written yet)' : ''}`,
+      );
     }
     const done = await env.waitDone();
-    const recovered = done.total > 0 && done.done === done.total ? `all final ${((env.elapsed() - backAt) / 1000).toFixed(1)} s after the store came back` : 'not finished';
+    const recovered =
+      done.total > 0 && done.done === done.total
+        ? `all final ${((env.elapsed() - backAt) / 1000).toFixed(1)} s after the store came back`
+        : 'not finished';
     const apiAlive = api.alive;
     const result = await env.measure(
       SCENARIO_NAMES['store-restart'],
-      `${env.pool.size} workers + start:api; ${pg ? 'PostgreSQL pg_ctl stop -m fast' : 'SQLite write lock held'} ${events.join(', ')}; ${recovered}; API answers during outages: ${Object.entries(answers).map(([k, v]) => `${k} ×${v}`).join(', ')}`,
+      `${env.pool.size} workers + start:api; ${pg ? 'PostgreSQL pg_ctl stop -m fast' : 'SQLite write lock held'} ${events.join(', ')}; ${recovered}; API answers during outages: ${Object.entries(
+        answers,
+      )
+        .map(([k, v]) => `${k} ×${v}`)
+        .join(', ')}`,
     );
     if (!apiAlive) {
       result.processIssues++;
@@ -294,7 +316,9 @@ async function restartStore(env: RunEnv, rng: Rng, run: number): Promise<RunResu
       result.processIssues += bad;
       result.notes.push(`${bad} API answers were 5xx other than 503: ${badExamples.join('; ')}`);
     }
-    if (pg && !Object.keys(answers).some((k) => k.startsWith('post 503+Retry-After'))) result.notes.push('no 503 with Retry-After seen from the API during the outage');
+    if (pg && !Object.keys(answers).some((k) => k.startsWith('post 503+Retry-After'))) {
+      result.notes.push('no 503 with Retry-After seen from the API during the outage');
+    }
     return result;
   } finally {
     await api.stop();

@@ -27,9 +27,14 @@ export async function runSuite(opts: SuiteOptions, runs: Partial<Record<Scenario
     } catch (err) {
       await sim.stop();
       await redis.stop();
-      throw new Error(`store-restart needs its own PostgreSQL cluster and could not start one: ${(err as Error).message}. Leave it out with --only kill,redis,faults.`, { cause: err });
+      throw new Error(
+        `store-restart needs its own PostgreSQL cluster and could not start one: ${(err as Error).message}. Leave it out with --only kill,redis,faults.`,
+        { cause: err },
+      );
     }
-    opts.log(`store-restart: on the suite's own PostgreSQL cluster at ${pg.url} (stopped with pg_ctl stop -m fast), not on ${opts.pgUrl.replace(/:[^:@/]*@/, '@')}`);
+    opts.log(
+      `store-restart: on the suite's own PostgreSQL cluster at ${pg.url} (stopped with pg_ctl stop -m fast), not on ${opts.pgUrl.replace(/:[^:@/]*@/, '@')}`,
+    );
   }
   const shared = { opts, redis, sim, ...(pg ? { pg } : {}) };
   const results: RunResult[] = [];
@@ -41,7 +46,9 @@ export async function runSuite(opts: SuiteOptions, runs: Partial<Record<Scenario
         const r = await runScenario(shared, scenario, run);
         results.push(r);
         const verdict = runOk(r) ? 'ok' : 'FAILED';
-        opts.log(`  ${verdict}: ${r.published}/${r.pages} published, failed ${JSON.stringify(r.failedByReason)}, dup ${r.duplicates}, lost ${r.lost}, unclassified ${r.unclassified}, unexpected ${r.unexpectedFailed}, exits/500 ${r.processIssues}, ${r.seconds.toFixed(1)} s — ${r.chaos}`);
+        opts.log(
+          `  ${verdict}: ${r.published}/${r.pages} published, failed ${JSON.stringify(r.failedByReason)}, dup ${r.duplicates}, lost ${r.lost}, unclassified ${r.unclassified}, unexpected ${r.unexpectedFailed}, exits/500 ${r.processIssues}, ${r.seconds.toFixed(1)} s — ${r.chaos}`,
+        );
         for (const n of r.notes) opts.log(`    ${n}`);
       }
     }

@@ -41,7 +41,11 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Lan Tỏa API', description: 'Publish approved posts to the Facebook Pages of every unit in an organisation tree.', version: '1.0.0' },
+      info: {
+        title: 'Lan Tỏa API',
+        description: 'Publish approved posts to the Facebook Pages of every unit in an organisation tree.',
+        version: '1.0.0',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key' } } },
     },
     transform: jsonSchemaTransform,
@@ -49,7 +53,11 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   const ops = app.withTypeProvider<ZodTypeProvider>();
-  ops.get('/healthz', { schema: { tags: ['ops'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  ops.get(
+    '/healthz',
+    { schema: { tags: ['ops'], summary: 'The process is up', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
   const readiness = z.object({ status: z.string(), redis: z.string(), store: z.string(), down: z.array(z.enum(['redis', 'store'])) });
   ops.get(
     '/readyz',
@@ -62,7 +70,9 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     },
     async (_req, reply) => {
       const check = (p: Promise<unknown>, describe: (e: unknown) => string) =>
-        Promise.race([p.then(() => 'ok'), new Promise<string>((r) => setTimeout(() => r('timeout'), 2_000).unref())]).catch((e: unknown) => `error: ${describe(e)}`);
+        Promise.race([p.then(() => 'ok'), new Promise<string>((r) => setTimeout(() => r('timeout'), 2_000).unref())]).catch(
+          (e: unknown) => `error: ${describe(e)}`,
+        );
       const [redis, store] = await Promise.all([
         check(deps.redis.ping(), (e) => (e as Error).message),
         check(pingStore(deps.store), (e) => (isStoreUnavailable(e) ? storeUnavailableReason(e) : describeStoreError(e, 'readyz').message)),

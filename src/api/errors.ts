@@ -33,7 +33,11 @@ export function installErrorHandler(app: FastifyInstance): void {
       });
       const first = problems[0];
       return reply.status(400).send({
-        error: { code: 'VALIDATION_FAILED', message: first ? `${first.field}: ${first.message}` : 'invalid request', details: { problems } },
+        error: {
+          code: 'VALIDATION_FAILED',
+          message: first ? `${first.field}: ${first.message}` : 'invalid request',
+          details: { problems },
+        },
       });
     }
     if (err instanceof AppError) {
@@ -42,7 +46,9 @@ export function installErrorHandler(app: FastifyInstance): void {
         reply.header('retry-after', String(RETRY_AFTER_S));
       } else if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
       else req.log.warn({ code: err.code, reason: err.message }, 'request rejected');
-      return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } });
+      return reply
+        .status(err.statusCode)
+        .send({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } });
     }
     if (isStoreUnavailable(err)) {
       // The store went away (restart, network) or is locked/full: the request was fine, try again shortly.
@@ -56,8 +62,9 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.status(status).send({ error: { code: CODE_BY_STATUS[status] ?? 'BAD_REQUEST', message: err.message } });
     }
     // node-postgres attaches the client (connection parameters, pool internals) to some errors: never log that.
-    if ('client' in err) req.log.error(describeStoreError(err, `${req.method} ${req.routeOptions.url ?? 'unknown route'}`), 'unhandled store error');
-    else req.log.error({ err }, 'unhandled error');
+    if ('client' in err) {
+      req.log.error(describeStoreError(err, `${req.method} ${req.routeOptions.url ?? 'unknown route'}`), 'unhandled store error');
+    } else req.log.error({ err }, 'unhandled error');
     return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error; see the server log' } });
   });
   app.setNotFoundHandler((req, reply) => {

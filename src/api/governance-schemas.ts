@@ -9,14 +9,24 @@ import { limit } from './schemas';
 export { EditPostSchema };
 
 export const KeyIdParam = z.object({ id: z.string().regex(/^key_[A-Za-z0-9_-]{1,64}$/, 'expected a key id (key_…)') });
-export const KeyView = z.object({ id: z.string(), name: z.string(), role: z.enum(ROLES), unit: z.string(), createdBy: z.string(), createdAt: z.string(), revokedAt: z.string().nullable() });
+export const KeyView = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: z.enum(ROLES),
+  unit: z.string(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  revokedAt: z.string().nullable(),
+});
 export const KeysQuery = z.object({
   unit: z.string().regex(UNIT_CODE_RE, 'expected a unit code').optional(),
   includeRevoked: z.enum(['true', 'false']).optional(),
 });
 export const RevokedKey = z.object({ id: z.string(), revokedAt: z.string() });
 
-export const RecallBody = z.object({ reason: z.string().trim().min(3, 'say why (at least 3 characters)').max(1000).refine(hasNoNul, NO_NUL_MESSAGE) }).strict();
+export const RecallBody = z
+  .object({ reason: z.string().trim().min(3, 'say why (at least 3 characters)').max(1000).refine(hasNoNul, NO_NUL_MESSAGE) })
+  .strict();
 export const RecallResult = z.object({
   id: z.string(),
   status: z.enum(['recalling', 'recalled']),
@@ -24,7 +34,10 @@ export const RecallResult = z.object({
   queued: z.number(),
 });
 
-export const EditParams = z.object({ id: z.uuid({ error: 'expected a post id (UUID)' }), revision: z.coerce.number().int().min(1).max(1_000_000) });
+export const EditParams = z.object({
+  id: z.uuid({ error: 'expected a post id (UUID)' }),
+  revision: z.coerce.number().int().min(1).max(1_000_000),
+});
 export const EditView = z.object({
   postId: z.string(),
   revision: z.number(),
@@ -63,5 +76,8 @@ export const AuditList = z.object({
 
 /** `Idempotency-Key` (optional): printable ASCII, at most 255 characters. Other headers pass through. */
 export const IdempotencyHeaders = z.looseObject({
-  'idempotency-key': z.string().regex(/^[\x21-\x7E]{1,255}$/, 'expected 1-255 printable ASCII characters').optional(),
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7E]{1,255}$/, 'expected 1-255 printable ASCII characters')
+    .optional(),
 });

@@ -13,13 +13,27 @@ import { Counts, limit } from './schemas';
 const unitCode = z.string().regex(UNIT_CODE_RE, 'expected a unit code');
 const uuidList = /^[0-9a-fA-F-]{36}(,[0-9a-fA-F-]{36}){0,49}$/;
 
-export const Me = z.object({ keyId: z.string(), name: z.string(), role: z.enum(ROLES), unit: z.object({ code: z.string(), name: z.string() }) });
+export const Me = z.object({
+  keyId: z.string(),
+  name: z.string(),
+  role: z.enum(ROLES),
+  unit: z.object({ code: z.string(), name: z.string() }),
+});
 
 export const KeyNamesQuery = z.object({ ids: z.string().min(1).max(2000).describe('comma-separated key ids (at most 100)') });
-export const KeyNames = z.object({ items: z.array(z.object({ id: z.string(), name: z.string(), role: z.string(), unitCode: z.string() })) });
+export const KeyNames = z.object({
+  items: z.array(z.object({ id: z.string(), name: z.string(), role: z.string(), unitCode: z.string() })),
+});
 
 /** Counts of a subtree, with `queued` and `publishing` folded into `pending`. */
-export const RollUp = z.object({ published: z.number(), failed: z.number(), skipped: z.number(), pending: z.number(), cancelled: z.number(), total: z.number() });
+export const RollUp = z.object({
+  published: z.number(),
+  failed: z.number(),
+  skipped: z.number(),
+  pending: z.number(),
+  cancelled: z.number(),
+  total: z.number(),
+});
 
 export const TreeNode = z.object({
   code: z.string(),
@@ -31,13 +45,28 @@ export const TreeNode = z.object({
   delivery: z.object({ status: z.enum(DELIVERY_STATUSES), permalink: z.string().nullable(), reason: z.string().nullable() }).nullable(),
   hasChildren: z.boolean(),
 });
-export const TreeQuery = z.object({ unit: unitCode.optional().describe('the node to expand; default: the target unit, or your unit when it lies inside the target') });
+export const TreeQuery = z.object({
+  unit: unitCode.optional().describe('the node to expand; default: the target unit, or your unit when it lies inside the target'),
+});
 export const PostTree = z.object({ postId: z.string(), node: TreeNode, children: z.array(TreeNode) });
 
-export const FailureGroup = z.object({ reason: z.string().nullable(), code: z.number().nullable(), subcode: z.number().nullable(), count: z.number(), sampleMessage: z.string().nullable() });
+export const FailureGroup = z.object({
+  reason: z.string().nullable(),
+  code: z.number().nullable(),
+  subcode: z.number().nullable(),
+  count: z.number(),
+  sampleMessage: z.string().nullable(),
+});
 export const PostFailures = z.object({ postId: z.string(), total: z.number(), items: z.array(FailureGroup) });
 
-export const ProgressEvent = z.object({ id: z.string(), status: z.enum(POST_STATUSES), total: z.number(), counts: Counts, updatedAt: z.string(), completedAt: z.string().nullable() });
+export const ProgressEvent = z.object({
+  id: z.string(),
+  status: z.enum(POST_STATUSES),
+  total: z.number(),
+  counts: Counts,
+  updatedAt: z.string(),
+  completedAt: z.string().nullable(),
+});
 export const PostEventsQuery = z.object({ ids: z.string().regex(uuidList, 'expected 1 to 50 comma-separated post ids') });
 export const EVENT_STREAM_DESCRIPTION =
   'text/event-stream. `event: progress` carries {id, status, total, counts, updatedAt, completedAt} whenever they change ' +
@@ -45,7 +74,10 @@ export const EVENT_STREAM_DESCRIPTION =
 
 const statusParam = z.enum(TOKEN_STATUSES);
 export const PagesQuery = z.object({
-  status: z.union([statusParam, z.array(statusParam).max(TOKEN_STATUSES.length)]).optional().describe('repeat to combine, e.g. status=needs_reauth&status=expiring'),
+  status: z
+    .union([statusParam, z.array(statusParam).max(TOKEN_STATUSES.length)])
+    .optional()
+    .describe('repeat to combine, e.g. status=needs_reauth&status=expiring'),
   limit,
   cursor: z.string().max(500).optional(),
 });
@@ -66,5 +98,13 @@ export const PageStatusList = z.object({
   counts: z.object(Object.fromEntries(TOKEN_STATUSES.map((s) => [s, z.number()])) as Record<(typeof TOKEN_STATUSES)[number], z.ZodNumber>),
 });
 
-const Window = z.object({ seconds: z.number(), published: z.number(), failed: z.number(), skipped: z.number(), cancelled: z.number(), total: z.number(), perSecond: z.number() });
+const Window = z.object({
+  seconds: z.number(),
+  published: z.number(),
+  failed: z.number(),
+  skipped: z.number(),
+  cancelled: z.number(),
+  total: z.number(),
+  perSecond: z.number(),
+});
 export const Throughput = z.object({ at: z.string(), lastMinute: Window, last5Minutes: Window });

@@ -11,7 +11,10 @@ import { adminSessionRoutes, loginPage, QUEUE_BOARD_PATH } from './routes/admin-
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 function deny(reply: FastifyReply, status: 401 | 403, message: string) {
-  return reply.status(status).header('cache-control', 'no-store').send({ error: { code: status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', message } });
+  return reply
+    .status(status)
+    .header('cache-control', 'no-store')
+    .send({ error: { code: status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', message } });
 }
 
 /** A cookie-authenticated change must come from our own origin (on top of SameSite=Strict). */
@@ -34,7 +37,9 @@ function adminGuard(deps: Deps, sessions: AdminSessionService) {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
     let principal: Principal | null;
     try {
-      principal = bearer ? await deps.keys.authenticate(bearer) : await sessions.resolve(readCookie(req.headers.cookie, ADMIN_SESSION_COOKIE));
+      principal = bearer
+        ? await deps.keys.authenticate(bearer)
+        : await sessions.resolve(readCookie(req.headers.cookie, ADMIN_SESSION_COOKIE));
     } catch (err) {
       if (!(err instanceof UnauthenticatedError)) throw err;
       principal = null;

@@ -5,18 +5,34 @@ import { UNIT_CODE_RE } from '../services/tree/units.service';
 import { hasNoNul, NO_NUL_MESSAGE } from '../services/shared/text';
 
 export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) });
-export const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody };
+export const errorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  413: ErrorBody,
+  429: ErrorBody,
+};
 
 export const UnitCodeParam = z.object({ code: z.string().regex(UNIT_CODE_RE, 'expected a unit code') });
 export const PostIdParam = z.object({ id: z.uuid({ error: 'expected a post id (UUID)' }) });
 export const limit = z.coerce.number().int().min(1).max(500).default(50);
 
-export const CreateKeyBody = z.object({ name: z.string().trim().min(1).max(200).refine(hasNoNul, NO_NUL_MESSAGE), role: z.enum(ROLES), unit: z.string().regex(UNIT_CODE_RE, 'expected a unit code') }).strict();
+export const CreateKeyBody = z
+  .object({
+    name: z.string().trim().min(1).max(200).refine(hasNoNul, NO_NUL_MESSAGE),
+    role: z.enum(ROLES),
+    unit: z.string().regex(UNIT_CODE_RE, 'expected a unit code'),
+  })
+  .strict();
 export const CreatedKey = z.object({ id: z.string(), key: z.string(), name: z.string(), role: z.enum(ROLES), unit: z.string() });
 
 export const UnitImportResult = z.object({ created: z.number(), updated: z.number(), total: z.number() });
 export const PageImportResult = z.object({ linked: z.number(), total: z.number() });
-export const PutPageBody = z.object({ pageId: z.string().regex(/^\d{1,32}$/, 'expected a numeric Page id'), accessToken: z.string().min(10).max(4096) }).strict();
+export const PutPageBody = z
+  .object({ pageId: z.string().regex(/^\d{1,32}$/, 'expected a numeric Page id'), accessToken: z.string().min(10).max(4096) })
+  .strict();
 
 export const UnitView = z.object({
   code: z.string(),
@@ -28,7 +44,9 @@ export const UnitView = z.object({
   page: z.object({ pageId: z.string(), tokenStatus: z.string(), tokenStatusReason: z.string().nullable() }).nullable(),
 });
 
-export const Counts = z.object(Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, z.number()])) as Record<(typeof DELIVERY_STATUSES)[number], z.ZodNumber>);
+export const Counts = z.object(
+  Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, z.number()])) as Record<(typeof DELIVERY_STATUSES)[number], z.ZodNumber>,
+);
 
 export const PostView = z.object({
   id: z.string(),

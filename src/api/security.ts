@@ -26,6 +26,10 @@ export async function installRateLimit(v1: FastifyInstance, deps: Deps): Promise
     skipOnError: true,
     keyGenerator: (req) => req.principal?.keyId ?? `ip:${req.ip}`,
     errorResponseBuilder: (_req, ctx) =>
-      new AppError('RATE_LIMITED', `rate limit exceeded: at most ${ctx.max} requests per ${Math.round(windowMs / 1000)} s per key; retry after ${Math.ceil(ctx.ttl / 1000)} s`, 429),
+      new AppError(
+        'RATE_LIMITED',
+        `rate limit exceeded: at most ${ctx.max} requests per ${Math.round(windowMs / 1000)} s per key; retry after ${Math.ceil(ctx.ttl / 1000)} s`,
+        429,
+      ),
   });
 }

@@ -6,16 +6,35 @@ import type { PostView } from '../services/read-models/post-views.service';
 export class ApiClient {
   private readonly http: AxiosInstance;
 
-  constructor(baseUrl: string, private readonly key: string) {
-    this.http = axios.create({ baseURL: baseUrl.replace(/\/+$/, ''), timeout: 120_000, validateStatus: () => true, maxBodyLength: Infinity, maxContentLength: Infinity });
+  constructor(
+    baseUrl: string,
+    private readonly key: string,
+  ) {
+    this.http = axios.create({
+      baseURL: baseUrl.replace(/\/+$/, ''),
+      timeout: 120_000,
+      validateStatus: () => true,
+      maxBodyLength: Infinity,
+      maxContentLength: Infinity,
+    });
   }
 
   withKey(key: string): ApiClient {
     return new ApiClient(this.http.defaults.baseURL!, key);
   }
 
-  private async call<T>(method: 'get' | 'post' | 'put' | 'patch' | 'delete', path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    const res = await this.http.request({ method, url: path, data: body, headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { 'content-type': contentType } : {}) } });
+  private async call<T>(
+    method: 'get' | 'post' | 'put' | 'patch' | 'delete',
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<T> {
+    const res = await this.http.request({
+      method,
+      url: path,
+      data: body,
+      headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
+    });
     if (res.status >= 400) {
       const e = (res.data as { error?: { code?: string; message?: string } })?.error;
       throw new Error(`${method.toUpperCase()} ${path} → ${res.status} ${e?.code ?? ''}: ${e?.message ?? JSON.stringify(res.data)}`);
@@ -45,7 +64,10 @@ export class ApiClient {
     return this.call<{ id: string; status: string; requeued: number }>('post', `/v1/posts/${id}/retry`, reasons ? { reasons } : {});
   }
   putPage(unitCode: string, pageId: string, accessToken: string) {
-    return this.call<{ unitCode: string; pageId: string; tokenStatus: string }>('put', `/v1/units/${unitCode}/page`, { pageId, accessToken });
+    return this.call<{ unitCode: string; pageId: string; tokenStatus: string }>('put', `/v1/units/${unitCode}/page`, {
+      pageId,
+      accessToken,
+    });
   }
   recall(id: string, reason: string) {
     return this.call<{ id: string; status: string; queued: number }>('post', `/v1/posts/${id}/recall`, { reason });
@@ -61,10 +83,17 @@ export class ApiClient {
   }
   audit(query: Record<string, string | number> = {}) {
     const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
-    return this.call<{ items: Array<{ id: number; at: string; actor: { keyId: string; name: string }; action: string; subject: { type: string; id: string }; details: Record<string, unknown> }>; nextCursor: string | null }>(
-      'get',
-      `/v1/audit${qs ? `?${qs}` : ''}`,
-    );
+    return this.call<{
+      items: Array<{
+        id: number;
+        at: string;
+        actor: { keyId: string; name: string };
+        action: string;
+        subject: { type: string; id: string };
+        details: Record<string, unknown>;
+      }>;
+      nextCursor: string | null;
+    }>('get', `/v1/audit${qs ? `?${qs}` : ''}`);
   }
   getPost(id: string) {
     return this.call<PostView>('get', `/v1/posts/${id}`);
@@ -74,6 +103,9 @@ export class ApiClient {
   }
   deliveries(id: string, query: Record<string, string | number> = {}) {
     const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
-    return this.call<{ items: Array<Record<string, unknown>>; nextCursor: string | null }>('get', `/v1/posts/${id}/deliveries${qs ? `?${qs}` : ''}`);
+    return this.call<{ items: Array<Record<string, unknown>>; nextCursor: string | null }>(
+      'get',
+      `/v1/posts/${id}/deliveries${qs ? `?${qs}` : ''}`,
+    );
   }
 }

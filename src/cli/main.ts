@@ -76,7 +76,9 @@ async function main(argv: string[]): Promise<number> {
       print(await api.importPages(fs.readFileSync(need(arg, '<file.csv>'), 'utf8')));
       return 0;
     case 'keys create':
-      print(await api.createKey({ name: need(values.name, '--name'), role: need(values.role, '--role'), unit: need(values.unit, '--unit') }));
+      print(
+        await api.createKey({ name: need(values.name, '--name'), role: need(values.role, '--role'), unit: need(values.unit, '--unit') }),
+      );
       return 0;
     case 'posts submit': {
       const target = {
@@ -114,7 +116,9 @@ async function main(argv: string[]): Promise<number> {
     default:
       if (cmd === 'watch') {
         const { view: final, levels } = await watchPostLevels(api, need(sub, '<postId>'));
-        console.log(`\n${final.status}: published ${final.counts.published}, failed ${final.counts.failed}, skipped ${final.counts.skipped} of ${final.total}`);
+        console.log(
+          `\n${final.status}: published ${final.counts.published}, failed ${final.counts.failed}, skipped ${final.counts.skipped} of ${final.total}`,
+        );
         for (const line of levelSummary(levels)) console.log(`  ${line}`);
         return final.status === 'published' ? 0 : 1;
       }

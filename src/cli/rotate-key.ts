@@ -19,7 +19,11 @@ export async function rotateKeyCommand(opts: { dryRun: boolean }): Promise<numbe
   try {
     const r = await rotatePageTokens(store.db, cipher, { dryRun: opts.dryRun });
     console.log(JSON.stringify({ dryRun: opts.dryRun, ...r, failed: r.failed.slice(0, 50), failedCount: r.failed.length }, null, 2));
-    if (r.failed.length) console.error(`${r.failed.length} token(s) could not be decrypted with any configured key; add the missing key to TOKEN_ENCRYPTION_KEYS_OLD or relink those Pages`);
+    if (r.failed.length) {
+      console.error(
+        `${r.failed.length} token(s) could not be decrypted with any configured key; add the missing key to TOKEN_ENCRYPTION_KEYS_OLD or relink those Pages`,
+      );
+    }
     return r.failed.length ? 1 : 0;
   } finally {
     await store.close();

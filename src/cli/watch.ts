@@ -16,7 +16,8 @@ const LEVELS_EVERY_MS = 1_000;
 export function levelSummary(levels: LevelProgress[]): string[] {
   const width = Math.max(...levels.map((l) => levelName(l.level).length), 0);
   return levels.map(
-    (l) => `${levelName(l.level).padEnd(width)} ${l.done}/${l.total} done (published ${l.counts.published} · failed ${l.counts.failed} · skipped ${l.counts.skipped}${l.counts.cancelled ? ` · cancelled ${l.counts.cancelled}` : ''})`,
+    (l) =>
+      `${levelName(l.level).padEnd(width)} ${l.done}/${l.total} done (published ${l.counts.published} · failed ${l.counts.failed} · skipped ${l.counts.skipped}${l.counts.cancelled ? ` · cancelled ${l.counts.cancelled}` : ''})`,
   );
 }
 
@@ -44,7 +45,8 @@ export async function watchPostLevels(api: ApiClient, postId: string, opts: Watc
   const interval = opts.intervalMs ?? 250;
   const bars = new cliProgress.MultiBar(
     {
-      format: ' {label} {bar} {percentage}% | {done}/{total} Pages | published {published} · failed {failed} · skipped {skipped} | {status} | {rate}/s',
+      format:
+        ' {label} {bar} {percentage}% | {done}/{total} Pages | published {published} · failed {failed} · skipped {skipped} | {status} | {rate}/s',
       hideCursor: true,
       stream,
       noTTYOutput: true,
@@ -59,7 +61,15 @@ export async function watchPostLevels(api: ApiClient, postId: string, opts: Watc
   let levels: LevelProgress[] = [];
   let levelsAt = 0;
   const labelWidth = Math.max('all Pages'.length, ...Object.values(LEVEL_NAMES).map((n) => n.length));
-  const main = bars.create(Math.max(view.total, 1), 0, { label: 'all Pages'.padEnd(labelWidth), published: 0, failed: 0, skipped: 0, status: view.status, rate: 0, done: 0 });
+  const main = bars.create(Math.max(view.total, 1), 0, {
+    label: 'all Pages'.padEnd(labelWidth),
+    published: 0,
+    failed: 0,
+    skipped: 0,
+    status: view.status,
+    rate: 0,
+    done: 0,
+  });
   const levelBars = new Map<number, cliProgress.SingleBar>();
 
   for (;;) {
@@ -71,11 +81,21 @@ export async function watchPostLevels(api: ApiClient, postId: string, opts: Watc
       levelsAt = Date.now();
     }
     main.setTotal(Math.max(view.total, 1));
-    main.update(done, { ...c, status: view.status, done, rate: Math.round((c.published + c.failed) / Math.max((Date.now() - started) / 1000, 0.001)) });
+    main.update(done, {
+      ...c,
+      status: view.status,
+      done,
+      rate: Math.round((c.published + c.failed) / Math.max((Date.now() - started) / 1000, 0.001)),
+    });
     for (const l of levels) {
       let bar = levelBars.get(l.level);
       if (!bar) {
-        bar = bars.create(Math.max(l.total, 1), 0, { label: levelName(l.level).padEnd(labelWidth), done: 0, published: 0, failed: 0, skipped: 0 }, { format: levelFormat });
+        bar = bars.create(
+          Math.max(l.total, 1),
+          0,
+          { label: levelName(l.level).padEnd(labelWidth), done: 0, published: 0, failed: 0, skipped: 0 },
+          { format: levelFormat },
+        );
         levelBars.set(l.level, bar);
       }
       bar.setTotal(Math.max(l.total, 1));

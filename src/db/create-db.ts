@@ -36,7 +36,9 @@ export class StoreStartupError extends Error {
     readonly waitedMs: number,
     readonly last: StoreErrorDescription,
   ) {
-    super(`The store is not reachable at ${target} after ${Math.round(waitedMs / 1000)} s (${last.code}: ${last.message}); giving up (STORE_STARTUP_TIMEOUT_MS).`);
+    super(
+      `The store is not reachable at ${target} after ${Math.round(waitedMs / 1000)} s (${last.code}: ${last.message}); giving up (STORE_STARTUP_TIMEOUT_MS).`,
+    );
   }
 }
 
@@ -79,7 +81,10 @@ export async function openStore(config: DatabaseConfig, opts: OpenStoreOptions =
       if (waited >= timeoutMs) throw new StoreStartupError(storeTarget(config), waited, last);
       if (Date.now() - lastLog >= STARTUP_LOG_EVERY_MS) {
         lastLog = Date.now();
-        opts.log?.warn({ store: storeTarget(config), ...last, tries, waitedMs: waited, timeoutMs }, 'store not reachable yet; waiting for it');
+        opts.log?.warn(
+          { store: storeTarget(config), ...last, tries, waitedMs: waited, timeoutMs },
+          'store not reachable yet; waiting for it',
+        );
       }
       await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, timeoutMs - waited))));
       delay = Math.min(delay * 2, STARTUP_BACKOFF_CAP_MS);
@@ -228,7 +233,9 @@ export async function migrate(store: Store): Promise<void> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-    throw new Error(`database migration ${failed ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(`database migration ${failed ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
 }
 

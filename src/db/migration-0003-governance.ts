@@ -11,7 +11,9 @@ export function governanceMigration(dialect: DatabaseConfig['kind']): Migration 
     async up(db: Kysely<any>) {
       await db.schema
         .createTable('audit_log')
-        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('actor_key_id', 'text', (c) => c.notNull())
         .addColumn('actor_name', 'text', (c) => c.notNull())
@@ -28,11 +30,19 @@ export function governanceMigration(dialect: DatabaseConfig['kind']): Migration 
       if (dialect === 'postgres') {
         await sql`create function audit_log_append_only() returns trigger language plpgsql as $$
           begin raise exception 'audit_log is append-only'; end $$`.execute(db);
-        await sql`create trigger audit_log_no_change before update or delete on audit_log for each row execute function audit_log_append_only()`.execute(db);
-        await sql`create trigger audit_log_no_truncate before truncate on audit_log for each statement execute function audit_log_append_only()`.execute(db);
+        await sql`create trigger audit_log_no_change before update or delete on audit_log for each row execute function audit_log_append_only()`.execute(
+          db,
+        );
+        await sql`create trigger audit_log_no_truncate before truncate on audit_log for each statement execute function audit_log_append_only()`.execute(
+          db,
+        );
       } else {
-        await sql`create trigger audit_log_no_update before update on audit_log begin select raise(abort, 'audit_log is append-only'); end`.execute(db);
-        await sql`create trigger audit_log_no_delete before delete on audit_log begin select raise(abort, 'audit_log is append-only'); end`.execute(db);
+        await sql`create trigger audit_log_no_update before update on audit_log begin select raise(abort, 'audit_log is append-only'); end`.execute(
+          db,
+        );
+        await sql`create trigger audit_log_no_delete before delete on audit_log begin select raise(abort, 'audit_log is append-only'); end`.execute(
+          db,
+        );
       }
 
       await db.schema
@@ -66,8 +76,14 @@ export function governanceMigration(dialect: DatabaseConfig['kind']): Migration 
       for (const col of ['recalled_by', 'recalled_at', 'recall_reason']) {
         await db.schema.alterTable('posts').addColumn(col, 'text').execute();
       }
-      await db.schema.alterTable('posts').addColumn('recall_round', 'integer', (c) => c.notNull().defaultTo(0)).execute();
-      await db.schema.alterTable('deliveries').addColumn('edit_revision', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable('posts')
+        .addColumn('recall_round', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('deliveries')
+        .addColumn('edit_revision', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
       await db.schema.alterTable('deliveries').addColumn('edit_status', 'text').execute();
       await db.schema.alterTable('deliveries').addColumn('edit_error', 'text').execute();
       await db.schema.createIndex('deliveries_post_edit_idx').on('deliveries').columns(['post_id', 'edit_status']).execute();

@@ -105,7 +105,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         const now = new Date().toISOString();
         await db
           .insertInto('units')
-          .values({ code: 'root', parent_code: null, level: 0, type: 'Trung ương', name: 'Ủy ban Trung ương', path: '/root/', created_at: now, updated_at: now })
+          .values({
+            code: 'root',
+            parent_code: null,
+            level: 0,
+            type: 'Trung ương',
+            name: 'Ủy ban Trung ương',
+            path: '/root/',
+            created_at: now,
+            updated_at: now,
+          })
           .execute();
       },
     },
@@ -113,7 +122,10 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       // A retried delivery gets a new job id (dlv-<id>-r<round>): the failed job of the previous
       // round may still exist in Redis, and a re-add with its id would be ignored.
       async up(db: Kysely<any>) {
-        await db.schema.alterTable('deliveries').addColumn('job_round', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .alterTable('deliveries')
+          .addColumn('job_round', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
       },
     },
     '0003_governance': governanceMigration(dialect),
@@ -133,7 +145,9 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('webhooks_key_idx').on('webhooks').column('key_id').execute();
         await db.schema
           .createTable('webhook_deliveries')
-          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
           .addColumn('webhook_id', 'text', (c) => c.notNull().references('webhooks.id'))
           .addColumn('event_id', 'text', (c) => c.notNull())
           .addColumn('event_type', 'text', (c) => c.notNull())

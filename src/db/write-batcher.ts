@@ -15,7 +15,10 @@ export class WriteBatcher {
   private pending: Op[] = [];
   private flushing = false;
 
-  constructor(private readonly db: Db, private readonly maxBatch = 256) {}
+  constructor(
+    private readonly db: Db,
+    private readonly maxBatch = 256,
+  ) {}
 
   submit(run: Op['run']): Promise<number> {
     return new Promise<number>((resolve, reject) => {
@@ -47,7 +50,14 @@ export class WriteBatcher {
         // One bad write must not fail its neighbours: retry them one by one outside the batch.
         // The store being away is not one bad write: fail them all at once (each caller retries later).
         if (batch.length === 1 || isStoreUnavailable(err)) batch.forEach((op) => op.reject(err));
-        else for (const op of batch) this.db.transaction().execute((trx) => op.run(trx)).then(op.resolve, op.reject);
+        else {
+          for (const op of batch) {
+            this.db
+              .transaction()
+              .execute((trx) => op.run(trx))
+              .then(op.resolve, op.reject);
+          }
+        }
       }
     }
     this.flushing = false;

@@ -32,7 +32,11 @@ export function loggableError(err: unknown, op: string): Record<string, unknown>
  * Anything else is a bug: it is logged, `shutdown` runs (bounded by `graceMs`) and the process exits 1;
  * a second error meanwhile exits at once.
  */
-export function guardProcessErrors(log: Pick<Logger, 'warn' | 'error'>, shutdown: () => Promise<void>, opts: { graceMs?: number; what?: string } = {}): () => void {
+export function guardProcessErrors(
+  log: Pick<Logger, 'warn' | 'error'>,
+  shutdown: () => Promise<void>,
+  opts: { graceMs?: number; what?: string } = {},
+): () => void {
   const what = opts.what ?? 'process';
   let fatal = false;
   const onError = (err: unknown) => {

@@ -11,7 +11,8 @@ import { GraphApiError, GraphHttpError, GraphTransportError } from './graph-erro
  * - permanent: this request will never succeed as is (bad input, bad image…);
  * - gone: the object no longer exists (100/33) — success for a delete.
  */
-export type FailureKind = 'transient' | 'unknown_outcome' | 'already_posted' | 'throttled_page' | 'throttled_app' | 'reauth' | 'permission' | 'permanent' | 'gone';
+export type FailureKind =
+  'transient' | 'unknown_outcome' | 'already_posted' | 'throttled_page' | 'throttled_app' | 'reauth' | 'permission' | 'permanent' | 'gone';
 
 export interface Classification {
   kind: FailureKind;
@@ -29,20 +30,40 @@ type Row = { kind: FailureKind; reason: string; explanation: string };
 const TOKEN_SUBCODES: Record<number, Row> = {
   458: { kind: 'reauth', reason: 'app_removed', explanation: 'the user removed the app; reconnect the Page' },
   459: { kind: 'reauth', reason: 'user_checkpointed', explanation: 'the token owner must log in on facebook.com to clear a checkpoint' },
-  460: { kind: 'reauth', reason: 'password_changed', explanation: 'the token was invalidated (password change or security reset); reconnect the Page' },
+  460: {
+    kind: 'reauth',
+    reason: 'password_changed',
+    explanation: 'the token was invalidated (password change or security reset); reconnect the Page',
+  },
   463: { kind: 'reauth', reason: 'token_expired', explanation: 'the Page token expired; reconnect the Page' },
   464: { kind: 'reauth', reason: 'user_unconfirmed', explanation: 'the token owner must confirm their account on facebook.com' },
   467: { kind: 'reauth', reason: 'user_logged_out', explanation: 'the session ended (user logged out); reconnect the Page' },
-  492: { kind: 'reauth', reason: 'role_removed', explanation: 'the token owner no longer has a role on the Page; restore the role, then reconnect' },
+  492: {
+    kind: 'reauth',
+    reason: 'role_removed',
+    explanation: 'the token owner no longer has a role on the Page; restore the role, then reconnect',
+  },
 };
 
 /** Rows keyed by code (subcode-specific rows are handled first). */
 const CODES: Record<number, Row> = {
-  1: { kind: 'unknown_outcome', reason: 'graph_unknown_error', explanation: 'Graph API unknown error (HTTP 500); the post may have been created' },
-  2: { kind: 'unknown_outcome', reason: 'graph_service_error', explanation: 'Graph API temporary error (HTTP 500); the post may have been created' },
+  1: {
+    kind: 'unknown_outcome',
+    reason: 'graph_unknown_error',
+    explanation: 'Graph API unknown error (HTTP 500); the post may have been created',
+  },
+  2: {
+    kind: 'unknown_outcome',
+    reason: 'graph_service_error',
+    explanation: 'Graph API temporary error (HTTP 500); the post may have been created',
+  },
   3: { kind: 'permission', reason: 'capability_missing', explanation: 'the app lacks the capability for this call' },
   4: { kind: 'throttled_app', reason: 'app_rate_limited', explanation: 'application request limit reached' },
-  10: { kind: 'permission', reason: 'permission_missing', explanation: 'the app does not have permission for this action (re-grant pages_manage_posts)' },
+  10: {
+    kind: 'permission',
+    reason: 'permission_missing',
+    explanation: 'the app does not have permission for this action (re-grant pages_manage_posts)',
+  },
   17: { kind: 'throttled_app', reason: 'user_rate_limited', explanation: 'user request limit reached' },
   32: { kind: 'throttled_page', reason: 'page_rate_limited', explanation: 'Page request limit reached' },
   100: { kind: 'permanent', reason: 'invalid_parameter', explanation: 'Facebook rejected a parameter of the post' },
@@ -60,24 +81,48 @@ const CODES: Record<number, Row> = {
   506: { kind: 'already_posted', reason: 'duplicate_post', explanation: 'Facebook reports the same post is already on the Page' },
   613: { kind: 'throttled_page', reason: 'page_rate_limited', explanation: 'calls to this Page exceeded the rate limit' },
   1500: { kind: 'permanent', reason: 'invalid_link', explanation: 'the link URL is invalid' },
-  1705: { kind: 'reauth', reason: 'not_page_token', explanation: 'the call was made as a person, not as the Page (not a Page token); reconnect the Page' },
+  1705: {
+    kind: 'reauth',
+    reason: 'not_page_token',
+    explanation: 'the call was made as a person, not as the Page (not a Page token); reconnect the Page',
+  },
   1609005: { kind: 'permanent', reason: 'link_error', explanation: 'Facebook could not fetch the link' },
   2500: { kind: 'permanent', reason: 'query_error', explanation: 'Graph could not parse the request' },
   5101: { kind: 'permanent', reason: 'upload_too_large', explanation: 'the uploaded file is too large' },
-  80001: { kind: 'throttled_page', reason: 'page_rate_limited', explanation: 'too many calls to this Page account (Business Use Case limit)' },
+  80001: {
+    kind: 'throttled_page',
+    reason: 'page_rate_limited',
+    explanation: 'too many calls to this Page account (Business Use Case limit)',
+  },
 };
 
 /** Rows keyed by subcode alone (Facebook returns these under varying codes). */
 const SUBCODES: Record<number, Row> = {
-  1390008: { kind: 'throttled_page', reason: 'posting_too_fast', explanation: 'Facebook limits how often this Page can post; waiting before retrying' },
+  1390008: {
+    kind: 'throttled_page',
+    reason: 'posting_too_fast',
+    explanation: 'Facebook limits how often this Page can post; waiting before retrying',
+  },
   1366046: { kind: 'permanent', reason: 'photo_too_large', explanation: 'photos must be smaller than 4 MB and JPG or PNG' },
   1366051: { kind: 'already_posted', reason: 'duplicate_photos', explanation: 'Facebook reports these photos were already posted' },
   2069019: { kind: 'permanent', reason: 'invalid_file', explanation: 'the media file is invalid' },
-  1404078: { kind: 'reauth', reason: 'publishing_authorization', explanation: 'the Page requires publishing authorization; an admin must complete it' },
+  1404078: {
+    kind: 'reauth',
+    reason: 'publishing_authorization',
+    explanation: 'the Page requires publishing authorization; an admin must complete it',
+  },
   // 368 sub-cases that are not a "wait and retry" block (§4.3).
   1346003: { kind: 'permanent', reason: 'content_flagged', explanation: 'Facebook flagged this content as abusive' },
-  1404102: { kind: 'permanent', reason: 'community_standards', explanation: 'Facebook rejected this content under its Community Standards' },
-  4854002: { kind: 'reauth', reason: 'identity_confirmation_required', explanation: 'an admin must confirm their identity before publishing as this Page' },
+  1404102: {
+    kind: 'permanent',
+    reason: 'community_standards',
+    explanation: 'Facebook rejected this content under its Community Standards',
+  },
+  4854002: {
+    kind: 'reauth',
+    reason: 'identity_confirmation_required',
+    explanation: 'an admin must confirm their identity before publishing as this Page',
+  },
 };
 const UPLOAD_SUBCODES = new Set([1363030, 1363019, 1363037, 1363033, 1363021, 1363041]);
 
@@ -87,7 +132,9 @@ export const DEFAULT_THROTTLE_MS = 5 * 60_000;
 function classifyApiError(e: GraphApiError, op: 'write' | 'read' | 'delete'): Row {
   if (e.code === 100 && e.subcode === 33) {
     if (op === 'delete') return { kind: 'gone', reason: 'already_deleted', explanation: 'the post is already deleted' };
-    if (op === 'read') return { kind: 'transient', reason: 'not_yet_visible', explanation: 'the object is not readable yet (read-after-create lag)' };
+    if (op === 'read') {
+      return { kind: 'transient', reason: 'not_yet_visible', explanation: 'the object is not readable yet (read-after-create lag)' };
+    }
     return { kind: 'permanent', reason: 'object_not_found', explanation: 'the Page or object does not exist or is not accessible' };
   }
   if (e.code === 190) return TOKEN_SUBCODES[e.subcode ?? -1] ?? CODES[190]!;
@@ -95,15 +142,23 @@ function classifyApiError(e: GraphApiError, op: 'write' | 'read' | 'delete'): Ro
     return { kind: 'already_posted', reason: 'duplicate_post', explanation: 'Facebook reports this content was already posted' };
   }
   if (e.subcode !== undefined && SUBCODES[e.subcode]) return SUBCODES[e.subcode]!;
-  if (e.subcode !== undefined && UPLOAD_SUBCODES.has(e.subcode)) return { kind: 'transient', reason: 'upload_chunk_error', explanation: 'a media upload step failed' };
-  const row = CODES[e.code] ?? (e.code >= 200 && e.code <= 299 ? { kind: 'permission' as const, reason: 'permission_missing', explanation: 'permission missing or removed' } : undefined);
+  if (e.subcode !== undefined && UPLOAD_SUBCODES.has(e.subcode)) {
+    return { kind: 'transient', reason: 'upload_chunk_error', explanation: 'a media upload step failed' };
+  }
+  const row =
+    CODES[e.code] ??
+    (e.code >= 200 && e.code <= 299
+      ? { kind: 'permission' as const, reason: 'permission_missing', explanation: 'permission missing or removed' }
+      : undefined);
   if (row) {
     // A 500 on a read created nothing: a plain retry is safe.
     if (row.kind === 'unknown_outcome' && op !== 'write') return { ...row, kind: 'transient' };
     return row;
   }
   if (e.isTransient) return { kind: 'transient', reason: 'graph_transient', explanation: e.message };
-  if (e.status >= 500) return { kind: op === 'write' ? 'unknown_outcome' : 'transient', reason: 'graph_server_error', explanation: e.message };
+  if (e.status >= 500) {
+    return { kind: op === 'write' ? 'unknown_outcome' : 'transient', reason: 'graph_server_error', explanation: e.message };
+  }
   return { kind: 'permanent', reason: 'graph_error', explanation: e.message };
 }
 
@@ -121,12 +176,20 @@ export function classifyFailure(err: unknown, op: 'write' | 'read' | 'delete'): 
   if (err instanceof GraphHttpError) {
     // A 5xx may have been processed; a 2xx certainly was (only its body is unusable): never blind-retry those writes.
     return op === 'write' && (err.status >= 500 || (err.status >= 200 && err.status < 300))
-      ? { kind: 'unknown_outcome', reason: 'graph_http_error', explanation: `HTTP ${err.status} without a Graph error body; the post may have been created` }
+      ? {
+          kind: 'unknown_outcome',
+          reason: 'graph_http_error',
+          explanation: `HTTP ${err.status} without a Graph error body; the post may have been created`,
+        }
       : { kind: 'transient', reason: 'graph_http_error', explanation: `HTTP ${err.status} without a Graph error body` };
   }
   if (err instanceof GraphTransportError) {
     if (err.requestSent && op === 'write') {
-      return { kind: 'unknown_outcome', reason: `network_${err.kind}`, explanation: `no answer (${err.kind}) after the request was sent; the post may have been created` };
+      return {
+        kind: 'unknown_outcome',
+        reason: `network_${err.kind}`,
+        explanation: `no answer (${err.kind}) after the request was sent; the post may have been created`,
+      };
     }
     return { kind: 'transient', reason: `network_${err.kind}`, explanation: `network ${err.kind}` };
   }

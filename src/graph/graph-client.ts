@@ -60,7 +60,15 @@ type Query = Record<string, string | number | undefined>;
 
 const SNIPPET_CHARS = 300;
 /** Failures that happen before any byte of the request can have reached the server. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL', 'ERR_INVALID_ARG_TYPE']);
+const NOT_SENT = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ERR_INVALID_URL',
+  'ERR_INVALID_ARG_TYPE',
+]);
 const RESET = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED_SOCKET']);
 
 function makeRedactor(secrets: string[]): (s: string) => string {
@@ -210,7 +218,13 @@ export class GraphClient {
     return url;
   }
 
-  private observe(endpoint: GraphEndpoint, outcome: GraphRequestInfo['outcome'], status: number | null, errorCode: number | null, started: number): void {
+  private observe(
+    endpoint: GraphEndpoint,
+    outcome: GraphRequestInfo['outcome'],
+    status: number | null,
+    errorCode: number | null,
+    started: number,
+  ): void {
     if (!this.onRequest) return;
     try {
       this.onRequest({ endpoint, outcome, status, errorCode, durationMs: performance.now() - started });
@@ -250,7 +264,10 @@ export class GraphClient {
       // Never rethrow or attach the axios error: its config carries the Authorization header.
       const failure = transportError(err, endpoint, redact);
       this.observe(endpoint, failure.kind === 'timeout' ? 'timeout' : 'network_error', null, null, started);
-      this.logger?.debug({ endpoint, kind: failure.kind, errno: failure.errno, ms: Math.round(performance.now() - started) }, 'graph call failed (transport)');
+      this.logger?.debug(
+        { endpoint, kind: failure.kind, errno: failure.errno, ms: Math.round(performance.now() - started) },
+        'graph call failed (transport)',
+      );
       throw failure;
     }
     const usage = parseUsageHeaders(res.headers as unknown as Record<string, unknown>);
@@ -269,7 +286,10 @@ export class GraphClient {
     if (isJson) {
       const apiError = parseGraphErrorEnvelope(body, res.status, endpoint, usage, redact, traceId);
       if (apiError) {
-        this.logger?.debug({ endpoint, status: res.status, code: apiError.code, subcode: apiError.subcode, fbtraceId: apiError.fbtraceId, ms }, 'graph call failed');
+        this.logger?.debug(
+          { endpoint, status: res.status, code: apiError.code, subcode: apiError.subcode, fbtraceId: apiError.fbtraceId, ms },
+          'graph call failed',
+        );
         this.observe(endpoint, 'graph_error', res.status, apiError.code, started);
         throw apiError;
       }

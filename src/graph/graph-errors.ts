@@ -6,14 +6,7 @@
 import type { GraphUsage } from './usage';
 
 /** Token-free label of the call that failed. */
-export type GraphEndpoint =
-  | 'feed'
-  | 'photos'
-  | 'post.get'
-  | 'post.update'
-  | 'post.delete'
-  | 'published_posts'
-  | 'debug_token';
+export type GraphEndpoint = 'feed' | 'photos' | 'post.get' | 'post.update' | 'post.delete' | 'published_posts' | 'debug_token';
 
 /** Graph answered with the JSON error envelope (§4.1). */
 export class GraphApiError extends Error {
@@ -87,7 +80,9 @@ export class GraphTransportError extends Error {
   readonly errno?: string;
 
   constructor(init: { kind: TransportFailureKind; requestSent: boolean; endpoint: GraphEndpoint; errno?: string; detail?: string }) {
-    super(`Graph ${init.endpoint} transport failure (${init.kind}${init.errno ? `, ${init.errno}` : ''})${init.detail ? `: ${init.detail}` : ''}`);
+    super(
+      `Graph ${init.endpoint} transport failure (${init.kind}${init.errno ? `, ${init.errno}` : ''})${init.detail ? `: ${init.detail}` : ''}`,
+    );
     this.kind = init.kind;
     this.requestSent = init.requestSent;
     this.endpoint = init.endpoint;

@@ -103,10 +103,6 @@ export function parseUsageHeaders(headers: HeaderSource | null | undefined): Gra
   if (page) usage.page = page;
   if (app) usage.app = app;
   if (pageLegacy) usage.pageLegacy = pageLegacy;
-  usage.maxPercent = Math.max(
-    page ? peak(page) : 0,
-    app ? peak(app) : 0,
-    pageLegacy ? peak(pageLegacy) : 0,
-  );
+  usage.maxPercent = Math.max(page ? peak(page) : 0, app ? peak(app) : 0, pageLegacy ? peak(pageLegacy) : 0);
   return usage;
 }

@@ -38,7 +38,9 @@ export function subscribeMetrics(events: EventBus, metrics: Metrics, db: Db, log
         .where('status', '=', 'skipped')
         .groupBy('reason')
         .execute()
-        .then((rows) => rows.forEach((r) => metrics.deliveries.inc({ status: 'skipped', reason: metrics.reasonLabel(r.reason) }, Number(r.n))))
+        .then((rows) =>
+          rows.forEach((r) => metrics.deliveries.inc({ status: 'skipped', reason: metrics.reasonLabel(r.reason) }, Number(r.n))),
+        )
         .catch(warn('counting skipped deliveries'));
     }),
     events.on('post.finished', (e) => {

@@ -24,7 +24,10 @@ export interface MetricsServer {
  * A bare HTTP listener serving `GET /metrics` for processes without the API (`npm run start:worker`),
  * so Prometheus scrapes each worker's own counters. Anything else is 404.
  */
-export async function startMetricsServer(metrics: Metrics, opts: { port: number; host: string; token?: string | undefined }): Promise<MetricsServer> {
+export async function startMetricsServer(
+  metrics: Metrics,
+  opts: { port: number; host: string; token?: string | undefined },
+): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const json = (status: number, code: string, message: string) => {
@@ -32,7 +35,9 @@ export async function startMetricsServer(metrics: Metrics, opts: { port: number;
       res.end(JSON.stringify({ error: { code, message } }));
     };
     if (req.method !== 'GET' || path !== '/metrics') return json(404, 'NOT_FOUND', `no route ${req.method} ${path}`);
-    if (!metricsAuthorized(req.headers.authorization, opts.token)) return json(401, 'UNAUTHENTICATED', 'metrics need Authorization: Bearer <METRICS_TOKEN>');
+    if (!metricsAuthorized(req.headers.authorization, opts.token)) {
+      return json(401, 'UNAUTHENTICATED', 'metrics need Authorization: Bearer <METRICS_TOKEN>');
+    }
     metrics.expose().then(
       ({ contentType, body }) => {
         res.writeHead(200, { 'content-type': contentType });

@@ -58,7 +58,12 @@ export class Metrics {
       labelNames: ['reason', 'throttled'],
       registers,
     });
-    this.throttles = new Counter({ name: 'lantoa_throttle_events_total', help: 'Graph throttling events that delayed a delivery, by reason.', labelNames: ['reason'], registers });
+    this.throttles = new Counter({
+      name: 'lantoa_throttle_events_total',
+      help: 'Graph throttling events that delayed a delivery, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
     this.graphDuration = new Histogram({
       name: 'lantoa_graph_request_duration_seconds',
       help: 'Duration of Graph API requests, by endpoint and outcome (ok, graph_error, http_error, timeout, network_error).',
@@ -72,11 +77,21 @@ export class Metrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers,
     });
-    this.fanoutSize = new Histogram({ name: 'lantoa_fanout_deliveries', help: 'Deliveries (Pages) per fanned-out post.', buckets: [1, 10, 100, 1_000, 5_000, 11_000, 20_000], registers });
-    this.postsFinished = new Counter({ name: 'lantoa_posts_finished_total', help: 'Posts that reached a final status (published, partially_failed, failed).', labelNames: ['status'], registers });
+    this.fanoutSize = new Histogram({
+      name: 'lantoa_fanout_deliveries',
+      help: 'Deliveries (Pages) per fanned-out post.',
+      buckets: [1, 10, 100, 1_000, 5_000, 11_000, 20_000],
+      registers,
+    });
+    this.postsFinished = new Counter({
+      name: 'lantoa_posts_finished_total',
+      help: 'Posts that reached a final status (published, partially_failed, failed).',
+      labelNames: ['status'],
+      registers,
+    });
     this.postDuration = new Histogram({
       name: 'lantoa_post_duration_seconds',
-      help: 'Time from the start of a post\'s fan-out to its final status (every Page done).',
+      help: "Time from the start of a post's fan-out to its final status (every Page done).",
       labelNames: ['status'],
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1_800, 3_600, 7_200, 21_600],
       registers,
@@ -113,7 +128,9 @@ export class Metrics {
   /** One Redis read per scrape (reused for a second); null when Redis did not answer. */
   private readQueueCounts(): Promise<Array<readonly [string, Record<string, number>]> | null> {
     if (this.queueRead && Date.now() - this.queueRead.at < 1_000) return this.queueRead.counts;
-    const counts = Promise.all(this.queues.map(async (q) => [q.name, await withTimeout(q.getJobCounts(...JOB_STATES), QUEUE_READ_TIMEOUT_MS)] as const)).catch(() => null);
+    const counts = Promise.all(
+      this.queues.map(async (q) => [q.name, await withTimeout(q.getJobCounts(...JOB_STATES), QUEUE_READ_TIMEOUT_MS)] as const),
+    ).catch(() => null);
     this.queueRead = { at: Date.now(), counts };
     return counts;
   }

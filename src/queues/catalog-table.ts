@@ -42,7 +42,9 @@ function payload(schema: z.ZodType): string {
 export function renderQueuesTable(): string {
   const rows = (Object.entries(JOBS) as Array<[JobName, JobSpec<QueueName, z.ZodType>]>).map(([name, spec]) => {
     const retention = spec.retention ?? QUEUES[spec.queue].retention;
-    const backoff = spec.backoff ? `${spec.backoff.type} ${shown(spec.backoff.delay, 'ms')}${spec.backoff.jitter ? `, jitter ${spec.backoff.jitter}` : ''}` : '—';
+    const backoff = spec.backoff
+      ? `${spec.backoff.type} ${shown(spec.backoff.delay, 'ms')}${spec.backoff.jitter ? `, jitter ${spec.backoff.jitter}` : ''}`
+      : '—';
     const when = spec.scheduler ? `every ${shown(spec.scheduler.every, 'ms')}` : spec.lifo ? 'on demand, LIFO' : 'on demand';
     return `| \`${spec.queue}\` | \`${name}\` | ${payload(spec.schema)} | ${spec.id.includes('`') ? spec.id : `\`${spec.id}\``} | ${when} | ${shown(spec.attempts, 'count')} | ${backoff} | ${keep(retention.removeOnComplete)} | ${keep(retention.removeOnFail)} |`;
   });

@@ -14,7 +14,10 @@ export const QUEUE = { fanout: 'fanout', deliveries: 'deliveries', webhooks: 'we
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
 
 /** Configuration values the catalog reads (attempts, backoff, intervals). Pass `config.env`. */
-export type CatalogSettings = Pick<Env, 'DELIVERY_ATTEMPTS' | 'DELIVERY_BACKOFF_MS' | 'WEBHOOK_ATTEMPTS' | 'WEBHOOK_BACKOFF_MS' | 'TOKEN_SWEEP_EVERY_MINUTES'>;
+export type CatalogSettings = Pick<
+  Env,
+  'DELIVERY_ATTEMPTS' | 'DELIVERY_BACKOFF_MS' | 'WEBHOOK_ATTEMPTS' | 'WEBHOOK_BACKOFF_MS' | 'TOKEN_SWEEP_EVERY_MINUTES'
+>;
 /** A number fixed here, or read from a setting (times `factor`). */
 export type Amount = number | { readonly env: keyof CatalogSettings; readonly factor?: number };
 
@@ -120,7 +123,9 @@ export interface JobSpec<Q extends QueueName, S extends z.ZodType> {
 }
 
 const oneOff = <Q extends QueueName, S extends z.ZodType>(spec: JobSpec<Q, S> & { jobId: (data: z.output<S>) => string }) => spec;
-const scheduled = <Q extends QueueName, S extends z.ZodType>(spec: JobSpec<Q, S> & { scheduler: { id: string; every: Amount }; jobId?: undefined }) => spec;
+const scheduled = <Q extends QueueName, S extends z.ZodType>(
+  spec: JobSpec<Q, S> & { scheduler: { id: string; every: Amount }; jobId?: undefined },
+) => spec;
 
 const REENQUEUED = 'the reconciler re-enqueues from the store what is still open';
 
@@ -304,7 +309,11 @@ export class JobNotRunError extends UnrecoverableError {
 const describe = (e: z.ZodError) => e.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`).join('; ');
 
 /** The BullMQ options of one job: validates `data` (throws JobPayloadError) and returns what is stored. */
-export function buildJob<N extends OneOffJobName>(name: N, data: JobData<N>, settings: CatalogSettings): { name: N; data: JobData<N>; opts: JobsOptions } {
+export function buildJob<N extends OneOffJobName>(
+  name: N,
+  data: JobData<N>,
+  settings: CatalogSettings,
+): { name: N; data: JobData<N>; opts: JobsOptions } {
   const spec = JOBS[name] as JobSpec<QueueName, z.ZodType>;
   const parsed = spec.schema.safeParse(data);
   if (!parsed.success) throw new JobPayloadError(`${name}: invalid payload at enqueue: ${describe(parsed.error)}`);
@@ -315,16 +324,29 @@ export function buildJob<N extends OneOffJobName>(name: N, data: JobData<N>, set
 /** Attempts, backoff, lifo and retention of an entry (also the template options of a job scheduler). */
 export function jobOptions(spec: JobSpec<QueueName, z.ZodType>, settings: CatalogSettings): JobsOptions {
   const opts: JobsOptions = { attempts: amount(spec.attempts, settings) };
-  if (spec.backoff) opts.backoff = { type: spec.backoff.type, delay: amount(spec.backoff.delay, settings), ...(spec.backoff.jitter === undefined ? {} : { jitter: spec.backoff.jitter }) };
+  if (spec.backoff) {
+    opts.backoff = {
+      type: spec.backoff.type,
+      delay: amount(spec.backoff.delay, settings),
+      ...(spec.backoff.jitter === undefined ? {} : { jitter: spec.backoff.jitter }),
+    };
+  }
   if (spec.lifo !== undefined) opts.lifo = spec.lifo;
   if (spec.retention) Object.assign(opts, spec.retention);
   return opts;
 }
 
 /** A job scheduler of the catalog: its id, interval and the template of the jobs it produces. */
-export function schedulerOf(name: ScheduledJobName, settings: CatalogSettings): { id: string; every: number; template: { name: ScheduledJobName; data: Record<string, never>; opts: JobsOptions } } {
+export function schedulerOf(
+  name: ScheduledJobName,
+  settings: CatalogSettings,
+): { id: string; every: number; template: { name: ScheduledJobName; data: Record<string, never>; opts: JobsOptions } } {
   const spec = JOBS[name];
-  return { id: spec.scheduler.id, every: amount(spec.scheduler.every, settings), template: { name, data: {}, opts: jobOptions(spec, settings) } };
+  return {
+    id: spec.scheduler.id,
+    every: amount(spec.scheduler.every, settings),
+    template: { name, data: {}, opts: jobOptions(spec, settings) },
+  };
 }
 
 /**
@@ -334,7 +356,10 @@ export function schedulerOf(name: ScheduledJobName, settings: CatalogSettings): 
 export function parseJobData<N extends JobName>(name: N, job: { id?: string; data: unknown }): JobData<N> {
   const parsed = (JOBS[name].schema as z.ZodType).safeParse(job.data ?? undefined);
   if (parsed.success) return parsed.data as JobData<N>;
-  throw new JobNotRunError('bad_data', `job data missing or invalid for ${name} job ${job.id ?? '?'} (Redis lost it?): ${describe(parsed.error)}; ${JOBS[name].ifDataLost}`);
+  throw new JobNotRunError(
+    'bad_data',
+    `job data missing or invalid for ${name} job ${job.id ?? '?'} (Redis lost it?): ${describe(parsed.error)}; ${JOBS[name].ifDataLost}`,
+  );
 }
 
 /**
@@ -346,7 +371,10 @@ export function dispatchName<Q extends QueueName>(queue: Q, job: { id?: string; 
   if (spec?.queue === queue) return job.name as DispatchedName<Q>;
   const retired: readonly string[] = (RETIRED_JOBS as Partial<Record<QueueName, readonly string[]>>)[queue] ?? [];
   if (retired.includes(job.name)) return job.name as DispatchedName<Q>;
-  throw new JobNotRunError('unknown_name', `unknown job name "${job.name}" on queue ${queue} (job ${job.id ?? '?'}): not in the job catalog, not run`);
+  throw new JobNotRunError(
+    'unknown_name',
+    `unknown job name "${job.name}" on queue ${queue} (job ${job.id ?? '?'}): not in the job catalog, not run`,
+  );
 }
 
 /** Closes a `switch` over a union: a case left out is a compile error; reaching it at run time fails the job. */

@@ -51,7 +51,10 @@ function pct(m: UsageMetrics | undefined): number {
 }
 
 export class Pacer {
-  constructor(private readonly redis: Redis, private readonly s: PacerSettings) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly s: PacerSettings,
+  ) {}
 
   private key(kind: string, id = ''): string {
     return `${this.s.prefix}:pace:${kind}${id ? `:${id}` : ''}`;
@@ -59,7 +62,13 @@ export class Pacer {
 
   /** 0 when the Page may be written to now (the slot is then taken), else how long to wait in ms. */
   async reserve(pageId: string): Promise<number> {
-    const keys = [this.key('next', pageId), this.key('block', pageId), this.key('slow', pageId), this.key('app-next'), this.key('app-slow')];
+    const keys = [
+      this.key('next', pageId),
+      this.key('block', pageId),
+      this.key('slow', pageId),
+      this.key('app-next'),
+      this.key('app-slow'),
+    ];
     const wait = await this.redis.eval(RESERVE, keys.length, ...keys, this.s.pageSpacingMs, this.s.slowBaseMs);
     return Number(wait);
   }

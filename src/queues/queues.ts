@@ -1,7 +1,18 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { UnavailableError } from '../errors/app-error';
-import { buildJob, fanoutJobId, JOB, QUEUE, QUEUES, JOBS, type CatalogSettings, type JobData, type OneOffJobName, type QueueName } from './catalog';
+import {
+  buildJob,
+  fanoutJobId,
+  JOB,
+  QUEUE,
+  QUEUES,
+  JOBS,
+  type CatalogSettings,
+  type JobData,
+  type OneOffJobName,
+  type QueueName,
+} from './catalog';
 
 /**
  * The producer side of the job catalog: one BullMQ Queue per catalog queue, and typed enqueue helpers
@@ -18,7 +29,8 @@ export class Queues {
     private readonly connection: Redis,
     private readonly settings: { prefix: string; catalog: CatalogSettings },
   ) {
-    const open = (name: QueueName) => new Queue(name, { connection, prefix: settings.prefix, streams: { events: { maxLen: QUEUES[name].eventsMaxLen } } });
+    const open = (name: QueueName) =>
+      new Queue(name, { connection, prefix: settings.prefix, streams: { events: { maxLen: QUEUES[name].eventsMaxLen } } });
     this.fanout = open(QUEUE.fanout);
     this.deliveries = open(QUEUE.deliveries);
     this.webhooks = open(QUEUE.webhooks);
@@ -104,7 +116,9 @@ export class Queues {
   async counts() {
     const states = ['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children'] as const;
     // Redis down is a passing condition for the caller to retry (503), not a server bug.
-    const [fanout, deliveries] = await this.available(() => Promise.all([this.fanout.getJobCounts(...states), this.deliveries.getJobCounts(...states)]));
+    const [fanout, deliveries] = await this.available(() =>
+      Promise.all([this.fanout.getJobCounts(...states), this.deliveries.getJobCounts(...states)]),
+    );
     return { fanout, deliveries };
   }
 

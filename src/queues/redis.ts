@@ -14,7 +14,13 @@ export function createRedis(url: string, kind: 'worker' | 'producer', extra: Red
 
 /** One PING with a short timeout and no retries: for start-up checks and /readyz. */
 export async function probeRedis(url: string, timeoutMs = 2_000): Promise<void> {
-  const r = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  const r = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   r.on('error', () => {});
   try {
     await r.connect();

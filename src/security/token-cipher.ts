@@ -15,7 +15,10 @@ export class TokenCipher {
   readonly keyId: string;
   private readonly keys = new Map<string, Buffer>();
 
-  constructor(private readonly key: Buffer, oldKeys: readonly Buffer[] = []) {
+  constructor(
+    private readonly key: Buffer,
+    oldKeys: readonly Buffer[] = [],
+  ) {
     for (const k of [key, ...oldKeys]) {
       if (k.length !== 32) throw new Error('token encryption keys must be 32 bytes');
     }
@@ -47,7 +50,11 @@ export class TokenCipher {
     const [version, keyId, iv, tag, ct] = value.split('.');
     if (version !== 'v1' || !keyId || !iv || !tag || ct === undefined) throw new Error('unrecognised token ciphertext format');
     const key = this.keys.get(keyId);
-    if (!key) throw new Error(`token was encrypted with key ${keyId}, which is neither the current key ${this.keyId} nor in TOKEN_ENCRYPTION_KEYS_OLD`);
+    if (!key) {
+      throw new Error(
+        `token was encrypted with key ${keyId}, which is neither the current key ${this.keyId} nor in TOKEN_ENCRYPTION_KEYS_OLD`,
+      );
+    }
     const decipher = crypto.createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');

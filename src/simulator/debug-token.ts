@@ -20,9 +20,7 @@ export function debugToken(
   if (token === undefined) throw missingTokenError();
   if (!isAppToken(token)) {
     if (store.tokens.has(token)) {
-      throw invalidParam(
-        'You must provide an app access token, or a user access token that is an owner or developer of the app',
-      );
+      throw invalidParam('You must provide an app access token, or a user access token that is an owner or developer of the app');
     }
     throw unparsableTokenError();
   }

@@ -11,11 +11,7 @@ export class SimGraphError extends Error {
   readonly type: string;
   readonly wwwAuthenticate: boolean;
 
-  constructor(
-    code: number,
-    message: string,
-    opts: { subcode?: number; type?: string; status?: number } = {},
-  ) {
+  constructor(code: number, message: string, opts: { subcode?: number; type?: string; status?: number } = {}) {
     super(message);
     this.code = code;
     this.subcode = opts.subcode;

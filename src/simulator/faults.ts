@@ -98,13 +98,7 @@ export class FaultEngine {
    * First rule of `phase` that matches and fires, consuming one of its count.
    * `accept` lets the caller add a condition (read-lag: only young posts).
    */
-  take(
-    phase: FaultPhase,
-    op: Op,
-    pageId: string | undefined,
-    now: number,
-    accept?: (rule: FaultRule) => boolean,
-  ): FaultRule | undefined {
+  take(phase: FaultPhase, op: Op, pageId: string | undefined, now: number, accept?: (rule: FaultRule) => boolean): FaultRule | undefined {
     if (this.rules.length === 0) return undefined;
     for (let i = 0; i < this.rules.length; i++) {
       const r = this.rules[i]!;

@@ -95,7 +95,10 @@ export class GraphHandler {
     const { s } = this;
     const q = input.url.indexOf('?');
     const path = q >= 0 ? input.url.slice(0, q) : input.url;
-    const segs = path.split('/').filter((x) => x.length > 0).map(safeDecode);
+    const segs = path
+      .split('/')
+      .filter((x) => x.length > 0)
+      .map(safeDecode);
     let version = s.opts.defaultVersion;
     if (segs.length > 0 && VERSION_RE.test(segs[0]!)) version = segs.shift()!;
     const op = classify(input.method, segs);

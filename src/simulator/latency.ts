@@ -8,14 +8,7 @@ import type { LatencySpec } from './types';
 export function validateLatency(spec: unknown): LatencySpec {
   const s = spec as LatencySpec;
   if (s && s.kind === 'fixed' && typeof s.ms === 'number' && s.ms >= 0) return s;
-  if (
-    s &&
-    s.kind === 'lognormal' &&
-    typeof s.medianMs === 'number' &&
-    s.medianMs >= 0 &&
-    typeof s.sigma === 'number' &&
-    s.sigma >= 0
-  ) {
+  if (s && s.kind === 'lognormal' && typeof s.medianMs === 'number' && s.medianMs >= 0 && typeof s.sigma === 'number' && s.sigma >= 0) {
     return s;
   }
   throw new TypeError('latency must be {kind:"fixed",ms>=0} or {kind:"lognormal",medianMs>=0,sigma>=0}');

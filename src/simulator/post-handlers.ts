@@ -7,14 +7,7 @@ import { invalidParam, SimGraphError, unsupportedRequest } from './errors';
 import type { SimStore, StoredPage, StoredPost } from './store';
 import { dupKeyOf } from './store';
 import type { ResolvedOptions } from './types';
-import {
-  checkPhotoFields,
-  checkPostFields,
-  decodeCursor,
-  encodeCursor,
-  photoView,
-  postView,
-} from './views';
+import { checkPhotoFields, checkPostFields, decodeCursor, encodeCursor, photoView, postView } from './views';
 
 const MIN_LEAD_MS = 10 * 60_000;
 
@@ -105,11 +98,7 @@ export function createPhoto(ctx: HandlerContext, page: StoredPage): Record<strin
   const photo = store.createPhoto(page, url, caption, published, ctx.now);
   let base: Record<string, unknown> = { id: photo.id };
   if (published) {
-    const post = store.createPost(
-      page,
-      { message: caption, attachedMedia: [photo.id], published: true, via: 'photos' },
-      ctx.now,
-    );
+    const post = store.createPost(page, { message: caption, attachedMedia: [photo.id], published: true, via: 'photos' }, ctx.now);
     photo.postId = post.id;
     base = { id: photo.id, post_id: post.id };
   }
@@ -173,7 +162,12 @@ export type ListEdge = 'feed' | 'posts' | 'published_posts' | 'scheduled_posts';
  * GET /{page-id}/{feed|posts|published_posts|scheduled_posts}: reverse chronological, cursor paged.
  * `createdUpTo` (read-after-create lag) leaves out published posts created after that instant.
  */
-export function listPosts(ctx: HandlerContext, page: StoredPage, edge: ListEdge, createdUpTo = Number.POSITIVE_INFINITY): Record<string, unknown> {
+export function listPosts(
+  ctx: HandlerContext,
+  page: StoredPage,
+  edge: ListEdge,
+  createdUpTo = Number.POSITIVE_INFINITY,
+): Record<string, unknown> {
   const { params } = ctx;
   const fields = parseFields(params['fields']);
   checkPostFields(fields);

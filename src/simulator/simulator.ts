@@ -221,19 +221,21 @@ class Simulator implements GraphSimulator {
       return;
     }
     this.requests++;
-    readBody(req, GRAPH_BODY_LIMIT).then(
-      (raw) => this.serveGraph(req, res, url, raw),
-      (err: unknown) => {
-        if (err instanceof BodyTooLargeError && !res.headersSent) {
-          res.writeHead(413, { connection: 'close' });
-          res.end();
-        }
+    readBody(req, GRAPH_BODY_LIMIT)
+      .then(
+        (raw) => this.serveGraph(req, res, url, raw),
+        (err: unknown) => {
+          if (err instanceof BodyTooLargeError && !res.headersSent) {
+            res.writeHead(413, { connection: 'close' });
+            res.end();
+          }
+          req.socket.destroy();
+        },
+      )
+      .catch((err: unknown) => {
+        this.opts.logger?.error({ err }, 'graph simulator request failed');
         req.socket.destroy();
-      },
-    ).catch((err: unknown) => {
-      this.opts.logger?.error({ err }, 'graph simulator request failed');
-      req.socket.destroy();
-    });
+      });
   }
 
   private async serveGraph(req: IncomingMessage, res: ServerResponse, url: string, raw: string): Promise<void> {

@@ -53,14 +53,7 @@ export interface SimPost {
 }
 
 export type FaultKind =
-  | 'error'
-  | 'html-error'
-  | 'drop-before-process'
-  | 'drop-after-process'
-  | 'delay'
-  | 'error-after-process'
-  | 'read-lag'
-  | 'incident';
+  'error' | 'html-error' | 'drop-before-process' | 'drop-after-process' | 'delay' | 'error-after-process' | 'read-lag' | 'incident';
 
 export type FaultEndpoint = 'feed' | 'photos' | 'get' | 'edit' | 'delete' | 'list' | 'any-write' | 'any';
 

@@ -38,8 +38,7 @@ const POST_FIELDS: Record<string, Renderer<StoredPost>> = {
   is_expired: () => false,
   scheduled_publish_time: (p) => p.scheduledPublishTime,
   from: (_p, { page }) => ({ id: page.id, name: page.name }),
-  status_type: (p) =>
-    p.attachedMedia.length > 0 ? 'added_photos' : p.link !== undefined ? 'shared_story' : 'mobile_status_update',
+  status_type: (p) => (p.attachedMedia.length > 0 ? 'added_photos' : p.link !== undefined ? 'shared_story' : 'mobile_status_update'),
   full_picture: (p, { photos }) => (p.attachedMedia.length > 0 ? photos.get(p.attachedMedia[0]!)?.url : undefined),
   attachments: (p, { photos }) => {
     if (p.attachedMedia.length === 1) return { data: [photoAttachment(p.attachedMedia[0]!, photos)] };

@@ -91,7 +91,11 @@ export async function launchChromium(opts: { locale?: string } = {}): Promise<Ch
   let executablePath: string;
   let args: string[];
   if (chromiumPath) {
-    if (!fs.existsSync(chromiumPath)) throw new Error(`CHROMIUM_PATH is set to ${chromiumPath}, which does not exist. Unset it to use the Chromium of the @sparticuz/chromium package.`);
+    if (!fs.existsSync(chromiumPath)) {
+      throw new Error(
+        `CHROMIUM_PATH is set to ${chromiumPath}, which does not exist. Unset it to use the Chromium of the @sparticuz/chromium package.`,
+      );
+    }
     executablePath = chromiumPath;
     args = SYSTEM_ARGS;
   } else {

@@ -39,7 +39,10 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const TYPES = new Set<MetricType>(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 // What Go's strconv.ParseFloat accepts in practice (decimal forms, Inf, NaN).
 const FLOAT = /^[+-]?(?:inf(?:inity)?|nan|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)$/i;
-const SUFFIXES: Record<'histogram' | 'summary', readonly string[]> = { histogram: ['_bucket', '_sum', '_count'], summary: ['_sum', '_count'] };
+const SUFFIXES: Record<'histogram' | 'summary', readonly string[]> = {
+  histogram: ['_bucket', '_sum', '_count'],
+  summary: ['_sum', '_count'],
+};
 
 function parseFloatStrict(text: string, line: number, what: string): number {
   if (!FLOAT.test(text)) throw new ExpositionError(line, `${what} "${text}" is not a number`);
@@ -91,8 +94,13 @@ function parseSampleLine(text: string, line: number): Sample {
     i++;
   }
   if (text[i] !== ' ' && text[i] !== '\t') throw new ExpositionError(line, `expected a space and a value after ${name}`);
-  const rest = text.slice(i).trim().split(/[ \t]+/);
-  if (rest.length < 1 || rest.length > 2 || rest[0] === '') throw new ExpositionError(line, `expected "value [timestamp]" after ${name}, got "${text.slice(i).trim()}"`);
+  const rest = text
+    .slice(i)
+    .trim()
+    .split(/[ \t]+/);
+  if (rest.length < 1 || rest.length > 2 || rest[0] === '') {
+    throw new ExpositionError(line, `expected "value [timestamp]" after ${name}, got "${text.slice(i).trim()}"`);
+  }
   const value = parseFloatStrict(rest[0]!, line, `value of ${name}`);
   let timestamp: number | undefined;
   if (rest[1] !== undefined) {
@@ -171,7 +179,9 @@ export function parseExposition(text: string): MetricFamily[] {
       if (sample.labels.le === undefined) throw new ExpositionError(line, `${sample.name} has no le label`);
       parseFloatStrict(sample.labels.le, line, `le of ${sample.name}`);
     }
-    if (f.type === 'histogram' && sample.name === f.name) throw new ExpositionError(line, `histogram ${f.name} has a sample without _bucket/_sum/_count suffix`);
+    if (f.type === 'histogram' && sample.name === f.name) {
+      throw new ExpositionError(line, `histogram ${f.name} has a sample without _bucket/_sum/_count suffix`);
+    }
     if (f.type === 'summary' && sample.name === f.name) {
       if (sample.labels.quantile === undefined) throw new ExpositionError(line, `${sample.name} has no quantile label`);
       parseFloatStrict(sample.labels.quantile, line, `quantile of ${sample.name}`);
@@ -196,7 +206,9 @@ export function lintExposition(families: readonly MetricFamily[]): string[] {
     if (f.type === 'counter' && !f.name.endsWith('_total')) problems.push(`${f.name}: counter metrics should have "_total" suffix`);
     if (f.type !== 'counter' && f.name.endsWith('_total')) problems.push(`${f.name}: non-counter metrics should not have "_total" suffix`);
     for (const s of f.samples) {
-      for (const label of Object.keys(s.labels)) if (camel.test(label)) problems.push(`${f.name}: label names should be written in snake_case, not camelCase (${label})`);
+      for (const label of Object.keys(s.labels)) {
+        if (camel.test(label)) problems.push(`${f.name}: label names should be written in snake_case, not camelCase (${label})`);
+      }
       if (f.type === 'counter' && !(s.value >= 0)) problems.push(`${f.name}: counter value ${s.value} is not a non-negative number`);
     }
     if (f.type === 'histogram') problems.push(...lintHistogram(f));
@@ -222,8 +234,12 @@ function lintHistogram(f: MetricFamily): string[] {
     if (count === undefined || sum === undefined) problems.push(`${where}: _count or _sum missing`);
     const sorted = [...buckets].sort(([a], [b]) => a - b);
     if (sorted.at(-1)?.[0] !== Number.POSITIVE_INFINITY) problems.push(`${where}: no +Inf bucket`);
-    else if (count !== undefined && sorted.at(-1)![1] !== count) problems.push(`${where}: +Inf bucket ${sorted.at(-1)![1]} differs from _count ${count}`);
-    for (let i = 1; i < sorted.length; i++) if (sorted[i]![1] < sorted[i - 1]![1]) problems.push(`${where}: buckets are not cumulative at le=${sorted[i]![0]}`);
+    else if (count !== undefined && sorted.at(-1)![1] !== count) {
+      problems.push(`${where}: +Inf bucket ${sorted.at(-1)![1]} differs from _count ${count}`);
+    }
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i]![1] < sorted[i - 1]![1]) problems.push(`${where}: buckets are not cumulative at le=${sorted[i]![0]}`);
+    }
   }
   return problems;
 }

@@ -59,9 +59,14 @@ export function spawnNode(args: string[], env: Record<string, string>): NodeProc
         };
         const check = () => {
           if (pattern.test(out) || pattern.test(err)) done(resolve);
-          else if (exitCode !== undefined) done(() => reject(new Error(`process exited (${exitCode}) before printing ${pattern}\nstdout: ${out}\nstderr: ${err}`)));
+          else if (exitCode !== undefined) {
+            done(() => reject(new Error(`process exited (${exitCode}) before printing ${pattern}\nstdout: ${out}\nstderr: ${err}`)));
+          }
         };
-        const timer = setTimeout(() => done(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`))), timeoutMs);
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`))),
+          timeoutMs,
+        );
         listeners.add(check);
         check();
       });

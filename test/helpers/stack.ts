@@ -18,7 +18,18 @@ export async function startTestStack(db: TestDatabase, label: string, opts: Stac
   const stack = await startStack({
     ...opts,
     // The rate limiter stays on (every request goes through it) but far above what a test sends.
-    env: { DATABASE_URL: database.url, QUEUE_PREFIX: prefix, REDIS_URL, LOG_LEVEL: 'silent', DELIVERY_BACKOFF_MS: '200', PAGE_MIN_SPACING_MS: '50', READBACK_DELAY_MS: '300', GRAPH_TIMEOUT_MS: '5000', RATE_LIMIT_MAX: '1000000', ...opts.env },
+    env: {
+      DATABASE_URL: database.url,
+      QUEUE_PREFIX: prefix,
+      REDIS_URL,
+      LOG_LEVEL: 'silent',
+      DELIVERY_BACKOFF_MS: '200',
+      PAGE_MIN_SPACING_MS: '50',
+      READBACK_DELAY_MS: '300',
+      GRAPH_TIMEOUT_MS: '5000',
+      RATE_LIMIT_MAX: '1000000',
+      ...opts.env,
+    },
     log: opts.log ?? createLogger(loadTestEnv().testLogLevel),
   });
   return Object.assign(stack, {

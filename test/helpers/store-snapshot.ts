@@ -5,9 +5,14 @@ import type { Store } from '../../src/db/create-db';
 async function tableNames(store: Store): Promise<string[]> {
   const q =
     store.dialect === 'postgres'
-      ? sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'`
+      ? sql<{
+          name: string;
+        }>`select table_name as name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'`
       : sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%'`;
-  return (await q.execute(store.db)).rows.map((r) => r.name).filter((n) => !n.startsWith('kysely_')).sort();
+  return (await q.execute(store.db)).rows
+    .map((r) => r.name)
+    .filter((n) => !n.startsWith('kysely_'))
+    .sort();
 }
 
 /**

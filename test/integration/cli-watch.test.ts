@@ -20,7 +20,15 @@ describe.each(testDatabases())('per-level progress (GET /v1/posts/{id}/levels, l
     await s.deps.units.importCsv(UNITS_TEXT);
     const hanoi = await s.deps.targets.resolve({ unit: '01', scope: 'subtree' } as never);
     await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === 'root' || hanoi.some((u) => u.code === c) });
-    const levels = await s.deps.store.db.selectFrom('units').select(['code', 'level']).where('code', 'in', hanoi.map((u) => u.code)).execute();
+    const levels = await s.deps.store.db
+      .selectFrom('units')
+      .select(['code', 'level'])
+      .where(
+        'code',
+        'in',
+        hanoi.map((u) => u.code),
+      )
+      .execute();
     expected = new Map();
     for (const u of levels) expected.set(u.level, (expected.get(u.level) ?? 0) + 1);
     editor = s.admin.withKey((await s.admin.createKey({ name: 'editor', role: 'editor', unit: 'root' })).key);
@@ -48,7 +56,9 @@ describe.each(testDatabases())('per-level progress (GET /v1/posts/{id}/levels, l
     stream.on('data', (d: Buffer) => (drawn += d.toString()));
     const { view, levels } = await watchPostLevels(editor, post.id, { intervalMs: 100, stream });
     expect(view.status).toBe('published');
-    expect(levels.map((l) => [l.level, l.total, l.done, l.counts.published])).toEqual([...expected.entries()].sort(([a], [b]) => a - b).map(([level, n]) => [level, n, n, n]));
+    expect(levels.map((l) => [l.level, l.total, l.done, l.counts.published])).toEqual(
+      [...expected.entries()].sort(([a], [b]) => a - b).map(([level, n]) => [level, n, n, n]),
+    );
     for (const name of ['provinces', 'districts', 'communes']) expect(drawn).toMatch(new RegExp(`${name} .*\\| \\d+/\\d+ done`));
 
     const exited = await Promise.race([exitCode, new Promise<'running'>((r) => setTimeout(() => r('running'), 45_000).unref())]);

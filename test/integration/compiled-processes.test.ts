@@ -19,7 +19,12 @@ const ALL_IN_ONE = ['dist/src/main.js'];
 /** The entry points' own shutdown budget (close-with-grace `delay`); docker's stop_grace_period is above it. */
 const GRACE_MS = 30_000;
 
-const UNITS = ['code,parent_code,level,type,name', '01,,1,Thành phố Trung ương,Thành phố Hà Nội', '001,01,2,Quận,Quận Ba Đình', '00001,001,3,Phường,Phường Phúc Xá'].join('\n');
+const UNITS = [
+  'code,parent_code,level,type,name',
+  '01,,1,Thành phố Trung ương,Thành phố Hà Nội',
+  '001,01,2,Quận,Quận Ba Đình',
+  '00001,001,3,Phường,Phường Phúc Xá',
+].join('\n');
 
 describe('compiled entry points (node dist/…)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-compiled-'));
@@ -83,9 +88,15 @@ describe('compiled entry points (node dist/…)', () => {
         // One post through the API process, fanned out and delivered by the worker process.
         const admin = new ApiClient(base, adminKey);
         expect(await admin.importUnits(UNITS)).toMatchObject({ total: 3 });
-        const pages = ['root', '01', '001', '00001'].map((code, i) => ({ code, id: `1000000000000${i + 1}`, token: `EAAG${crypto.randomBytes(24).toString('base64url')}` }));
+        const pages = ['root', '01', '001', '00001'].map((code, i) => ({
+          code,
+          id: `1000000000000${i + 1}`,
+          token: `EAAG${crypto.randomBytes(24).toString('base64url')}`,
+        }));
         sim.seedPages(pages.map((p) => ({ id: p.id, token: p.token, name: `MTTQ ${p.code}` })));
-        expect(await admin.importPages(['unit_code,page_id,access_token', ...pages.map((p) => `${p.code},${p.id},${p.token}`)].join('\n'))).toMatchObject({ linked: 4 });
+        expect(
+          await admin.importPages(['unit_code,page_id,access_token', ...pages.map((p) => `${p.code},${p.id},${p.token}`)].join('\n')),
+        ).toMatchObject({ linked: 4 });
         const editor = admin.withKey((await admin.createKey({ name: 'editor', role: 'editor', unit: 'root' })).key);
         const approver = admin.withKey((await admin.createKey({ name: 'approver', role: 'approver', unit: 'root' })).key);
         const post = await editor.createPost({ message: `Bản dựng biên dịch (${name})`, target: { unit: 'root', scope: 'subtree' } });

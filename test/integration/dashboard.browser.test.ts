@@ -46,7 +46,10 @@ describe('dashboard in chromium during a real fan-out', () => {
 
   beforeAll(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    s = await startTestStack(testDatabases()[0]!, 'dash-ui', { simulator: { latency: { kind: 'fixed', ms: 20 } }, env: { WORKER_CONCURRENCY: '4' } });
+    s = await startTestStack(testDatabases()[0]!, 'dash-ui', {
+      simulator: { latency: { kind: 'fixed', ms: 20 } },
+      env: { WORKER_CONCURRENCY: '4' },
+    });
     const { pages } = await seedOrganisation(s);
     const pageOf = new Map(pages.map((p) => [p.unitCode, p.pageId]));
     editor = s.admin.withKey((await s.admin.createKey({ name: 'Ban Tuyên giáo Hà Nội', role: 'editor', unit: '01' })).key);
@@ -60,11 +63,15 @@ describe('dashboard in chromium during a real fan-out', () => {
       .where('unit_code', '=', '002')
       .execute();
     // An earlier post, already published, and one still waiting for approval.
-    const earlier = await editor.createPost({ message: 'Quận Ba Đình: lịch tiếp công dân tháng 12', target: { unit: '001', scope: 'self' } });
+    const earlier = await editor.createPost({
+      message: 'Quận Ba Đình: lịch tiếp công dân tháng 12',
+      target: { unit: '001', scope: 'self' },
+    });
     await approver.approve(earlier.id);
     await waitFor(async () => (await editor.getPost(earlier.id)).status === 'published');
     const post = await editor.createPost({
-      message: 'Ủy ban MTTQ Việt Nam thành phố Hà Nội thông báo: Ngày hội Đại đoàn kết toàn dân tộc năm 2026 được tổ chức tại tất cả khu dân cư. Kính mời bà con tham gia!',
+      message:
+        'Ủy ban MTTQ Việt Nam thành phố Hà Nội thông báo: Ngày hội Đại đoàn kết toàn dân tộc năm 2026 được tổ chức tại tất cả khu dân cư. Kính mời bà con tham gia!',
       link: 'https://mattran.org.vn/',
       target: { unit: '01', scope: 'subtree' },
     });
@@ -116,11 +123,15 @@ describe('dashboard in chromium during a real fan-out', () => {
     await page.keyboard.press('Enter');
     await page.locator('.tree-node[data-code="00001"] .badge', { hasText: 'Lỗi' }).waitFor();
     expect(await badinh.locator('> .tree-row .tree-toggle').getAttribute('aria-expanded')).toBe('true');
-    expect(await page.getByRole('link', { name: 'Xem bài trên Trang Facebook của Phường Cống Vị' }).getAttribute('href')).toMatch(/^https:\/\/www\.facebook\.com\//);
+    expect(await page.getByRole('link', { name: 'Xem bài trên Trang Facebook của Phường Cống Vị' }).getAttribute('href')).toMatch(
+      /^https:\/\/www\.facebook\.com\//,
+    );
     await page.locator('.failure', { hasText: 'Mã truy cập bị vô hiệu' }).locator('.failure__count', { hasText: '3' }).waitFor();
     await shot(page, 'dashboard-post.png');
     await shot(page, 'dashboard-post-full.png', true);
-    await page.locator('section.card', { hasText: 'Lỗi theo nguyên nhân' }).screenshot({ path: path.join(ARTIFACTS, 'dashboard-failures.png') });
+    await page
+      .locator('section.card', { hasText: 'Lỗi theo nguyên nhân' })
+      .screenshot({ path: path.join(ARTIFACTS, 'dashboard-failures.png') });
 
     await page.getByRole('button', { name: /Switch to English/ }).click();
     await page.getByRole('heading', { level: 1, name: 'Post details' }).waitFor();

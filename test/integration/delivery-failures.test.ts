@@ -5,7 +5,6 @@ import type { ApiClient } from '../../src/cli/api-client';
 import { deliveryJobId } from '../../src/queues/catalog';
 import type { PostView } from '../../src/services/read-models/post-views.service';
 
-
 const FINAL = ['published', 'partially_failed', 'failed', 'cancelled'];
 let seq = 0;
 
@@ -24,7 +23,15 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   });
   afterAll(() => s?.dispose());
 
-  type Delivery = { unitCode: string; pageId: string | null; status: string; attempts: number; reason: string | null; fbPostId: string | null; error: { code: number | null; subcode: number | null; message: string | null } | null };
+  type Delivery = {
+    unitCode: string;
+    pageId: string | null;
+    status: string;
+    attempts: number;
+    reason: string | null;
+    fbPostId: string | null;
+    error: { code: number | null; subcode: number | null; message: string | null } | null;
+  };
 
   /** Units (with their Page) of a district subtree. */
   async function unitsOf(district: string): Promise<Array<{ code: string; pageId: string }>> {
@@ -41,10 +48,11 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
     return { id: post.id, message };
   }
 
-  const finalPost = (id: string) => waitFor(async () => {
-    const p = await editor.getPost(id);
-    return FINAL.includes(p.status) ? p : null;
-  }, 30_000);
+  const finalPost = (id: string) =>
+    waitFor(async () => {
+      const p = await editor.getPost(id);
+      return FINAL.includes(p.status) ? p : null;
+    }, 30_000);
 
   async function deliveries(id: string): Promise<Map<string, Delivery>> {
     const res = await editor.deliveries(id, { limit: 500 });
@@ -52,15 +60,35 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   }
 
   /** Visible posts with this message on a Page (the simulator's own view). */
-  const visible = (pageId: string, message: string) => s.sim.postsOf(pageId).filter((p) => p.message === message && p.isPublished && !p.isDeleted && !p.isHidden).length;
+  const visible = (pageId: string, message: string) =>
+    s.sim.postsOf(pageId).filter((p) => p.message === message && p.isPublished && !p.isDeleted && !p.isHidden).length;
 
   const deliveryId = async (postId: string, unitCode: string) =>
-    (await s.deps.store.db.selectFrom('deliveries').select('id').where('post_id', '=', postId).where('unit_code', '=', unitCode).executeTakeFirstOrThrow()).id;
+    (
+      await s.deps.store.db
+        .selectFrom('deliveries')
+        .select('id')
+        .where('post_id', '=', postId)
+        .where('unit_code', '=', unitCode)
+        .executeTakeFirstOrThrow()
+    ).id;
 
-  const deliveryJob = async (postId: string, unitCode: string) => (await s.deps.queues.deliveries.getJob(deliveryJobId(Number(await deliveryId(postId, unitCode)))))!;
+  const deliveryJob = async (postId: string, unitCode: string) =>
+    (await s.deps.queues.deliveries.getJob(deliveryJobId(Number(await deliveryId(postId, unitCode)))))!;
 
   function expectCounts(p: PostView, counts: Partial<PostView['counts']>) {
-    expect(p.counts).toEqual({ queued: 0, publishing: 0, published: 0, failed: 0, skipped: 0, cancelled: 0, recalling: 0, recalled: 0, recall_failed: 0, ...counts });
+    expect(p.counts).toEqual({
+      queued: 0,
+      publishing: 0,
+      published: 0,
+      failed: 0,
+      skipped: 0,
+      cancelled: 0,
+      recalling: 0,
+      recalled: 0,
+      recall_failed: 0,
+      ...counts,
+    });
   }
 
   it('a. invalidated token: fails password_changed (190/460), marks the Page needs_reauth, and the next post skips Graph for it', async () => {
@@ -73,14 +101,24 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
     expect(done.status).toBe('partially_failed');
     expectCounts(done, { published: units.length - 1, failed: 1 });
     const d1 = await deliveries(first.id);
-    expect(d1.get(broken.code)).toMatchObject({ status: 'failed', reason: 'password_changed', attempts: 1, fbPostId: null, error: { code: 190, subcode: 460 } });
+    expect(d1.get(broken.code)).toMatchObject({
+      status: 'failed',
+      reason: 'password_changed',
+      attempts: 1,
+      fbPostId: null,
+      error: { code: 190, subcode: 460 },
+    });
     expect(d1.get(broken.code)!.error!.message).toMatch(/changed their password/);
     for (const u of units.filter((x) => x !== broken)) {
       expect(d1.get(u.code)).toMatchObject({ status: 'published', attempts: 1, error: null });
       expect(visible(u.pageId, first.message)).toBe(1);
     }
     expect(visible(broken.pageId, first.message)).toBe(0);
-    const page = await s.deps.store.db.selectFrom('pages').select(['token_status', 'token_status_reason']).where('unit_code', '=', broken.code).executeTakeFirstOrThrow();
+    const page = await s.deps.store.db
+      .selectFrom('pages')
+      .select(['token_status', 'token_status_reason'])
+      .where('unit_code', '=', broken.code)
+      .executeTakeFirstOrThrow();
     expect(page.token_status).toBe('needs_reauth');
     expect(page.token_status_reason).toMatch(/^password_changed/);
 
@@ -95,7 +133,12 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
     expect((after.byEndpoint['feed'] ?? 0) - (before.byEndpoint['feed'] ?? 0)).toBe(units.length - 1);
     expect(after.requests - before.requests).toBe(units.length - 1);
     const d2 = await deliveries(second.id);
-    expect(d2.get(broken.code)).toMatchObject({ status: 'failed', reason: 'needs_reauth', attempts: 0, error: { code: null, subcode: null } });
+    expect(d2.get(broken.code)).toMatchObject({
+      status: 'failed',
+      reason: 'needs_reauth',
+      attempts: 0,
+      error: { code: null, subcode: null },
+    });
     expect(d2.get(broken.code)!.error!.message).toMatch(/password_changed/);
     for (const u of units.filter((x) => x !== broken)) expect(visible(u.pageId, second.message)).toBe(1);
   });
@@ -126,7 +169,9 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   it('c. 500 code 2 after the post was created: the read-back finds it, exactly one visible post', async () => {
     const units = await unitsOf('009');
     const hit = [units[0]!, units[5]!, units[7]!];
-    s.sim.addFaults(hit.map((u) => ({ kind: 'error-after-process' as const, endpoint: 'feed' as const, pageId: u.pageId, code: 2, count: 1 })));
+    s.sim.addFaults(
+      hit.map((u) => ({ kind: 'error-after-process' as const, endpoint: 'feed' as const, pageId: u.pageId, code: 2, count: 1 })),
+    );
 
     const post = await publish('009', 'tạo xong mới báo lỗi');
     const done = await finalPost(post.id);
@@ -158,9 +203,21 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
     expect(done.status).toBe('partially_failed');
     expectCounts(done, { published: units.length - 2, failed: 2 });
     const d = await deliveries(post.id);
-    expect(d.get(badImage.code)).toMatchObject({ status: 'failed', reason: 'bad_image', attempts: 1, fbPostId: null, error: { code: 324, subcode: null } });
+    expect(d.get(badImage.code)).toMatchObject({
+      status: 'failed',
+      reason: 'bad_image',
+      attempts: 1,
+      fbPostId: null,
+      error: { code: 324, subcode: null },
+    });
     expect(d.get(badImage.code)!.error!.message).toMatch(/#324/);
-    expect(d.get(badParam.code)).toMatchObject({ status: 'failed', reason: 'invalid_parameter', attempts: 1, fbPostId: null, error: { code: 100, subcode: null } });
+    expect(d.get(badParam.code)).toMatchObject({
+      status: 'failed',
+      reason: 'invalid_parameter',
+      attempts: 1,
+      fbPostId: null,
+      error: { code: 100, subcode: null },
+    });
     expect(visible(badImage.pageId, post.message)).toBe(0);
     expect(visible(badParam.pageId, post.message)).toBe(0);
     for (const u of units.filter((x) => x !== badImage && x !== badParam)) expect(visible(u.pageId, post.message)).toBe(1);
@@ -174,7 +231,11 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
     expect((after.byEndpoint['feed'] ?? 0) - (before.byEndpoint['feed'] ?? 0)).toBe(units.length - 1);
     s.sim.clearFaults();
     // Permanent errors do not mark the Page's token.
-    const pages = await s.deps.store.db.selectFrom('pages').select('token_status').where('unit_code', 'in', [badImage.code, badParam.code]).execute();
+    const pages = await s.deps.store.db
+      .selectFrom('pages')
+      .select('token_status')
+      .where('unit_code', 'in', [badImage.code, badParam.code])
+      .execute();
     expect(pages.map((p) => p.token_status)).not.toContain('needs_reauth');
   });
 
@@ -218,7 +279,12 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
       await delayed.promote();
       const done = await finalPost(post.id);
       expect(done.status).toBe('published');
-      expect((await deliveries(post.id)).get(throttled.code)).toMatchObject({ status: 'published', attempts: 1, reason: null, error: null });
+      expect((await deliveries(post.id)).get(throttled.code)).toMatchObject({
+        status: 'published',
+        attempts: 1,
+        reason: null,
+        error: null,
+      });
       expect(visible(throttled.pageId, post.message)).toBe(1);
     } finally {
       s.sim.setUsagePercent(throttled.pageId, 0);
@@ -271,7 +337,11 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
       // The read-back window still starts at attempt 1 (which created the post), not at the throttled attempt 2.
       const created = s.sim.postsOf(p.pageId).filter((x) => x.message === post.message);
       expect(created).toHaveLength(1);
-      const row = await s.deps.store.db.selectFrom('deliveries').select('attempt_started_at').where('id', '=', await deliveryId(post.id, p.code)).executeTakeFirstOrThrow();
+      const row = await s.deps.store.db
+        .selectFrom('deliveries')
+        .select('attempt_started_at')
+        .where('id', '=', await deliveryId(post.id, p.code))
+        .executeTakeFirstOrThrow();
       expect(new Date(row.attempt_started_at!).getTime()).toBeLessThanOrEqual(created[0]!.createdAt);
       const job = await deliveryJob(post.id, p.code);
       await waitFor(async () => (await job.getState()) === 'delayed', 10_000);
@@ -280,7 +350,11 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
 
       const done = await finalPost(post.id);
       expect(done.status).toBe('published');
-      expect((await deliveries(post.id)).get(p.code)).toMatchObject({ status: 'published', attempts: 2, reason: 'recovered_after_unknown_outcome' });
+      expect((await deliveries(post.id)).get(p.code)).toMatchObject({
+        status: 'published',
+        attempts: 2,
+        reason: 'recovered_after_unknown_outcome',
+      });
       expect(s.sim.postsOf(p.pageId).filter((x) => x.message === post.message)).toHaveLength(1);
       for (const u of units) expect(visible(u.pageId, post.message)).toBe(1);
     } finally {

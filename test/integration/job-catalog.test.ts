@@ -24,7 +24,8 @@ describe.each(testDatabases())('job catalog dispatch on $name', (db) => {
   afterAll(() => s?.dispose());
 
   /** The job once it is in `state` (read after the state, so it carries what that transition wrote). */
-  const jobIn = (q: Queue, id: string, state: 'failed' | 'completed') => waitFor(async () => ((await q.getJobState(id)) === state ? q.getJob(id) : null), 20_000);
+  const jobIn = (q: Queue, id: string, state: 'failed' | 'completed') =>
+    waitFor(async () => ((await q.getJobState(id)) === state ? q.getJob(id) : null), 20_000);
 
   it('fails an unknown job name on the deliveries queue for good, without calling Graph, and a job whose data does not parse', async () => {
     const editor = s.admin.withKey((await s.admin.createKey({ name: 'e', role: 'editor', unit: 'root' })).key);
@@ -33,26 +34,46 @@ describe.each(testDatabases())('job catalog dispatch on $name', (db) => {
     await approver.approve(post.id);
     await s.deps.queues.fanout.remove(fanoutJobId(post.id));
     await s.deps.fanout.run(post.id, { get: () => 0, set: async () => {} }); // no workers yet: fan out by hand
-    const row = await s.deps.store.db.selectFrom('deliveries').select(['id', 'page_id']).where('post_id', '=', post.id).executeTakeFirstOrThrow();
+    const row = await s.deps.store.db
+      .selectFrom('deliveries')
+      .select(['id', 'page_id'])
+      .where('post_id', '=', post.id)
+      .executeTakeFirstOrThrow();
     // Only the job with a name not in the catalog is left for this delivery: a publish payload under another name.
     await s.deps.queues.deliveries.remove(deliveryJobId(row.id));
-    await s.deps.queues.deliveries.add('delivery.unknownVerb', { deliveryId: row.id, postId: post.id }, { jobId: 'unknown-1', attempts: 5 });
+    await s.deps.queues.deliveries.add(
+      'delivery.unknownVerb',
+      { deliveryId: row.id, postId: post.id },
+      { jobId: 'unknown-1', attempts: 5 },
+    );
     await s.deps.queues.deliveries.add(JOB.publish, { deliveryId: 'lost', postId: post.id }, { jobId: 'bad-data-1', attempts: 5 });
     // Keeps the reconciler (at worker start and every 20 s) from giving the row a job of its own meanwhile.
-    await s.deps.store.db.updateTable('deliveries').set({ updated_at: new Date(Date.now() + 3_600_000).toISOString() }).where('id', '=', row.id).execute();
+    await s.deps.store.db
+      .updateTable('deliveries')
+      .set({ updated_at: new Date(Date.now() + 3_600_000).toISOString() })
+      .where('id', '=', row.id)
+      .execute();
     const requestsBefore = s.sim.stats().requests;
 
     workers = await startWorkers(s.deps);
     const unknown: Job = (await jobIn(s.deps.queues.deliveries, 'unknown-1', 'failed'))!;
-    expect(unknown.failedReason).toBe(`unknown job name "delivery.unknownVerb" on queue ${QUEUE.deliveries} (job unknown-1): not in the job catalog, not run`);
+    expect(unknown.failedReason).toBe(
+      `unknown job name "delivery.unknownVerb" on queue ${QUEUE.deliveries} (job unknown-1): not in the job catalog, not run`,
+    );
     expect(unknown.attemptsMade).toBe(1); // UnrecoverableError: no retries
     const bad: Job = (await jobIn(s.deps.queues.deliveries, 'bad-data-1', 'failed'))!;
-    expect(bad.failedReason).toMatch(/^job data missing or invalid for delivery\.publish job bad-data-1 \(Redis lost it\?\): deliveryId: .*the reconciler re-enqueues/);
+    expect(bad.failedReason).toMatch(
+      /^job data missing or invalid for delivery\.publish job bad-data-1 \(Redis lost it\?\): deliveryId: .*the reconciler re-enqueues/,
+    );
     expect(bad.attemptsMade).toBe(1);
 
     expect(s.sim.stats().requests).toBe(requestsBefore);
     expect(s.sim.postsOf(row.page_id!)).toHaveLength(0);
-    const after = await s.deps.store.db.selectFrom('deliveries').select(['status', 'attempts']).where('id', '=', row.id).executeTakeFirstOrThrow();
+    const after = await s.deps.store.db
+      .selectFrom('deliveries')
+      .select(['status', 'attempts'])
+      .where('id', '=', row.id)
+      .executeTakeFirstOrThrow();
     expect(after).toMatchObject({ status: 'queued', attempts: 0 });
     await s.deps.posts.cancel(await s.deps.keys.authenticate(s.adminKey), post.id);
   });
@@ -73,7 +94,10 @@ describe.each(testDatabases())('job catalog dispatch on $name', (db) => {
       expect(await governance.getJobSchedulers()).toEqual([]);
       expect(await governance.getJobCountByTypes('waiting', 'delayed', 'prioritized')).toBe(0);
       const names = (await maintenance.getJobSchedulers()).map((j) => [j.key, j.name]).sort();
-      expect(names).toEqual([['reconcile', 'maintenance.reconcile'], ['reconcile-changes', 'maintenance.reconcileChanges']]); // no FB app here: no token sweep
+      expect(names).toEqual([
+        ['reconcile', 'maintenance.reconcile'],
+        ['reconcile-changes', 'maintenance.reconcileChanges'],
+      ]); // no FB app here: no token sweep
       const old = (await jobIn(fanout, 'old-reconcile-1', 'completed'))!;
       expect(JSON.parse(old.returnvalue as string)).toMatchObject({ fanouts: expect.any(Number), deliveries: expect.any(Number) });
     } finally {

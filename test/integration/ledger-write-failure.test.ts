@@ -39,7 +39,9 @@ describe.each(testDatabases())('the store fails right after a post was created, 
       }, 30_000);
       expect(injected).toBe(1);
       expect(done.counts).toMatchObject({ published: 3, failed: 0 });
-      const pageId = (await s.deps.store.db.selectFrom('pages').select('page_id').where('unit_code', '=', '00001').executeTakeFirstOrThrow()).page_id;
+      const pageId = (
+        await s.deps.store.db.selectFrom('pages').select('page_id').where('unit_code', '=', '00001').executeTakeFirstOrThrow()
+      ).page_id;
       const copies = s.sim.postsOf(pageId).filter((p) => p.message === message);
       expect(copies).toHaveLength(1);
       const row = (await editor.deliveries(post.id, { unit: '00001' })).items[0]!;

@@ -52,8 +52,17 @@ describe('Prometheus metrics after a real fan-out', () => {
     await approver.approve(post.id);
 
     // An app-level throttle (code 4) pauses the whole queue for the throttle window; lift it once seen.
-    const row = () => s.deps.store.db.selectFrom('deliveries').select(['id', 'status', 'reason']).where('post_id', '=', post.id).where('unit_code', '=', throttled.code).executeTakeFirst();
-    await waitFor(async () => (await row())?.reason === 'app_rate_limited' && (await s.deps.queues.deliveries.getRateLimitTtl(100_000)) > 0, 30_000);
+    const row = () =>
+      s.deps.store.db
+        .selectFrom('deliveries')
+        .select(['id', 'status', 'reason'])
+        .where('post_id', '=', post.id)
+        .where('unit_code', '=', throttled.code)
+        .executeTakeFirst();
+    await waitFor(
+      async () => (await row())?.reason === 'app_rate_limited' && (await s.deps.queues.deliveries.getRateLimitTtl(100_000)) > 0,
+      30_000,
+    );
     await s.deps.queues.deliveries.removeRateLimitKey();
 
     const done = await waitFor(async () => {
@@ -90,7 +99,9 @@ describe('Prometheus metrics after a real fan-out', () => {
     expect(sample(text, 'lantoa_fanout_deliveries_sum')).toBe(units.length);
     expect(sample(text, `lantoa_posts_finished_total{status="partially_failed"}`)).toBe(1);
     expect(sample(text, 'lantoa_queue_up')).toBe(1);
-    for (const queue of ['fanout', 'deliveries', 'webhooks']) expect(sample(text, `lantoa_queue_jobs{queue="${queue}",state="waiting"}`)).toBe(0);
+    for (const queue of ['fanout', 'deliveries', 'webhooks']) {
+      expect(sample(text, `lantoa_queue_jobs{queue="${queue}",state="waiting"}`)).toBe(0);
+    }
     expect(sample(text, `lantoa_queue_jobs{queue="deliveries",state="completed"}`)).toBeGreaterThanOrEqual(published);
     expect(sample(text, 'process_cpu_seconds_total')).toBeGreaterThan(0);
     expect(text).not.toContain(s.adminKey);
@@ -130,7 +141,11 @@ describe('Prometheus metrics after a real fan-out', () => {
         fs.writeFileSync(file, JSON.stringify(rules)); // JSON is YAML
         for (const f of [file, ...ruleFiles(ROOT)]) {
           const r = pt.run(['check', 'rules', f]);
-          expect({ file: path.basename(f), status: r.status, out: r.output }).toEqual({ file: path.basename(f), status: 0, out: expect.stringContaining('SUCCESS') });
+          expect({ file: path.basename(f), status: r.status, out: r.output }).toEqual({
+            file: path.basename(f),
+            status: 0,
+            out: expect.stringContaining('SUCCESS'),
+          });
         }
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -166,7 +181,9 @@ describe('GET /metrics with METRICS_TOKEN set', () => {
     const denied = await s.app.inject({ method: 'GET', url: '/metrics' });
     expect(denied.statusCode).toBe(401);
     expect(denied.json().error.code).toBe('UNAUTHENTICATED');
-    expect((await s.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${s.adminKey}` } })).statusCode).toBe(401);
+    expect((await s.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${s.adminKey}` } })).statusCode).toBe(
+      401,
+    );
     const ok = await s.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer scrape-secret-0123456789' } });
     expect(ok.statusCode).toBe(200);
     expect(ok.body).toContain('# TYPE lantoa_queue_jobs gauge');

@@ -25,7 +25,10 @@ describe('Pacer (real Redis)', () => {
     await pacer.observe('p3', { page: { callCount: 90, totalCputime: 10, totalTime: 10, regainMinutes: 0 }, maxPercent: 90 });
     expect(await pacer.reserve('p3')).toBe(0);
     expect(await pacer.reserve('p3')).toBeGreaterThan(4 * 10_000 - 1_000); // 2^((90-80)/5) = 4 × spacing
-    const verdict = await pacer.observe('p4', { page: { callCount: 100, totalCputime: 20, totalTime: 20, regainMinutes: 7 }, maxPercent: 100 });
+    const verdict = await pacer.observe('p4', {
+      page: { callCount: 100, totalCputime: 20, totalTime: 20, regainMinutes: 7 },
+      maxPercent: 100,
+    });
     expect(verdict).toEqual({ kind: 'page_blocked', ms: 7 * 60_000 });
     const wait = await pacer.reserve('p4');
     expect(wait).toBeGreaterThan(6 * 60_000);
@@ -35,7 +38,10 @@ describe('Pacer (real Redis)', () => {
   });
 
   it('asks to pause everything when the app is at 100 %, and spaces all writes above 80 %', async () => {
-    expect(await pacer.observe('p6', { app: { callCount: 100, totalCputime: 1, totalTime: 1 }, maxPercent: 100 })).toEqual({ kind: 'app_blocked', ms: 300_000 });
+    expect(await pacer.observe('p6', { app: { callCount: 100, totalCputime: 1, totalTime: 1 }, maxPercent: 100 })).toEqual({
+      kind: 'app_blocked',
+      ms: 300_000,
+    });
     await pacer.observe('p6', { app: { callCount: 85, totalCputime: 1, totalTime: 1 }, maxPercent: 85 });
     expect(await pacer.reserve('p7')).toBe(0);
     const wait = await pacer.reserve('p8'); // a different Page, but the app is hot

@@ -20,10 +20,11 @@ describe.each(testDatabases())('approved post → every Page of its target, end 
   });
   afterAll(() => s.dispose());
 
-  const finalPost = (id: string) => waitFor(async () => {
-    const p = await editor.getPost(id);
-    return ['published', 'partially_failed', 'failed', 'cancelled'].includes(p.status) ? p : null;
-  }, 120_000);
+  const finalPost = (id: string) =>
+    waitFor(async () => {
+      const p = await editor.getPost(id);
+      return ['published', 'partially_failed', 'failed', 'cancelled'].includes(p.status) ? p : null;
+    }, 120_000);
 
   it('publishes exactly one visible post on each of ≥1,000 targeted Pages and none elsewhere', async () => {
     const provinces = (await s.deps.store.db.selectFrom('units').select('code').where('level', '=', 1).execute()).map((u) => u.code);
@@ -32,7 +33,11 @@ describe.each(testDatabases())('approved post → every Page of its target, end 
     const targeted = await s.deps.targets.resolve(target as never);
     expect(targeted.length).toBe(1 + 576 + 557);
 
-    const post = await editor.createPost({ message: 'Thông báo: họp Ủy ban MTTQ các cấp ngày 15/12', link: 'https://mattran.org.vn/tin-tuc', target });
+    const post = await editor.createPost({
+      message: 'Thông báo: họp Ủy ban MTTQ các cấp ngày 15/12',
+      link: 'https://mattran.org.vn/tin-tuc',
+      target,
+    });
     expect(post.status).toBe('pending_approval');
     const approved = await approver.approve(post.id);
     expect(approved.status).toBe('approved');
@@ -40,7 +45,17 @@ describe.each(testDatabases())('approved post → every Page of its target, end 
 
     expect(done.status).toBe('published');
     expect(done.total).toBe(targeted.length);
-    expect(done.counts).toEqual({ queued: 0, publishing: 0, published: targeted.length, failed: 0, skipped: 0, cancelled: 0, recalling: 0, recalled: 0, recall_failed: 0 });
+    expect(done.counts).toEqual({
+      queued: 0,
+      publishing: 0,
+      published: targeted.length,
+      failed: 0,
+      skipped: 0,
+      cancelled: 0,
+      recalling: 0,
+      recalled: 0,
+      recall_failed: 0,
+    });
     expect(done.approvedBy).not.toBe(done.createdBy);
 
     const visible = s.sim.visibleCounts();
@@ -75,7 +90,11 @@ describe.each(testDatabases())('approved post → every Page of its target, end 
 
   it('publishes a scheduled post no earlier than publishAt', async () => {
     const publishAt = new Date(Date.now() + 4_000);
-    const post = await editor.createPost({ message: 'Bài hẹn giờ', target: { unit: '001', scope: 'self' }, publishAt: publishAt.toISOString() });
+    const post = await editor.createPost({
+      message: 'Bài hẹn giờ',
+      target: { unit: '001', scope: 'self' },
+      publishAt: publishAt.toISOString(),
+    });
     const approved = await approver.approve(post.id);
     expect(approved.status).toBe('scheduled');
     expect((await editor.getPost(post.id)).counts.published).toBe(0);
@@ -89,7 +108,11 @@ describe.each(testDatabases())('approved post → every Page of its target, end 
 
   it('a cancelled scheduled post reaches no Page', async () => {
     const publishAt = new Date(Date.now() + 2_500);
-    const post = await editor.createPost({ message: 'Bài sẽ bị hủy', target: { unit: '01', scope: 'subtree' }, publishAt: publishAt.toISOString() });
+    const post = await editor.createPost({
+      message: 'Bài sẽ bị hủy',
+      target: { unit: '01', scope: 'subtree' },
+      publishAt: publishAt.toISOString(),
+    });
     await approver.approve(post.id);
     expect((await editor.cancel(post.id)).status).toBe('cancelled');
     await new Promise((r) => setTimeout(r, publishAt.getTime() - Date.now() + 2_000));

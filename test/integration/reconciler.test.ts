@@ -32,20 +32,26 @@ describe.each(testDatabases())('reconciler recovers jobs BullMQ failed on its ow
   /** Fails every job of `queue` that is waiting now, as BullMQ does after a second stall (the processor never runs). */
   async function failWaitingJobs(queue: string, jobId: string): Promise<void> {
     const connection = createRedis(s.config.redisUrl, 'worker');
-    const failer = new Worker(queue, async () => {
-      throw new UnrecoverableError('job stalled more than allowable limit');
-    }, { connection, prefix: s.config.queue.prefix });
+    const failer = new Worker(
+      queue,
+      async () => {
+        throw new UnrecoverableError('job stalled more than allowable limit');
+      },
+      { connection, prefix: s.config.queue.prefix },
+    );
     const q = queue === QUEUE.fanout ? s.deps.queues.fanout : s.deps.queues.deliveries;
     await waitFor(async () => (await q.getJobState(jobId)) === 'failed', 10_000);
     await failer.close();
     connection.disconnect();
   }
 
-  const pageOf = async (unit: string) => (await s.deps.store.db.selectFrom('pages').select('page_id').where('unit_code', '=', unit).executeTakeFirstOrThrow()).page_id;
-  const finalPost = (id: string) => waitFor(async () => {
-    const p = await editor.getPost(id);
-    return p.status === 'published' ? p : null;
-  }, 30_000);
+  const pageOf = async (unit: string) =>
+    (await s.deps.store.db.selectFrom('pages').select('page_id').where('unit_code', '=', unit).executeTakeFirstOrThrow()).page_id;
+  const finalPost = (id: string) =>
+    waitFor(async () => {
+      const p = await editor.getPost(id);
+      return p.status === 'published' ? p : null;
+    }, 30_000);
 
   it('a failed delivery job with an open row gets a new job round and is delivered once', async () => {
     const message = `Reconciler revives a delivery ${Date.now()}`;
@@ -55,7 +61,11 @@ describe.each(testDatabases())('reconciler recovers jobs BullMQ failed on its ow
     const row = await s.deps.store.db.selectFrom('deliveries').select(['id']).where('post_id', '=', post.id).executeTakeFirstOrThrow();
     await failWaitingJobs(QUEUE.deliveries, deliveryJobId(row.id));
     // Still queued in the store, and untouched for longer than the reconciler's staleness threshold.
-    await s.deps.store.db.updateTable('deliveries').set({ updated_at: new Date(Date.now() - 60_000).toISOString() }).where('id', '=', row.id).execute();
+    await s.deps.store.db
+      .updateTable('deliveries')
+      .set({ updated_at: new Date(Date.now() - 60_000).toISOString() })
+      .where('id', '=', row.id)
+      .execute();
 
     expect(await s.deps.reconciler.run()).toMatchObject({ deliveries: 1 });
     expect(await s.deps.queues.deliveries.getJobState(deliveryJobId(row.id, 1))).toBe('waiting');

@@ -20,20 +20,30 @@ describe.each(testDatabases())('Redis loses its data mid fan-out on $name', (db)
     const approver = s.admin.withKey((await s.admin.createKey({ name: 'a', role: 'approver', unit: 'root' })).key);
     const post = await editor.createPost({ message: 'Mất dữ liệu Redis giữa chừng', target: { unit: '01', scope: 'subtree' } });
     await approver.approve(post.id);
-    await waitFor(async () => {
-      const p = await editor.getPost(post.id);
-      return p.counts.published > p.total * 0.2 ? p : null;
-    }, 60_000, 20);
+    await waitFor(
+      async () => {
+        const p = await editor.getPost(post.id);
+        return p.counts.published > p.total * 0.2 ? p : null;
+      },
+      60_000,
+      20,
+    );
     await dropPrefix(s.config.queue.prefix); // everything under our prefix: jobs, scheduler, pacing
     const lost = await editor.getPost(post.id);
     expect(lost.counts.published).toBeLessThan(lost.total);
 
-    const done = await waitFor(async () => {
-      const p = await editor.getPost(post.id);
-      return p.status === 'published' ? p : null;
-    }, 120_000, 250);
+    const done = await waitFor(
+      async () => {
+        const p = await editor.getPost(post.id);
+        return p.status === 'published' ? p : null;
+      },
+      120_000,
+      250,
+    );
     expect(done.counts).toMatchObject({ published: done.total, failed: 0, queued: 0, publishing: 0 });
-    const targeted = new Set((await s.deps.targets.resolve({ unit: '01', scope: 'subtree' })).map((u) => pages.find((p) => p.unitCode === u.code)!.pageId));
+    const targeted = new Set(
+      (await s.deps.targets.resolve({ unit: '01', scope: 'subtree' })).map((u) => pages.find((p) => p.unitCode === u.code)!.pageId),
+    );
     const visible = s.sim.visibleCounts();
     for (const pageId of targeted) expect(visible.get(pageId)).toBe(1);
     expect(await s.deps.queues.maintenance.getJobScheduler('reconcile')).toMatchObject({ name: 'maintenance.reconcile' });

@@ -11,7 +11,13 @@ import { waitFor } from '../helpers/stack';
 describe('approval while Redis is down', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-outage-'));
   const prefix = uniquePrefix('outage');
-  const env = { DATABASE_URL: `sqlite:${path.join(dir, 'store.db')}`, TOKEN_ENCRYPTION_KEY: generateEncryptionKey(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'silent', PAGE_MIN_SPACING_MS: '0' };
+  const env = {
+    DATABASE_URL: `sqlite:${path.join(dir, 'store.db')}`,
+    TOKEN_ENCRYPTION_KEY: generateEncryptionKey(),
+    QUEUE_PREFIX: prefix,
+    LOG_LEVEL: 'silent',
+    PAGE_MIN_SPACING_MS: '0',
+  };
   let down: Stack | undefined;
   let up: Stack | undefined;
   afterAll(async () => {
@@ -45,7 +51,11 @@ describe('approval while Redis is down', () => {
     up = await startStack({ env: { ...env, REDIS_URL }, log: createLogger('silent') });
     up.sim.seedPages(pages.map((p) => ({ id: p.pageId, token: p.token })));
     const done = await waitFor(async () => {
-      const row = await up!.deps.store.db.selectFrom('posts').select(['status', 'total']).where('id', '=', post.id).executeTakeFirstOrThrow();
+      const row = await up!.deps.store.db
+        .selectFrom('posts')
+        .select(['status', 'total'])
+        .where('id', '=', post.id)
+        .executeTakeFirstOrThrow();
       return row.status === 'published' ? row : null;
     }, 60_000);
     expect(done.total).toBeGreaterThan(1);

@@ -38,7 +38,11 @@ describe.each(testDatabases())('revoked tokens, replacement and retry on $name',
     const failed = (await editor.deliveries(p1.id, { status: 'failed' })).items;
     expect(failed.map((d) => d.unitCode).sort()).toEqual(revoked.map((r) => r.unitCode).sort());
     for (const d of failed) expect(d).toMatchObject({ reason: 'password_changed', attempts: 1, error: { code: 190, subcode: 460 } });
-    const unit = await s.app.inject({ method: 'GET', url: `/v1/units/${revoked[0]!.unitCode}`, headers: { authorization: `Bearer ${s.adminKey}` } });
+    const unit = await s.app.inject({
+      method: 'GET',
+      url: `/v1/units/${revoked[0]!.unitCode}`,
+      headers: { authorization: `Bearer ${s.adminKey}` },
+    });
     expect(unit.json().page).toMatchObject({ tokenStatus: 'needs_reauth', tokenStatusReason: expect.stringContaining('password_changed') });
 
     // A second post costs no call at all for the revoked Pages.
@@ -48,7 +52,9 @@ describe.each(testDatabases())('revoked tokens, replacement and retry on $name',
     const done2 = await final(p2.id);
     expect(done2.counts).toMatchObject({ published: units.length - 3, failed: 3 });
     expect(feedCalls() - before2).toBe(units.length - 3);
-    for (const d of (await editor.deliveries(p2.id, { status: 'failed' })).items) expect(d).toMatchObject({ reason: 'needs_reauth', attempts: 0 });
+    for (const d of (await editor.deliveries(p2.id, { status: 'failed' })).items) {
+      expect(d).toMatchObject({ reason: 'needs_reauth', attempts: 0 });
+    }
 
     // Retry refuses when nothing matches, and does nothing to published Pages.
     await expect(editor.retry(p1.id, ['bad_image'])).rejects.toThrow('409');

@@ -35,7 +35,15 @@ const CLIENT_INTERNALS = /connectionParameters|_connectionString|"client"|"_pool
 function spawnWorker(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
     cwd: ROOT,
-    env: { PATH: loadTestEnv().path, REDIS_URL, TOKEN_ENCRYPTION_KEY: generateEncryptionKey(), METRICS_PORT: '0', GRAPH_API_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: loadTestEnv().path,
+      REDIS_URL,
+      TOKEN_ENCRYPTION_KEY: generateEncryptionKey(),
+      METRICS_PORT: '0',
+      GRAPH_API_URL: 'http://127.0.0.1:9',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -64,7 +72,11 @@ describe('start-up with the store down', () => {
     const port = await closedPort();
     const prefix = uniquePrefix('store-start');
     prefixes.push(prefix);
-    const w = spawnWorker({ DATABASE_URL: `postgres://lantoa:hunter2-secret@127.0.0.1:${port}/ledger`, STORE_STARTUP_TIMEOUT_MS: '1500', QUEUE_PREFIX: prefix });
+    const w = spawnWorker({
+      DATABASE_URL: `postgres://lantoa:hunter2-secret@127.0.0.1:${port}/ledger`,
+      STORE_STARTUP_TIMEOUT_MS: '1500',
+      QUEUE_PREFIX: prefix,
+    });
     expect(await w.exited).toBe(1);
     const { out, err } = w.output();
     expect(out).toContain('store not reachable yet; waiting for it');
@@ -101,38 +113,53 @@ describe('start-up with the store down', () => {
     }
   }, 60_000);
 
-  (pgUrl ? it : it.skip)('PostgreSQL unreachable at start: waits, then starts when it answers', async () => {
-    const admin = new URL(pgUrl!);
-    const proxy = await TcpProxy.start({ host: admin.hostname, port: Number(admin.port || 5432) }, { down: true });
-    const prefix = uniquePrefix('store-start');
-    prefixes.push(prefix);
-    const db = await testDatabases().find((d) => d.name === 'postgres')!.create();
-    const w = spawnWorker({ DATABASE_URL: proxy.rewrite(db.url), STORE_STARTUP_TIMEOUT_MS: '60000', QUEUE_PREFIX: prefix });
-    try {
-      await waitFor(async () => w.output().out.includes('store not reachable yet; waiting for it'), 30_000);
-      await proxy.restore();
-      await waitFor(async () => w.output().out.includes('"worker started"'), 30_000);
-      w.child.kill('SIGTERM');
-      expect(await w.exited).toBe(0);
-    } finally {
-      w.child.kill('SIGKILL');
-      await proxy.close();
-      await db.drop();
-    }
-  }, 60_000);
+  (pgUrl ? it : it.skip)(
+    'PostgreSQL unreachable at start: waits, then starts when it answers',
+    async () => {
+      const admin = new URL(pgUrl!);
+      const proxy = await TcpProxy.start({ host: admin.hostname, port: Number(admin.port || 5432) }, { down: true });
+      const prefix = uniquePrefix('store-start');
+      prefixes.push(prefix);
+      const db = await testDatabases()
+        .find((d) => d.name === 'postgres')!
+        .create();
+      const w = spawnWorker({ DATABASE_URL: proxy.rewrite(db.url), STORE_STARTUP_TIMEOUT_MS: '60000', QUEUE_PREFIX: prefix });
+      try {
+        await waitFor(async () => w.output().out.includes('store not reachable yet; waiting for it'), 30_000);
+        await proxy.restore();
+        await waitFor(async () => w.output().out.includes('"worker started"'), 30_000);
+        w.child.kill('SIGTERM');
+        expect(await w.exited).toBe(0);
+      } finally {
+        w.child.kill('SIGKILL');
+        await proxy.close();
+        await db.drop();
+      }
+    },
+    60_000,
+  );
 });
 
 describe('SQLite busy', () => {
-  it('a write waits out another writer\'s lock (bounded, without blocking the event loop) and succeeds once it is released', async () => {
+  it("a write waits out another writer's lock (bounded, without blocking the event loop) and succeeds once it is released", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-busy-'));
     const file = path.join(dir, 'store.db');
     const prefix = uniquePrefix('busy');
-    const stack = await startStack({ env: { DATABASE_URL: `sqlite:${file}`, QUEUE_PREFIX: prefix, REDIS_URL, LOG_LEVEL: 'silent' }, workers: false, log: createLogger('silent') });
+    const stack = await startStack({
+      env: { DATABASE_URL: `sqlite:${file}`, QUEUE_PREFIX: prefix, REDIS_URL, LOG_LEVEL: 'silent' },
+      workers: false,
+      log: createLogger('silent'),
+    });
     const holder = new BetterSqlite3(file);
     try {
       await seedOrganisation(stack, UNITS_TEXT, { only: (c) => c === 'root' || c === '01' });
       holder.exec('begin immediate');
-      const write = stack.app.inject({ method: 'POST', url: '/v1/keys', headers: { authorization: `Bearer ${stack.adminKey}` }, payload: { name: 'during lock', role: 'viewer', unit: '01' } });
+      const write = stack.app.inject({
+        method: 'POST',
+        url: '/v1/keys',
+        headers: { authorization: `Bearer ${stack.adminKey}` },
+        payload: { name: 'during lock', role: 'viewer', unit: '01' },
+      });
       let settled = false;
       void write.then(() => (settled = true));
       // The event loop keeps running while the write waits (SQLite's own busy handler would block it).
@@ -145,7 +172,9 @@ describe('SQLite busy', () => {
       if (settled) throw new Error(`write settled during the lock: ${(await write).statusCode} ${(await write).body}`);
       holder.exec('commit');
       expect((await write).statusCode).toBe(201);
-      expect((await stack.app.inject({ method: 'GET', url: '/v1/units/01', headers: { authorization: `Bearer ${stack.adminKey}` } })).statusCode).toBe(200);
+      expect(
+        (await stack.app.inject({ method: 'GET', url: '/v1/units/01', headers: { authorization: `Bearer ${stack.adminKey}` } })).statusCode,
+      ).toBe(200);
     } finally {
       holder.close();
       await stack.close();
@@ -170,11 +199,23 @@ describe('SQLite busy', () => {
   });
 
   it('answers 503 with Retry-After, /readyz names the store, workers put jobs back unspent; 0 duplicates, 0 lost; logs carry no client internals', async () => {
-    db = await testDatabases().find((d) => d.name === 'postgres')!.create();
+    db = await testDatabases()
+      .find((d) => d.name === 'postgres')!
+      .create();
     const admin = new URL(db.url);
     proxy = await TcpProxy.start({ host: admin.hostname, port: Number(admin.port || 5432) });
     stack = await startStack({
-      env: { DATABASE_URL: proxy.rewrite(db.url), QUEUE_PREFIX: prefix, REDIS_URL, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '10', PAGE_MIN_SPACING_MS: '0', READBACK_DELAY_MS: '300', DELIVERY_BACKOFF_MS: '200', RATE_LIMIT_MAX: '1000000' },
+      env: {
+        DATABASE_URL: proxy.rewrite(db.url),
+        QUEUE_PREFIX: prefix,
+        REDIS_URL,
+        LOG_LEVEL: 'info',
+        WORKER_CONCURRENCY: '10',
+        PAGE_MIN_SPACING_MS: '0',
+        READBACK_DELAY_MS: '300',
+        DELIVERY_BACKOFF_MS: '200',
+        RATE_LIMIT_MAX: '1000000',
+      },
       simulator: { latency: { kind: 'fixed', ms: 40 }, duplicateMode: 'off' },
       log: captured.log,
     });
@@ -186,7 +227,12 @@ describe('SQLite busy', () => {
     await approver.approve(post.id);
     const s = stack;
     const published = async () => {
-      const r = await s.deps.store.db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('post_id', '=', post.id).where('status', '=', 'published').executeTakeFirst();
+      const r = await s.deps.store.db
+        .selectFrom('deliveries')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('post_id', '=', post.id)
+        .where('status', '=', 'published')
+        .executeTakeFirst();
       return Number(r?.n ?? 0);
     };
     await waitFor(async () => (await published()) >= 50, 60_000, 20);
@@ -196,11 +242,18 @@ describe('SQLite busy', () => {
     const res = await stack.app.inject({ method: 'GET', url: `/v1/posts/${post.id}`, headers: auth });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
-    expect(res.json()).toEqual({ error: { code: 'SERVICE_UNAVAILABLE', message: expect.stringMatching(/^store unavailable \(\w+\); retry later$/) } });
+    expect(res.json()).toEqual({
+      error: { code: 'SERVICE_UNAVAILABLE', message: expect.stringMatching(/^store unavailable \(\w+\); retry later$/) },
+    });
     const ready = await stack.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(503);
     expect(ready.headers['retry-after']).toBe('5');
-    expect(ready.json()).toMatchObject({ status: 'not_ready', redis: 'ok', store: expect.stringMatching(/^error: store unavailable/), down: ['store'] });
+    expect(ready.json()).toMatchObject({
+      status: 'not_ready',
+      redis: 'ok',
+      store: expect.stringMatching(/^error: store unavailable/),
+      down: ['store'],
+    });
     // The workers notice and pause; jobs that met the outage go back to the queue without spending an attempt.
     await waitFor(async () => stack!.workers!.storeGuard.down, 20_000);
     await new Promise((r) => setTimeout(r, 3_000));

@@ -30,7 +30,12 @@ async function startReceiver() {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { base, received, at: (path: string) => received.filter((r) => r.path === path), close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    base,
+    received,
+    at: (path: string) => received.filter((r) => r.path === path),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 describe.each(testDatabases())('webhooks: signed, retried, logged and scoped, on $name', (db) => {
@@ -38,7 +43,12 @@ describe.each(testDatabases())('webhooks: signed, retried, logged and scoped, on
   let rx: Awaited<ReturnType<typeof startReceiver>>;
   const keys: Record<string, string> = {};
   const call = (key: string, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) =>
-    s.app.inject({ method, url, headers: { authorization: `Bearer ${key}` }, ...(payload !== undefined ? { payload: payload as object } : {}) });
+    s.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${key}` },
+      ...(payload !== undefined ? { payload: payload as object } : {}),
+    });
   const register = async (key: string, path: string, events: string[]) => {
     const res = await call(key, 'POST', '/v1/webhooks', { url: `${rx.base}${path}`, events });
     expect(res.statusCode).toBe(201);
@@ -90,7 +100,12 @@ describe.each(testDatabases())('webhooks: signed, retried, logged and scoped, on
       expect(res.json().error.message).toContain(field);
     }
     const hook = await register(keys.hnEditor!, '/unused', ['post.failed']);
-    expect(hook).toMatchObject({ id: expect.stringMatching(/^wh_/), secret: expect.stringMatching(/^whsec_[A-Za-z0-9_-]{43}$/), unit: '01', events: ['post.failed'] });
+    expect(hook).toMatchObject({
+      id: expect.stringMatching(/^wh_/),
+      secret: expect.stringMatching(/^whsec_[A-Za-z0-9_-]{43}$/),
+      unit: '01',
+      events: ['post.failed'],
+    });
     const row = await s.deps.store.db.selectFrom('webhooks').selectAll().where('id', '=', hook.id).executeTakeFirstOrThrow();
     expect(JSON.stringify(row)).not.toContain(hook.secret);
     const listed = (await call(keys.hnEditor!, 'GET', '/v1/webhooks')).json().items;
@@ -116,7 +131,7 @@ describe.each(testDatabases())('webhooks: signed, retried, logged and scoped, on
     await call(keys.hnEditor!, 'DELETE', `/v1/webhooks/${refresh.id}`);
   });
 
-  it('signs every POST, retries a 500 then succeeds, logs each attempt and stays inside the key\'s subtree', async () => {
+  it("signs every POST, retries a 500 then succeeds, logs each attempt and stays inside the key's subtree", async () => {
     const hn = await register(keys.hnEditor!, '/flaky/hn', ['post.published', 'post.partially_failed', 'delivery.failed']);
     const hcm = await register(keys.hcmViewer!, '/hcm', ['post.published', 'post.partially_failed', 'post.failed', 'delivery.failed']);
     const root = await register(keys.rootViewer!, '/root', ['post.partially_failed']);
@@ -134,7 +149,10 @@ describe.each(testDatabases())('webhooks: signed, retried, logged and scoped, on
     expect(rx.at('/hcm')).toEqual([]);
 
     for (const r of hnCalls) {
-      const headers = { timestamp: r.headers[WEBHOOK_HEADERS.timestamp] as string, signature: r.headers[WEBHOOK_HEADERS.signature] as string };
+      const headers = {
+        timestamp: r.headers[WEBHOOK_HEADERS.timestamp] as string,
+        signature: r.headers[WEBHOOK_HEADERS.signature] as string,
+      };
       expect(headers.signature).toMatch(/^v1=[0-9a-f]{64}$/);
       expect(verifyWebhook(hn.secret, headers, r.body)).toEqual({ ok: true });
       expect(verifyWebhook(root.secret, headers, r.body)).toEqual({ ok: false, reason: 'mismatch' });
@@ -145,24 +163,56 @@ describe.each(testDatabases())('webhooks: signed, retried, logged and scoped, on
       expect(r.headers[WEBHOOK_HEADERS.eventId]).toBe(event.id);
     }
     const events = new Map(hnCalls.filter((r) => r.status === 200).map((r) => [JSON.parse(r.body).type, JSON.parse(r.body)]));
-    expect(events.get('post.partially_failed')).toMatchObject({ data: { post: { id: done.id, status: 'partially_failed', targetUnit: '001', total: units.length, counts: { published: units.length - 1, failed: 1 } } } });
-    expect(events.get('delivery.failed')).toMatchObject({ data: { postId: done.id, delivery: { unitCode: failing.code, pageId: failing.pageId, reason: 'invalid_parameter', error: { code: 100 } } } });
+    expect(events.get('post.partially_failed')).toMatchObject({
+      data: {
+        post: {
+          id: done.id,
+          status: 'partially_failed',
+          targetUnit: '001',
+          total: units.length,
+          counts: { published: units.length - 1, failed: 1 },
+        },
+      },
+    });
+    expect(events.get('delivery.failed')).toMatchObject({
+      data: {
+        postId: done.id,
+        delivery: { unitCode: failing.code, pageId: failing.pageId, reason: 'invalid_parameter', error: { code: 100 } },
+      },
+    });
     const rootEvent = JSON.parse(rx.at('/root')[0]!.body);
-    expect(verifyWebhook(root.secret, { timestamp: rx.at('/root')[0]!.headers[WEBHOOK_HEADERS.timestamp] as string, signature: rx.at('/root')[0]!.headers[WEBHOOK_HEADERS.signature] as string }, rx.at('/root')[0]!.body)).toEqual({ ok: true });
+    expect(
+      verifyWebhook(
+        root.secret,
+        {
+          timestamp: rx.at('/root')[0]!.headers[WEBHOOK_HEADERS.timestamp] as string,
+          signature: rx.at('/root')[0]!.headers[WEBHOOK_HEADERS.signature] as string,
+        },
+        rx.at('/root')[0]!.body,
+      ),
+    ).toEqual({ ok: true });
     expect(rootEvent).toMatchObject({ type: 'post.partially_failed', data: { post: { id: done.id } } });
 
     // The delivery log: one row per attempt, newest first, without the receiver's body.
     const log = (await call(keys.hnEditor!, 'GET', `/v1/webhooks/${hn.id}/deliveries`)).json();
     const forPost = log.items.filter((i: { event: string }) => i.event === 'post.partially_failed');
     expect(forPost).toEqual([
-      expect.objectContaining({ attempt: 2, statusCode: 200, outcome: 'delivered', error: null, eventId: events.get('post.partially_failed').id }),
+      expect.objectContaining({
+        attempt: 2,
+        statusCode: 200,
+        outcome: 'delivered',
+        error: null,
+        eventId: events.get('post.partially_failed').id,
+      }),
       expect.objectContaining({ attempt: 1, statusCode: 500, outcome: 'retrying', error: 'HTTP 500' }),
     ]);
     expect(log.items).toHaveLength(4);
     expect(JSON.stringify(log)).not.toContain('must not be stored');
     expect((await call(keys.hcmViewer!, 'GET', `/v1/webhooks/${hcm.id}/deliveries`)).json().items).toEqual([]);
 
-    for (const h of [hn, hcm, root]) await call(h === hn ? keys.hnEditor! : h === hcm ? keys.hcmViewer! : keys.rootViewer!, 'DELETE', `/v1/webhooks/${h.id}`);
+    for (const h of [hn, hcm, root]) {
+      await call(h === hn ? keys.hnEditor! : h === hcm ? keys.hcmViewer! : keys.rootViewer!, 'DELETE', `/v1/webhooks/${h.id}`);
+    }
   });
 
   it('sends a post to the keys above its target only, and gives up on answers not worth retrying', async () => {
@@ -172,12 +222,16 @@ describe.each(testDatabases())('webhooks: signed, retried, logged and scoped, on
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const closedPort = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    const refused = (await call(keys.rootViewer!, 'POST', '/v1/webhooks', { url: `http://127.0.0.1:${closedPort}/closed`, events: ['post.published'] })).json();
+    const refused = (
+      await call(keys.rootViewer!, 'POST', '/v1/webhooks', { url: `http://127.0.0.1:${closedPort}/closed`, events: ['post.published'] })
+    ).json();
 
     const done = await publish({ unit: 'root', scope: 'self' });
     expect(done.status).toBe('published');
     await waitFor(async () => {
-      const items = (await call(keys.rootViewer!, 'GET', `/v1/webhooks/${refused.id}/deliveries`)).json().items as Array<{ outcome: string }>;
+      const items = (await call(keys.rootViewer!, 'GET', `/v1/webhooks/${refused.id}/deliveries`)).json().items as Array<{
+        outcome: string;
+      }>;
       return items.some((i) => i.outcome === 'failed') && rx.at('/gone').length === 1;
     }, 30_000);
 

@@ -47,7 +47,14 @@ describe.each([{ name: 'sqlite' }, ...(pgUrl ? [{ name: 'postgres' }] : [])])('s
     expect({ ok: suite.ok, report }).toEqual({ ok: true, report });
     for (const r of suite.results) {
       expect(r.pages).toBe(557);
-      expect({ run: r.label, duplicates: r.duplicates, lost: r.lost, unclassified: r.unclassified, unexpectedFailed: r.unexpectedFailed, processIssues: r.processIssues }).toEqual({ run: r.label, duplicates: 0, lost: 0, unclassified: 0, unexpectedFailed: 0, processIssues: 0 });
+      expect({
+        run: r.label,
+        duplicates: r.duplicates,
+        lost: r.lost,
+        unclassified: r.unclassified,
+        unexpectedFailed: r.unexpectedFailed,
+        processIssues: r.processIssues,
+      }).toEqual({ run: r.label, duplicates: 0, lost: 0, unclassified: 0, unexpectedFailed: 0, processIssues: 0 });
     }
     const faults = suite.results.find((r) => r.label.startsWith('faults'))!;
     // 2 % of 557 Pages revoked (12): each fails with its token reason, everything else is published.

@@ -13,8 +13,22 @@ describe('build stamp (bin/build.js)', () => {
   beforeEach(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-stamp-'));
     for (const d of ['src/api', 'workers', 'config', 'dist']) fs.mkdirSync(path.join(root, d), { recursive: true });
-    for (const f of ['src/main.ts', 'src/api/app.ts', 'workers/main.ts', 'config/index.ts', 'tsconfig.json']) fs.writeFileSync(path.join(root, f), '');
-    for (const p of ['src/main.ts', 'src/api/app.ts', 'src/api', 'src', 'workers/main.ts', 'workers', 'config/index.ts', 'config', 'tsconfig.json']) touch(p, 10);
+    for (const f of ['src/main.ts', 'src/api/app.ts', 'workers/main.ts', 'config/index.ts', 'tsconfig.json']) {
+      fs.writeFileSync(path.join(root, f), '');
+    }
+    for (const p of [
+      'src/main.ts',
+      'src/api/app.ts',
+      'src/api',
+      'src',
+      'workers/main.ts',
+      'workers',
+      'config/index.ts',
+      'config',
+      'tsconfig.json',
+    ]) {
+      touch(p, 10);
+    }
   });
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 

@@ -17,7 +17,11 @@ describe('loadConfig', () => {
   });
 
   it('selects PostgreSQL for postgres URLs and resolves sqlite paths', () => {
-    expect(loadConfig({ DATABASE_URL: 'postgres://u@db:5432/x' }).database).toEqual({ kind: 'postgres', url: 'postgres://u@db:5432/x', poolMax: 55 });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@db:5432/x' }).database).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u@db:5432/x',
+      poolMax: 55,
+    });
     expect(loadConfig({ DATABASE_URL: 'sqlite:/tmp/a.db' }).database).toEqual({ kind: 'sqlite', file: '/tmp/a.db' });
     expect(loadConfig({ DATABASE_URL: 'sqlite:rel/b.db' }).database).toEqual({ kind: 'sqlite', file: path.resolve('rel/b.db') });
     expect(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).database).toEqual({ kind: 'sqlite', file: ':memory:' });
@@ -67,7 +71,15 @@ describe('loadConfig', () => {
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems;
     const names = problems.map((p) => p.split(':')[0]).sort();
-    expect(names).toEqual(['DATABASE_URL', 'GRAPH_API_VERSION', 'LOG_LEVEL', 'PORT', 'REDIS_URL', 'TOKEN_ENCRYPTION_KEY', 'WORKER_CONCURRENCY']);
+    expect(names).toEqual([
+      'DATABASE_URL',
+      'GRAPH_API_VERSION',
+      'LOG_LEVEL',
+      'PORT',
+      'REDIS_URL',
+      'TOKEN_ENCRYPTION_KEY',
+      'WORKER_CONCURRENCY',
+    ]);
     expect(problems.find((p) => p.startsWith('TOKEN_ENCRYPTION_KEY'))).toContain('32 bytes');
     expect(problems.find((p) => p.startsWith('DATABASE_URL'))).toContain('sqlite:<path> or postgres://');
     expect((err as Error).message).not.toContain('short-secret-value');
@@ -77,7 +89,15 @@ describe('loadConfig', () => {
 describe('loadConfig: governance settings', () => {
   it('reads retired encryption keys, app credentials, token-health and rate-limit settings', () => {
     const old = Buffer.alloc(32, 9).toString('base64');
-    const c = loadConfig({ TOKEN_ENCRYPTION_KEY: KEY, TOKEN_ENCRYPTION_KEYS_OLD: `${old}, ${KEY}`, FB_APP_ID: '123', FB_APP_SECRET: 'abcdefgh', TOKEN_SWEEP_EVERY_MINUTES: '30', TOKEN_EXPIRING_DAYS: '3', RATE_LIMIT_MAX: '0' });
+    const c = loadConfig({
+      TOKEN_ENCRYPTION_KEY: KEY,
+      TOKEN_ENCRYPTION_KEYS_OLD: `${old}, ${KEY}`,
+      FB_APP_ID: '123',
+      FB_APP_SECRET: 'abcdefgh',
+      TOKEN_SWEEP_EVERY_MINUTES: '30',
+      TOKEN_EXPIRING_DAYS: '3',
+      RATE_LIMIT_MAX: '0',
+    });
     expect(c.oldTokenEncryptionKeys).toEqual([Buffer.alloc(32, 9), Buffer.alloc(32, 7)]);
     expect(c.facebookApp).toEqual({ id: '123', secret: 'abcdefgh' });
     expect(c.tokenHealth).toEqual({ sweepEveryMs: 30 * 60_000, expiringWithinMs: 3 * 86_400_000 });

@@ -41,10 +41,18 @@ describe('checkPromql (Prometheus PromQL grammar)', () => {
     try {
       fs.mkdirSync(path.join(root, 'config/grafana/dashboards'), { recursive: true });
       fs.mkdirSync(path.join(root, 'config/rules'));
-      const dashboard = { panels: [{ type: 'row', title: 'Row', panels: [{ title: 'Inner', targets: [{ expr: 'up' }] }] }, { title: 'Top', targets: [{ expr: 'min(up)' }] }] };
+      const dashboard = {
+        panels: [
+          { type: 'row', title: 'Row', panels: [{ title: 'Inner', targets: [{ expr: 'up' }] }] },
+          { title: 'Top', targets: [{ expr: 'min(up)' }] },
+        ],
+      };
       fs.writeFileSync(path.join(root, 'config/grafana/dashboards/d.json'), JSON.stringify(dashboard));
       fs.writeFileSync(path.join(root, 'config/prometheus.yml'), 'rule_files: ["rules/*.yml"]\nscrape_configs: []\n');
-      fs.writeFileSync(path.join(root, 'config/rules/a.yml'), 'groups:\n  - name: g\n    rules:\n      - alert: Down\n        expr: up == 0\n');
+      fs.writeFileSync(
+        path.join(root, 'config/rules/a.yml'),
+        'groups:\n  - name: g\n    rules:\n      - alert: Down\n        expr: up == 0\n',
+      );
       expect(repositoryQueries(root)).toEqual([
         { source: 'config/grafana/dashboards/d.json: panel "Inner"', expr: 'up' },
         { source: 'config/grafana/dashboards/d.json: panel "Top"', expr: 'min(up)' },
@@ -59,11 +67,22 @@ describe('checkPromql (Prometheus PromQL grammar)', () => {
 describe('checkExposition (text format 0.0.4 and promtool lint rules)', () => {
   it('accepts what prom-client emits, labelled histograms included, and keeps every series', async () => {
     const registry = new Registry();
-    const h = new Histogram({ name: 'demo_duration_seconds', help: 'Durations.', labelNames: ['endpoint'], buckets: [0.1, 1], registers: [registry] });
+    const h = new Histogram({
+      name: 'demo_duration_seconds',
+      help: 'Durations.',
+      labelNames: ['endpoint'],
+      buckets: [0.1, 1],
+      registers: [registry],
+    });
     h.observe({ endpoint: 'feed' }, 0.5);
     h.observe({ endpoint: 'feed' }, 5);
     h.observe({ endpoint: 'say "hi"\\\nnow' }, 0.05);
-    new Counter({ name: 'demo_events_total', help: 'Events with "quotes" and \\ backslash.', labelNames: ['kind'], registers: [registry] }).inc({ kind: 'a' }, 3);
+    new Counter({
+      name: 'demo_events_total',
+      help: 'Events with "quotes" and \\ backslash.',
+      labelNames: ['kind'],
+      registers: [registry],
+    }).inc({ kind: 'a' }, 3);
     new Gauge({ name: 'demo_up', help: 'Up.', registers: [registry] }).set(1);
     new Summary({ name: 'demo_size_bytes', help: 'Sizes.', percentiles: [0.5], registers: [registry] }).observe(10);
     const text = await registry.metrics();
@@ -81,7 +100,9 @@ describe('checkExposition (text format 0.0.4 and promtool lint rules)', () => {
       ['feed', 2],
       ['say "hi"\\\nnow', 1],
     ]);
-    expect(hist.find((s) => s.name === 'demo_duration_seconds_bucket' && s.labels.endpoint === 'feed' && s.labels.le === '+Inf')?.value).toBe(2);
+    expect(
+      hist.find((s) => s.name === 'demo_duration_seconds_bucket' && s.labels.endpoint === 'feed' && s.labels.le === '+Inf')?.value,
+    ).toBe(2);
     expect(families[1]!.help).toBe('Events with "quotes" and \\ backslash.');
   });
 
@@ -102,8 +123,16 @@ describe('checkExposition (text format 0.0.4 and promtool lint rules)', () => {
     ['no help text', '# TYPE a_total counter\na_total 1\n', /no help text/],
     ['camelCase', '# HELP aB_total A.\n# TYPE aB_total counter\naB_total 1\n', /snake_case/],
     ['a bucket without le', '# HELP h H.\n# TYPE h histogram\nh_bucket 1\nh_sum 1\nh_count 1\n', /no le label/],
-    ['buckets that are not cumulative', '# HELP h H.\n# TYPE h histogram\nh_bucket{le="1"} 3\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 2\n', /not cumulative/],
-    ['+Inf that differs from _count', '# HELP h H.\n# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 3\n', /differs from _count/],
+    [
+      'buckets that are not cumulative',
+      '# HELP h H.\n# TYPE h histogram\nh_bucket{le="1"} 3\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 2\n',
+      /not cumulative/,
+    ],
+    [
+      '+Inf that differs from _count',
+      '# HELP h H.\n# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 3\n',
+      /differs from _count/,
+    ],
     ['no +Inf bucket', '# HELP h H.\n# TYPE h histogram\nh_bucket{le="1"} 2\nh_sum 1\nh_count 2\n', /no \+Inf bucket/],
   ])('rejects %s', (_, text, message) => {
     const problems = checkExposition(text);
@@ -125,7 +154,11 @@ describe('checkPrometheusConfig', () => {
     ['an unknown top-level key', `${repo}\nscrape_config: []\n`, /unknown key "scrape_config"/],
     ['an unknown global key', 'global:\n  scrape_intervall: 15s\nscrape_configs:\n  - job_name: x\n', /unknown key "scrape_intervall"/],
     ['a bad duration', 'global:\n  scrape_interval: 15 seconds\nscrape_configs:\n  - job_name: x\n', /not a duration/],
-    ['a timeout longer than the interval', 'global:\n  scrape_interval: 5s\n  scrape_timeout: 10s\nscrape_configs:\n  - job_name: x\n', /longer than scrape_interval/],
+    [
+      'a timeout longer than the interval',
+      'global:\n  scrape_interval: 5s\n  scrape_timeout: 10s\nscrape_configs:\n  - job_name: x\n',
+      /longer than scrape_interval/,
+    ],
     ['no scrape_configs', 'global:\n  scrape_interval: 15s\n', /scrape_configs/],
     ['a job without job_name', 'scrape_configs:\n  - metrics_path: /metrics\n', /job_name is required/],
     ['a duplicate job_name', 'scrape_configs:\n  - job_name: x\n  - job_name: x\n', /used twice/],
@@ -143,7 +176,11 @@ describe('checkPrometheusConfig', () => {
 describe('loadTestEnv', () => {
   it('reads the test switches; REQUIRE_PROMTOOL is 1 or 0', () => {
     expect(loadTestEnv({})).toMatchObject({ testDatabaseUrl: undefined, chromiumPath: undefined, requirePromtool: false });
-    expect(loadTestEnv({ TEST_DATABASE_URL: 'postgres://p@h/db', CHROMIUM_PATH: '/opt/c', REQUIRE_PROMTOOL: '1' })).toMatchObject({ testDatabaseUrl: 'postgres://p@h/db', chromiumPath: '/opt/c', requirePromtool: true });
+    expect(loadTestEnv({ TEST_DATABASE_URL: 'postgres://p@h/db', CHROMIUM_PATH: '/opt/c', REQUIRE_PROMTOOL: '1' })).toMatchObject({
+      testDatabaseUrl: 'postgres://p@h/db',
+      chromiumPath: '/opt/c',
+      requirePromtool: true,
+    });
     expect(loadTestEnv({ REQUIRE_PROMTOOL: '0', CHROMIUM_PATH: '' })).toMatchObject({ requirePromtool: false, chromiumPath: undefined });
     expect(() => loadTestEnv({ REQUIRE_PROMTOOL: 'yes' })).toThrow(/REQUIRE_PROMTOOL must be 1 or 0 \(got "yes"\)/);
   });

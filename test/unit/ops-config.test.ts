@@ -18,7 +18,13 @@ describe('ops configuration (metrics, webhooks, admin sessions)', () => {
   it('lists every bad variable and never echoes the metrics token', () => {
     let err: unknown;
     try {
-      loadConfig({ METRICS_TOKEN: 'short', METRICS_PORT: '70000', WEBHOOK_ATTEMPTS: '0', WEBHOOK_TIMEOUT_MS: 'soon', ADMIN_SESSION_TTL_MS: '5' });
+      loadConfig({
+        METRICS_TOKEN: 'short',
+        METRICS_PORT: '70000',
+        WEBHOOK_ATTEMPTS: '0',
+        WEBHOOK_TIMEOUT_MS: 'soon',
+        ADMIN_SESSION_TTL_MS: '5',
+      });
     } catch (e) {
       err = e;
     }

@@ -5,7 +5,8 @@ import { storeTarget } from '../../src/db/create-db';
 import { describeStoreError, isStoreUnavailable, redactUrl, storeErrorKind } from '../../src/db/store-errors';
 import { createLogger } from '../../src/logger';
 
-const err = (code: string | undefined, message = 'x', extra: Record<string, unknown> = {}) => Object.assign(new Error(message), code ? { code } : {}, extra);
+const err = (code: string | undefined, message = 'x', extra: Record<string, unknown> = {}) =>
+  Object.assign(new Error(message), code ? { code } : {}, extra);
 
 describe('store error classification', () => {
   it.each([
@@ -13,7 +14,11 @@ describe('store error classification', () => {
     ['PostgreSQL starting up 57P03', err('57P03', 'the database system is starting up'), 'unreachable'],
     ['connection failure 08006', err('08006'), 'unreachable'],
     ['ECONNREFUSED', err('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'), 'unreachable'],
-    ['AggregateError of refused addresses', Object.assign(new AggregateError([err('ECONNREFUSED'), err('ECONNREFUSED')], ''), {}), 'unreachable'],
+    [
+      'AggregateError of refused addresses',
+      Object.assign(new AggregateError([err('ECONNREFUSED'), err('ECONNREFUSED')], ''), {}),
+      'unreachable',
+    ],
     ['pg: connection terminated', err(undefined, 'Connection terminated unexpectedly'), 'unreachable'],
     ['pg: connect timeout', err(undefined, 'timeout exceeded when trying to connect'), 'unreachable'],
     ['wrapped in a cause', new Error('database migration failed', { cause: err('57P01') }), 'unreachable'],
@@ -38,15 +43,26 @@ describe('store error classification', () => {
 
   it('describes an error by code, message and operation only: never the client node-postgres attaches', () => {
     const client = { connectionParameters: { user: 'lantoa', password: 'hunter2', host: 'db' }, _pool: { idle: [] } };
-    const e = err('57P01', 'terminating connection due to administrator command (postgres://lantoa:hunter2@db:5432/ledger)', { client, severity: 'FATAL' });
+    const e = err('57P01', 'terminating connection due to administrator command (postgres://lantoa:hunter2@db:5432/ledger)', {
+      client,
+      severity: 'FATAL',
+    });
     const d = describeStoreError(e, 'connection');
-    expect(d).toEqual({ code: '57P01', message: 'terminating connection due to administrator command (postgres://lantoa:***@db:5432/ledger)', op: 'connection' });
+    expect(d).toEqual({
+      code: '57P01',
+      message: 'terminating connection due to administrator command (postgres://lantoa:***@db:5432/ledger)',
+      op: 'connection',
+    });
     expect(JSON.stringify(d)).not.toMatch(/hunter2|connectionParameters/);
   });
 
   it('names a PostgreSQL store without its password', () => {
-    expect(storeTarget({ kind: 'postgres', url: 'postgres://lantoa:hunter2@db.internal:5432/ledger?sslmode=require', poolMax: 10 })).toBe('postgres://lantoa@db.internal:5432/ledger?sslmode=require');
-    expect(storeTarget({ kind: 'postgres', url: 'postgres://lantoa@db:5432/ledger', poolMax: 10 })).toBe('postgres://lantoa@db:5432/ledger');
+    expect(storeTarget({ kind: 'postgres', url: 'postgres://lantoa:hunter2@db.internal:5432/ledger?sslmode=require', poolMax: 10 })).toBe(
+      'postgres://lantoa@db.internal:5432/ledger?sslmode=require',
+    );
+    expect(storeTarget({ kind: 'postgres', url: 'postgres://lantoa@db:5432/ledger', poolMax: 10 })).toBe(
+      'postgres://lantoa@db:5432/ledger',
+    );
     expect(redactUrl('see postgresql://u:p%40ss@h/d')).toBe('see postgresql://u:***@h/d');
   });
 });

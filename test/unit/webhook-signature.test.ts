@@ -26,10 +26,20 @@ describe('webhook signatures', () => {
     expect(verifyWebhook(secret, { timestamp: String(ts), signature }, `${body} `, at)).toEqual({ ok: false, reason: 'mismatch' });
     expect(verifyWebhook('whsec_other', { timestamp: String(ts), signature }, body, at)).toEqual({ ok: false, reason: 'mismatch' });
     expect(verifyWebhook(secret, { timestamp: String(ts + 1), signature }, body, at)).toEqual({ ok: false, reason: 'mismatch' });
-    expect(verifyWebhook(secret, { timestamp: String(ts), signature }, body, { nowS: ts + WEBHOOK_TOLERANCE_S + 1 })).toEqual({ ok: false, reason: 'stale' });
-    expect(verifyWebhook(secret, { timestamp: String(ts), signature }, body, { nowS: ts - WEBHOOK_TOLERANCE_S - 1 })).toEqual({ ok: false, reason: 'stale' });
+    expect(verifyWebhook(secret, { timestamp: String(ts), signature }, body, { nowS: ts + WEBHOOK_TOLERANCE_S + 1 })).toEqual({
+      ok: false,
+      reason: 'stale',
+    });
+    expect(verifyWebhook(secret, { timestamp: String(ts), signature }, body, { nowS: ts - WEBHOOK_TOLERANCE_S - 1 })).toEqual({
+      ok: false,
+      reason: 'stale',
+    });
     expect(verifyWebhook(secret, { timestamp: String(ts), signature }, body, { nowS: ts + WEBHOOK_TOLERANCE_S })).toEqual({ ok: true });
-    for (const h of [{ timestamp: undefined, signature }, { timestamp: 'soon', signature }, { timestamp: String(ts), signature: undefined }]) {
+    for (const h of [
+      { timestamp: undefined, signature },
+      { timestamp: 'soon', signature },
+      { timestamp: String(ts), signature: undefined },
+    ]) {
       expect(verifyWebhook(secret, h, body, at)).toEqual({ ok: false, reason: 'malformed' });
     }
     expect(verifyWebhook(secret, { timestamp: String(ts), signature: 'v1=abc' }, body, at)).toEqual({ ok: false, reason: 'mismatch' });
@@ -47,7 +57,11 @@ describe('the README verification snippet', () => {
     const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
     const code = /## Webhooks[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(code).toContain('function verifyLantoa');
-    const verifyLantoa = new Function('require', `${code}\nreturn verifyLantoa;`)(require) as (s: string, b: string, h: Record<string, string>) => boolean;
+    const verifyLantoa = new Function('require', `${code}\nreturn verifyLantoa;`)(require) as (
+      s: string,
+      b: string,
+      h: Record<string, string>,
+    ) => boolean;
     const secret = generateWebhookSecret();
     const body = '{"id":"evt_x","type":"post.failed","data":{}}';
     const now = Math.floor(Date.now() / 1000);

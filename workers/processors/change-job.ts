@@ -2,7 +2,14 @@ import type { Job } from 'bullmq';
 import type { GraphResponse } from '../../src/graph/graph-client';
 import type { ChangeJobData } from '../../src/queues/catalog';
 import type { TokenCipher } from '../../src/security/token-cipher';
-import { LeaseExpiredError, type ClaimFor, type DeliveryError, type DeliveryLedger, type Lease, type LedgerDelivery } from '../../src/services/delivery/delivery-ledger';
+import {
+  LeaseExpiredError,
+  type ClaimFor,
+  type DeliveryError,
+  type DeliveryLedger,
+  type Lease,
+  type LedgerDelivery,
+} from '../../src/services/delivery/delivery-ledger';
 import type { GraphClient } from '../../src/graph/graph-client';
 import { awaitPageSlot, handlePageWriteFailure, later, observeUsage, type PageWriteDeps } from './page-write-policy';
 
@@ -35,7 +42,13 @@ export interface ChangeSpec {
  * writes to the Page, and a change retried later releases its lease first. A change whose Page was
  * unlinked or replaced fails (there is no token for the Page holding the post).
  */
-export async function runChange(job: Job<ChangeJobData>, token: string | undefined, d: LedgerDelivery, spec: ChangeSpec, deps: ChangeDeps): Promise<string> {
+export async function runChange(
+  job: Job<ChangeJobData>,
+  token: string | undefined,
+  d: LedgerDelivery,
+  spec: ChangeSpec,
+  deps: ChangeDeps,
+): Promise<string> {
   const { ledger } = deps;
   const takeoverAt = ledger.takeoverAt(d);
   if (takeoverAt > Date.now()) return later(job, token, takeoverAt - Date.now());
@@ -50,7 +63,11 @@ export async function runChange(job: Job<ChangeJobData>, token: string | undefin
       return `${spec.failLabel}:${unsendable}`;
     }
     if (!page || !d.fbPostId) {
-      await spec.fail(lease, 'page_unlinked', { code: null, subcode: null, message: 'the unit is no longer linked to the Page the post was published on' });
+      await spec.fail(lease, 'page_unlinked', {
+        code: null,
+        subcode: null,
+        message: 'the unit is no longer linked to the Page the post was published on',
+      });
       return `${spec.failLabel}:page_unlinked`;
     }
     const log = deps.log.child({ deliveryId: d.id, postId: d.postId, unit: d.unitCode, job: job.name, attempt: job.attemptsMade + 1 });

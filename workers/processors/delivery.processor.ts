@@ -53,7 +53,9 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
     const lease = await ledger.claim(d, { kind: 'publish', countAttempt: false });
     if (!lease) return 'lost_claim';
     const reason = d.page ? 'needs_reauth' : 'no_page';
-    const message = d.page ? `Page token needs re-authorisation: ${d.page.tokenStatusReason ?? 'unknown reason'}` : 'the unit has no linked Page any more';
+    const message = d.page
+      ? `Page token needs re-authorisation: ${d.page.tokenStatusReason ?? 'unknown reason'}`
+      : 'the unit has no linked Page any more';
     await ledger.markFailed(d, lease, reason, { code: null, subcode: null, message });
     rollUpLater(d, deps);
     return `failed:${reason}`;
@@ -132,8 +134,17 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
  * delayed, or another worker's copy) takes it over once the lease and the read-back delay are over,
  * and reads the Page back first (a photo staged by this attempt is left unpublished).
  */
-function leaseExpired(job: Job<DeliveryJobData>, token: string | undefined, lease: Lease, deps: DeliveryDeps, log: Logger): Promise<string> {
-  log.warn({ overMs: Math.round(-lease.remainingMs()) }, 'lease ran out before sending; nothing sent, the row will be taken over after the read-back delay');
+function leaseExpired(
+  job: Job<DeliveryJobData>,
+  token: string | undefined,
+  lease: Lease,
+  deps: DeliveryDeps,
+  log: Logger,
+): Promise<string> {
+  log.warn(
+    { overMs: Math.round(-lease.remainingMs()) },
+    'lease ran out before sending; nothing sent, the row will be taken over after the read-back delay',
+  );
   return later(job, token, deps.ledger.settings.takeoverMs);
 }
 
@@ -147,7 +158,12 @@ async function cancelDelivery(d: LedgerDelivery, deps: DeliveryDeps, ambiguous: 
   if (!lease) return 'lost_claim';
   if (ambiguous && d.page) {
     const found = await deps.publisher
-      .findExisting(d.page.pageId, deps.cipher.decrypt(d.page.tokenCiphertext), contentOf(d), d.attemptStartedAt ? new Date(d.attemptStartedAt) : new Date(0))
+      .findExisting(
+        d.page.pageId,
+        deps.cipher.decrypt(d.page.tokenCiphertext),
+        contentOf(d),
+        d.attemptStartedAt ? new Date(d.attemptStartedAt) : new Date(0),
+      )
       .catch(() => undefined);
     if (found === undefined) {
       // Back as it was (still ambiguous, same read-back window); the retry looks again.
@@ -167,5 +183,7 @@ async function cancelDelivery(d: LedgerDelivery, deps: DeliveryDeps, ambiguous: 
 
 /** The post's roll-up runs shortly after, coalesced with its neighbours; a failure is retried by the reconciler. */
 function rollUpLater(d: LedgerDelivery, deps: DeliveryDeps): void {
-  deps.ledger.requestRollUp(d.postId).catch((err: Error) => deps.log.warn({ postId: d.postId, err: err.message }, 'roll-up failed; the reconciler will retry'));
+  deps.ledger
+    .requestRollUp(d.postId)
+    .catch((err: Error) => deps.log.warn({ postId: d.postId, err: err.message }, 'roll-up failed; the reconciler will retry'));
 }

@@ -8,13 +8,19 @@ import { runChange, type ChangeDeps } from './change-job';
  * delivery's edit of this revision is pending; setting the same message twice is harmless, and the
  * fence keeps an older revision from landing after a newer one.
  */
-export async function processEdit(job: Job<ChangeJobData>, token: string | undefined, deps: ChangeDeps & { edits: EditsService }): Promise<string> {
+export async function processEdit(
+  job: Job<ChangeJobData>,
+  token: string | undefined,
+  deps: ChangeDeps & { edits: EditsService },
+): Promise<string> {
   parseJobData(JOB.edit, job); // data that does not parse fails the job for good
   const { ledger, edits } = deps;
   const revision = job.data.revision;
   const d = await ledger.load(job.data.deliveryId);
   if (!d) return 'missing';
-  if (d.editRevision !== revision || d.editStatus !== 'pending' || d.status !== 'published') return `noop:${d.status}/${d.editStatus ?? 'none'}@${d.editRevision}`;
+  if (d.editRevision !== revision || d.editStatus !== 'pending' || d.status !== 'published') {
+    return `noop:${d.status}/${d.editStatus ?? 'none'}@${d.editRevision}`;
+  }
   const message = await edits.messageOf(d.postId, revision);
   return runChange(
     job,

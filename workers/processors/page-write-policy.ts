@@ -58,7 +58,9 @@ export function pageWriteDeps(deps: Deps): PageWriteDeps {
 }
 
 const errorOf = (err: unknown, explanation: string): DeliveryError =>
-  err instanceof GraphApiError ? { code: err.code, subcode: err.subcode ?? null, message: err.message } : { code: null, subcode: null, message: explanation };
+  err instanceof GraphApiError
+    ? { code: err.code, subcode: err.subcode ?? null, message: err.message }
+    : { code: null, subcode: null, message: explanation };
 
 /** Waits without consuming an attempt (nothing was sent): the job is delayed and retried later. */
 export async function later(job: Job, token: string | undefined, ms: number): Promise<never> {
@@ -91,7 +93,15 @@ export async function handlePageWriteFailure(w: PageWrite, err: unknown, hooks: 
   const unresolved = w.unresolved === true;
   const lastAttempt = w.job.attemptsMade + 1 >= (w.job.opts.attempts ?? 1);
   deps.log.warn(
-    { kind: c.kind, reason: c.reason, code: error.code, subcode: error.subcode, fbtraceId: err instanceof GraphApiError ? err.fbtraceId : undefined, job: w.job.name, attempt: w.job.attemptsMade + 1 },
+    {
+      kind: c.kind,
+      reason: c.reason,
+      code: error.code,
+      subcode: error.subcode,
+      fbtraceId: err instanceof GraphApiError ? err.fbtraceId : undefined,
+      job: w.job.name,
+      attempt: w.job.attemptsMade + 1,
+    },
     'page write failed',
   );
   // Usage headers come with errors too: high usage stretches the spacing, app-level usage pauses all Pages.

@@ -7,7 +7,11 @@ import { runChange, type ChangeDeps } from './change-job';
  * Deletes one Page's copy of a recalled post. The store decides: only a `recalling` delivery is
  * acted on, so a replayed job is a no-op. Already deleted on Facebook (100/33) counts as recalled.
  */
-export async function processRecall(job: Job<ChangeJobData>, token: string | undefined, deps: ChangeDeps & { recalls: RecallService }): Promise<string> {
+export async function processRecall(
+  job: Job<ChangeJobData>,
+  token: string | undefined,
+  deps: ChangeDeps & { recalls: RecallService },
+): Promise<string> {
   parseJobData(JOB.recall, job); // data that does not parse fails the job for good
   const { ledger } = deps;
   const d = await ledger.load(job.data.deliveryId);

@@ -50,8 +50,19 @@ export async function processWebhook(job: Job<WebhookJobData>, deps: WebhookDeps
   const retryable = !ok && (status === null || RETRYABLE_STATUS(status));
   const last = attempt >= (job.opts.attempts ?? 1);
   const outcome = ok ? 'delivered' : retryable && !last ? 'retrying' : 'failed';
-  if (!ok && error === null) error = status !== null && status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`;
-  await deps.webhooks.recordAttempt({ webhookId, eventId: event.id, eventType: event.type, attempt, statusCode: status, outcome, error, durationMs: performance.now() - started });
+  if (!ok && error === null) {
+    error = status !== null && status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`;
+  }
+  await deps.webhooks.recordAttempt({
+    webhookId,
+    eventId: event.id,
+    eventType: event.type,
+    attempt,
+    statusCode: status,
+    outcome,
+    error,
+    durationMs: performance.now() - started,
+  });
   deps.metrics.webhookDeliveries.inc({ event: event.type, outcome });
   if (ok) return 'delivered';
   if (!retryable) throw new UnrecoverableError(error ?? 'rejected');

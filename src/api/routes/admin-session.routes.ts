@@ -75,8 +75,16 @@ export function adminSessionRoutes(sessions: AdminSessionService): FastifyPlugin
     });
 
     app.delete('/admin/session', {
-      schema: { tags: ['ops'], summary: 'Sign out of the admin UIs (clears the session cookie)', response: { 204: z.null().describe('signed out') } },
-      handler: async (req, reply) => reply.status(204).header('set-cookie', cookie(req, '', 0)).send(null),
+      schema: {
+        tags: ['ops'],
+        summary: 'Sign out of the admin UIs (clears the session cookie)',
+        response: { 204: z.null().describe('signed out') },
+      },
+      handler: async (req, reply) =>
+        reply
+          .status(204)
+          .header('set-cookie', cookie(req, '', 0))
+          .send(null),
     });
   };
 }

@@ -6,14 +6,25 @@ import { JOB } from '../../queues/catalog';
 import { requireRole } from '../../services/auth/keys.service';
 import { ROOT_CODE } from '../../services/tree/units.service';
 import { allow, principalOf } from '../auth';
-import { CreatedKey, CreateKeyBody, errorResponses, PageImportResult, PutPageBody, UnitCodeParam, UnitImportResult, UnitView } from '../schemas';
+import {
+  CreatedKey,
+  CreateKeyBody,
+  errorResponses,
+  PageImportResult,
+  PutPageBody,
+  UnitCodeParam,
+  UnitImportResult,
+  UnitView,
+} from '../schemas';
 
 const security = [{ bearer: [] }];
 
 /** New tokens get a debug_token check soon (when token health is configured); never fails the link. */
 async function requestTokenCheck(deps: Deps): Promise<void> {
   if (!deps.tokenHealth.enabled) return;
-  await deps.queues.add(JOB.checkNewTokens, {}).catch((err: Error) => deps.log.warn({ err: err.message }, 'could not queue a token check; the next sweep will do it'));
+  await deps.queues
+    .add(JOB.checkNewTokens, {})
+    .catch((err: Error) => deps.log.warn({ err: err.message }, 'could not queue a token check; the next sweep will do it'));
 }
 
 /** Keys, the unit tree and Page links. */
@@ -21,7 +32,13 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
   return async (app) => {
     app.post('/keys', {
       preValidation: allow(['admin'], 'create keys'),
-      schema: { tags: ['keys'], summary: 'Create an API key (admin). The key is shown once.', security, body: CreateKeyBody, response: { 201: CreatedKey, ...errorResponses } },
+      schema: {
+        tags: ['keys'],
+        summary: 'Create an API key (admin). The key is shown once.',
+        security,
+        body: CreateKeyBody,
+        response: { 201: CreatedKey, ...errorResponses },
+      },
       handler: async (req, reply) => {
         const p = principalOf(req);
         requireRole(p, ['admin'], 'create keys');
@@ -87,13 +104,25 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
     });
 
     app.get('/units/:code', {
-      schema: { tags: ['units'], summary: 'A unit with its Page link status', security, params: UnitCodeParam, response: { 200: UnitView, ...errorResponses } },
+      schema: {
+        tags: ['units'],
+        summary: 'A unit with its Page link status',
+        security,
+        params: UnitCodeParam,
+        response: { 200: UnitView, ...errorResponses },
+      },
       handler: async (req) => {
         const p = principalOf(req);
         const unit = await deps.units.get(req.params.code);
         // Visible: the caller's subtree and the caller's ancestors (to navigate up).
-        if (!(unit.path.startsWith(p.unitPath) || p.unitPath.startsWith(unit.path))) throw new ForbiddenError(`unit ${unit.code} is outside your unit ${p.unitCode}`);
-        const page = await deps.store.db.selectFrom('pages').select(['page_id', 'token_status', 'token_status_reason']).where('unit_code', '=', unit.code).executeTakeFirst();
+        if (!(unit.path.startsWith(p.unitPath) || p.unitPath.startsWith(unit.path))) {
+          throw new ForbiddenError(`unit ${unit.code} is outside your unit ${p.unitCode}`);
+        }
+        const page = await deps.store.db
+          .selectFrom('pages')
+          .select(['page_id', 'token_status', 'token_status_reason'])
+          .where('unit_code', '=', unit.code)
+          .executeTakeFirst();
         return {
           code: unit.code,
           name: unit.name,
@@ -101,7 +130,10 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
           level: unit.level,
           parentCode: unit.parent_code,
           childCount: await deps.units.childCount(unit.code),
-          page: page && unit.path.startsWith(p.unitPath) ? { pageId: page.page_id, tokenStatus: page.token_status, tokenStatusReason: page.token_status_reason } : null,
+          page:
+            page && unit.path.startsWith(p.unitPath)
+              ? { pageId: page.page_id, tokenStatus: page.token_status, tokenStatusReason: page.token_status_reason }
+              : null,
         };
       },
     });

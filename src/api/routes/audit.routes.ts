@@ -10,7 +10,8 @@ export function auditRoutes(deps: Deps): FastifyPluginAsyncZod {
     app.get('/audit', {
       schema: {
         tags: ['audit'],
-        summary: "Audit entries about the caller's subtree (and posts reaching the caller's unit), oldest first; filter by subject, actor, action, since",
+        summary:
+          "Audit entries about the caller's subtree (and posts reaching the caller's unit), oldest first; filter by subject, actor, action, since",
         security: [{ bearer: [] }],
         querystring: AuditQuery,
         response: { 200: AuditList, ...errorResponses },

@@ -34,7 +34,8 @@ export function changesRoutes(deps: Deps): FastifyPluginAsyncZod {
       bodyLimit: 512 * 1024,
       schema: {
         tags: ['posts'],
-        summary: 'Edit the message of a published post on every Page. Creates an edit pending approval by a different key (replacing an unapproved one).',
+        summary:
+          'Edit the message of a published post on every Page. Creates an edit pending approval by a different key (replacing an unapproved one).',
         security,
         params: PostIdParam,
         body: EditPostSchema,

@@ -19,7 +19,12 @@ export function keysRoutes(deps: Deps): FastifyPluginAsyncZod {
         querystring: KeysQuery,
         response: { 200: z.object({ items: z.array(KeyView) }), ...errorResponses },
       },
-      handler: async (req) => ({ items: await deps.keys.list(principalOf(req), { ...(req.query.unit ? { unit: req.query.unit } : {}), includeRevoked: req.query.includeRevoked === 'true' }) }),
+      handler: async (req) => ({
+        items: await deps.keys.list(principalOf(req), {
+          ...(req.query.unit ? { unit: req.query.unit } : {}),
+          includeRevoked: req.query.includeRevoked === 'true',
+        }),
+      }),
     });
 
     app.delete('/keys/:id', {

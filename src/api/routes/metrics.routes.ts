@@ -18,7 +18,9 @@ export function metricsRoutes(deps: Deps): FastifyPluginAsyncZod {
         response: { 200: z.string().describe('Prometheus text format 0.0.4'), 401: ErrorBody },
       },
       handler: async (req, reply) => {
-        if (!metricsAuthorized(req.headers.authorization, token)) throw new UnauthenticatedError('metrics need Authorization: Bearer <METRICS_TOKEN>');
+        if (!metricsAuthorized(req.headers.authorization, token)) {
+          throw new UnauthenticatedError('metrics need Authorization: Bearer <METRICS_TOKEN>');
+        }
         const { contentType, body } = await deps.metrics.expose();
         reply.type(contentType);
         return body;

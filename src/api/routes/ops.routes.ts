@@ -13,7 +13,12 @@ export function opsRoutes(deps: Deps): FastifyPluginAsyncZod {
     const views = new OpsViewsService(deps.store.db);
 
     app.get('/me', {
-      schema: { tags: ['keys'], summary: 'The calling key: name, role and unit (never the key itself)', security, response: { 200: Me, ...errorResponses } },
+      schema: {
+        tags: ['keys'],
+        summary: 'The calling key: name, role and unit (never the key itself)',
+        security,
+        response: { 200: Me, ...errorResponses },
+      },
       handler: async (req) => views.me(principalOf(req)),
     });
 

@@ -20,7 +20,13 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
         security,
         body: z.object({ target: TargetSchema }).strict(),
         response: {
-          200: z.object({ unit: z.object({ code: z.string(), path: z.string(), level: z.number() }), units: z.number(), withPage: z.number(), withoutPage: z.number(), byLevel: z.record(z.string(), z.number()) }),
+          200: z.object({
+            unit: z.object({ code: z.string(), path: z.string(), level: z.number() }),
+            units: z.number(),
+            withPage: z.number(),
+            withoutPage: z.number(),
+            byLevel: z.record(z.string(), z.number()),
+          }),
           ...errorResponses,
         },
       },
@@ -35,7 +41,8 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
       preValidation: allow(['editor', 'admin'], 'create posts'),
       schema: {
         tags: ['posts'],
-        summary: 'Submit a post for approval (editor, admin). With Idempotency-Key: the same key and body return the same post (Idempotent-Replayed: true); another body is a 409.',
+        summary:
+          'Submit a post for approval (editor, admin). With Idempotency-Key: the same key and body return the same post (Idempotent-Replayed: true); another body is a 409.',
         security,
         headers: IdempotencyHeaders,
         body: CreatePostSchema,
@@ -69,7 +76,13 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
 
     app.post('/posts/:id/cancel', {
       preValidation: allow(['editor', 'approver', 'admin'], 'cancel posts'),
-      schema: { tags: ['posts'], summary: 'Cancel an unfinished post; deliveries not yet sent become cancelled', security, params: PostIdParam, response: { 200: StatusChange, ...errorResponses } },
+      schema: {
+        tags: ['posts'],
+        summary: 'Cancel an unfinished post; deliveries not yet sent become cancelled',
+        security,
+        params: PostIdParam,
+        response: { 200: StatusChange, ...errorResponses },
+      },
       handler: async (req) => deps.posts.cancel(principalOf(req), req.params.id),
     });
 
@@ -91,12 +104,24 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
     });
 
     app.get('/posts/:id', {
-      schema: { tags: ['posts'], summary: 'A post with delivery counts by status', security, params: PostIdParam, response: { 200: PostView, ...errorResponses } },
+      schema: {
+        tags: ['posts'],
+        summary: 'A post with delivery counts by status',
+        security,
+        params: PostIdParam,
+        response: { 200: PostView, ...errorResponses },
+      },
       handler: async (req) => deps.postViews.get(principalOf(req), req.params.id),
     });
 
     app.get('/posts', {
-      schema: { tags: ['posts'], summary: 'Posts visible to the caller, newest first', security, querystring: PostsQuery, response: { 200: PostList, ...errorResponses } },
+      schema: {
+        tags: ['posts'],
+        summary: 'Posts visible to the caller, newest first',
+        security,
+        querystring: PostsQuery,
+        response: { 200: PostList, ...errorResponses },
+      },
       handler: async (req) => deps.postViews.list(principalOf(req), req.query),
     });
 
@@ -117,7 +142,10 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
         tags: ['ops'],
         summary: 'BullMQ job counts per queue',
         security,
-        response: { 200: z.object({ fanout: z.record(z.string(), z.number()), deliveries: z.record(z.string(), z.number()) }), ...errorResponses },
+        response: {
+          200: z.object({ fanout: z.record(z.string(), z.number()), deliveries: z.record(z.string(), z.number()) }),
+          ...errorResponses,
+        },
       },
       handler: async () => deps.queues.counts(),
     });

@@ -11,10 +11,19 @@ const WebhookIdParam = z.object({ id: z.string().regex(/^wh_[A-Za-z0-9_-]{1,64}$
 const CreateWebhookBody = z
   .object({
     url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2048),
-    events: z.array(z.enum(WEBHOOK_EVENTS)).min(1, 'expected at least one event').max(WEBHOOK_EVENTS.length * 2),
+    events: z
+      .array(z.enum(WEBHOOK_EVENTS))
+      .min(1, 'expected at least one event')
+      .max(WEBHOOK_EVENTS.length * 2),
   })
   .strict();
-const WebhookView = z.object({ id: z.string(), url: z.string(), events: z.array(z.enum(WEBHOOK_EVENTS)), unit: z.string(), createdAt: z.string() });
+const WebhookView = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(z.enum(WEBHOOK_EVENTS)),
+  unit: z.string(),
+  createdAt: z.string(),
+});
 const CreatedWebhook = WebhookView.extend({ secret: z.string().describe('HMAC-SHA256 signing secret; shown once') });
 const AttemptView = z.object({
   id: z.number(),
@@ -50,14 +59,19 @@ export function webhooksRoutes(deps: Deps): FastifyPluginAsyncZod {
     });
 
     app.get('/webhooks', {
-      schema: { tags: ['webhooks'], summary: "The caller's webhooks (never their secrets)", security, response: { 200: z.object({ items: z.array(WebhookView) }), ...errorResponses } },
+      schema: {
+        tags: ['webhooks'],
+        summary: "The caller's webhooks (never their secrets)",
+        security,
+        response: { 200: z.object({ items: z.array(WebhookView) }), ...errorResponses },
+      },
       handler: async (req) => ({ items: await deps.webhooks.list(principalOf(req)) }),
     });
 
     app.delete('/webhooks/:id', {
       schema: {
         tags: ['webhooks'],
-        summary: 'Delete one of the caller\'s webhooks; pending deliveries stop, the log is kept',
+        summary: "Delete one of the caller's webhooks; pending deliveries stop, the log is kept",
         security,
         params: WebhookIdParam,
         response: { 204: z.null().describe('deleted'), ...errorResponses },

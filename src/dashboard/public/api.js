@@ -56,7 +56,11 @@ export async function api(path, { method = 'GET', body, signal, key } = {}) {
     method,
     signal,
     cache: 'no-store',
-    headers: { ...headers({ accept: 'application/json' }), ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...headers({ accept: 'application/json' }),
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   if (!res.ok) {

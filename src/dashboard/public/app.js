@@ -30,21 +30,46 @@ function languageButton() {
   const other = getLang() === 'vi' ? 'en' : 'vi';
   return h(
     'button',
-    { type: 'button', class: 'btn btn--ghost btn--small lang', lang: other, 'aria-label': t('lang.switchLabel'), onclick: () => { setLang(other); render(true); } },
+    {
+      type: 'button',
+      class: 'btn btn--ghost btn--small lang',
+      lang: other,
+      'aria-label': t('lang.switchLabel'),
+      onclick: () => {
+        setLang(other);
+        render(true);
+      },
+    },
     t('lang.switchTo'),
   );
 }
 
 function renderHeader(active) {
   const skip = h('button', { type: 'button', class: 'skip', onclick: () => main.focus() }, t('nav.skip'));
-  const brand = h('a', { class: 'brand', href: '#/posts' }, h('span', { class: 'brand__mark', 'aria-hidden': 'true' }), h('span', {}, h('strong', {}, t('app.name')), h('small', {}, t('app.tagline'))));
+  const brand = h(
+    'a',
+    { class: 'brand', href: '#/posts' },
+    h('span', { class: 'brand__mark', 'aria-hidden': 'true' }),
+    h('span', {}, h('strong', {}, t('app.name')), h('small', {}, t('app.tagline'))),
+  );
   const tools = h('div', { class: 'top__tools' }, languageButton());
   if (me) {
-    tools.prepend(h('span', { class: 'who', title: me.unit.name }, h('span', { class: 'who__name' }, me.name), h('span', { class: 'who__role' }, `${label('role', me.role)} · ${me.unit.name}`)));
+    tools.prepend(
+      h(
+        'span',
+        { class: 'who', title: me.unit.name },
+        h('span', { class: 'who__name' }, me.name),
+        h('span', { class: 'who__role' }, `${label('role', me.role)} · ${me.unit.name}`),
+      ),
+    );
     tools.append(h('button', { type: 'button', class: 'btn btn--ghost btn--small', onclick: signOut }, t('nav.signOut')));
   }
   const nav = me
-    ? h('nav', { class: 'nav', 'aria-label': t('nav.label') }, NAV.map((n) => h('a', { href: n.href, class: 'nav__link', 'aria-current': n.id === active ? 'page' : null }, t(`nav.${n.id}`))))
+    ? h(
+        'nav',
+        { class: 'nav', 'aria-label': t('nav.label') },
+        NAV.map((n) => h('a', { href: n.href, class: 'nav__link', 'aria-current': n.id === active ? 'page' : null }, t(`nav.${n.id}`))),
+      )
     : null;
   replace(header, skip, h('div', { class: 'top__bar' }, brand, tools), nav);
 }
@@ -64,7 +89,12 @@ async function render(force = false) {
   if (!session.key) {
     renderHeader(null);
     document.title = t('app.title', { page: t('signin.title') });
-    cleanup = signInView(main, { onSignedIn: (who) => { me = who; render(true); } });
+    cleanup = signInView(main, {
+      onSignedIn: (who) => {
+        me = who;
+        render(true);
+      },
+    });
     return;
   }
   if (!me) {

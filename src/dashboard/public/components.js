@@ -7,7 +7,13 @@ export const SEGMENTS = ['published', 'failed', 'skipped', 'cancelled', 'pending
 
 /** Post counts ({queued, publishing, …}) → roll-up shape ({pending, …, total}). */
 export function rollUp(counts, total) {
-  const c = { published: counts.published, failed: counts.failed, skipped: counts.skipped, cancelled: counts.cancelled, pending: counts.queued + counts.publishing };
+  const c = {
+    published: counts.published,
+    failed: counts.failed,
+    skipped: counts.skipped,
+    cancelled: counts.cancelled,
+    pending: counts.queued + counts.publishing,
+  };
   return { ...c, total: total ?? c.published + c.failed + c.skipped + c.cancelled + c.pending };
 }
 
@@ -26,7 +32,11 @@ export function badge(kind, code, extraClass = '') {
  */
 export function progressBar({ compact = false, legend: withLegend = !compact } = {}) {
   const fills = Object.fromEntries(SEGMENTS.map((s) => [s, h('span', { class: `bar__seg bar__seg--${s}` })]));
-  const bar = h('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': 0, 'aria-label': t('progress.label') }, Object.values(fills));
+  const bar = h(
+    'div',
+    { class: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': 0, 'aria-label': t('progress.label') },
+    Object.values(fills),
+  );
   const caption = h('p', { class: 'bar__caption' });
   const el = h('div', { class: `progress ${compact ? 'progress--compact' : ''}` }, bar, caption);
   const update = (r) => {
@@ -53,7 +63,12 @@ export function legend(r) {
     'span',
     { class: 'legend' },
     SEGMENTS.filter((s) => r[s] > 0 || s === 'published' || s === 'failed').map((s) =>
-      h('span', { class: `legend__item legend__item--${s}` }, h('span', { class: 'dot', 'aria-hidden': 'true' }), `${label('count', s)} ${num(r[s])}`),
+      h(
+        'span',
+        { class: `legend__item legend__item--${s}` },
+        h('span', { class: 'dot', 'aria-hidden': 'true' }),
+        `${label('count', s)} ${num(r[s])}`,
+      ),
     ),
   );
 }
@@ -63,7 +78,14 @@ const unitNames = new Map();
 const keyNames = new Map();
 
 export async function unitName(code) {
-  if (!unitNames.has(code)) unitNames.set(code, api(`/v1/units/${encodeURIComponent(code)}`).then((u) => u.name).catch(() => code));
+  if (!unitNames.has(code)) {
+    unitNames.set(
+      code,
+      api(`/v1/units/${encodeURIComponent(code)}`)
+        .then((u) => u.name)
+        .catch(() => code),
+    );
+  }
   return unitNames.get(code);
 }
 
@@ -76,7 +98,7 @@ export async function loadKeyNames(ids) {
   }
 }
 
-export const keyName = (id) => (id ? keyNames.get(id) ?? id : '—');
+export const keyName = (id) => (id ? (keyNames.get(id) ?? id) : '—');
 
 /** "Hà Nội (01) and every unit under it · districts, communes · except 2 units" */
 export async function describeTarget(target) {

@@ -24,7 +24,9 @@ export function setLang(next) {
 export function t(key, params = {}) {
   let entry = CATALOGUES[lang][key] ?? CATALOGUES.vi[key];
   if (entry === undefined) return key;
-  if (typeof entry === 'object') entry = new Intl.PluralRules(LOCALES[lang]).select(Number(params.n ?? 0)) === 'one' ? entry.one : entry.other;
+  if (typeof entry === 'object') {
+    entry = new Intl.PluralRules(LOCALES[lang]).select(Number(params.n ?? 0)) === 'one' ? entry.one : entry.other;
+  }
   return entry.replace(/\{(\w+)\}/g, (_, name) => {
     const v = params[name];
     if (v === undefined || v === null) return '';

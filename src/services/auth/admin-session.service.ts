@@ -21,7 +21,9 @@ export class AdminSessionService {
     private readonly opts: { ttlMs: number; secret: Buffer | undefined; bootstrapAdmin: boolean },
   ) {
     // Without TOKEN_ENCRYPTION_KEY (never the case for `npm start`) sessions are valid in this process only.
-    this.macKey = opts.secret ? Buffer.from(crypto.hkdfSync('sha256', opts.secret, Buffer.alloc(0), 'lantoa admin session v1', 32)) : crypto.randomBytes(32);
+    this.macKey = opts.secret
+      ? Buffer.from(crypto.hkdfSync('sha256', opts.secret, Buffer.alloc(0), 'lantoa admin session v1', 32))
+      : crypto.randomBytes(32);
   }
 
   /** Exchanges an admin key for a session: 401 for an unknown key, 403 for a key that is not an admin. */
@@ -45,7 +47,9 @@ export class AdminSessionService {
     const expected = Buffer.from(this.mac(`v1.${keyId}.${exp}`));
     if (!crypto.timingSafeEqual(Buffer.from(mac), expected) || Number(exp) <= Date.now()) return null;
     if (keyId === BOOTSTRAP_ADMIN_ID) {
-      return this.opts.bootstrapAdmin ? { keyId, name: 'bootstrap admin (ADMIN_API_KEY)', role: 'admin', unitCode: ROOT_CODE, unitPath: `/${ROOT_CODE}/` } : null;
+      return this.opts.bootstrapAdmin
+        ? { keyId, name: 'bootstrap admin (ADMIN_API_KEY)', role: 'admin', unitCode: ROOT_CODE, unitPath: `/${ROOT_CODE}/` }
+        : null;
     }
     const row = await this.db
       .selectFrom('api_keys')

@@ -36,7 +36,10 @@ function hashKey(key: string): string {
 export class KeysService {
   private readonly adminHash: Buffer | undefined;
 
-  constructor(private readonly db: Db, adminApiKey: string | undefined) {
+  constructor(
+    private readonly db: Db,
+    adminApiKey: string | undefined,
+  ) {
     this.adminHash = adminApiKey ? Buffer.from(hashKey(adminApiKey), 'hex') : undefined;
   }
 
@@ -51,9 +54,23 @@ export class KeysService {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('api_keys')
-        .values({ id, name: input.name, role: input.role, unit_code: unit.code, key_hash: hashKey(key), created_by: creator.keyId, created_at: new Date().toISOString(), revoked_at: null })
+        .values({
+          id,
+          name: input.name,
+          role: input.role,
+          unit_code: unit.code,
+          key_hash: hashKey(key),
+          created_by: creator.keyId,
+          created_at: new Date().toISOString(),
+          revoked_at: null,
+        })
         .execute();
-      await appendAudit(trx, { actor: creator, action: 'key.create', subject: { type: 'key', id, path: unit.path }, details: { name: input.name, role: input.role, unit: unit.code } });
+      await appendAudit(trx, {
+        actor: creator,
+        action: 'key.create',
+        subject: { type: 'key', id, path: unit.path },
+        details: { name: input.name, role: input.role, unit: unit.code },
+      });
     });
     return { id, key, name: input.name, role: input.role, unit: unit.code };
   }
@@ -70,12 +87,28 @@ export class KeysService {
     let query = this.db
       .selectFrom('api_keys')
       .innerJoin('units', 'units.code', 'api_keys.unit_code')
-      .select(['api_keys.id', 'api_keys.name', 'api_keys.role', 'api_keys.unit_code', 'api_keys.created_by', 'api_keys.created_at', 'api_keys.revoked_at'])
+      .select([
+        'api_keys.id',
+        'api_keys.name',
+        'api_keys.role',
+        'api_keys.unit_code',
+        'api_keys.created_by',
+        'api_keys.created_at',
+        'api_keys.revoked_at',
+      ])
       .where('units.path', '>=', path)
       .where('units.path', '<', subtreeEnd(path));
     if (!q.includeRevoked) query = query.where('api_keys.revoked_at', 'is', null);
     const rows = await query.orderBy('api_keys.created_at', 'desc').orderBy('api_keys.id').execute();
-    return rows.map((r) => ({ id: r.id, name: r.name, role: r.role as Role, unit: r.unit_code, createdBy: r.created_by, createdAt: r.created_at, revokedAt: r.revoked_at }));
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      role: r.role as Role,
+      unit: r.unit_code,
+      createdBy: r.created_by,
+      createdAt: r.created_at,
+      revokedAt: r.revoked_at,
+    }));
   }
 
   /**
@@ -93,9 +126,19 @@ export class KeysService {
     if (row.revoked_at) return { id, revokedAt: row.revoked_at };
     const now = new Date().toISOString();
     await this.db.transaction().execute(async (trx) => {
-      const res = await trx.updateTable('api_keys').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+      const res = await trx
+        .updateTable('api_keys')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return; // revoked concurrently: that request wrote the entry
-      await appendAudit(trx, { actor: p, action: 'key.revoke', subject: { type: 'key', id, path: row.path }, details: { name: row.name, role: row.role, unit: row.unit_code } });
+      await appendAudit(trx, {
+        actor: p,
+        action: 'key.revoke',
+        subject: { type: 'key', id, path: row.path },
+        details: { name: row.name, role: row.role, unit: row.unit_code },
+      });
     });
     return { id, revokedAt: now };
   }
@@ -105,7 +148,13 @@ export class KeysService {
     if (!key) throw new UnauthenticatedError('missing Authorization: Bearer <key> header');
     const hash = hashKey(key);
     if (this.adminHash && crypto.timingSafeEqual(Buffer.from(hash, 'hex'), this.adminHash)) {
-      return { keyId: BOOTSTRAP_ADMIN_ID, name: 'bootstrap admin (ADMIN_API_KEY)', role: 'admin', unitCode: ROOT_CODE, unitPath: `/${ROOT_CODE}/` };
+      return {
+        keyId: BOOTSTRAP_ADMIN_ID,
+        name: 'bootstrap admin (ADMIN_API_KEY)',
+        role: 'admin',
+        unitCode: ROOT_CODE,
+        unitPath: `/${ROOT_CODE}/`,
+      };
     }
     const row = await this.db
       .selectFrom('api_keys')

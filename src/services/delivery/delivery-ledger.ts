@@ -5,13 +5,18 @@ import type { Database } from '../../db/types';
 import { WriteBatcher } from '../../db/write-batcher';
 import { EventBus } from '../shared/events';
 import { emptyCounts, finalStatus, OPEN_DELIVERY_STATUSES, type DeliveryStatus } from '../posts/post-status';
+import { bumpJobRound, cancelQueued, errorColumns, insertForPost, now, requeueFailed, startEdit, startRecall } from './post-deliveries';
 import { Lease, type ClaimFor, type DeliveryError, type DeliveryRef, type LedgerDelivery, type LedgerSettings } from './lease';
 
-export { Lease, LeaseExpiredError, type ClaimFor, type DeliveryError, type DeliveryRef, type LedgerDelivery, type LedgerSettings } from './lease';
-
-type Executor = Db | Transaction<Database>;
-const now = () => new Date().toISOString();
-const errorColumns = (error: DeliveryError | null) => ({ error_code: error?.code ?? null, error_subcode: error?.subcode ?? null, error_message: error?.message ?? null });
+export {
+  Lease,
+  LeaseExpiredError,
+  type ClaimFor,
+  type DeliveryError,
+  type DeliveryRef,
+  type LedgerDelivery,
+  type LedgerSettings,
+} from './lease';
 
 /**
  * The ledger of deliveries: the only module that writes `deliveries`. Every per-row transition is a
@@ -85,7 +90,12 @@ export class DeliveryLedger {
       photos: JSON.parse(r.photos) as string[],
       page:
         r.page_id && r.token_ciphertext
-          ? { pageId: r.page_id, tokenCiphertext: r.token_ciphertext, tokenStatus: r.token_status ?? 'unknown', tokenStatusReason: r.token_status_reason }
+          ? {
+              pageId: r.page_id,
+              tokenCiphertext: r.token_ciphertext,
+              tokenStatus: r.token_status ?? 'unknown',
+              tokenStatusReason: r.token_status_reason,
+            }
           : null,
     };
   }
@@ -100,7 +110,11 @@ export class DeliveryLedger {
     return until ? Date.parse(until) + this.settings.takeoverMs : 0;
   }
 
-  private submit(id: number, where: (eb: ExpressionBuilder<Database, 'deliveries'>) => Expression<SqlBool>, set: UpdateObject<Database, 'deliveries'>): Promise<boolean> {
+  private submit(
+    id: number,
+    where: (eb: ExpressionBuilder<Database, 'deliveries'>) => Expression<SqlBool>,
+    set: UpdateObject<Database, 'deliveries'>,
+  ): Promise<boolean> {
     return this.writes
       .submit(async (trx) => {
         const res = await trx
@@ -149,7 +163,12 @@ export class DeliveryLedger {
   }
 
   /** A held transition: only while the row carries this lease's token; the lease ends with it. */
-  private settle(lease: Lease, from: DeliveryStatus | readonly DeliveryStatus[], set: UpdateObject<Database, 'deliveries'>, extra?: { editRevision: number }): Promise<boolean> {
+  private settle(
+    lease: Lease,
+    from: DeliveryStatus | readonly DeliveryStatus[],
+    set: UpdateObject<Database, 'deliveries'>,
+    extra?: { editRevision: number },
+  ): Promise<boolean> {
     return this.submit(
       lease.deliveryId,
       (eb) =>
@@ -167,8 +186,21 @@ export class DeliveryLedger {
     return this.submit(lease.deliveryId, (eb) => eb.and([eb('claim_token', '=', lease.token)]), { lease_until: null });
   }
 
-  async markPublished(d: DeliveryRef, lease: Lease, fbPostId: string | null, permalink: string | null, reason: string | null = null): Promise<boolean> {
-    const ok = await this.settle(lease, ['queued', 'publishing'], { status: 'published', fb_post_id: fbPostId, permalink, published_at: now(), reason, ...errorColumns(null) });
+  async markPublished(
+    d: DeliveryRef,
+    lease: Lease,
+    fbPostId: string | null,
+    permalink: string | null,
+    reason: string | null = null,
+  ): Promise<boolean> {
+    const ok = await this.settle(lease, ['queued', 'publishing'], {
+      status: 'published',
+      fb_post_id: fbPostId,
+      permalink,
+      published_at: now(),
+      reason,
+      ...errorColumns(null),
+    });
     if (ok) this.finished(d, 'published', reason, null);
     return ok;
   }
@@ -184,7 +216,14 @@ export class DeliveryLedger {
    * `attemptStartedAt` puts back the start of an earlier attempt whose outcome is still unknown, so the
    * next read-back window keeps covering it.
    */
-  async requeue(d: DeliveryRef, lease: Lease, reason: string, error: DeliveryError | null, refundAttempt = false, attemptStartedAt: string | null = null): Promise<boolean> {
+  async requeue(
+    d: DeliveryRef,
+    lease: Lease,
+    reason: string,
+    error: DeliveryError | null,
+    refundAttempt = false,
+    attemptStartedAt: string | null = null,
+  ): Promise<boolean> {
     const ok = await this.settle(lease, 'publishing', {
       status: 'queued',
       reason,
@@ -192,7 +231,16 @@ export class DeliveryLedger {
       ...(refundAttempt ? { attempts: sql<number>`attempts - 1` } : {}),
       ...(attemptStartedAt ? { attempt_started_at: attemptStartedAt } : {}),
     });
-    if (ok) this.events.emit({ type: 'delivery.retrying', postId: d.postId, deliveryId: d.id, unitCode: d.unitCode, reason, throttled: refundAttempt });
+    if (ok) {
+      this.events.emit({
+        type: 'delivery.retrying',
+        postId: d.postId,
+        deliveryId: d.id,
+        unitCode: d.unitCode,
+        reason,
+        throttled: refundAttempt,
+      });
+    }
     return ok;
   }
 
@@ -221,110 +269,38 @@ export class DeliveryLedger {
   }
 
   private finished(d: DeliveryRef, status: 'published' | 'failed' | 'cancelled', reason: string | null, error: DeliveryError | null): void {
-    this.events.emit({ type: 'delivery.finished', postId: d.postId, deliveryId: d.id, unitCode: d.unitCode, pageId: d.page?.pageId ?? null, status, reason, error });
+    this.events.emit({
+      type: 'delivery.finished',
+      postId: d.postId,
+      deliveryId: d.id,
+      unitCode: d.unitCode,
+      pageId: d.page?.pageId ?? null,
+      status,
+      reason,
+      error,
+    });
   }
 
-  // --- Whole-post transitions, inside the caller's transaction. They touch only rows no lease can
-  // hold (`queued`, `failed`, `published`, `recall_failed` are left with the lease released), so they
-  // need no claim.
-
-  /** The post's delivery rows, written with the post becoming `publishing` (fan-out). */
-  async insertForPost(trx: Executor, postId: string, units: ReadonlyArray<{ code: string; pageId: string | null }>, at: string): Promise<void> {
-    if (!units.length) return;
-    await trx
-      .insertInto('deliveries')
-      .values(
-        units.map((u) => ({
-          post_id: postId,
-          unit_code: u.code,
-          page_id: u.pageId,
-          status: u.pageId ? 'queued' : 'skipped',
-          reason: u.pageId ? null : 'no_page',
-          attempts: 0,
-          fb_post_id: null,
-          permalink: null,
-          error_code: null,
-          error_subcode: null,
-          error_message: null,
-          attempt_started_at: null,
-          job_round: 0,
-          created_at: at,
-          updated_at: at,
-          published_at: null,
-        })),
-      )
-      .onConflict((oc) => oc.columns(['post_id', 'unit_code']).doNothing())
-      .execute();
-  }
-
-  /** Not-yet-sent deliveries of a withdrawn post become `cancelled` (`post_cancelled` or `post_recalled`). */
-  async cancelQueued(trx: Executor, postId: string, reason: 'post_cancelled' | 'post_recalled', at: string): Promise<number> {
-    const res = await trx.updateTable('deliveries').set({ status: 'cancelled', reason, updated_at: at }).where('post_id', '=', postId).where('status', '=', 'queued').executeTakeFirst();
-    return Number(res.numUpdatedRows);
-  }
-
-  /**
-   * Recall: every copy with a known id (published, or a failed earlier recall) becomes `recalling`;
-   * a copy Facebook confirmed without telling its id becomes `recall_failed` (nothing to delete by id).
-   * Pending Page edits stop. Returns how many copies are to be deleted and how many have no id.
-   */
-  async startRecall(trx: Executor, postId: string, at: string, from: readonly DeliveryStatus[] = ['published', 'recall_failed']): Promise<{ toDelete: number; withoutPostId: number }> {
-    const n = (r: { numUpdatedRows: bigint }) => Number(r.numUpdatedRows);
-    const toDelete = n(
-      await trx
-        .updateTable('deliveries')
-        .set({ status: 'recalling', reason: null, ...errorColumns(null), updated_at: at })
-        .where('post_id', '=', postId)
-        .where('status', 'in', from)
-        .where('fb_post_id', 'is not', null)
-        .executeTakeFirst(),
-    );
-    const withoutPostId = n(
-      await trx.updateTable('deliveries').set({ status: 'recall_failed', reason: 'fb_post_id_unknown', updated_at: at }).where('post_id', '=', postId).where('status', '=', 'published').where('fb_post_id', 'is', null).executeTakeFirst(),
-    );
-    await trx.updateTable('deliveries').set({ edit_status: 'cancelled' }).where('post_id', '=', postId).where('edit_status', '=', 'pending').execute();
-    return { toDelete, withoutPostId };
-  }
-
-  /** An approved edit: every published copy gets the revision, pending (or failed when its id is unknown). */
-  async startEdit(trx: Executor, postId: string, revision: number): Promise<void> {
-    const base = trx.updateTable('deliveries').where('post_id', '=', postId).where('status', '=', 'published');
-    await base.set({ edit_revision: revision, edit_status: 'pending', edit_error: null }).where('fb_post_id', 'is not', null).execute();
-    await base.set({ edit_revision: revision, edit_status: 'failed', edit_error: 'fb_post_id_unknown' }).where('fb_post_id', 'is', null).execute();
-  }
-
-  /** Manual retry: the failed deliveries (optionally only some reasons) go back to `queued` with a new job round. */
-  async requeueFailed(trx: Executor, postId: string, reasons: readonly string[] | undefined, at: string): Promise<Array<{ id: number; round: number }>> {
-    let q = trx.selectFrom('deliveries').select(['id', 'job_round']).where('post_id', '=', postId).where('status', '=', 'failed');
-    if (reasons?.length) q = q.where('reason', 'in', reasons);
-    const rows = await q.execute();
-    const CHUNK = 500;
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      await trx
-        .updateTable('deliveries')
-        .set({ status: 'queued', reason: 'manual_retry', job_round: sql<number>`job_round + 1`, updated_at: at })
-        .where('id', 'in', rows.slice(i, i + CHUNK).map((r) => r.id))
-        .where('status', '=', 'failed')
-        .execute();
-    }
-    return rows.map((r) => ({ id: r.id, round: r.job_round + 1 }));
-  }
+  // Whole-post transitions (delivery/post-deliveries.ts), inside the caller's transaction.
+  readonly insertForPost = insertForPost;
+  readonly cancelQueued = cancelQueued;
+  readonly startRecall = startRecall;
+  readonly startEdit = startEdit;
+  readonly requeueFailed = requeueFailed;
 
   /** Reconciler: open deliveries whose job id is held by a dead job get a new job round (a new id). */
-  async bumpJobRound(ids: readonly number[]): Promise<void> {
-    if (!ids.length) return;
-    await this.db
-      .updateTable('deliveries')
-      .set({ job_round: sql<number>`job_round + 1`, updated_at: now() })
-      .where('id', 'in', ids)
-      .where('status', 'in', OPEN_DELIVERY_STATUSES)
-      .execute();
+  bumpJobRound(ids: readonly number[]): Promise<void> {
+    return bumpJobRound(this.db, ids);
   }
 
   /** Marks the Page's token unusable so its other deliveries fail without calling Graph. */
   async markPageNeedsReauth(unitCode: string, reason: string): Promise<void> {
     const at = now();
-    await this.db.updateTable('pages').set({ token_status: 'needs_reauth', token_status_reason: reason, token_checked_at: at, updated_at: at }).where('unit_code', '=', unitCode).execute();
+    await this.db
+      .updateTable('pages')
+      .set({ token_status: 'needs_reauth', token_status_reason: reason, token_checked_at: at, updated_at: at })
+      .where('unit_code', '=', unitCode)
+      .execute();
   }
 
   /**
@@ -348,12 +324,23 @@ export class DeliveryLedger {
 
   /** When no delivery of the post is open, rolls the post up to published / partially_failed / failed. */
   async rollUp(postId: string): Promise<string | null> {
-    const open = await this.db.selectFrom('deliveries').select('id').where('post_id', '=', postId).where('status', 'in', OPEN_DELIVERY_STATUSES).limit(1).executeTakeFirst();
+    const open = await this.db
+      .selectFrom('deliveries')
+      .select('id')
+      .where('post_id', '=', postId)
+      .where('status', 'in', OPEN_DELIVERY_STATUSES)
+      .limit(1)
+      .executeTakeFirst();
     if (open) return null;
     const counts = await this.countByStatus(postId);
     const status = finalStatus(counts);
     const at = now();
-    const res = await this.db.updateTable('posts').set({ status, completed_at: at, updated_at: at }).where('id', '=', postId).where('status', '=', 'publishing').executeTakeFirst();
+    const res = await this.db
+      .updateTable('posts')
+      .set({ status, completed_at: at, updated_at: at })
+      .where('id', '=', postId)
+      .where('status', '=', 'publishing')
+      .executeTakeFirst();
     if (Number(res.numUpdatedRows) !== 1) return null;
     this.events.emit({ type: 'post.finished', postId, status, counts });
     return status;

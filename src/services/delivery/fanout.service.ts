@@ -33,7 +33,9 @@ export class FanoutService {
     const post = await this.db.selectFrom('posts').selectAll().where('id', '=', postId).executeTakeFirst();
     if (!post) return { kind: 'skipped', reason: 'post not found' };
     if (!['approved', 'scheduled', 'publishing'].includes(post.status)) return { kind: 'skipped', reason: `post is ${post.status}` };
-    if (post.publish_at && new Date(post.publish_at).getTime() > Date.now() + 1_000) return { kind: 'not_due', publishAt: new Date(post.publish_at) };
+    if (post.publish_at && new Date(post.publish_at).getTime() > Date.now() + 1_000) {
+      return { kind: 'not_due', publishAt: new Date(post.publish_at) };
+    }
 
     const started = Date.now();
     if (post.status !== 'publishing') await this.writeDeliveries(postId, JSON.parse(post.target) as Target);
@@ -52,7 +54,10 @@ export class FanoutService {
         .execute();
       if (rows.length === 0) break;
       // With the row's job round: after a reconcile gave a row a new round, a re-run must not add the old id too.
-      await this.queues.addBulk(JOB.publish, rows.map((r) => ({ deliveryId: r.id, postId, round: r.job_round })));
+      await this.queues.addBulk(
+        JOB.publish,
+        rows.map((r) => ({ deliveryId: r.id, postId, round: r.job_round })),
+      );
       queued += rows.length;
       last = rows[rows.length - 1]!.id;
       await checkpoint.set(last);

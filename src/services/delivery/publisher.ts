@@ -35,12 +35,17 @@ export class Publisher {
       const photo = await this.graph.uploadPhoto(pageId, token, { url, published: false }, write);
       media.push(photo.data.id);
     }
-    const res = await this.graph.createFeedPost(pageId, token, {
-      message: content.message,
-      ...(content.link ? { link: content.link } : {}),
-      ...(media.length ? { attachedMedia: media } : {}),
-      fields: ['id', 'permalink_url'],
-    }, write);
+    const res = await this.graph.createFeedPost(
+      pageId,
+      token,
+      {
+        message: content.message,
+        ...(content.link ? { link: content.link } : {}),
+        ...(media.length ? { attachedMedia: media } : {}),
+        fields: ['id', 'permalink_url'],
+      },
+      write,
+    );
     return { fbPostId: res.data.id, permalink: res.data.permalink_url ?? permalinkFor(res.data.id), usage: res.usage };
   }
 
@@ -49,7 +54,10 @@ export class Publisher {
    * answer was lost). Facebook has no idempotency key, so content + time is the fingerprint.
    */
   async findExisting(pageId: string, token: string, content: PostContent, since: Date): Promise<Published | null> {
-    const res = await this.graph.listPublishedPosts(pageId, token, { limit: READ_BACK_LIMIT, fields: ['id', 'message', 'created_time', 'permalink_url'] });
+    const res = await this.graph.listPublishedPosts(pageId, token, {
+      limit: READ_BACK_LIMIT,
+      fields: ['id', 'message', 'created_time', 'permalink_url'],
+    });
     const from = since.getTime() - CLOCK_SKEW_MS;
     for (const p of res.data.data) {
       const created = Date.parse(String(p.created_time ?? '').replace(/\+0000$/, 'Z'));

@@ -34,12 +34,19 @@ export class ReconcilerService {
     const dead = rows.filter((_, i) => !LIVE_STATES.has(states[i]!));
     if (dead.length === 0) return 0;
     await this.ledger.bumpJobRound(dead.map((r) => r.id));
-    await this.queues.addBulk(JOB.publish, dead.map((r) => ({ deliveryId: r.id, postId: r.post_id, round: r.job_round + 1 })));
+    await this.queues.addBulk(
+      JOB.publish,
+      dead.map((r) => ({ deliveryId: r.id, postId: r.post_id, round: r.job_round + 1 })),
+    );
     return dead.length;
   }
 
   async run(): Promise<{ fanouts: number; deliveries: number }> {
-    const posts = await this.db.selectFrom('posts').select(['id', 'status', 'publish_at']).where('status', 'in', ACTIVE_POST_STATUSES).execute();
+    const posts = await this.db
+      .selectFrom('posts')
+      .select(['id', 'status', 'publish_at'])
+      .where('status', 'in', ACTIVE_POST_STATUSES)
+      .execute();
     for (const p of posts) {
       await this.queues.scheduleFanout(p.id, p.publish_at ? new Date(p.publish_at) : null);
       // A post whose last delivery finished just before its process stopped is rolled up here.
@@ -64,7 +71,9 @@ export class ReconcilerService {
       deliveries += await this.requeue(rows);
       last = rows[rows.length - 1]!.id;
     }
-    if (posts.length || deliveries) this.log.info({ fanouts: posts.length, deliveries }, 'reconciler re-enqueued unfinished work (existing jobs are left as they are)');
+    if (posts.length || deliveries) {
+      this.log.info({ fanouts: posts.length, deliveries }, 'reconciler re-enqueued unfinished work (existing jobs are left as they are)');
+    }
     return { fanouts: posts.length, deliveries };
   }
 }

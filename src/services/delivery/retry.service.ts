@@ -37,10 +37,17 @@ export class RetryService {
       const rows = await this.ledger.requeueFailed(trx, postId, reasons, now);
       if (rows.length === 0) return [];
       await trx.updateTable('posts').set({ status: 'publishing', completed_at: null, updated_at: now }).where('id', '=', postId).execute();
-      await appendAudit(trx, { actor: p, action: 'post.retry', subject: { type: 'post', id: postId, path: post.target_path }, details: { reasons: reasons ?? null, requeued: rows.length } });
+      await appendAudit(trx, {
+        actor: p,
+        action: 'post.retry',
+        subject: { type: 'post', id: postId, path: post.target_path },
+        details: { reasons: reasons ?? null, requeued: rows.length },
+      });
       return rows.map((r) => ({ deliveryId: r.id, postId, round: r.round }));
     });
-    if (ids.length === 0) throw new ConflictError(reasons?.length ? `no failed delivery with reason ${reasons.join(', ')}` : 'no failed delivery to retry');
+    if (ids.length === 0) {
+      throw new ConflictError(reasons?.length ? `no failed delivery with reason ${reasons.join(', ')}` : 'no failed delivery to retry');
+    }
     try {
       for (let i = 0; i < ids.length; i += CHUNK) await this.queues.addBulk(JOB.publish, ids.slice(i, i + CHUNK));
     } catch (err) {

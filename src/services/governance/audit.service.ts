@@ -121,16 +121,22 @@ export class AuditService {
   async list(p: AuditScope, q: AuditQuery): Promise<{ items: AuditView[]; nextCursor: string | null }> {
     const after = decodeCursor(q.cursor, isIdCursor);
     const ancestors = ancestorPathsOf(p.unitPath);
-    let query = this.db.selectFrom('audit_log').selectAll().where((eb) => {
-      const inside = eb.and([eb('subject_path', '>=', p.unitPath), eb('subject_path', '<', subtreeEnd(p.unitPath))]);
-      return ancestors.length ? eb.or([inside, eb.and([eb('subject_type', '=', 'post'), eb('subject_path', 'in', ancestors)])]) : inside;
-    });
+    let query = this.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where((eb) => {
+        const inside = eb.and([eb('subject_path', '>=', p.unitPath), eb('subject_path', '<', subtreeEnd(p.unitPath))]);
+        return ancestors.length ? eb.or([inside, eb.and([eb('subject_type', '=', 'post'), eb('subject_path', 'in', ancestors)])]) : inside;
+      });
     if (q.subject) query = query.where('subject_id', '=', q.subject);
     if (q.actor) query = query.where('actor_key_id', '=', q.actor);
     if (q.action) query = query.where('action', '=', q.action);
     if (q.since) query = query.where('at', '>=', new Date(q.since).toISOString());
     if (after) query = query.where('id', '>', after.i);
-    const rows = await query.orderBy('id').limit(q.limit + 1).execute();
+    const rows = await query
+      .orderBy('id')
+      .limit(q.limit + 1)
+      .execute();
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     return { items: page.map(toView), nextCursor: rows.length > q.limit && last ? encodeCursor({ i: last.id }) : null };

@@ -15,7 +15,9 @@ import { hasNoNul, NO_NUL_MESSAGE } from '../shared/text';
 export const EDIT_STATUSES = ['pending_approval', 'applying', 'applied', 'partially_failed', 'failed', 'superseded', 'cancelled'] as const;
 export type EditStatus = (typeof EDIT_STATUSES)[number];
 
-export const EditPostSchema = z.object({ message: z.string().trim().min(1, 'must not be empty').max(63_206).refine(hasNoNul, NO_NUL_MESSAGE) }).strict();
+export const EditPostSchema = z
+  .object({ message: z.string().trim().min(1, 'must not be empty').max(63_206).refine(hasNoNul, NO_NUL_MESSAGE) })
+  .strict();
 
 /** Only a post that is on Pages and no longer publishing can be edited. */
 const EDITABLE = ['published', 'partially_failed'];
@@ -59,19 +61,46 @@ export class EditsService {
     requireRole(p, ['editor', 'admin'], 'edit posts');
     const post = await this.posts.load(p, postId);
     requireScope(p, post.target_path, post.target_unit_code);
-    if (!EDITABLE.includes(post.status)) throw new ConflictError(`post is ${post.status}; only published posts can be edited`, { status: post.status });
+    if (!EDITABLE.includes(post.status)) {
+      throw new ConflictError(`post is ${post.status}; only published posts can be edited`, { status: post.status });
+    }
     if (message === post.message) throw new ValidationError('message: is the same as the current message', { field: 'message' });
     const now = new Date().toISOString();
     const revision = await this.db.transaction().execute(async (trx) => {
       const edits = await trx.selectFrom('post_edits').select(['revision', 'status']).where('post_id', '=', postId).execute();
-      if (edits.some((e) => e.status === 'applying')) throw new ConflictError('an approved edit of this post is still being applied; try again when it has finished');
-      await trx.updateTable('post_edits').set({ status: 'superseded', completed_at: now }).where('post_id', '=', postId).where('status', '=', 'pending_approval').execute();
+      if (edits.some((e) => e.status === 'applying')) {
+        throw new ConflictError('an approved edit of this post is still being applied; try again when it has finished');
+      }
+      await trx
+        .updateTable('post_edits')
+        .set({ status: 'superseded', completed_at: now })
+        .where('post_id', '=', postId)
+        .where('status', '=', 'pending_approval')
+        .execute();
       const rev = Math.max(0, ...edits.map((e) => e.revision)) + 1;
       await trx
         .insertInto('post_edits')
-        .values({ post_id: postId, revision: rev, message, previous_message: post.message, status: 'pending_approval', requested_by: p.keyId, requested_at: now, approved_by: null, approved_at: null, completed_at: null, applied: 0, failed: 0 })
+        .values({
+          post_id: postId,
+          revision: rev,
+          message,
+          previous_message: post.message,
+          status: 'pending_approval',
+          requested_by: p.keyId,
+          requested_at: now,
+          approved_by: null,
+          approved_at: null,
+          completed_at: null,
+          applied: 0,
+          failed: 0,
+        })
         .execute();
-      await appendAudit(trx, { actor: p, action: 'post.edit', subject: { type: 'post', id: postId, path: post.target_path }, details: { revision: rev, message, previousMessage: post.message } });
+      await appendAudit(trx, {
+        actor: p,
+        action: 'post.edit',
+        subject: { type: 'post', id: postId, path: post.target_path },
+        details: { revision: rev, message, previousMessage: post.message },
+      });
       return rev;
     });
     return this.view(await this.get(postId, revision));
@@ -84,18 +113,42 @@ export class EditsService {
     const edit = await this.get(postId, revision);
     if (edit.requested_by === p.keyId) throw new ForbiddenError('the author of an edit may not approve it');
     requireScope(p, post.target_path, post.target_unit_code);
-    if (edit.status !== 'pending_approval') throw new ConflictError(`edit ${revision} is ${edit.status}, not pending_approval`, { status: edit.status });
-    if (!EDITABLE.includes(post.status)) throw new ConflictError(`post is ${post.status}; only published posts can be edited`, { status: post.status });
+    if (edit.status !== 'pending_approval') {
+      throw new ConflictError(`edit ${revision} is ${edit.status}, not pending_approval`, { status: edit.status });
+    }
+    if (!EDITABLE.includes(post.status)) {
+      throw new ConflictError(`post is ${post.status}; only published posts can be edited`, { status: post.status });
+    }
     const now = new Date().toISOString();
     await this.db.transaction().execute(async (trx) => {
-      const e = await trx.updateTable('post_edits').set({ status: 'applying', approved_by: p.keyId, approved_at: now }).where('post_id', '=', postId).where('revision', '=', revision).where('status', '=', 'pending_approval').executeTakeFirst();
-      const u = await trx.updateTable('posts').set({ message: edit.message, updated_at: now }).where('id', '=', postId).where('status', 'in', EDITABLE).executeTakeFirst();
+      const e = await trx
+        .updateTable('post_edits')
+        .set({ status: 'applying', approved_by: p.keyId, approved_at: now })
+        .where('post_id', '=', postId)
+        .where('revision', '=', revision)
+        .where('status', '=', 'pending_approval')
+        .executeTakeFirst();
+      const u = await trx
+        .updateTable('posts')
+        .set({ message: edit.message, updated_at: now })
+        .where('id', '=', postId)
+        .where('status', 'in', EDITABLE)
+        .executeTakeFirst();
       // Throwing rolls the transaction back: both rows must still be as checked above.
-      if (Number(e.numUpdatedRows) !== 1 || Number(u.numUpdatedRows) !== 1) throw new ConflictError('post or edit changed while approving; reload it');
+      if (Number(e.numUpdatedRows) !== 1 || Number(u.numUpdatedRows) !== 1) {
+        throw new ConflictError('post or edit changed while approving; reload it');
+      }
       await this.ledger.startEdit(trx, postId, revision);
-      await appendAudit(trx, { actor: p, action: 'post.edit_approve', subject: { type: 'post', id: postId, path: post.target_path }, details: { revision, requestedBy: edit.requested_by } });
+      await appendAudit(trx, {
+        actor: p,
+        action: 'post.edit_approve',
+        subject: { type: 'post', id: postId, path: post.target_path },
+        details: { revision, requestedBy: edit.requested_by },
+      });
     });
-    await this.enqueue(postId, revision).catch((err: Error) => this.log.warn({ postId, err: err.message }, 'edit jobs not enqueued (Redis unavailable?); the reconciler will enqueue them'));
+    await this.enqueue(postId, revision).catch((err: Error) =>
+      this.log.warn({ postId, err: err.message }, 'edit jobs not enqueued (Redis unavailable?); the reconciler will enqueue them'),
+    );
     this.requestRollUp(postId);
     return this.view(await this.get(postId, revision));
   }
@@ -108,11 +161,23 @@ export class EditsService {
 
   /** The text an edit job writes to the Pages. */
   async messageOf(postId: string, revision: number): Promise<string | undefined> {
-    return (await this.db.selectFrom('post_edits').select('message').where('post_id', '=', postId).where('revision', '=', revision).executeTakeFirst())?.message;
+    return (
+      await this.db
+        .selectFrom('post_edits')
+        .select('message')
+        .where('post_id', '=', postId)
+        .where('revision', '=', revision)
+        .executeTakeFirst()
+    )?.message;
   }
 
   private async get(postId: string, revision: number): Promise<PostEditRow> {
-    const row = await this.db.selectFrom('post_edits').selectAll().where('post_id', '=', postId).where('revision', '=', revision).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('post_edits')
+      .selectAll()
+      .where('post_id', '=', postId)
+      .where('revision', '=', revision)
+      .executeTakeFirst();
     if (!row) throw new NotFoundError(`edit ${revision} of post ${postId}`);
     return row;
   }
@@ -126,12 +191,15 @@ export class EditsService {
       .groupBy('edit_status')
       .execute();
     const counts = { pending: 0, applied: 0, failed: 0 };
-    for (const r of rows) if (r.edit_status === 'pending' || r.edit_status === 'applied' || r.edit_status === 'failed') counts[r.edit_status] = Number(r.n);
+    for (const r of rows) {
+      if (r.edit_status === 'pending' || r.edit_status === 'applied' || r.edit_status === 'failed') counts[r.edit_status] = Number(r.n);
+    }
     return counts;
   }
 
   private async view(r: PostEditRow): Promise<EditView> {
-    const counts = r.status === 'applying' ? await this.liveCounts(r.post_id, r.revision) : { pending: 0, applied: r.applied, failed: r.failed };
+    const counts =
+      r.status === 'applying' ? await this.liveCounts(r.post_id, r.revision) : { pending: 0, applied: r.applied, failed: r.failed };
     return {
       postId: r.post_id,
       revision: r.revision,
@@ -151,28 +219,51 @@ export class EditsService {
     let last = 0;
     let queued = 0;
     for (;;) {
-      let q = this.db.selectFrom('deliveries').select('id').where('post_id', '=', postId).where('edit_revision', '=', revision).where('edit_status', '=', 'pending').where('id', '>', last);
+      let q = this.db
+        .selectFrom('deliveries')
+        .select('id')
+        .where('post_id', '=', postId)
+        .where('edit_revision', '=', revision)
+        .where('edit_status', '=', 'pending')
+        .where('id', '>', last);
       if (staleBefore) q = q.where('updated_at', '<', staleBefore);
       const rows = await q.orderBy('id').limit(CHUNK).execute();
       if (!rows.length) return queued;
-      await this.jobs.addBulk(JOB.edit, rows.map((r) => ({ deliveryId: r.id, postId, revision })));
+      await this.jobs.addBulk(
+        JOB.edit,
+        rows.map((r) => ({ deliveryId: r.id, postId, revision })),
+      );
       queued += rows.length;
       last = rows[rows.length - 1]!.id;
     }
   }
 
   requestRollUp(postId: string): void {
-    this.rollUps.request(postId, () => this.rollUp(postId)).catch((err: Error) => this.log.warn({ postId, err: err.message }, 'edit roll-up failed; the reconciler will retry'));
+    this.rollUps
+      .request(postId, () => this.rollUp(postId))
+      .catch((err: Error) => this.log.warn({ postId, err: err.message }, 'edit roll-up failed; the reconciler will retry'));
   }
 
   /** Finishes the applying edit of a post once no Page is left to edit. */
   async rollUp(postId: string): Promise<EditStatus | null> {
-    const edit = await this.db.selectFrom('post_edits').selectAll().where('post_id', '=', postId).where('status', '=', 'applying').executeTakeFirst();
+    const edit = await this.db
+      .selectFrom('post_edits')
+      .selectAll()
+      .where('post_id', '=', postId)
+      .where('status', '=', 'applying')
+      .executeTakeFirst();
     if (!edit) return null;
     const c = await this.liveCounts(postId, edit.revision);
     if (c.pending > 0) return null;
     const status: EditStatus = c.failed === 0 ? 'applied' : c.applied > 0 ? 'partially_failed' : 'failed';
-    const path = (await this.db.selectFrom('posts').innerJoin('units', 'units.code', 'posts.target_unit_code').select('units.path').where('posts.id', '=', postId).executeTakeFirstOrThrow()).path;
+    const path = (
+      await this.db
+        .selectFrom('posts')
+        .innerJoin('units', 'units.code', 'posts.target_unit_code')
+        .select('units.path')
+        .where('posts.id', '=', postId)
+        .executeTakeFirstOrThrow()
+    ).path;
     const now = new Date().toISOString();
     return this.db.transaction().execute(async (trx) => {
       const res = await trx
@@ -183,7 +274,12 @@ export class EditsService {
         .where('status', '=', 'applying')
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return null;
-      await appendAudit(trx, { actor: systemActor('edit'), action: 'post.edit_finished', subject: { type: 'post', id: postId, path }, details: { revision: edit.revision, status, applied: c.applied, failed: c.failed } });
+      await appendAudit(trx, {
+        actor: systemActor('edit'),
+        action: 'post.edit_finished',
+        subject: { type: 'post', id: postId, path },
+        details: { revision: edit.revision, status, applied: c.applied, failed: c.failed },
+      });
       return status;
     });
   }

@@ -75,7 +75,12 @@ export class RecallService {
       // Facebook confirmed the content but we never learnt its id: nothing to delete by id; the ledger says so.
       const { toDelete, withoutPostId: unknown } = await this.ledger.startRecall(trx, id, now);
       // A pending or running edit stops: its remaining Page edits become no-ops.
-      await trx.updateTable('post_edits').set({ status: 'cancelled', completed_at: now }).where('post_id', '=', id).where('status', 'in', ['pending_approval', 'applying']).execute();
+      await trx
+        .updateTable('post_edits')
+        .set({ status: 'cancelled', completed_at: now })
+        .where('post_id', '=', id)
+        .where('status', 'in', ['pending_approval', 'applying'])
+        .execute();
       await appendAudit(trx, {
         actor: p,
         action: 'post.recall',
@@ -85,9 +90,15 @@ export class RecallService {
       return { toDelete };
     });
     if (!counts) throw new ConflictError('post changed while recalling; reload it');
-    await this.enqueue(id, round).catch((err: Error) => this.log.warn({ postId: id, err: err.message }, 'recall jobs not enqueued (Redis unavailable?); the reconciler will enqueue them'));
+    await this.enqueue(id, round).catch((err: Error) =>
+      this.log.warn({ postId: id, err: err.message }, 'recall jobs not enqueued (Redis unavailable?); the reconciler will enqueue them'),
+    );
     this.requestRollUp(id);
-    const row = await this.db.selectFrom('posts').select(['status', 'recalled_by', 'recalled_at', 'recall_reason']).where('id', '=', id).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('posts')
+      .select(['status', 'recalled_by', 'recalled_at', 'recall_reason'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
     return {
       id,
       status: row.status === 'recalled' ? 'recalled' : 'recalling',
@@ -101,18 +112,28 @@ export class RecallService {
     let last = 0;
     let queued = 0;
     for (;;) {
-      let q = this.db.selectFrom('deliveries').select('id').where('post_id', '=', postId).where('status', '=', 'recalling').where('id', '>', last);
+      let q = this.db
+        .selectFrom('deliveries')
+        .select('id')
+        .where('post_id', '=', postId)
+        .where('status', '=', 'recalling')
+        .where('id', '>', last);
       if (staleBefore) q = q.where('updated_at', '<', staleBefore);
       const rows = await q.orderBy('id').limit(CHUNK).execute();
       if (!rows.length) return queued;
-      await this.jobs.addBulk(JOB.recall, rows.map((r) => ({ deliveryId: r.id, postId, revision: round })));
+      await this.jobs.addBulk(
+        JOB.recall,
+        rows.map((r) => ({ deliveryId: r.id, postId, revision: round })),
+      );
       queued += rows.length;
       last = rows[rows.length - 1]!.id;
     }
   }
 
   requestRollUp(postId: string): void {
-    this.rollUps.request(postId, () => this.rollUp(postId)).catch((err: Error) => this.log.warn({ postId, err: err.message }, 'recall roll-up failed; the reconciler will retry'));
+    this.rollUps
+      .request(postId, () => this.rollUp(postId))
+      .catch((err: Error) => this.log.warn({ postId, err: err.message }, 'recall roll-up failed; the reconciler will retry'));
   }
 
   /**
@@ -120,7 +141,11 @@ export class RecallService {
    * recall came and published afterwards is adopted here (its copy is deleted too).
    */
   async rollUp(postId: string): Promise<PostStatus | null> {
-    const post = await this.db.selectFrom('posts').select(['status', 'recall_round', 'target_unit_code']).where('id', '=', postId).executeTakeFirst();
+    const post = await this.db
+      .selectFrom('posts')
+      .select(['status', 'recall_round', 'target_unit_code'])
+      .where('id', '=', postId)
+      .executeTakeFirst();
     if (!post || post.status !== 'recalling') return null;
     const now = new Date().toISOString();
     const adopted = await this.ledger.startRecall(this.db, postId, now, ['published']);
@@ -130,9 +155,15 @@ export class RecallService {
     }
     const counts = await this.ledger.countByStatus(postId);
     if (counts.queued + counts.publishing + counts.recalling + counts.published > 0) return null;
-    const path = (await this.db.selectFrom('units').select('path').where('code', '=', post.target_unit_code).executeTakeFirstOrThrow()).path;
+    const path = (await this.db.selectFrom('units').select('path').where('code', '=', post.target_unit_code).executeTakeFirstOrThrow())
+      .path;
     const done = await this.db.transaction().execute(async (trx) => {
-      const res = await trx.updateTable('posts').set({ status: 'recalled', updated_at: now }).where('id', '=', postId).where('status', '=', 'recalling').executeTakeFirst();
+      const res = await trx
+        .updateTable('posts')
+        .set({ status: 'recalled', updated_at: now })
+        .where('id', '=', postId)
+        .where('status', '=', 'recalling')
+        .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return false;
       await appendAudit(trx, {
         actor: systemActor('recall'),

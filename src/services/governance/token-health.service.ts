@@ -30,8 +30,12 @@ export function judgeToken(data: Record<string, unknown>, pageId: string, now: n
     const reason = INVALID_REASONS[err.subcode ?? -1] ?? 'token_invalid';
     return { status: 'needs_reauth', reason: `${reason}: ${err.message ?? 'debug_token reports the token is not valid'}` };
   }
-  if (data['type'] !== undefined && data['type'] !== 'PAGE') return { status: 'needs_reauth', reason: `not_page_token: debug_token reports a ${String(data['type'])} token` };
-  if (data['profile_id'] !== undefined && String(data['profile_id']) !== pageId) return { status: 'needs_reauth', reason: 'token_for_other_page: the token belongs to another Page' };
+  if (data['type'] !== undefined && data['type'] !== 'PAGE') {
+    return { status: 'needs_reauth', reason: `not_page_token: debug_token reports a ${String(data['type'])} token` };
+  }
+  if (data['profile_id'] !== undefined && String(data['profile_id']) !== pageId) {
+    return { status: 'needs_reauth', reason: 'token_for_other_page: the token belongs to another Page' };
+  }
   const scopes = Array.isArray(data['scopes']) ? (data['scopes'] as unknown[]) : [];
   if (!scopes.includes(PUBLISH_SCOPE)) return { status: 'needs_reauth', reason: `permission_missing: ${PUBLISH_SCOPE} is not granted` };
   for (const [field, what] of [
@@ -39,7 +43,9 @@ export function judgeToken(data: Record<string, unknown>, pageId: string, now: n
     ['data_access_expires_at', 'data access expires'],
   ] as const) {
     const at = Number(data[field] ?? 0) * 1000;
-    if (at > 0 && at - now < expiringWithinMs) return { status: 'expiring', reason: `${what} at ${new Date(at).toISOString()}; reconnect the Page before then` };
+    if (at > 0 && at - now < expiringWithinMs) {
+      return { status: 'expiring', reason: `${what} at ${new Date(at).toISOString()}; reconnect the Page before then` };
+    }
   }
   return { status: 'valid', reason: null };
 }

@@ -19,11 +19,21 @@ export interface RotationResult {
  * updated only if it still holds the ciphertext that was read (a token replaced meanwhile is already
  * current), so the command can run while the service runs, and again after an interruption.
  */
-export async function rotatePageTokens(db: Db, cipher: TokenCipher, opts: { dryRun?: boolean; batch?: number } = {}): Promise<RotationResult> {
+export async function rotatePageTokens(
+  db: Db,
+  cipher: TokenCipher,
+  opts: { dryRun?: boolean; batch?: number } = {},
+): Promise<RotationResult> {
   const result: RotationResult = { pages: 0, rotated: 0, alreadyCurrent: 0, failed: [], currentKeyId: cipher.keyId, fromKeys: {} };
   let after = '';
   for (;;) {
-    const rows = await db.selectFrom('pages').select(['unit_code', 'token_ciphertext']).where('unit_code', '>', after).orderBy('unit_code').limit(opts.batch ?? 500).execute();
+    const rows = await db
+      .selectFrom('pages')
+      .select(['unit_code', 'token_ciphertext'])
+      .where('unit_code', '>', after)
+      .orderBy('unit_code')
+      .limit(opts.batch ?? 500)
+      .execute();
     if (!rows.length) break;
     after = rows[rows.length - 1]!.unit_code;
     result.pages += rows.length;
@@ -47,7 +57,12 @@ export async function rotatePageTokens(db: Db, cipher: TokenCipher, opts: { dryR
     }
     await db.transaction().execute(async (trx) => {
       for (const u of updates) {
-        const res = await trx.updateTable('pages').set({ token_ciphertext: u.to }).where('unit_code', '=', u.unit).where('token_ciphertext', '=', u.from).executeTakeFirst();
+        const res = await trx
+          .updateTable('pages')
+          .set({ token_ciphertext: u.to })
+          .where('unit_code', '=', u.unit)
+          .where('token_ciphertext', '=', u.from)
+          .executeTakeFirst();
         result.rotated += Number(res.numUpdatedRows);
       }
     });

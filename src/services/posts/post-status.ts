@@ -2,7 +2,18 @@
  * Post lifecycle: pending_approval → approved → scheduled → publishing → published | partially_failed | failed,
  * or cancelled. A post that reached Pages can be recalled: recalling → recalled (deleted everywhere it could be).
  */
-export const POST_STATUSES = ['pending_approval', 'approved', 'scheduled', 'publishing', 'published', 'partially_failed', 'failed', 'cancelled', 'recalling', 'recalled'] as const;
+export const POST_STATUSES = [
+  'pending_approval',
+  'approved',
+  'scheduled',
+  'publishing',
+  'published',
+  'partially_failed',
+  'failed',
+  'cancelled',
+  'recalling',
+  'recalled',
+] as const;
 export type PostStatus = (typeof POST_STATUSES)[number];
 
 /** Statuses in which a post still has work to do (the reconciler looks at these). */
@@ -15,7 +26,17 @@ export const WITHDRAWN_POST_STATUSES: readonly PostStatus[] = ['cancelled', 'rec
  * queued → publishing → published | failed, or skipped / cancelled.
  * A recall takes published deliveries through recalling → recalled (or recall_failed, which a new recall retries).
  */
-export const DELIVERY_STATUSES = ['queued', 'publishing', 'published', 'failed', 'skipped', 'cancelled', 'recalling', 'recalled', 'recall_failed'] as const;
+export const DELIVERY_STATUSES = [
+  'queued',
+  'publishing',
+  'published',
+  'failed',
+  'skipped',
+  'cancelled',
+  'recalling',
+  'recalled',
+  'recall_failed',
+] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 /** A delivery in one of these may still be sent. */
 export const OPEN_DELIVERY_STATUSES: readonly DeliveryStatus[] = ['queued', 'publishing'];

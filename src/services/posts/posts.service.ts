@@ -13,7 +13,10 @@ import { requireRole, requireScope, type Principal } from '../auth/keys.service'
 import { CANCELLABLE_POST_STATUSES, type PostStatus } from './post-status';
 import { TargetSchema, type Target, type TargetService } from '../tree/target.service';
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2048).refine(hasNoNul, NO_NUL_MESSAGE);
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+  .max(2048)
+  .refine(hasNoNul, NO_NUL_MESSAGE);
 
 export const CreatePostSchema = z
   .object({
@@ -51,10 +54,20 @@ export class PostsService {
     const hash = idempotencyKey === undefined ? '' : requestHash(input);
     const replay = async () => {
       if (idempotencyKey === undefined) return undefined;
-      const seen = await this.db.selectFrom('idempotency_keys').selectAll().where('key_id', '=', p.keyId).where('idem_key', '=', idempotencyKey).executeTakeFirst();
+      const seen = await this.db
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('key_id', '=', p.keyId)
+        .where('idem_key', '=', idempotencyKey)
+        .executeTakeFirst();
       if (!seen) return undefined;
-      if (seen.request_hash !== hash) throw new ConflictError('Idempotency-Key was already used with a different request body', { postId: seen.post_id });
-      return { post: await this.db.selectFrom('posts').selectAll().where('id', '=', seen.post_id).executeTakeFirstOrThrow(), replayed: true };
+      if (seen.request_hash !== hash) {
+        throw new ConflictError('Idempotency-Key was already used with a different request body', { postId: seen.post_id });
+      }
+      return {
+        post: await this.db.selectFrom('posts').selectAll().where('id', '=', seen.post_id).executeTakeFirstOrThrow(),
+        replayed: true,
+      };
     };
     const earlier = await replay();
     if (earlier) return earlier;
@@ -63,9 +76,17 @@ export class PostsService {
       await this.db.transaction().execute(async (trx) => {
         await trx.insertInto('posts').values(row).execute();
         if (idempotencyKey !== undefined) {
-          await trx.insertInto('idempotency_keys').values({ key_id: p.keyId, idem_key: idempotencyKey, request_hash: hash, post_id: row.id, created_at: row.created_at }).execute();
+          await trx
+            .insertInto('idempotency_keys')
+            .values({ key_id: p.keyId, idem_key: idempotencyKey, request_hash: hash, post_id: row.id, created_at: row.created_at })
+            .execute();
         }
-        await appendAudit(trx, { actor: p, action: 'post.create', subject: { type: 'post', id: row.id, path: await this.targetPath(trx, row.target_unit_code) }, details: { target: input.target, publishAt: row.publish_at, idempotencyKey: idempotencyKey ?? null } });
+        await appendAudit(trx, {
+          actor: p,
+          action: 'post.create',
+          subject: { type: 'post', id: row.id, path: await this.targetPath(trx, row.target_unit_code) },
+          details: { target: input.target, publishAt: row.publish_at, idempotencyKey: idempotencyKey ?? null },
+        });
       });
     } catch (err) {
       // A concurrent request with the same key won the insert: answer as its replay.
@@ -127,7 +148,9 @@ export class PostsService {
       .select('units.path as target_path')
       .where('posts.id', '=', id)
       .executeTakeFirst();
-    if (!post || !(post.target_path.startsWith(p.unitPath) || p.unitPath.startsWith(post.target_path))) throw new NotFoundError(`post ${id}`);
+    if (!post || !(post.target_path.startsWith(p.unitPath) || p.unitPath.startsWith(post.target_path))) {
+      throw new NotFoundError(`post ${id}`);
+    }
     return post;
   }
 
@@ -141,7 +164,9 @@ export class PostsService {
     const post = await this.load(p, id);
     if (post.created_by === p.keyId) throw new ForbiddenError('the author of a post may not approve it');
     requireScope(p, post.target_path, post.target_unit_code);
-    if (post.status !== 'pending_approval') throw new ConflictError(`post is ${post.status}, not pending_approval`, { status: post.status });
+    if (post.status !== 'pending_approval') {
+      throw new ConflictError(`post is ${post.status}, not pending_approval`, { status: post.status });
+    }
     const target = JSON.parse(post.target) as Target;
     await this.targets.check(target); // the tree may have changed since submission
     const now = new Date();
@@ -155,14 +180,22 @@ export class PostsService {
         .where('status', '=', 'pending_approval')
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return false;
-      await appendAudit(trx, { actor: p, action: 'post.approve', subject: { type: 'post', id, path: post.target_path }, details: { status, author: post.created_by } });
+      await appendAudit(trx, {
+        actor: p,
+        action: 'post.approve',
+        subject: { type: 'post', id, path: post.target_path },
+        details: { status, author: post.created_by },
+      });
       return true;
     });
     if (!approved) throw new ConflictError('post changed while approving; reload it');
     try {
       await this.queues.scheduleFanout(id, publishAt);
     } catch (err) {
-      this.log.warn({ postId: id, err: (err as Error).message }, 'fan-out not enqueued (Redis unavailable?); the reconciler will enqueue it');
+      this.log.warn(
+        { postId: id, err: (err as Error).message },
+        'fan-out not enqueued (Redis unavailable?); the reconciler will enqueue it',
+      );
     }
     return { id, status, publishAt: post.publish_at };
   }
@@ -182,7 +215,12 @@ export class PostsService {
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return false;
       await this.ledger.cancelQueued(trx, id, 'post_cancelled', now);
-      await appendAudit(trx, { actor: p, action: 'post.cancel', subject: { type: 'post', id, path: post.target_path }, details: { previousStatus: post.status } });
+      await appendAudit(trx, {
+        actor: p,
+        action: 'post.cancel',
+        subject: { type: 'post', id, path: post.target_path },
+        details: { previousStatus: post.status },
+      });
       return true;
     });
     if (!changed) {
@@ -190,7 +228,9 @@ export class PostsService {
       throw new ConflictError(`post is ${post.status}; only unfinished posts can be cancelled`, { status: post.status });
     }
     // Best effort: a fan-out or delivery job that still runs finds the post cancelled in the store.
-    await this.queues.removeFanout(id).catch((err: Error) => this.log.warn({ postId: id, err: err.message }, 'could not remove fan-out job'));
+    await this.queues
+      .removeFanout(id)
+      .catch((err: Error) => this.log.warn({ postId: id, err: err.message }, 'could not remove fan-out job'));
     return { id, status: 'cancelled' };
   }
 }

@@ -60,13 +60,18 @@ export class OpsViewsService {
       .where('k.id', 'in', rest)
       .execute();
     for (const r of rows) {
-      if (r.path.startsWith(p.unitPath) || ancestors.includes(r.path)) out.push({ id: r.id, name: r.name, role: r.role, unitCode: r.unit_code });
+      if (r.path.startsWith(p.unitPath) || ancestors.includes(r.path)) {
+        out.push({ id: r.id, name: r.name, role: r.role, unitCode: r.unit_code });
+      }
     }
     return out;
   }
 
   /** Pages of the caller's subtree in tree order, optionally of some token statuses, with counts by status. */
-  async pages(p: Principal, q: { status?: TokenStatus[]; limit: number; cursor?: string }): Promise<{ items: PageStatusView[]; nextCursor: string | null; counts: Record<TokenStatus, number> }> {
+  async pages(
+    p: Principal,
+    q: { status?: TokenStatus[]; limit: number; cursor?: string },
+  ): Promise<{ items: PageStatusView[]; nextCursor: string | null; counts: Record<TokenStatus, number> }> {
     const after = decodeCursor(q.cursor, isPathCursor);
     const scoped = () =>
       this.db
@@ -74,11 +79,24 @@ export class OpsViewsService {
         .innerJoin('units as u', 'u.code', 'g.unit_code')
         .where('u.path', '>=', p.unitPath)
         .where('u.path', '<', subtreeEnd(p.unitPath));
-    let query = scoped().select(['g.unit_code', 'u.name', 'u.type', 'u.level', 'u.path', 'g.page_id', 'g.token_status', 'g.token_status_reason', 'g.token_checked_at']);
+    let query = scoped().select([
+      'g.unit_code',
+      'u.name',
+      'u.type',
+      'u.level',
+      'u.path',
+      'g.page_id',
+      'g.token_status',
+      'g.token_status_reason',
+      'g.token_checked_at',
+    ]);
     if (q.status?.length) query = query.where('g.token_status', 'in', q.status);
     if (after) query = query.where('u.path', '>', after.p);
     const [rows, byStatus] = await Promise.all([
-      query.orderBy('u.path').limit(q.limit + 1).execute(),
+      query
+        .orderBy('u.path')
+        .limit(q.limit + 1)
+        .execute(),
       scoped()
         .select((eb) => ['g.token_status', eb.fn.countAll<number>().as('n')])
         .groupBy('g.token_status')
@@ -119,7 +137,11 @@ export class OpsViewsService {
     const rows = await this.db
       .selectFrom('deliveries as d')
       .innerJoin('units as u', 'u.code', 'd.unit_code')
-      .select((eb) => ['d.status', eb.fn.countAll<number>().as('n5'), sql<number>`sum(case when d.updated_at >= ${since1} then 1 else 0 end)`.as('n1')])
+      .select((eb) => [
+        'd.status',
+        eb.fn.countAll<number>().as('n5'),
+        sql<number>`sum(case when d.updated_at >= ${since1} then 1 else 0 end)`.as('n1'),
+      ])
       .where('d.post_id', 'in', recentPosts)
       .where('d.status', 'in', FINISHED)
       .where('d.updated_at', '>=', since5)

@@ -15,7 +15,10 @@ export interface LevelProgress {
 
 /** A post's deliveries counted by the level of their unit (what `lantoa watch` prints under its bar). */
 export class PostLevelsService {
-  constructor(private readonly db: Db, private readonly posts: PostsService) {}
+  constructor(
+    private readonly db: Db,
+    private readonly posts: PostsService,
+  ) {}
 
   /** Scoped like the post's counts: only the units inside the caller's subtree are counted. */
   async byLevel(p: Principal, postId: string): Promise<{ postId: string; status: PostStatus; levels: LevelProgress[] }> {

@@ -21,14 +21,19 @@ export const FINAL_POST_STATUSES: ReadonlySet<PostStatus> = new Set<PostStatus>(
 export class PostProgressService {
   private readonly cache = new Map<string, { at: number; view: Promise<ProgressView> }>();
 
-  constructor(private readonly postViews: PostViewsService, private readonly ttlMs = 400) {}
+  constructor(
+    private readonly postViews: PostViewsService,
+    private readonly ttlMs = 400,
+  ) {}
 
   view(p: Principal, postId: string): Promise<ProgressView> {
     const key = `${postId}|${p.unitPath}`;
     const now = Date.now();
     const hit = this.cache.get(key);
     if (hit && now - hit.at < this.ttlMs) return hit.view;
-    const view = this.postViews.get(p, postId).then((v) => ({ id: v.id, status: v.status, total: v.total, counts: v.counts, updatedAt: v.updatedAt, completedAt: v.completedAt }));
+    const view = this.postViews
+      .get(p, postId)
+      .then((v) => ({ id: v.id, status: v.status, total: v.total, counts: v.counts, updatedAt: v.updatedAt, completedAt: v.completedAt }));
     // A failed read is not shared: the next caller tries again.
     view.catch(() => {
       if (this.cache.get(key)?.view === view) this.cache.delete(key);

@@ -47,7 +47,10 @@ function add(r: RollUp, status: string, n: number): void {
  * shows at a glance whether every commune under it got the post. Loaded one level at a time.
  */
 export class PostTreeService {
-  constructor(private readonly db: Db, private readonly posts: PostsService) {}
+  constructor(
+    private readonly db: Db,
+    private readonly posts: PostsService,
+  ) {}
 
   /**
    * The node and its direct children, each rolled up over its subtree; children whose subtree holds
@@ -62,11 +65,20 @@ export class PostTreeService {
   async tree(p: Principal, postId: string, unitCode?: string): Promise<{ postId: string; node: TreeNode; children: TreeNode[] }> {
     const post = await this.posts.load(p, postId);
     const code = unitCode ?? (post.target_path.startsWith(p.unitPath) ? post.target_unit_code : p.unitCode);
-    const unit = await this.db.selectFrom('units').select(['code', 'name', 'type', 'level', 'path']).where('code', '=', code).executeTakeFirst();
+    const unit = await this.db
+      .selectFrom('units')
+      .select(['code', 'name', 'type', 'level', 'path'])
+      .where('code', '=', code)
+      .executeTakeFirst();
     if (!unit) throw new NotFoundError(`unit ${code}`);
     requireScope(p, unit.path, unit.code);
 
-    const kids = await this.db.selectFrom('units').select(['code', 'name', 'type', 'level', 'path']).where('parent_code', '=', unit.code).orderBy('path').execute();
+    const kids = await this.db
+      .selectFrom('units')
+      .select(['code', 'name', 'type', 'level', 'path'])
+      .where('parent_code', '=', unit.code)
+      .orderBy('path')
+      .execute();
     const prefixLength = unit.path.length + Math.max(0, ...kids.map((k) => k.code.length + 1));
     const groups = await this.db
       .selectFrom('deliveries as d')
@@ -78,8 +90,27 @@ export class PostTreeService {
       .groupBy([sql`substr(u.path, 1, ${sql.lit(prefixLength)})`, 'd.status'])
       .execute();
 
-    const node: TreeNode = { code: unit.code, name: unit.name, type: unit.type, level: unit.level, counts: emptyRollUp(), delivery: null, hasChildren: false };
-    const children = kids.map((k) => ({ path: k.path, node: { code: k.code, name: k.name, type: k.type, level: k.level, counts: emptyRollUp(), delivery: null, hasChildren: false } as TreeNode }));
+    const node: TreeNode = {
+      code: unit.code,
+      name: unit.name,
+      type: unit.type,
+      level: unit.level,
+      counts: emptyRollUp(),
+      delivery: null,
+      hasChildren: false,
+    };
+    const children = kids.map((k) => ({
+      path: k.path,
+      node: {
+        code: k.code,
+        name: k.name,
+        type: k.type,
+        level: k.level,
+        counts: emptyRollUp(),
+        delivery: null,
+        hasChildren: false,
+      } as TreeNode,
+    }));
     for (const g of groups) {
       const n = Number(g.n);
       add(node.counts, g.status, n);
@@ -91,7 +122,11 @@ export class PostTreeService {
       .selectFrom('deliveries')
       .select(['unit_code', 'status', 'permalink', 'reason'])
       .where('post_id', '=', postId)
-      .where('unit_code', 'in', shown.map((n) => n.code))
+      .where(
+        'unit_code',
+        'in',
+        shown.map((n) => n.code),
+      )
       .execute();
     const byCode = new Map(shown.map((n) => [n.code, n]));
     for (const d of own) {
@@ -108,7 +143,13 @@ export class PostTreeService {
     const rows = await this.db
       .selectFrom('deliveries as d')
       .innerJoin('units as u', 'u.code', 'd.unit_code')
-      .select((eb) => ['d.reason', 'd.error_code', 'd.error_subcode', eb.fn.countAll<number>().as('n'), eb.fn.min('d.error_message').as('sample')])
+      .select((eb) => [
+        'd.reason',
+        'd.error_code',
+        'd.error_subcode',
+        eb.fn.countAll<number>().as('n'),
+        eb.fn.min('d.error_message').as('sample'),
+      ])
       .where('d.post_id', '=', postId)
       .where('d.status', '=', 'failed')
       .where('u.path', '>=', p.unitPath)
@@ -116,7 +157,13 @@ export class PostTreeService {
       .groupBy(['d.reason', 'd.error_code', 'd.error_subcode'])
       .execute();
     const items = rows
-      .map((r) => ({ reason: r.reason, code: r.error_code, subcode: r.error_subcode, count: Number(r.n), sampleMessage: (r.sample as string | null) ?? null }))
+      .map((r) => ({
+        reason: r.reason,
+        code: r.error_code,
+        subcode: r.error_subcode,
+        count: Number(r.n),
+        sampleMessage: (r.sample as string | null) ?? null,
+      }))
       .sort((a, b) => b.count - a.count || String(a.reason).localeCompare(String(b.reason)));
     return { postId, total: items.reduce((s, i) => s + i.count, 0), items };
   }

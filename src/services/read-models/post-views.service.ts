@@ -72,7 +72,10 @@ const isIdCursor = (v: unknown): v is { i: number } => typeof v === 'object' && 
 
 /** Read side of posts: status, per-status counts and per-Page deliveries, scoped to the caller's subtree. */
 export class PostViewsService {
-  constructor(private readonly db: Db, private readonly posts: PostsService) {}
+  constructor(
+    private readonly db: Db,
+    private readonly posts: PostsService,
+  ) {}
 
   /** Delivery counts of a post, limited to the units inside the caller's subtree. */
   async counts(p: Principal, postId: string): Promise<DeliveryCounts> {
@@ -95,7 +98,10 @@ export class PostViewsService {
     return toPostView(post, await this.counts(p, id));
   }
 
-  async list(p: Principal, q: { status?: PostStatus; limit: number; cursor?: string }): Promise<{ items: PostView[]; nextCursor: string | null }> {
+  async list(
+    p: Principal,
+    q: { status?: PostStatus; limit: number; cursor?: string },
+  ): Promise<{ items: PostView[]; nextCursor: string | null }> {
     const after = decodeCursor(q.cursor, isPostCursor);
     const ancestors = ancestorPaths(p.unitPath);
     let query = this.db
@@ -107,8 +113,16 @@ export class PostViewsService {
         return ancestors.length ? eb.or([inside, eb('units.path', 'in', ancestors)]) : inside;
       });
     if (q.status) query = query.where('posts.status', '=', q.status);
-    if (after) query = query.where((eb) => eb.or([eb('posts.created_at', '<', after.c), eb.and([eb('posts.created_at', '=', after.c), eb('posts.id', '<', after.i)])]));
-    const rows = await query.orderBy('posts.created_at', 'desc').orderBy('posts.id', 'desc').limit(q.limit + 1).execute();
+    if (after) {
+      query = query.where((eb) =>
+        eb.or([eb('posts.created_at', '<', after.c), eb.and([eb('posts.created_at', '=', after.c), eb('posts.id', '<', after.i)])]),
+      );
+    }
+    const rows = await query
+      .orderBy('posts.created_at', 'desc')
+      .orderBy('posts.id', 'desc')
+      .limit(q.limit + 1)
+      .execute();
     const page = rows.slice(0, q.limit);
     const items = await Promise.all(page.map(async (r) => toPostView(r, await this.counts(p, r.id))));
     const last = page[page.length - 1];
@@ -155,7 +169,10 @@ export class PostViewsService {
       query = query.where('units.path', '>=', path).where('units.path', '<', subtreeEnd(path));
     }
     if (after) query = query.where('deliveries.id', '>', after.i);
-    const rows = await query.orderBy('deliveries.id').limit(q.limit + 1).execute();
+    const rows = await query
+      .orderBy('deliveries.id')
+      .limit(q.limit + 1)
+      .execute();
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     return {
@@ -168,7 +185,10 @@ export class PostViewsService {
         fbPostId: r.fb_post_id,
         permalink: r.permalink,
         reason: r.reason,
-        error: r.error_code !== null || r.error_message !== null ? { code: r.error_code, subcode: r.error_subcode, message: r.error_message } : null,
+        error:
+          r.error_code !== null || r.error_message !== null
+            ? { code: r.error_code, subcode: r.error_subcode, message: r.error_message }
+            : null,
         edit: r.edit_status ? { revision: r.edit_revision, status: r.edit_status, error: r.edit_error } : null,
         updatedAt: r.updated_at,
       })),

@@ -14,7 +14,12 @@ export type LantoaEvent =
       error: { code: number | null; subcode: number | null; message: string } | null;
     }
   | { type: 'delivery.retrying'; postId: string; deliveryId: number; unitCode: string; reason: string; throttled: boolean }
-  | { type: 'post.finished'; postId: string; status: Extract<PostStatus, 'published' | 'partially_failed' | 'failed'>; counts: DeliveryCounts }
+  | {
+      type: 'post.finished';
+      postId: string;
+      status: Extract<PostStatus, 'published' | 'partially_failed' | 'failed'>;
+      counts: DeliveryCounts;
+    }
   | { type: 'fanout.done'; postId: string; total: number; queued: number; durationMs: number };
 
 type Handler<T extends LantoaEvent['type']> = (e: Extract<LantoaEvent, { type: T }>) => void;

@@ -25,7 +25,12 @@ export function parseCsv(text: string, required: readonly string[]): CsvRow[] {
   }
   let records: Array<{ record: string[]; info: { lines: number } }>;
   try {
-    records = parse(text.replace(/^\uFEFF/, ''), { skip_empty_lines: true, relax_column_count: true, trim: true, info: true }) as unknown as typeof records;
+    records = parse(text.replace(/^\uFEFF/, ''), {
+      skip_empty_lines: true,
+      relax_column_count: true,
+      trim: true,
+      info: true,
+    }) as unknown as typeof records;
   } catch (err) {
     // csv-parse messages can quote the offending field (an access token, in a Page file): keep only its code.
     const line = (err as { lines?: number }).lines;

@@ -17,7 +17,10 @@ export interface PageLink {
 }
 
 export class PagesService {
-  constructor(private readonly db: Db, private readonly cipher: () => TokenCipher) {}
+  constructor(
+    private readonly db: Db,
+    private readonly cipher: () => TokenCipher,
+  ) {}
 
   /** Links a Page (and its token, encrypted) to a unit; a new token resets the token status. */
   async link(principal: Principal, link: PageLink): Promise<void> {
@@ -39,8 +42,19 @@ export class PagesService {
   async importCsv(principal: Principal, text: string): Promise<{ linked: number; total: number }> {
     const rows = parseCsv(text, ['unit_code', 'page_id', 'access_token']);
     const problems: RowProblem[] = [];
-    const links = rows.map(({ line, values }) => ({ line, unitCode: values.unit_code!, pageId: values.page_id!, accessToken: values.access_token! }));
-    const linked = await this.linkMany(principal, links, (field, message, line) => problems.push({ line, field, message }), () => throwIfProblems(problems, 'page import rejected'), 'import');
+    const links = rows.map(({ line, values }) => ({
+      line,
+      unitCode: values.unit_code!,
+      pageId: values.page_id!,
+      accessToken: values.access_token!,
+    }));
+    const linked = await this.linkMany(
+      principal,
+      links,
+      (field, message, line) => problems.push({ line, field, message }),
+      () => throwIfProblems(problems, 'page import rejected'),
+      'import',
+    );
     return { linked, total: rows.length };
   }
 
@@ -56,7 +70,11 @@ export class PagesService {
       const codes = [...new Set(links.map((l) => l.unitCode))];
       const units = new Map<string, string>();
       for (let i = 0; i < codes.length; i += CHUNK) {
-        const found = await trx.selectFrom('units').select(['code', 'path']).where('code', 'in', codes.slice(i, i + CHUNK)).execute();
+        const found = await trx
+          .selectFrom('units')
+          .select(['code', 'path'])
+          .where('code', 'in', codes.slice(i, i + CHUNK))
+          .execute();
         for (const u of found) units.set(u.code, u.path);
       }
       const seenUnit = new Map<string, number>();
@@ -72,7 +90,9 @@ export class PagesService {
           }
         }
         if (!PAGE_ID_RE.test(l.pageId ?? '')) report('page_id', `"${l.pageId}" is not a numeric Page id`, l.line);
-        if (!l.accessToken || l.accessToken.length < 10 || /\s/.test(l.accessToken)) report('access_token', 'is missing or malformed', l.line);
+        if (!l.accessToken || l.accessToken.length < 10 || /\s/.test(l.accessToken)) {
+          report('access_token', 'is missing or malformed', l.line);
+        }
         if (seenUnit.has(l.unitCode)) report('unit_code', `unit ${l.unitCode} appears twice (line ${seenUnit.get(l.unitCode)})`, l.line);
         if (seenPage.has(l.pageId)) report('page_id', `Page ${l.pageId} appears twice (line ${seenPage.get(l.pageId)})`, l.line);
         seenUnit.set(l.unitCode, l.line);
@@ -83,7 +103,11 @@ export class PagesService {
       const byPage = new Map(links.map((l) => [l.pageId, l]));
       const pageIds = [...byPage.keys()];
       for (let i = 0; i < pageIds.length; i += CHUNK) {
-        const taken = await trx.selectFrom('pages').select(['page_id', 'unit_code']).where('page_id', 'in', pageIds.slice(i, i + CHUNK)).execute();
+        const taken = await trx
+          .selectFrom('pages')
+          .select(['page_id', 'unit_code'])
+          .where('page_id', 'in', pageIds.slice(i, i + CHUNK))
+          .execute();
         for (const t of taken) {
           const l = byPage.get(t.page_id)!;
           if (t.unit_code !== l.unitCode) report('page_id', `Page ${t.page_id} is already linked to unit ${t.unit_code}`, l.line);
@@ -92,7 +116,13 @@ export class PagesService {
       afterValidation();
       const previous = new Map<string, string>();
       for (let i = 0; i < codes.length; i += CHUNK) {
-        for (const r of await trx.selectFrom('pages').select(['unit_code', 'page_id']).where('unit_code', 'in', codes.slice(i, i + CHUNK)).execute()) previous.set(r.unit_code, r.page_id);
+        for (const r of await trx
+          .selectFrom('pages')
+          .select(['unit_code', 'page_id'])
+          .where('unit_code', 'in', codes.slice(i, i + CHUNK))
+          .execute()) {
+          previous.set(r.unit_code, r.page_id);
+        }
       }
       const now = new Date().toISOString();
       for (let i = 0; i < links.length; i += CHUNK) {

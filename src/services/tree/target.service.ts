@@ -43,13 +43,21 @@ export class TargetService {
     if (!unit) throw new ValidationError(`target.unit: unknown unit ${target.unit}`, { field: 'target.unit' });
     const excludePaths: string[] = [];
     if (target.exclude?.length) {
-      if (target.scope === 'self') throw new ValidationError('target.exclude: only applies to scope "subtree"', { field: 'target.exclude' });
-      const found = await this.db.selectFrom('units').select(['code', 'path']).where('code', 'in', [...new Set(target.exclude)]).execute();
+      if (target.scope === 'self') {
+        throw new ValidationError('target.exclude: only applies to scope "subtree"', { field: 'target.exclude' });
+      }
+      const found = await this.db
+        .selectFrom('units')
+        .select(['code', 'path'])
+        .where('code', 'in', [...new Set(target.exclude)])
+        .execute();
       const byCode = new Map(found.map((u) => [u.code, u.path]));
       for (const [i, code] of target.exclude.entries()) {
         const p = byCode.get(code);
         if (!p) throw new ValidationError(`target.exclude[${i}]: unknown unit ${code}`, { field: `target.exclude[${i}]` });
-        if (!p.startsWith(unit.path)) throw new ValidationError(`target.exclude[${i}]: ${code} is not inside ${target.unit}`, { field: `target.exclude[${i}]` });
+        if (!p.startsWith(unit.path)) {
+          throw new ValidationError(`target.exclude[${i}]: ${code} is not inside ${target.unit}`, { field: `target.exclude[${i}]` });
+        }
         excludePaths.push(p);
       }
     }
@@ -58,7 +66,10 @@ export class TargetService {
 
   private query(target: Target, path: string, excludePaths: string[]) {
     let q = this.db.selectFrom('units').leftJoin('pages', 'pages.unit_code', 'units.code');
-    q = target.scope === 'self' ? q.where('units.path', '=', path) : q.where('units.path', '>=', path).where('units.path', '<', subtreeEnd(path));
+    q =
+      target.scope === 'self'
+        ? q.where('units.path', '=', path)
+        : q.where('units.path', '>=', path).where('units.path', '<', subtreeEnd(path));
     if (target.levels) q = q.where('units.level', 'in', target.levels);
     for (const ex of excludePaths) {
       q = q.where((eb) => eb.or([eb('units.path', '<', ex), eb('units.path', '>=', subtreeEnd(ex))]));

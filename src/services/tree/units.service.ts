@@ -40,7 +40,11 @@ export class UnitsService {
   }
 
   async childCount(code: string): Promise<number> {
-    const r = await this.db.selectFrom('units').select((eb) => eb.fn.countAll<number>().as('n')).where('parent_code', '=', code).executeTakeFirstOrThrow();
+    const r = await this.db
+      .selectFrom('units')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('parent_code', '=', code)
+      .executeTakeFirstOrThrow();
     return Number(r.n);
   }
 
@@ -54,7 +58,9 @@ export class UnitsService {
     return this.db.transaction().execute(async (trx) => {
       const existing = await trx.selectFrom('units').selectAll().execute();
       const before = new Map(existing.map((u) => [u.code, u]));
-      const nodes = new Map<string, Node>(existing.map((u) => [u.code, { code: u.code, parent: u.parent_code, type: u.type, name: u.name }]));
+      const nodes = new Map<string, Node>(
+        existing.map((u) => [u.code, { code: u.code, parent: u.parent_code, type: u.type, name: u.name }]),
+      );
       const problems: RowProblem[] = [];
       const fileLevels = new Map<string, { line: number; level: number }>();
 
@@ -79,7 +85,9 @@ export class UnitsService {
       }
       for (const { line, values } of rows) {
         const parent = values.parent_code;
-        if (parent && UNIT_CODE_RE.test(parent) && !nodes.has(parent)) problems.push({ line, field: 'parent_code', message: `unknown parent ${parent}` });
+        if (parent && UNIT_CODE_RE.test(parent) && !nodes.has(parent)) {
+          problems.push({ line, field: 'parent_code', message: `unknown parent ${parent}` });
+        }
       }
       throwIfProblems(problems, 'unit import rejected');
 
@@ -88,7 +96,11 @@ export class UnitsService {
       for (const [code, { line, level }] of fileLevels) {
         const n = nodes.get(code)!;
         if (n.level !== undefined && n.level !== level) {
-          problems.push({ line, field: 'level', message: `level ${level} contradicts the tree: ${code} sits at depth ${n.level} under ${n.parent}` });
+          problems.push({
+            line,
+            field: 'level',
+            message: `level ${level} contradicts the tree: ${code} sits at depth ${n.level} under ${n.parent}`,
+          });
         }
       }
       throwIfProblems(problems, 'unit import rejected');
@@ -99,14 +111,33 @@ export class UnitsService {
       for (const n of nodes.values()) {
         const old = before.get(n.code);
         if (!old) inserts.push(n);
-        else if (old.parent_code !== n.parent || old.type !== n.type || old.name !== n.name || old.path !== n.path || old.level !== n.level) updates.push(n);
+        else if (
+          old.parent_code !== n.parent ||
+          old.type !== n.type ||
+          old.name !== n.name ||
+          old.path !== n.path ||
+          old.level !== n.level
+        ) {
+          updates.push(n);
+        }
       }
       // Parents before children (foreign key on parent_code).
       inserts.sort((a, b) => a.level! - b.level!);
       for (let i = 0; i < inserts.length; i += INSERT_CHUNK) {
         await trx
           .insertInto('units')
-          .values(inserts.slice(i, i + INSERT_CHUNK).map((n) => ({ code: n.code, parent_code: n.parent, level: n.level!, type: n.type, name: n.name, path: n.path!, created_at: now, updated_at: now })))
+          .values(
+            inserts.slice(i, i + INSERT_CHUNK).map((n) => ({
+              code: n.code,
+              parent_code: n.parent,
+              level: n.level!,
+              type: n.type,
+              name: n.name,
+              path: n.path!,
+              created_at: now,
+              updated_at: now,
+            })),
+          )
           .execute();
       }
       for (const n of updates) {
@@ -117,7 +148,14 @@ export class UnitsService {
           .execute();
       }
       const result = { created: inserts.length, updated: updates.length, total: rows.length };
-      if (actor) await appendAudit(trx, { actor, action: 'units.import', subject: { type: 'units', id: ROOT_CODE, path: `/${ROOT_CODE}/` }, details: { ...result } });
+      if (actor) {
+        await appendAudit(trx, {
+          actor,
+          action: 'units.import',
+          subject: { type: 'units', id: ROOT_CODE, path: `/${ROOT_CODE}/` },
+          details: { ...result },
+        });
+      }
       return result;
     });
   }
@@ -133,7 +171,10 @@ export class UnitsService {
   }
 
   async countAll(): Promise<number> {
-    const r = await this.db.selectFrom('units').select(sql<number>`count(*)`.as('n')).executeTakeFirstOrThrow();
+    const r = await this.db
+      .selectFrom('units')
+      .select(sql<number>`count(*)`.as('n'))
+      .executeTakeFirstOrThrow();
     return Number(r.n);
   }
 }

@@ -44,7 +44,9 @@ export class WebhookDispatcher {
   }
 
   private track(p: Promise<void>): void {
-    const tracked = p.catch((err: Error) => this.log.warn({ err: err.message }, 'webhook event could not be enqueued')).finally(() => this.inflight.delete(tracked));
+    const tracked = p
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'webhook event could not be enqueued'))
+      .finally(() => this.inflight.delete(tracked));
     this.inflight.add(tracked);
   }
 
@@ -87,6 +89,9 @@ export class WebhookDispatcher {
   /** One job per webhook whose key's subtree contains `subjectPath`. */
   private async enqueue(hooks: ActiveHook[], subjectPath: string, event: WebhookEventBody): Promise<void> {
     const inScope = hooks.filter((h) => subjectPath.startsWith(h.unitPath));
-    await this.queue.addBulk(JOB.webhook, inScope.map((h) => ({ webhookId: h.id, event })));
+    await this.queue.addBulk(
+      JOB.webhook,
+      inScope.map((h) => ({ webhookId: h.id, event })),
+    );
   }
 }

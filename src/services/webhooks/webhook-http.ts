@@ -12,13 +12,20 @@ export function postOnce(url: string, body: string, headers: Record<string, stri
   return new Promise<number>((resolve, reject) => {
     const req = transport.request(
       target,
-      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal: AbortSignal.timeout(timeoutMs), agent: false },
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        signal: AbortSignal.timeout(timeoutMs),
+        agent: false,
+      },
       (res) => {
         resolve(res.statusCode ?? 0);
         res.destroy();
       },
     );
-    req.on('error', (err: NodeJS.ErrnoException) => reject(err.name === 'AbortError' || err.name === 'TimeoutError' ? new Error('timeout') : err));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      reject(err.name === 'AbortError' || err.name === 'TimeoutError' ? new Error('timeout') : err),
+    );
     req.end(body);
   });
 }

@@ -44,7 +44,13 @@ export interface ActiveHook {
   unitPath: string;
 }
 
-const toView = (r: WebhookRow): WebhookView => ({ id: r.id, url: r.url, events: JSON.parse(r.events) as WebhookEventType[], unit: r.unit_code, createdAt: r.created_at });
+const toView = (r: WebhookRow): WebhookView => ({
+  id: r.id,
+  url: r.url,
+  events: JSON.parse(r.events) as WebhookEventType[],
+  unit: r.unit_code,
+  createdAt: r.created_at,
+});
 const isIdCursor = (v: unknown): v is { i: number } => typeof v === 'object' && v !== null && Number.isInteger((v as { i: unknown }).i);
 
 /**
@@ -55,11 +61,21 @@ const isIdCursor = (v: unknown): v is { i: number } => typeof v === 'object' && 
 export class WebhooksService {
   private active: { at: number; hooks: Promise<ActiveHook[]> } | undefined;
 
-  constructor(private readonly db: Db, private readonly cipher: () => TokenCipher) {}
+  constructor(
+    private readonly db: Db,
+    private readonly cipher: () => TokenCipher,
+  ) {}
 
   async create(p: Principal, input: { url: string; events: WebhookEventType[] }): Promise<WebhookView & { secret: string }> {
-    const existing = await this.db.selectFrom('webhooks').select((eb) => eb.fn.countAll<number>().as('n')).where('key_id', '=', p.keyId).where('deleted_at', 'is', null).executeTakeFirstOrThrow();
-    if (Number(existing.n) >= MAX_WEBHOOKS_PER_KEY) throw new ConflictError(`a key may have at most ${MAX_WEBHOOKS_PER_KEY} webhooks; delete one first`);
+    const existing = await this.db
+      .selectFrom('webhooks')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('key_id', '=', p.keyId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    if (Number(existing.n) >= MAX_WEBHOOKS_PER_KEY) {
+      throw new ConflictError(`a key may have at most ${MAX_WEBHOOKS_PER_KEY} webhooks; delete one first`);
+    }
     const secret = generateWebhookSecret();
     const row: WebhookRow = {
       id: `wh_${crypto.randomBytes(9).toString('base64url')}`,
@@ -77,26 +93,52 @@ export class WebhooksService {
   }
 
   async list(p: Principal): Promise<WebhookView[]> {
-    const rows = await this.db.selectFrom('webhooks').selectAll().where('key_id', '=', p.keyId).where('deleted_at', 'is', null).orderBy('created_at').orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('webhooks')
+      .selectAll()
+      .where('key_id', '=', p.keyId)
+      .where('deleted_at', 'is', null)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
     return rows.map(toView);
   }
 
   /** Stops deliveries at once (queued attempts find it gone); the log is kept. Another key's webhook is a 404. */
   async remove(p: Principal, id: string): Promise<void> {
     const now = new Date().toISOString();
-    const res = await this.db.updateTable('webhooks').set({ deleted_at: now }).where('id', '=', id).where('key_id', '=', p.keyId).where('deleted_at', 'is', null).executeTakeFirst();
+    const res = await this.db
+      .updateTable('webhooks')
+      .set({ deleted_at: now })
+      .where('id', '=', id)
+      .where('key_id', '=', p.keyId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
     if (Number(res.numUpdatedRows) !== 1) throw new NotFoundError(`webhook ${id}`);
     this.active = undefined;
   }
 
   /** The attempt log of one of the caller's webhooks, newest first. */
-  async attempts(p: Principal, id: string, q: { limit: number; cursor?: string }): Promise<{ items: WebhookAttemptView[]; nextCursor: string | null }> {
-    const hook = await this.db.selectFrom('webhooks').select('id').where('id', '=', id).where('key_id', '=', p.keyId).where('deleted_at', 'is', null).executeTakeFirst();
+  async attempts(
+    p: Principal,
+    id: string,
+    q: { limit: number; cursor?: string },
+  ): Promise<{ items: WebhookAttemptView[]; nextCursor: string | null }> {
+    const hook = await this.db
+      .selectFrom('webhooks')
+      .select('id')
+      .where('id', '=', id)
+      .where('key_id', '=', p.keyId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
     if (!hook) throw new NotFoundError(`webhook ${id}`);
     const before = decodeCursor(q.cursor, isIdCursor);
     let query = this.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', id);
     if (before) query = query.where('id', '<', before.i);
-    const rows = await query.orderBy('id', 'desc').limit(q.limit + 1).execute();
+    const rows = await query
+      .orderBy('id', 'desc')
+      .limit(q.limit + 1)
+      .execute();
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     return {
@@ -152,7 +194,16 @@ export class WebhooksService {
     return { url: r.url, secret: this.cipher().decrypt(r.secret_ciphertext) };
   }
 
-  async recordAttempt(a: { webhookId: string; eventId: string; eventType: string; attempt: number; statusCode: number | null; outcome: WebhookOutcome; error: string | null; durationMs: number }): Promise<void> {
+  async recordAttempt(a: {
+    webhookId: string;
+    eventId: string;
+    eventType: string;
+    attempt: number;
+    statusCode: number | null;
+    outcome: WebhookOutcome;
+    error: string | null;
+    durationMs: number;
+  }): Promise<void> {
     await this.db
       .insertInto('webhook_deliveries')
       .values({

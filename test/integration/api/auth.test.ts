@@ -5,7 +5,12 @@ describe.each(testDatabases())('authentication, roles and four eyes on $name', (
   let s: TestStack;
   const keys: Record<string, string> = {};
   const call = (key: string | undefined, method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown) =>
-    s.app.inject({ method, url, headers: key ? { authorization: `Bearer ${key}` } : {}, ...(payload !== undefined ? { payload: payload as object } : {}) });
+    s.app.inject({
+      method,
+      url,
+      headers: key ? { authorization: `Bearer ${key}` } : {},
+      ...(payload !== undefined ? { payload: payload as object } : {}),
+    });
   const postBody = (unit = '01') => ({ message: 'Kiểm tra quyền', target: { unit, scope: 'subtree' } });
 
   beforeAll(async () => {
@@ -38,7 +43,13 @@ describe.each(testDatabases())('authentication, roles and four eyes on $name', (
   it('shows a new key once and stores only its hash', async () => {
     const res = await call(s.adminKey, 'POST', '/v1/keys', { name: 'once', role: 'viewer', unit: '79' });
     const body = res.json();
-    expect(body).toEqual({ id: expect.stringMatching(/^key_/), key: expect.stringMatching(/^lt_[A-Za-z0-9_-]{43}$/), name: 'once', role: 'viewer', unit: '79' });
+    expect(body).toEqual({
+      id: expect.stringMatching(/^key_/),
+      key: expect.stringMatching(/^lt_[A-Za-z0-9_-]{43}$/),
+      name: 'once',
+      role: 'viewer',
+      unit: '79',
+    });
     const row = await s.deps.store.db.selectFrom('api_keys').selectAll().where('id', '=', body.id).executeTakeFirstOrThrow();
     expect(JSON.stringify(row)).not.toContain(body.key);
     expect(row.key_hash).toMatch(/^[0-9a-f]{64}$/);
@@ -61,7 +72,7 @@ describe.each(testDatabases())('authentication, roles and four eyes on $name', (
     const res = await call(s.adminKey, 'POST', `/v1/posts/${post.id}/approve`);
     expect(res.statusCode).toBe(403);
     expect(res.json().error.message).toBe('the author of a post may not approve it');
-    expect((await s.deps.postViews.get((await s.deps.keys.authenticate(s.adminKey)), post.id)).status).toBe('pending_approval');
+    expect((await s.deps.postViews.get(await s.deps.keys.authenticate(s.adminKey), post.id)).status).toBe('pending_approval');
     const ok = await call(keys.approver, 'POST', `/v1/posts/${post.id}/approve`);
     expect(ok.statusCode).toBe(202);
     expect(ok.json()).toMatchObject({ id: post.id, status: 'approved' });

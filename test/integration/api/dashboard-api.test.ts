@@ -37,7 +37,12 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
     const key = async (role: string, unit: string) => (await s.admin.createKey({ name: `${role} ${unit}`, role, unit })).key;
     editor = s.admin.withKey(await key('editor', 'root'));
     approver = s.admin.withKey(await key('approver', 'root'));
-    keys = { viewer: await key('viewer', 'root'), hanoi: await key('viewer', '01'), badinh: await key('viewer', '001'), hcm: await key('viewer', '79') };
+    keys = {
+      viewer: await key('viewer', 'root'),
+      hanoi: await key('viewer', '01'),
+      badinh: await key('viewer', '001'),
+      hcm: await key('viewer', '79'),
+    };
     // Three communes of Ba Đình lose their token: their deliveries fail and their Pages need reconnecting.
     for (const c of broken) s.sim.invalidateToken(pageOf.get(c)!, 460);
     const post = await editor.createPost({ message: 'Hà Nội: thông báo lịch tiếp dân', target: { unit: '01', scope: 'subtree' } });
@@ -67,7 +72,12 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
     await approver.approve(other.id);
     await waitFor(async () => FINAL.includes((await editor.getPost(other.id)).status));
     const events = await readEvents(`${s.apiUrl}/v1/posts/events?ids=${postId},${other.id}`, keys.viewer);
-    expect(events.filter((e) => e.event === 'progress').map((e) => e.data.id).sort()).toEqual([postId, other.id].sort());
+    expect(
+      events
+        .filter((e) => e.event === 'progress')
+        .map((e) => e.data.id)
+        .sort(),
+    ).toEqual([postId, other.id].sort());
     expect(events[events.length - 1]!.event).toBe('end');
 
     expect((await s.app.inject({ method: 'GET', url: `/v1/posts/${postId}/events` })).statusCode).toBe(401);
@@ -109,7 +119,13 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
     const res = (await get(`/v1/posts/${postId}/failures`)).json();
     expect(res.total).toBe(3);
     expect(res.items).toHaveLength(1);
-    expect(res.items[0]).toMatchObject({ count: 3, code: 190, subcode: 460, reason: expect.any(String), sampleMessage: expect.any(String) });
+    expect(res.items[0]).toMatchObject({
+      count: 3,
+      code: 190,
+      subcode: 460,
+      reason: expect.any(String),
+      sampleMessage: expect.any(String),
+    });
     const hanoi = (await get(`/v1/posts/${postId}/failures`, keys.hanoi)).json();
     expect(hanoi.total).toBe(3);
   });
@@ -146,7 +162,12 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
     expect(t.lastMinute.total).toBeLessThanOrEqual(t.last5Minutes.total);
     expect((await get('/v1/queues/throughput', keys.hcm)).json().last5Minutes.total).toBe(0);
 
-    expect((await get('/v1/me', keys.hanoi)).json()).toEqual({ keyId: expect.any(String), name: 'viewer 01', role: 'viewer', unit: { code: '01', name: 'Thành phố Hà Nội' } });
+    expect((await get('/v1/me', keys.hanoi)).json()).toEqual({
+      keyId: expect.any(String),
+      name: 'viewer 01',
+      role: 'viewer',
+      unit: { code: '01', name: 'Thành phố Hà Nội' },
+    });
     const post = await editor.getPost(postId);
     const names = (await get(`/v1/keys/names?ids=${post.createdBy},${post.approvedBy},nope`, keys.hanoi)).json();
     expect(names.items.map((k: any) => k.name).sort()).toEqual(['approver root', 'editor root']);

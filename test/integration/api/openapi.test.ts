@@ -14,11 +14,10 @@ describe('OpenAPI document', () => {
     expect(res.statusCode).toBe(200);
     const doc = res.json();
     await expect(SwaggerParser.validate(structuredClone(doc))).resolves.toBeTruthy();
-    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
-    const routes = s.app
-      .printRoutes({ commonPrefix: false })
-      .split('\n')
-      .filter(Boolean);
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+    );
+    const routes = s.app.printRoutes({ commonPrefix: false }).split('\n').filter(Boolean);
     expect(routes.length).toBeGreaterThan(0);
     for (const expected of [
       'POST /v1/keys',

@@ -12,7 +12,9 @@ describe('OpenAPI document: ops routes (metrics, webhooks, levels, admin session
   it('validates and documents every ops route, and keeps Bull Board internals out', async () => {
     const doc = (await s.app.inject({ method: 'GET', url: '/docs/json' })).json();
     await expect(SwaggerParser.validate(structuredClone(doc))).resolves.toBeTruthy();
-    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`),
+    );
     for (const route of [
       'POST /v1/webhooks',
       'GET /v1/webhooks',

@@ -7,7 +7,12 @@ const TOKEN_B = 'EAAGsecretTokenBBBBBBBBBBBBBBBB';
 describe.each(testDatabases())('linking Pages on $name', (db) => {
   let s: TestStack;
   const call = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: string | object, type = 'application/json') =>
-    s.app.inject({ method, url, headers: { authorization: `Bearer ${s.adminKey}`, ...(payload !== undefined ? { 'content-type': type } : {}) }, ...(payload !== undefined ? { payload } : {}) });
+    s.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${s.adminKey}`, ...(payload !== undefined ? { 'content-type': type } : {}) },
+      ...(payload !== undefined ? { payload } : {}),
+    });
   const pageCount = async () => (await s.deps.store.db.selectFrom('pages').select('unit_code').execute()).length;
 
   beforeAll(async () => {
@@ -17,7 +22,14 @@ describe.each(testDatabases())('linking Pages on $name', (db) => {
   afterAll(() => s.dispose());
 
   it('rejects a CSV with bad rows naming each line, and links nothing', async () => {
-    const csv = ['unit_code,page_id,access_token', `01,111111111111111,${TOKEN_A}`, `nope,222222222222222,${TOKEN_A}`, `79,12ab,${TOKEN_A}`, '31,333333333333333,', `48,111111111111111,${TOKEN_B}`].join('\n');
+    const csv = [
+      'unit_code,page_id,access_token',
+      `01,111111111111111,${TOKEN_A}`,
+      `nope,222222222222222,${TOKEN_A}`,
+      `79,12ab,${TOKEN_A}`,
+      '31,333333333333333,',
+      `48,111111111111111,${TOKEN_B}`,
+    ].join('\n');
     const res = await call('POST', '/v1/pages/import', csv, 'text/csv');
     expect(res.statusCode).toBe(400);
     const problems = res.json().error.details.problems;
@@ -34,7 +46,12 @@ describe.each(testDatabases())('linking Pages on $name', (db) => {
   });
 
   it('links Pages, encrypts tokens at rest and never returns them', async () => {
-    const res = await call('POST', '/v1/pages/import', `unit_code,page_id,access_token\n01,111111111111111,${TOKEN_A}\n79,222222222222222,${TOKEN_B}`, 'text/csv');
+    const res = await call(
+      'POST',
+      '/v1/pages/import',
+      `unit_code,page_id,access_token\n01,111111111111111,${TOKEN_A}\n79,222222222222222,${TOKEN_B}`,
+      'text/csv',
+    );
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ linked: 2, total: 2 });
     const rows = await s.deps.store.db.selectFrom('pages').selectAll().execute();

@@ -72,7 +72,11 @@ describe('Bull Board at /admin/queues: admins only, by Bearer key or session coo
     expect((await get('/admin/queues/api/queues', { cookie: `lantoa_admin=${value}` })).statusCode).toBe(200);
 
     // A cookie-authenticated change from another origin is refused.
-    const cross = await s.app.inject({ method: 'PUT', url: '/admin/queues/api/queues/deliveries/pause', headers: { cookie: `lantoa_admin=${value}`, origin: 'https://evil.example' } });
+    const cross = await s.app.inject({
+      method: 'PUT',
+      url: '/admin/queues/api/queues/deliveries/pause',
+      headers: { cookie: `lantoa_admin=${value}`, origin: 'https://evil.example' },
+    });
     expect(cross.statusCode).toBe(403);
 
     const out = await s.app.inject({ method: 'DELETE', url: '/admin/session' });
@@ -81,11 +85,21 @@ describe('Bull Board at /admin/queues: admins only, by Bearer key or session coo
   });
 
   it('signs in from the HTML form and redirects to the board', async () => {
-    const res = await s.app.inject({ method: 'POST', url: '/admin/session', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `key=${encodeURIComponent(keys.admin!)}` });
+    const res = await s.app.inject({
+      method: 'POST',
+      url: '/admin/session',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `key=${encodeURIComponent(keys.admin!)}`,
+    });
     expect(res.statusCode).toBe(303);
     expect(res.headers.location).toBe('/admin/queues');
     expect(sessionCookie(res).value).toMatch(/^v1\./);
-    const wrong = await s.app.inject({ method: 'POST', url: '/admin/session', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'key=lt_wrong' });
+    const wrong = await s.app.inject({
+      method: 'POST',
+      url: '/admin/session',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'key=lt_wrong',
+    });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.body).toContain('role="alert"');
   });
@@ -101,10 +115,16 @@ describe('Bull Board at /admin/queues: admins only, by Bearer key or session coo
     for (const t of tampered) expect((await get('/admin/queues/api/queues', { cookie: `lantoa_admin=${t}` })).statusCode).toBe(401);
 
     // Same signing key as the app (derived from TOKEN_ENCRYPTION_KEY), expiry in the past.
-    const sessions = new AdminSessionService(s.deps.store.db, s.deps.keys, { ttlMs: 60_000, secret: s.config.tokenEncryptionKey, bootstrapAdmin: true });
+    const sessions = new AdminSessionService(s.deps.store.db, s.deps.keys, {
+      ttlMs: 60_000,
+      secret: s.config.tokenEncryptionKey,
+      bootstrapAdmin: true,
+    });
     const expired = sessions.issue(adminKeyId, Date.now() - 1);
     expect((await get('/admin/queues/api/queues', { cookie: `lantoa_admin=${expired}` })).statusCode).toBe(401);
-    expect((await get('/admin/queues/api/queues', { cookie: `lantoa_admin=${sessions.issue(adminKeyId, Date.now() + 60_000)}` })).statusCode).toBe(200);
+    expect(
+      (await get('/admin/queues/api/queues', { cookie: `lantoa_admin=${sessions.issue(adminKeyId, Date.now() + 60_000)}` })).statusCode,
+    ).toBe(200);
 
     await s.deps.store.db.updateTable('api_keys').set({ revoked_at: new Date().toISOString() }).where('id', '=', adminKeyId).execute();
     expect((await get('/admin/queues/api/queues', { cookie: `lantoa_admin=${value}` })).statusCode).toBe(401);

@@ -42,7 +42,13 @@ describe.each(testDatabases())('target resolution against the real tree on $name
 
   it('matches the subtree computed independently from the CSV (codes that share a prefix are not confused)', async () => {
     // Province 10 and commune 10087 share a prefix; paths are compared by segment, not by string prefix.
-    const parent = new Map(UNITS_TEXT.trim().split('\n').slice(1).map((l) => l.split(',')).map(([code, p]) => [code!, p || 'root']));
+    const parent = new Map(
+      UNITS_TEXT.trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(','))
+        .map(([code, p]) => [code!, p || 'root']),
+    );
     const under = (code: string, top: string): boolean => (code === top ? true : code === 'root' ? false : under(parent.get(code)!, top));
     for (const top of ['10', '100', '12', '001', '79']) {
       const expected = [...parent.keys()].filter((c) => under(c, top)).sort();

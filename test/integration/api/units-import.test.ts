@@ -4,7 +4,8 @@ import { startTestStack, UNITS_TEXT, type TestStack } from '../../helpers/stack'
 describe.each(testDatabases())('unit import on $name', (db) => {
   let s: TestStack;
   const auth = () => ({ authorization: `Bearer ${s.adminKey}` });
-  const importCsv = (csv: string) => s.app.inject({ method: 'POST', url: '/v1/units/import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: csv });
+  const importCsv = (csv: string) =>
+    s.app.inject({ method: 'POST', url: '/v1/units/import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: csv });
   const unitCount = async () => s.deps.units.countAll();
 
   beforeAll(async () => {
@@ -48,7 +49,15 @@ describe.each(testDatabases())('unit import on $name', (db) => {
     const again = await importCsv(UNITS_TEXT);
     expect(again.json()).toEqual({ created: 0, updated: 0, total: 10_806 });
     const hn = await s.app.inject({ method: 'GET', url: '/v1/units/01', headers: auth() });
-    expect(hn.json()).toEqual({ code: '01', name: 'Thành phố Hà Nội', type: 'Thành phố Trung ương', level: 1, parentCode: 'root', childCount: 30, page: null });
+    expect(hn.json()).toEqual({
+      code: '01',
+      name: 'Thành phố Hà Nội',
+      type: 'Thành phố Trung ương',
+      level: 1,
+      parentCode: 'root',
+      childCount: 30,
+      page: null,
+    });
   });
 
   it('renames and moves a district with its communes on re-import', async () => {

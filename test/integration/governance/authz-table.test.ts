@@ -33,30 +33,136 @@ interface Action {
   request(unit: string, f: Fixtures): Promise<Request>;
 }
 
-const json = (method: Request['method'], url: string, payload?: unknown): Request => ({ method, url, ...(payload !== undefined ? { payload } : {}) });
+const json = (method: Request['method'], url: string, payload?: unknown): Request => ({
+  method,
+  url,
+  ...(payload !== undefined ? { payload } : {}),
+});
 
 const ACTIONS: Action[] = [
-  { name: 'create a post', roles: ['editor', 'admin'], scope: 'write', ok: 201, outside: { ancestor: 403, sibling: 403 }, request: async (u) => json('POST', '/v1/posts', { message: 'Tin thử quyền', target: { unit: u, scope: 'self' } }) },
-  { name: 'approve a post', roles: ['approver', 'admin'], scope: 'write', ok: 202, outside: { ancestor: 403, sibling: 404 }, request: async (u, f) => json('POST', `/v1/posts/${await f.pendingPost(u)}/approve`) },
-  { name: 'cancel a post', roles: ['editor', 'approver', 'admin'], scope: 'write', ok: 200, outside: { ancestor: 403, sibling: 404 }, request: async (u, f) => json('POST', `/v1/posts/${await f.pendingPost(u)}/cancel`) },
-  { name: 'recall a post', roles: ['editor', 'approver', 'admin'], scope: 'write', ok: 202, outside: { ancestor: 403, sibling: 404 }, request: async (u, f) => json('POST', `/v1/posts/${await f.publishedPost(u)}/recall`, { reason: 'kiểm tra quyền' }) },
-  { name: 'edit a post', roles: ['editor', 'admin'], scope: 'write', ok: 202, outside: { ancestor: 403, sibling: 404 }, request: async (u, f) => json('PATCH', `/v1/posts/${await f.publishedPost(u)}`, { message: 'Nội dung mới' }) },
-  { name: 'approve an edit', roles: ['approver', 'admin'], scope: 'write', ok: 202, outside: { ancestor: 403, sibling: 404 }, request: async (u, f) => json('POST', `/v1/posts/${await f.pendingEdit(u)}/edits/1/approve`) },
-  { name: 'read a post', roles: ROLES, scope: 'read-post', ok: 200, outside: { ancestor: 200, sibling: 404 }, request: async (u, f) => json('GET', `/v1/posts/${await f.pendingPost(u)}`) },
-  { name: "read a post's deliveries", roles: ROLES, scope: 'read-post', ok: 200, outside: { ancestor: 200, sibling: 404 }, request: async (u, f) => json('GET', `/v1/posts/${await f.publishedPost(u)}/deliveries`) },
-  { name: "list a post's edits", roles: ROLES, scope: 'read-post', ok: 200, outside: { ancestor: 200, sibling: 404 }, request: async (u, f) => json('GET', `/v1/posts/${await f.pendingEdit(u)}/edits`) },
-  { name: 'read a unit', roles: ROLES, scope: 'read-unit', ok: 200, outside: { ancestor: 200, sibling: 403 }, request: async (u) => json('GET', `/v1/units/${u}`) },
-  { name: 'preview a target', roles: ROLES, scope: 'write', ok: 200, outside: { ancestor: 403, sibling: 403 }, request: async (u) => json('POST', '/v1/targets/preview', { target: { unit: u, scope: 'self' } }) },
-  { name: 'create a key', roles: ['admin'], scope: 'write', ok: 201, outside: { ancestor: 403, sibling: 403 }, request: async (u) => json('POST', '/v1/keys', { name: 'k', role: 'viewer', unit: u }) },
-  { name: 'list keys', roles: ['admin'], scope: 'write', ok: 200, outside: { ancestor: 403, sibling: 403 }, request: async (u) => json('GET', `/v1/keys?unit=${u}`) },
-  { name: 'revoke a key', roles: ['admin'], scope: 'write', ok: 200, outside: { ancestor: 404, sibling: 404 }, request: async (u, f) => json('DELETE', `/v1/keys/${await f.keyAt(u)}`) },
+  {
+    name: 'create a post',
+    roles: ['editor', 'admin'],
+    scope: 'write',
+    ok: 201,
+    outside: { ancestor: 403, sibling: 403 },
+    request: async (u) => json('POST', '/v1/posts', { message: 'Tin thử quyền', target: { unit: u, scope: 'self' } }),
+  },
+  {
+    name: 'approve a post',
+    roles: ['approver', 'admin'],
+    scope: 'write',
+    ok: 202,
+    outside: { ancestor: 403, sibling: 404 },
+    request: async (u, f) => json('POST', `/v1/posts/${await f.pendingPost(u)}/approve`),
+  },
+  {
+    name: 'cancel a post',
+    roles: ['editor', 'approver', 'admin'],
+    scope: 'write',
+    ok: 200,
+    outside: { ancestor: 403, sibling: 404 },
+    request: async (u, f) => json('POST', `/v1/posts/${await f.pendingPost(u)}/cancel`),
+  },
+  {
+    name: 'recall a post',
+    roles: ['editor', 'approver', 'admin'],
+    scope: 'write',
+    ok: 202,
+    outside: { ancestor: 403, sibling: 404 },
+    request: async (u, f) => json('POST', `/v1/posts/${await f.publishedPost(u)}/recall`, { reason: 'kiểm tra quyền' }),
+  },
+  {
+    name: 'edit a post',
+    roles: ['editor', 'admin'],
+    scope: 'write',
+    ok: 202,
+    outside: { ancestor: 403, sibling: 404 },
+    request: async (u, f) => json('PATCH', `/v1/posts/${await f.publishedPost(u)}`, { message: 'Nội dung mới' }),
+  },
+  {
+    name: 'approve an edit',
+    roles: ['approver', 'admin'],
+    scope: 'write',
+    ok: 202,
+    outside: { ancestor: 403, sibling: 404 },
+    request: async (u, f) => json('POST', `/v1/posts/${await f.pendingEdit(u)}/edits/1/approve`),
+  },
+  {
+    name: 'read a post',
+    roles: ROLES,
+    scope: 'read-post',
+    ok: 200,
+    outside: { ancestor: 200, sibling: 404 },
+    request: async (u, f) => json('GET', `/v1/posts/${await f.pendingPost(u)}`),
+  },
+  {
+    name: "read a post's deliveries",
+    roles: ROLES,
+    scope: 'read-post',
+    ok: 200,
+    outside: { ancestor: 200, sibling: 404 },
+    request: async (u, f) => json('GET', `/v1/posts/${await f.publishedPost(u)}/deliveries`),
+  },
+  {
+    name: "list a post's edits",
+    roles: ROLES,
+    scope: 'read-post',
+    ok: 200,
+    outside: { ancestor: 200, sibling: 404 },
+    request: async (u, f) => json('GET', `/v1/posts/${await f.pendingEdit(u)}/edits`),
+  },
+  {
+    name: 'read a unit',
+    roles: ROLES,
+    scope: 'read-unit',
+    ok: 200,
+    outside: { ancestor: 200, sibling: 403 },
+    request: async (u) => json('GET', `/v1/units/${u}`),
+  },
+  {
+    name: 'preview a target',
+    roles: ROLES,
+    scope: 'write',
+    ok: 200,
+    outside: { ancestor: 403, sibling: 403 },
+    request: async (u) => json('POST', '/v1/targets/preview', { target: { unit: u, scope: 'self' } }),
+  },
+  {
+    name: 'create a key',
+    roles: ['admin'],
+    scope: 'write',
+    ok: 201,
+    outside: { ancestor: 403, sibling: 403 },
+    request: async (u) => json('POST', '/v1/keys', { name: 'k', role: 'viewer', unit: u }),
+  },
+  {
+    name: 'list keys',
+    roles: ['admin'],
+    scope: 'write',
+    ok: 200,
+    outside: { ancestor: 403, sibling: 403 },
+    request: async (u) => json('GET', `/v1/keys?unit=${u}`),
+  },
+  {
+    name: 'revoke a key',
+    roles: ['admin'],
+    scope: 'write',
+    ok: 200,
+    outside: { ancestor: 404, sibling: 404 },
+    request: async (u, f) => json('DELETE', `/v1/keys/${await f.keyAt(u)}`),
+  },
   {
     name: 'link a Page',
     roles: ['admin'],
     scope: 'write',
     ok: 200,
     outside: { ancestor: 403, sibling: 403 },
-    request: async (u) => json('PUT', `/v1/units/${u}/page`, { pageId: String(crypto.randomInt(1e9, 1e10)), accessToken: `EAAG${crypto.randomBytes(20).toString('hex')}` }),
+    request: async (u) =>
+      json('PUT', `/v1/units/${u}/page`, {
+        pageId: String(crypto.randomInt(1e9, 1e10)),
+        accessToken: `EAAG${crypto.randomBytes(20).toString('hex')}`,
+      }),
   },
   {
     name: 'import Pages (CSV; an out-of-branch row rejects the file)',
@@ -64,9 +170,26 @@ const ACTIONS: Action[] = [
     scope: 'write',
     ok: 200,
     outside: { ancestor: 400, sibling: 400 },
-    request: async (u) => ({ method: 'POST', url: '/v1/pages/import', contentType: 'text/csv', payload: `unit_code,page_id,access_token\n${u},${crypto.randomInt(1e9, 1e10)},EAAG${crypto.randomBytes(20).toString('hex')}` }),
+    request: async (u) => ({
+      method: 'POST',
+      url: '/v1/pages/import',
+      contentType: 'text/csv',
+      payload: `unit_code,page_id,access_token\n${u},${crypto.randomInt(1e9, 1e10)},EAAG${crypto.randomBytes(20).toString('hex')}`,
+    }),
   },
-  { name: 'import units (admin of root only)', roles: ['admin'], scope: 'root-only', ok: 200, outside: { ancestor: 403, sibling: 403 }, request: async () => ({ method: 'POST', url: '/v1/units/import', contentType: 'text/csv', payload: 'code,parent_code,level,type,name\n' }) },
+  {
+    name: 'import units (admin of root only)',
+    roles: ['admin'],
+    scope: 'root-only',
+    ok: 200,
+    outside: { ancestor: 403, sibling: 403 },
+    request: async () => ({
+      method: 'POST',
+      url: '/v1/units/import',
+      contentType: 'text/csv',
+      payload: 'code,parent_code,level,type,name\n',
+    }),
+  },
 ];
 
 function expected(role: Role, relation: Relation, a: Action): number {
@@ -76,7 +199,11 @@ function expected(role: Role, relation: Relation, a: Action): number {
   return a.outside[relation];
 }
 
-const cases = ROLES.flatMap((role) => (Object.keys(RELATIONS) as Relation[]).flatMap((relation) => ACTIONS.map((action) => ({ role, relation, action, want: expected(role, relation, action) }))));
+const cases = ROLES.flatMap((role) =>
+  (Object.keys(RELATIONS) as Relation[]).flatMap((relation) =>
+    ACTIONS.map((action) => ({ role, relation, action, want: expected(role, relation, action) })),
+  ),
+);
 
 describe.each(testDatabases())('authorisation table on $name', (db) => {
   let s: TestStack;
@@ -106,8 +233,12 @@ describe.each(testDatabases())('authorisation table on $name', (db) => {
     s = await startTestStack(db, 'authz', { workers: false });
     await s.deps.units.importCsv(UNITS_TEXT);
     rootAdmin = await s.deps.keys.authenticate(s.adminKey);
-    rootEditor = await s.deps.keys.authenticate((await s.deps.keys.create(rootAdmin, { name: 'root editor', role: 'editor', unit: 'root' })).key);
-    for (const role of ROLES) keyOf.set(role, (await s.deps.keys.create(rootAdmin, { name: `${role}@${CALLER_UNIT}`, role, unit: CALLER_UNIT })).key);
+    rootEditor = await s.deps.keys.authenticate(
+      (await s.deps.keys.create(rootAdmin, { name: 'root editor', role: 'editor', unit: 'root' })).key,
+    );
+    for (const role of ROLES) {
+      keyOf.set(role, (await s.deps.keys.create(rootAdmin, { name: `${role}@${CALLER_UNIT}`, role, unit: CALLER_UNIT })).key);
+    }
   });
   afterAll(() => s?.dispose());
 
@@ -116,25 +247,42 @@ describe.each(testDatabases())('authorisation table on $name', (db) => {
     expect(new Set(cases.map((c) => c.want))).toEqual(new Set([200, 201, 202, 400, 403, 404]));
   });
 
-  it.each(cases.map((c) => [c.role, c.relation, c.action.name, c.want, c] as const))('%s acting on %s unit: %s → %i', async (role, relation, _name, want, c) => {
-    const req = await c.action.request(RELATIONS[relation], fixtures);
-    const res = await s.app.inject({
-      method: req.method,
-      url: req.url,
-      headers: { authorization: `Bearer ${keyOf.get(role)!}`, ...(req.contentType ? { 'content-type': req.contentType } : {}) },
-      ...(req.payload !== undefined ? { payload: req.payload as string } : {}),
-    });
-    expect({ status: res.statusCode, body: res.statusCode === want ? undefined : res.body }).toEqual({ status: want, body: undefined });
-    if (want === 400) expect(res.json().error.message).toContain('outside your unit');
-  });
+  it.each(cases.map((c) => [c.role, c.relation, c.action.name, c.want, c] as const))(
+    '%s acting on %s unit: %s → %i',
+    async (role, relation, _name, want, c) => {
+      const req = await c.action.request(RELATIONS[relation], fixtures);
+      const res = await s.app.inject({
+        method: req.method,
+        url: req.url,
+        headers: { authorization: `Bearer ${keyOf.get(role)!}`, ...(req.contentType ? { 'content-type': req.contentType } : {}) },
+        ...(req.payload !== undefined ? { payload: req.payload as string } : {}),
+      });
+      expect({ status: res.statusCode, body: res.statusCode === want ? undefined : res.body }).toEqual({ status: want, body: undefined });
+      if (want === 400) expect(res.json().error.message).toContain('outside your unit');
+    },
+  );
 
   it('scopes audit reads: entries about the subtree and about posts reaching the unit, never a sibling branch', async () => {
-    const ids = Object.fromEntries(await Promise.all((Object.entries(RELATIONS) as Array<[Relation, string]>).map(async ([rel, unit]) => [rel, await fixtures.pendingPost(unit)])));
+    const ids = Object.fromEntries(
+      await Promise.all(
+        (Object.entries(RELATIONS) as Array<[Relation, string]>).map(async ([rel, unit]) => [rel, await fixtures.pendingPost(unit)]),
+      ),
+    );
     for (const role of ROLES) {
-      const res = await s.app.inject({ method: 'GET', url: '/v1/audit?limit=500', headers: { authorization: `Bearer ${keyOf.get(role)!}` } });
+      const res = await s.app.inject({
+        method: 'GET',
+        url: '/v1/audit?limit=500',
+        headers: { authorization: `Bearer ${keyOf.get(role)!}` },
+      });
       expect(res.statusCode).toBe(200);
       const subjects = new Set(res.json().items.map((e: { subject: { id: string } }) => e.subject.id));
-      expect({ role, own: subjects.has(ids.own), descendant: subjects.has(ids.descendant), ancestor: subjects.has(ids.ancestor), sibling: subjects.has(ids.sibling) }).toEqual({
+      expect({
+        role,
+        own: subjects.has(ids.own),
+        descendant: subjects.has(ids.descendant),
+        ancestor: subjects.has(ids.ancestor),
+        sibling: subjects.has(ids.sibling),
+      }).toEqual({
         role,
         own: true,
         descendant: true,

@@ -58,7 +58,12 @@ describe.each(testDatabases())('recall and edit under throttles and high usage, 
     expect(await paused()).toBe(true);
     await s.deps.queues.deliveries.removeRateLimitKey();
     const applied = await waitFor(async () => {
-      const rows = await s.deps.store.db.selectFrom('deliveries').select('edit_status').where('post_id', '=', id).where('status', '=', 'published').execute();
+      const rows = await s.deps.store.db
+        .selectFrom('deliveries')
+        .select('edit_status')
+        .where('post_id', '=', id)
+        .where('status', '=', 'published')
+        .execute();
       return rows.length > 0 && rows.every((r) => r.edit_status === 'applied') ? rows : null;
     }, 30_000);
     expect(applied.length).toBe(4);

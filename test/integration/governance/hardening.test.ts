@@ -8,8 +8,19 @@ import { startTestStack, UNITS_TEXT, type TestStack } from '../../helpers/stack'
 describe.each(testDatabases())('API hardening on $name', (db) => {
   let s: TestStack;
   const keys: Record<string, { id: string; key: string }> = {};
-  const call = (key: string, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}) =>
-    s.app.inject({ method, url, headers: { authorization: `Bearer ${key}`, ...headers }, ...(payload !== undefined ? { payload: payload as object } : {}) });
+  const call = (
+    key: string,
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    payload?: unknown,
+    headers: Record<string, string> = {},
+  ) =>
+    s.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${key}`, ...headers },
+      ...(payload !== undefined ? { payload: payload as object } : {}),
+    });
 
   beforeAll(async () => {
     s = await startTestStack(db, 'harden', { workers: false });
@@ -37,17 +48,23 @@ describe.each(testDatabases())('API hardening on $name', (db) => {
   });
 
   it('limits each key separately, in Redis shared by every API process, answering 429 with Retry-After', async () => {
-    const limitedStack = await startTestStack(db, 'ratelimit', { workers: false, env: { RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW_MS: '60000' } });
+    const limitedStack = await startTestStack(db, 'ratelimit', {
+      workers: false,
+      env: { RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW_MS: '60000' },
+    });
     const second = await buildApp(limitedStack.deps); // another API process on the same Redis
     const admin = await limitedStack.deps.keys.authenticate(limitedStack.adminKey);
     const limitedKey = await limitedStack.deps.keys.create(admin, { name: 'limited', role: 'viewer', unit: 'root' });
     const otherKey = await limitedStack.deps.keys.create(admin, { name: 'other', role: 'viewer', unit: 'root' });
-    const call = (key: string, method: 'GET', url: string) => limitedStack.app.inject({ method, url, headers: { authorization: `Bearer ${key}` } });
+    const call = (key: string, method: 'GET', url: string) =>
+      limitedStack.app.inject({ method, url, headers: { authorization: `Bearer ${key}` } });
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) {
         const app = i % 2 ? second : limitedStack.app;
-        statuses.push((await app.inject({ method: 'GET', url: '/v1/queues', headers: { authorization: `Bearer ${limitedKey.key}` } })).statusCode);
+        statuses.push(
+          (await app.inject({ method: 'GET', url: '/v1/queues', headers: { authorization: `Bearer ${limitedKey.key}` } })).statusCode,
+        );
       }
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
       const limited = await call(limitedKey.key, 'GET', '/v1/posts');
@@ -95,20 +112,41 @@ describe.each(testDatabases())('API hardening on $name', (db) => {
   });
 
   it('rejects oversized bodies with 413 in the one error shape', async () => {
-    const huge = await call(keys.editor!.key, 'POST', '/v1/posts', { message: 'x'.repeat(1_100_000), target: { unit: '01', scope: 'self' } });
+    const huge = await call(keys.editor!.key, 'POST', '/v1/posts', {
+      message: 'x'.repeat(1_100_000),
+      target: { unit: '01', scope: 'self' },
+    });
     expect(huge.statusCode).toBe(413);
     expect(huge.json().error.code).toBe('PAYLOAD_TOO_LARGE');
-    const post = await s.deps.posts.create(await s.deps.keys.authenticate(keys.editor!.key), { message: 'giới hạn', target: { unit: '01', scope: 'self' } });
+    const post = await s.deps.posts.create(await s.deps.keys.authenticate(keys.editor!.key), {
+      message: 'giới hạn',
+      target: { unit: '01', scope: 'self' },
+    });
     const recall = await call(s.adminKey, 'POST', `/v1/posts/${post.id}/recall`, { reason: 'r'.repeat(20_000) });
     expect(recall.statusCode).toBe(413);
   });
 
   it('answers 400, never 500, for input PostgreSQL cannot store or compare (NUL characters, out-of-range cursors)', async () => {
-    const post = await s.deps.posts.create(await s.deps.keys.authenticate(keys.editor!.key), { message: 'có giao', target: { unit: '01', scope: 'self' } });
+    const post = await s.deps.posts.create(await s.deps.keys.authenticate(keys.editor!.key), {
+      message: 'có giao',
+      target: { unit: '01', scope: 'self' },
+    });
     const cursor = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
     const cases: Array<[string, Awaited<ReturnType<typeof call>>, string]> = [
-      ['post message', await call(keys.editor!.key, 'POST', '/v1/posts', { message: 'a\u0000b', target: { unit: '01', scope: 'self' } }), 'body.message'],
-      ['post link', await call(keys.editor!.key, 'POST', '/v1/posts', { message: 'a', link: 'https://a.vn/\u0000', target: { unit: '01', scope: 'self' } }), 'body.link'],
+      [
+        'post message',
+        await call(keys.editor!.key, 'POST', '/v1/posts', { message: 'a\u0000b', target: { unit: '01', scope: 'self' } }),
+        'body.message',
+      ],
+      [
+        'post link',
+        await call(keys.editor!.key, 'POST', '/v1/posts', {
+          message: 'a',
+          link: 'https://a.vn/\u0000',
+          target: { unit: '01', scope: 'self' },
+        }),
+        'body.link',
+      ],
       ['key name', await call(s.adminKey, 'POST', '/v1/keys', { name: 'x\u0000', role: 'viewer', unit: '01' }), 'body.name'],
       ['recall reason', await call(s.adminKey, 'POST', `/v1/posts/${post.id}/recall`, { reason: 'abc\u0000' }), 'body.reason'],
       ['edit message', await call(s.adminKey, 'PATCH', `/v1/posts/${post.id}`, { message: '\u0000x' }), 'body.message'],
@@ -117,8 +155,15 @@ describe.each(testDatabases())('API hardening on $name', (db) => {
       ['delivery cursor', await call(s.adminKey, 'GET', `/v1/posts/${post.id}/deliveries?cursor=${cursor({ i: 1e21 })}`), 'cursor'],
       ['audit cursor', await call(s.adminKey, 'GET', `/v1/audit?cursor=${cursor({ i: -1e300 })}`), 'cursor'],
     ];
-    for (const [what, res, field] of cases) expect({ what, status: res.statusCode, names: res.json().error.message.includes(field) }).toEqual({ what, status: 400, names: true });
-    const csv = await s.app.inject({ method: 'POST', url: '/v1/pages/import', headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'text/csv' }, payload: 'unit_code,page_id,access_token\n0\u00001,5,EAAGabcdefghij' });
+    for (const [what, res, field] of cases) {
+      expect({ what, status: res.statusCode, names: res.json().error.message.includes(field) }).toEqual({ what, status: 400, names: true });
+    }
+    const csv = await s.app.inject({
+      method: 'POST',
+      url: '/v1/pages/import',
+      headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'text/csv' },
+      payload: 'unit_code,page_id,access_token\n0\u00001,5,EAAGabcdefghij',
+    });
     expect(csv.statusCode).toBe(400);
     expect(csv.json().error.message).toContain('line 2');
     // An unknown unit filter matches nothing (it used to reach PostgreSQL as a NUL-bearing string).
@@ -135,7 +180,12 @@ describe.each(testDatabases())('API hardening on $name', (db) => {
     const text = list.body;
     for (const k of Object.values(keys)) expect(text).not.toContain(k.key);
     expect(text).not.toMatch(/[0-9a-f]{64}/); // no key hash either
-    expect(list.json().items.find((k: { id: string }) => k.id === keys.victim!.id)).toMatchObject({ name: 'victim', role: 'viewer', unit: 'root', revokedAt: null });
+    expect(list.json().items.find((k: { id: string }) => k.id === keys.victim!.id)).toMatchObject({
+      name: 'victim',
+      role: 'viewer',
+      unit: 'root',
+      revokedAt: null,
+    });
 
     const revoked = await call(s.adminKey, 'DELETE', `/v1/keys/${keys.victim!.id}`);
     expect(revoked.statusCode).toBe(200);
@@ -143,18 +193,32 @@ describe.each(testDatabases())('API hardening on $name', (db) => {
     expect(after.statusCode).toBe(401);
     expect((await call(s.adminKey, 'DELETE', `/v1/keys/${keys.victim!.id}`)).json().revokedAt).toBe(revoked.json().revokedAt);
     expect((await call(s.adminKey, 'GET', '/v1/keys')).json().items.map((k: { id: string }) => k.id)).not.toContain(keys.victim!.id);
-    expect((await call(s.adminKey, 'GET', '/v1/keys?includeRevoked=true')).json().items.map((k: { id: string }) => k.id)).toContain(keys.victim!.id);
+    expect((await call(s.adminKey, 'GET', '/v1/keys?includeRevoked=true')).json().items.map((k: { id: string }) => k.id)).toContain(
+      keys.victim!.id,
+    );
     const audit = await call(s.adminKey, 'GET', `/v1/audit?subject=${keys.victim!.id}`);
     expect(audit.json().items.map((e: { action: string }) => e.action)).toEqual(['key.create', 'key.revoke']);
   });
 
   it('keeps the audit log append-only: the database refuses UPDATE and DELETE, and the API has no route for either', async () => {
     const { db: kdb } = s.deps.store;
-    const n = async () => Number((await kdb.selectFrom('audit_log').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const n = async () =>
+      Number(
+        (
+          await kdb
+            .selectFrom('audit_log')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     const before = await n();
     expect(before).toBeGreaterThan(0);
     // (Compared as messages: errors raised by the native SQLite driver may come from another realm than the test's.)
-    const outcome = (p: Promise<unknown>) => p.then(() => 'accepted', (e: unknown) => String((e as { message?: unknown })?.message ?? e));
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => 'accepted',
+        (e: unknown) => String((e as { message?: unknown })?.message ?? e),
+      );
     expect(await outcome(kdb.updateTable('audit_log').set({ actor_name: 'someone else' }).execute())).toMatch(/append-only/);
     expect(await outcome(kdb.deleteFrom('audit_log').execute())).toMatch(/append-only/);
     if (s.deps.store.dialect === 'postgres') expect(await outcome(sql`truncate audit_log`.execute(kdb))).toMatch(/append-only/);

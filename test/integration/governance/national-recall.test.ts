@@ -32,6 +32,9 @@ describe.each(testDatabases().slice(0, 1))('recall of a national post, on $name'
 
     const entries = (await editor.audit({ subject: post.id, action: 'post.recall' })).items;
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ actor: { keyId: recaller.id, name: 'Trực ban TW' }, details: { reason: 'Nội dung chưa được kiểm duyệt đầy đủ', toDelete: 10_807 } });
+    expect(entries[0]).toMatchObject({
+      actor: { keyId: recaller.id, name: 'Trực ban TW' },
+      details: { reason: 'Nội dung chưa được kiểm duyệt đầy đủ', toDelete: 10_807 },
+    });
   }, 480_000);
 });

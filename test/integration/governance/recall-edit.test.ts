@@ -56,7 +56,11 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
     expect(res).toMatchObject({ id, status: 'recalling', queued: units.length });
     const done = await waitForStatus(editor, id, ['recalled']);
     expect(done.counts).toMatchObject({ recalled: units.length, recalling: 0, recall_failed: 0, published: 0 });
-    expect(done.recall).toEqual({ by: approverId, at: expect.any(String), reason: 'Sai số liệu, thu hồi theo yêu cầu của Ban Thường trực' });
+    expect(done.recall).toEqual({
+      by: approverId,
+      at: expect.any(String),
+      reason: 'Sai số liệu, thu hồi theo yêu cầu của Ban Thường trực',
+    });
     for (const u of units) expect(visibleCopies(s, pageOf.get(u)!, message)).toBe(0);
     const rows = await allDeliveries(editor, id);
     expect(rows.every((d) => d.status === 'recalled')).toBe(true);
@@ -79,7 +83,11 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
     const first = await waitForStatus(editor, id, ['recalled']);
     expect(first.counts).toMatchObject({ recalled: units.length - 1, recall_failed: 1 });
     const failed = (await allDeliveries(editor, id)).find((d) => d.unitCode === broken)!;
-    expect(failed).toMatchObject({ status: 'recall_failed', reason: 'password_changed', error: expect.objectContaining({ code: 190, subcode: 460 }) });
+    expect(failed).toMatchObject({
+      status: 'recall_failed',
+      reason: 'password_changed',
+      error: expect.objectContaining({ code: 190, subcode: 460 }),
+    });
     expect(visibleCopies(s, pageOf.get(broken)!, message)).toBe(1);
     const page = await s.deps.store.db.selectFrom('pages').selectAll().where('unit_code', '=', broken).executeTakeFirstOrThrow();
     expect(page.token_status).toBe('needs_reauth');
@@ -87,7 +95,12 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
     // The operator reconnects the Page, then recalls again: only the failed copy is retried.
     const fresh = `EAAG${crypto.randomBytes(30).toString('base64url')}`;
     s.sim.seedPages([{ id: pageOf.get(broken)!, token: fresh }]);
-    const put = await s.app.inject({ method: 'PUT', url: `/v1/units/${broken}/page`, headers: { authorization: `Bearer ${s.adminKey}` }, payload: { pageId: pageOf.get(broken)!, accessToken: fresh } });
+    const put = await s.app.inject({
+      method: 'PUT',
+      url: `/v1/units/${broken}/page`,
+      headers: { authorization: `Bearer ${s.adminKey}` },
+      payload: { pageId: pageOf.get(broken)!, accessToken: fresh },
+    });
     expect(put.statusCode).toBe(200);
     const again = await approver.recall(id, 'Thu hồi lần 2 sau khi kết nối lại');
     expect(again).toMatchObject({ status: 'recalling', queued: 1, recall: { reason: 'Thu hồi lần 1' } });
@@ -125,11 +138,28 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
 
   it('refuses to recall a post that reached no Page, and answers 404 outside the caller’s branch', async () => {
     const pending = await editor.createPost({ message: `[${db.name}] chưa duyệt ${seq++}`, target: { unit: '003', scope: 'self' } });
-    const res = await s.app.inject({ method: 'POST', url: `/v1/posts/${pending.id}/recall`, headers: { authorization: `Bearer ${s.adminKey}` }, payload: { reason: 'không cần' } });
+    const res = await s.app.inject({
+      method: 'POST',
+      url: `/v1/posts/${pending.id}/recall`,
+      headers: { authorization: `Bearer ${s.adminKey}` },
+      payload: { reason: 'không cần' },
+    });
     expect(res.statusCode).toBe(409);
     expect(res.json().error.message).toContain('cancel it instead');
-    const elsewhere = (await s.app.inject({ method: 'POST', url: '/v1/posts', headers: { authorization: `Bearer ${s.adminKey}` }, payload: { message: 'TP.HCM', target: { unit: '79', scope: 'self' } } })).json();
-    const outside = await s.app.inject({ method: 'POST', url: `/v1/posts/${elsewhere.id}/recall`, headers: { authorization: `Bearer ${editorKey}` }, payload: { reason: 'không phải của tôi' } });
+    const elsewhere = (
+      await s.app.inject({
+        method: 'POST',
+        url: '/v1/posts',
+        headers: { authorization: `Bearer ${s.adminKey}` },
+        payload: { message: 'TP.HCM', target: { unit: '79', scope: 'self' } },
+      })
+    ).json();
+    const outside = await s.app.inject({
+      method: 'POST',
+      url: `/v1/posts/${elsewhere.id}/recall`,
+      headers: { authorization: `Bearer ${editorKey}` },
+      payload: { reason: 'không phải của tôi' },
+    });
     expect(outside.statusCode).toBe(404);
   });
 
@@ -152,9 +182,18 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
     expect(s.sim.postsOf(pageOf.get(units[0]!)!).some((p) => p.message === `${message} (đã sửa)`)).toBe(false);
 
     // An admin who asks for an edit cannot approve it either.
-    const own = await s.app.inject({ method: 'PATCH', url: `/v1/posts/${id}`, headers: { authorization: `Bearer ${s.adminKey}` }, payload: { message: `${message} (admin)` } });
+    const own = await s.app.inject({
+      method: 'PATCH',
+      url: `/v1/posts/${id}`,
+      headers: { authorization: `Bearer ${s.adminKey}` },
+      payload: { message: `${message} (admin)` },
+    });
     expect(own.statusCode).toBe(202);
-    const selfApprove = await s.app.inject({ method: 'POST', url: `/v1/posts/${id}/edits/3/approve`, headers: { authorization: `Bearer ${s.adminKey}` } });
+    const selfApprove = await s.app.inject({
+      method: 'POST',
+      url: `/v1/posts/${id}/edits/3/approve`,
+      headers: { authorization: `Bearer ${s.adminKey}` },
+    });
     expect(selfApprove.statusCode).toBe(403);
     expect(selfApprove.json().error.message).toBe('the author of an edit may not approve it');
     const approved = await approver.approveEdit(id, 3);
@@ -165,7 +204,11 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
       const latest = list.json().items[0];
       return latest.status !== 'applying' ? latest : null;
     });
-    expect(finished).toMatchObject({ revision: 3, status: 'partially_failed', counts: { pending: 0, applied: units.length - 1, failed: 1 } });
+    expect(finished).toMatchObject({
+      revision: 3,
+      status: 'partially_failed',
+      counts: { pending: 0, applied: units.length - 1, failed: 1 },
+    });
     for (const u of units.filter((c) => c !== gone)) {
       const live = s.sim.postsOf(pageOf.get(u)!).filter((p) => !p.isDeleted);
       expect(live.map((p) => p.message)).toContain(`${message} (admin)`);
@@ -176,12 +219,25 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
     expect(rows.find((d) => d.unitCode === gone)!.edit).toEqual({ revision: 3, status: 'failed', error: 'post_gone' });
     expect(rows.find((d) => d.unitCode === units[0])!.edit).toEqual({ revision: 3, status: 'applied', error: null });
     const actions = (await editor.audit({ subject: id })).items.map((e) => e.action);
-    expect(actions).toEqual(['post.create', 'post.approve', 'post.edit', 'post.edit', 'post.edit', 'post.edit_approve', 'post.edit_finished']);
+    expect(actions).toEqual([
+      'post.create',
+      'post.approve',
+      'post.edit',
+      'post.edit',
+      'post.edit',
+      'post.edit_approve',
+      'post.edit_finished',
+    ]);
   });
 
   it('refuses to edit a post that is not published', async () => {
     const pending = await editor.createPost({ message: `[${db.name}] chờ duyệt ${seq++}`, target: { unit: '005', scope: 'self' } });
-    const res = await s.app.inject({ method: 'PATCH', url: `/v1/posts/${pending.id}`, headers: { authorization: `Bearer ${s.adminKey}` }, payload: { message: 'khác' } });
+    const res = await s.app.inject({
+      method: 'PATCH',
+      url: `/v1/posts/${pending.id}`,
+      headers: { authorization: `Bearer ${s.adminKey}` },
+      payload: { message: 'khác' },
+    });
     expect(res.statusCode).toBe(409);
   });
 });

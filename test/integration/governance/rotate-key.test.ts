@@ -13,7 +13,11 @@ const ROOT = path.resolve(__dirname, '../../..');
 
 /** Runs the real `lantoa` bin with only the given environment. */
 function lantoa(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/lantoa.js'), ...args], { cwd: ROOT, env: { PATH: loadTestEnv().path, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/lantoa.js'), ...args], {
+    cwd: ROOT,
+    env: { PATH: loadTestEnv().path, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -38,7 +42,12 @@ describe('lantoa tokens rotate-key', () => {
   async function ciphertexts(): Promise<Map<string, string>> {
     const store = await openStore(database);
     try {
-      return new Map((await store.db.selectFrom('pages').select(['unit_code', 'token_ciphertext']).execute()).map((r) => [r.unit_code, r.token_ciphertext]));
+      return new Map(
+        (await store.db.selectFrom('pages').select(['unit_code', 'token_ciphertext']).execute()).map((r) => [
+          r.unit_code,
+          r.token_ciphertext,
+        ]),
+      );
     } finally {
       await store.close();
     }
@@ -46,14 +55,23 @@ describe('lantoa tokens rotate-key', () => {
 
   beforeAll(async () => {
     const store = await openStore(database);
-    await new UnitsService(store.db).importCsv('code,parent_code,level,type,name\n01,,1,Thành phố,Hà Nội\n79,,1,Thành phố,Hồ Chí Minh\n001,01,2,Quận,Ba Đình');
+    await new UnitsService(store.db).importCsv(
+      'code,parent_code,level,type,name\n01,,1,Thành phố,Hà Nội\n79,,1,Thành phố,Hồ Chí Minh\n001,01,2,Quận,Ba Đình',
+    );
     const cipher = new TokenCipher(Buffer.from(oldKey, 'base64'));
-    await new PagesService(store.db, () => cipher).importCsv(admin, ['unit_code,page_id,access_token', ...[...tokens].map(([u, t], i) => `${u},${100 + i},${t}`)].join('\n'));
+    await new PagesService(store.db, () => cipher).importCsv(
+      admin,
+      ['unit_code,page_id,access_token', ...[...tokens].map(([u, t], i) => `${u},${100 + i},${t}`)].join('\n'),
+    );
     await store.close();
   });
 
   it('re-encrypts every Page token with the new key, using the old key to read them; a second run has nothing to do', async () => {
-    const dry = await lantoa(['tokens', 'rotate-key', '--dry-run'], { ...env, TOKEN_ENCRYPTION_KEY: newKey, TOKEN_ENCRYPTION_KEYS_OLD: oldKey });
+    const dry = await lantoa(['tokens', 'rotate-key', '--dry-run'], {
+      ...env,
+      TOKEN_ENCRYPTION_KEY: newKey,
+      TOKEN_ENCRYPTION_KEYS_OLD: oldKey,
+    });
     expect(dry.code).toBe(0);
     expect(JSON.parse(dry.out)).toMatchObject({ dryRun: true, pages: 3, rotated: 3, alreadyCurrent: 0, failedCount: 0 });
     const oldId = new TokenCipher(Buffer.from(oldKey, 'base64')).keyId;
@@ -62,7 +80,13 @@ describe('lantoa tokens rotate-key', () => {
     const run = await lantoa(['tokens', 'rotate-key'], { ...env, TOKEN_ENCRYPTION_KEY: newKey, TOKEN_ENCRYPTION_KEYS_OLD: oldKey });
     expect({ code: run.code, err: run.err }).toEqual({ code: 0, err: '' });
     const newOnly = new TokenCipher(Buffer.from(newKey, 'base64'));
-    expect(JSON.parse(run.out)).toMatchObject({ dryRun: false, pages: 3, rotated: 3, currentKeyId: newOnly.keyId, fromKeys: { [oldId]: 3 } });
+    expect(JSON.parse(run.out)).toMatchObject({
+      dryRun: false,
+      pages: 3,
+      rotated: 3,
+      currentKeyId: newOnly.keyId,
+      fromKeys: { [oldId]: 3 },
+    });
     for (const [unit, value] of await ciphertexts()) expect(newOnly.decrypt(value)).toBe(tokens.get(unit));
 
     const again = await lantoa(['tokens', 'rotate-key'], { ...env, TOKEN_ENCRYPTION_KEY: newKey });

@@ -18,7 +18,9 @@ function forms(secret: string): string[] {
 
 function hits(haystack: Buffer, secrets: Record<string, string>): string[] {
   const found: string[] = [];
-  for (const [name, secret] of Object.entries(secrets)) for (const f of forms(secret)) if (haystack.includes(Buffer.from(f))) found.push(`${name} (${f === secret ? 'plain' : 'encoded'})`);
+  for (const [name, secret] of Object.entries(secrets)) {
+    for (const f of forms(secret)) if (haystack.includes(Buffer.from(f))) found.push(`${name} (${f === secret ? 'plain' : 'encoded'})`);
+  }
   return found;
 }
 
@@ -52,7 +54,10 @@ async function redisContents(prefix: string): Promise<Buffer> {
 describe('secrets stay secret: a known Page token, API keys and the app secret never reach logs, Redis or the database file', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-secrets-'));
   const dbFile = path.join(dir, 'secrets.db');
-  const fileDb: TestDatabase = { name: 'sqlite', create: async () => ({ url: `sqlite:${dbFile}`, drop: async () => fs.rmSync(dir, { recursive: true, force: true }) }) };
+  const fileDb: TestDatabase = {
+    name: 'sqlite',
+    create: async () => ({ url: `sqlite:${dbFile}`, drop: async () => fs.rmSync(dir, { recursive: true, force: true }) }),
+  };
   const logChunks: Buffer[] = [];
   const logStream = new PassThrough();
   logStream.on('data', (b: Buffer) => logChunks.push(b));
@@ -78,7 +83,12 @@ describe('secrets stay secret: a known Page token, API keys and the app secret n
     s.sim.seedPages([{ id: victim, token: KNOWN_TOKEN }]);
     await s.admin.importPages(`unit_code,page_id,access_token\n00001,${victim},${KNOWN_TOKEN}`);
     // A malformed CSV quoting the token: the 400 and its log line must not echo it.
-    const bad = await s.app.inject({ method: 'POST', url: '/v1/pages/import', headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'text/csv' }, payload: `unit_code,page_id,access_token\n00001,${victim},x"${KNOWN_TOKEN}"` });
+    const bad = await s.app.inject({
+      method: 'POST',
+      url: '/v1/pages/import',
+      headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'text/csv' },
+      payload: `unit_code,page_id,access_token\n00001,${victim},x"${KNOWN_TOKEN}"`,
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.body).not.toContain(KNOWN_TOKEN);
 
@@ -107,13 +117,22 @@ describe('secrets stay secret: a known Page token, API keys and the app secret n
     s.sim.addFaults([{ kind: 'error', pageId: victim, endpoint: 'edit', code: 2, count: 1 }]);
     await editor.editPost(post.id, 'Kiểm tra bí mật (đã sửa)');
     await approver.approveEdit(post.id, 1);
-    await waitFor(async () => (await editor.getPost(post.id)).message === 'Kiểm tra bí mật (đã sửa)' && (await s.deps.edits.list(await s.deps.keys.authenticate(s.adminKey), post.id))[0]!.status !== 'applying');
+    await waitFor(
+      async () =>
+        (await editor.getPost(post.id)).message === 'Kiểm tra bí mật (đã sửa)' &&
+        (await s.deps.edits.list(await s.deps.keys.authenticate(s.adminKey), post.id))[0]!.status !== 'applying',
+    );
     s.sim.addFaults([{ kind: 'error', pageId: victim, endpoint: 'delete', code: 2, count: 2 }]);
     await approver.recall(post.id, 'kiểm tra bí mật');
     await waitForStatus(editor, post.id, ['recalled'], 120_000);
     // Rejected requests carrying secrets in the wrong places.
     await s.app.inject({ method: 'GET', url: '/v1/posts', headers: { authorization: `Bearer ${KNOWN_TOKEN}` } });
-    await s.app.inject({ method: 'PUT', url: '/v1/units/00001/page', headers: { authorization: `Bearer ${s.adminKey}` }, payload: { pageId: 'not-a-number', accessToken: KNOWN_TOKEN } });
+    await s.app.inject({
+      method: 'PUT',
+      url: '/v1/units/00001/page',
+      headers: { authorization: `Bearer ${s.adminKey}` },
+      payload: { pageId: 'not-a-number', accessToken: KNOWN_TOKEN },
+    });
 
     // Negative control: a canary planted in each place must be found, so 0 hits below means something.
     const canary = `CANARY${crypto.randomBytes(8).toString('hex')}`;
@@ -123,9 +142,21 @@ describe('secrets stay secret: a known Page token, API keys and the app secret n
     await r.hset(`${s.config.queue.prefix}:canary`, 'v', canary);
     r.disconnect();
 
-    const secrets = { pageToken: KNOWN_TOKEN, editorKey: editorKey.key, approverKey: approverKey.key, adminKey: s.adminKey, appSecret: APP_SECRET };
+    const secrets = {
+      pageToken: KNOWN_TOKEN,
+      editorKey: editorKey.key,
+      approverKey: approverKey.key,
+      adminKey: s.adminKey,
+      appSecret: APP_SECRET,
+    };
     // API answers that list things never carry them either.
-    for (const url of [`/v1/posts/${post.id}/deliveries?limit=500`, '/v1/keys?includeRevoked=true', '/v1/audit?limit=500', '/v1/units/00001', '/docs/json']) {
+    for (const url of [
+      `/v1/posts/${post.id}/deliveries?limit=500`,
+      '/v1/keys?includeRevoked=true',
+      '/v1/audit?limit=500',
+      '/v1/units/00001',
+      '/docs/json',
+    ]) {
       const res = await s.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${s.adminKey}` } });
       expect({ url, status: res.statusCode, hits: hits(Buffer.from(res.body), secrets) }).toEqual({ url, status: 200, hits: [] });
     }
@@ -142,8 +173,16 @@ describe('secrets stay secret: a known Page token, API keys and the app secret n
     const database = Buffer.concat(files.map((f) => fs.readFileSync(f)));
     expect(database.includes(Buffer.from(`v1.${s.deps.cipher().keyId}.`))).toBe(true); // the ciphertexts are there
     await dropPrefix(prefix);
-    expect({ logs: hits(logs, { canary }), redis: hits(redis, { canary }), database: hits(database, { canary }) }).toEqual({ logs: ['canary (plain)'], redis: ['canary (plain)'], database: ['canary (plain)'] });
+    expect({ logs: hits(logs, { canary }), redis: hits(redis, { canary }), database: hits(database, { canary }) }).toEqual({
+      logs: ['canary (plain)'],
+      redis: ['canary (plain)'],
+      database: ['canary (plain)'],
+    });
 
-    expect({ logs: hits(logs, secrets), redis: hits(redis, secrets), database: hits(database, secrets) }).toEqual({ logs: [], redis: [], database: [] });
+    expect({ logs: hits(logs, secrets), redis: hits(redis, secrets), database: hits(database, secrets) }).toEqual({
+      logs: [],
+      redis: [],
+      database: [],
+    });
   }, 240_000);
 });

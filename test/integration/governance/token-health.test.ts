@@ -14,7 +14,12 @@ describe.each(testDatabases())('Page token health on $name', (db) => {
   /** The simulator's clock runs `skew` ms behind ours while Pages are seeded (to age a token). */
   let skew = 0;
   const pageOf = new Map<string, string>();
-  const statusOf = async (unit: string) => s.deps.store.db.selectFrom('pages').select(['token_status', 'token_status_reason', 'token_checked_at']).where('unit_code', '=', unit).executeTakeFirstOrThrow();
+  const statusOf = async (unit: string) =>
+    s.deps.store.db
+      .selectFrom('pages')
+      .select(['token_status', 'token_status_reason', 'token_checked_at'])
+      .where('unit_code', '=', unit)
+      .executeTakeFirstOrThrow();
 
   beforeAll(async () => {
     s = await startTestStack(db, 'tokens', {
@@ -43,20 +48,40 @@ describe.each(testDatabases())('Page token health on $name', (db) => {
     s.sim.invalidateToken(pageOf.get('00004')!, 492);
     // A token Facebook does not know at all.
     const unknown = `EAAG${crypto.randomBytes(30).toString('base64url')}`;
-    await s.deps.pages.link(await s.deps.keys.authenticate(s.adminKey), { unitCode: '00006', pageId: pageOf.get('00006')!, accessToken: unknown });
+    await s.deps.pages.link(await s.deps.keys.authenticate(s.adminKey), {
+      unitCode: '00006',
+      pageId: pageOf.get('00006')!,
+      accessToken: unknown,
+    });
     // A token issued 85 days ago: its data access (90 days) ends within the 7-day warning window.
     skew = 85 * DAY;
     const aged = `EAAG${crypto.randomBytes(30).toString('base64url')}`;
     s.sim.seedPages([{ id: pageOf.get('00007')!, token: aged }]);
     skew = 0;
-    await s.deps.pages.link(await s.deps.keys.authenticate(s.adminKey), { unitCode: '00007', pageId: pageOf.get('00007')!, accessToken: aged });
+    await s.deps.pages.link(await s.deps.keys.authenticate(s.adminKey), {
+      unitCode: '00007',
+      pageId: pageOf.get('00007')!,
+      accessToken: aged,
+    });
 
     const totals = await s.deps.tokenHealth.sweep();
     expect(totals).toMatchObject({ checked: pageOf.size, needs_reauth: 3, expiring: 1, valid: pageOf.size - 4, errors: 0 });
-    expect(await statusOf('00001')).toMatchObject({ token_status: 'needs_reauth', token_status_reason: expect.stringMatching(/^token_expired: /) });
-    expect(await statusOf('00004')).toMatchObject({ token_status: 'needs_reauth', token_status_reason: expect.stringMatching(/^role_removed: /) });
-    expect(await statusOf('00006')).toMatchObject({ token_status: 'needs_reauth', token_status_reason: expect.stringMatching(/^token_invalid: /) });
-    expect(await statusOf('00007')).toMatchObject({ token_status: 'expiring', token_status_reason: expect.stringMatching(/^data access expires at /) });
+    expect(await statusOf('00001')).toMatchObject({
+      token_status: 'needs_reauth',
+      token_status_reason: expect.stringMatching(/^token_expired: /),
+    });
+    expect(await statusOf('00004')).toMatchObject({
+      token_status: 'needs_reauth',
+      token_status_reason: expect.stringMatching(/^role_removed: /),
+    });
+    expect(await statusOf('00006')).toMatchObject({
+      token_status: 'needs_reauth',
+      token_status_reason: expect.stringMatching(/^token_invalid: /),
+    });
+    expect(await statusOf('00007')).toMatchObject({
+      token_status: 'expiring',
+      token_status_reason: expect.stringMatching(/^data access expires at /),
+    });
     expect(await statusOf('00008')).toMatchObject({ token_status: 'valid', token_status_reason: null });
     // The unit view shows it to operators.
     const unit = await s.app.inject({ method: 'GET', url: '/v1/units/00001', headers: { authorization: `Bearer ${s.adminKey}` } });
@@ -66,7 +91,11 @@ describe.each(testDatabases())('Page token health on $name', (db) => {
   it('checks stale Pages before a fan-out, so a broken token fails without a publish call', async () => {
     const unit = '00013';
     s.sim.invalidateToken(pageOf.get(unit)!, 460);
-    await s.deps.store.db.updateTable('pages').set({ token_status: 'valid', token_checked_at: new Date(Date.now() - 2 * 3_600_000).toISOString() }).where('unit_code', '=', unit).execute();
+    await s.deps.store.db
+      .updateTable('pages')
+      .set({ token_status: 'valid', token_checked_at: new Date(Date.now() - 2 * 3_600_000).toISOString() })
+      .where('unit_code', '=', unit)
+      .execute();
     const editor = s.admin.withKey((await s.admin.createKey({ name: 'e', role: 'editor', unit: 'root' })).key);
     const approver = s.admin.withKey((await s.admin.createKey({ name: 'a', role: 'approver', unit: 'root' })).key);
     const post = await editor.createPost({ message: 'Kiểm tra token trước khi đăng', target: { unit, scope: 'self' } });
@@ -75,7 +104,10 @@ describe.each(testDatabases())('Page token health on $name', (db) => {
     expect(done.status).toBe('failed');
     const [d] = (await editor.deliveries(post.id)).items;
     expect(d).toMatchObject({ status: 'failed', reason: 'needs_reauth', attempts: 0 });
-    expect(await statusOf(unit)).toMatchObject({ token_status: 'needs_reauth', token_status_reason: expect.stringMatching(/^password_changed: /) });
+    expect(await statusOf(unit)).toMatchObject({
+      token_status: 'needs_reauth',
+      token_status_reason: expect.stringMatching(/^password_changed: /),
+    });
     expect(s.sim.postsOf(pageOf.get(unit)!)).toEqual([]);
   });
 

@@ -300,7 +300,12 @@ describe('GraphClient request shape', () => {
   it('puts the version in the path, the token in a Bearer header and the fields in a JSON body', async () => {
     const client = new GraphClient({ baseUrl: base, version: 'v24.0' });
     try {
-      const res = await client.createFeedPost('111', TOKEN, { message: 'm', published: false, attachedMedia: ['9', '8'], fields: ['id', 'permalink_url'] });
+      const res = await client.createFeedPost('111', TOKEN, {
+        message: 'm',
+        published: false,
+        attachedMedia: ['9', '8'],
+        fields: ['id', 'permalink_url'],
+      });
       expect(res.traceId).toBe('TRACE123');
       await client.getPost('111_2', TOKEN, ['id', 'message']);
       await client.debugToken(OTHER_TOKEN, APP_TOKEN);
@@ -335,7 +340,17 @@ describe('GraphClient redaction of server echoes', () => {
       req.on('end', () => {
         if (req.url?.includes('/feed')) {
           res.writeHead(400, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: { message: `Bad token ${auth} (access_token=${auth})`, type: 'OAuthException', code: 190, error_user_msg: `token ${auth}`, fbtrace_id: 'T' } }));
+          res.end(
+            JSON.stringify({
+              error: {
+                message: `Bad token ${auth} (access_token=${auth})`,
+                type: 'OAuthException',
+                code: 190,
+                error_user_msg: `token ${auth}`,
+                fbtrace_id: 'T',
+              },
+            }),
+          );
         } else {
           res.writeHead(502, { 'content-type': 'text/html' });
           res.end(`<html><body>upstream said ${auth} and input_token=${auth}</body></html>`);

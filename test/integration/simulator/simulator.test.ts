@@ -6,7 +6,12 @@ interface Reply {
   body: any;
 }
 
-async function call(base: string, method: string, path: string, init: { body?: unknown; form?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+async function call(
+  base: string,
+  method: string,
+  path: string,
+  init: { body?: unknown; form?: string; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   const headers: Record<string, string> = { ...init.headers };
   let body: string | undefined;
   if (init.form !== undefined) {
@@ -45,7 +50,12 @@ describe('Graph simulator over HTTP', () => {
     const r = await call(base, 'POST', '/_sim/reset');
     expect(r.status).toBe(200);
     const seeded = await call(base, 'POST', '/_sim/pages', {
-      body: { pages: [{ id: PAGE, name: 'Unit A', token: TOKEN }, { id: OTHER_PAGE, token: OTHER_TOKEN }] },
+      body: {
+        pages: [
+          { id: PAGE, name: 'Unit A', token: TOKEN },
+          { id: OTHER_PAGE, token: OTHER_TOKEN },
+        ],
+      },
     });
     expect(seeded.body).toEqual({ seeded: 2 });
   });
@@ -62,20 +72,32 @@ describe('Graph simulator over HTTP', () => {
     expect(counts.body.counts['100000000010999']).toBe(0);
     expect(counts.body.totalVisible).toBe(0);
     // A seeded token works straight away.
-    const post = await call(base, 'POST', '/v25.0/100000000010999/feed', { body: { message: 'hi' }, headers: { authorization: 'Bearer tok-10999' } });
+    const post = await call(base, 'POST', '/v25.0/100000000010999/feed', {
+      body: { message: 'hi' },
+      headers: { authorization: 'Bearer tok-10999' },
+    });
     expect(post.status).toBe(200);
     expect(post.body.id).toMatch(/^100000000010999_\d+$/);
   });
 
   it('creates a post and exposes it in visible-counts, per-page posts and stats', async () => {
-    const created = await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'Xin chào' }, headers: { authorization: `Bearer ${TOKEN}` } });
+    const created = await call(base, 'POST', `/v25.0/${PAGE}/feed`, {
+      body: { message: 'Xin chào' },
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(created.status).toBe(200);
     expect(created.body).toEqual({ id: expect.stringMatching(new RegExp(`^${PAGE}_\\d+$`)), post_supports_client_mutation_id: true });
     const counts = await call(base, 'GET', '/_sim/visible-counts');
     expect(counts.body).toEqual({ counts: { [PAGE]: 1, [OTHER_PAGE]: 0 }, totalVisible: 1 });
     const posts = await call(base, 'GET', `/_sim/pages/${PAGE}/posts`);
     expect(posts.body.posts).toHaveLength(1);
-    expect(posts.body.posts[0]).toMatchObject({ id: created.body.id, message: 'Xin chào', isPublished: true, isDeleted: false, via: 'feed' });
+    expect(posts.body.posts[0]).toMatchObject({
+      id: created.body.id,
+      message: 'Xin chào',
+      isPublished: true,
+      isDeleted: false,
+      via: 'feed',
+    });
     const stats = await call(base, 'GET', '/_sim/stats');
     expect(stats.body).toEqual({ requests: 1, posts: 1, visible: 1, byEndpoint: { feed: 1 } });
   });
@@ -94,8 +116,14 @@ describe('Graph simulator over HTTP', () => {
   it('accepts the token from the query, the body, Bearer and OAuth headers', async () => {
     const viaQuery = await call(base, 'POST', `/v25.0/${PAGE}/feed?access_token=${TOKEN}`, { form: 'message=one' });
     const viaBody = await call(base, 'POST', `/v25.0/${PAGE}/feed`, { form: `message=two&access_token=${TOKEN}` });
-    const viaBearer = await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'three' }, headers: { authorization: `Bearer ${TOKEN}` } });
-    const viaOAuth = await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'four' }, headers: { authorization: `OAuth ${TOKEN}` } });
+    const viaBearer = await call(base, 'POST', `/v25.0/${PAGE}/feed`, {
+      body: { message: 'three' },
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const viaOAuth = await call(base, 'POST', `/v25.0/${PAGE}/feed`, {
+      body: { message: 'four' },
+      headers: { authorization: `OAuth ${TOKEN}` },
+    });
     expect([viaQuery.status, viaBody.status, viaBearer.status, viaOAuth.status]).toEqual([200, 200, 200, 200]);
     expect(sim.visibleCounts().get(PAGE)).toBe(4);
     const missing = await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'five' } });
@@ -117,20 +145,33 @@ describe('Graph simulator over HTTP', () => {
 
   it('rejects an identical consecutive status with (#506) and creates nothing', async () => {
     const auth = { authorization: `Bearer ${TOKEN}` };
-    expect((await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'Same  text ', link: 'https://example.org/a' }, headers: auth })).status).toBe(200);
-    const dup = await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'Same text', link: 'https://example.org/a' }, headers: auth });
+    expect(
+      (await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'Same  text ', link: 'https://example.org/a' }, headers: auth }))
+        .status,
+    ).toBe(200);
+    const dup = await call(base, 'POST', `/v25.0/${PAGE}/feed`, {
+      body: { message: 'Same text', link: 'https://example.org/a' },
+      headers: auth,
+    });
     expect(dup.status).toBe(400);
     expect(dup.body.error).toMatchObject({ code: 506, message: '(#506) Duplicate status message', type: 'OAuthException' });
     expect(sim.postsOf(PAGE)).toHaveLength(1);
     // A different post in between makes the same text acceptable again (consecutive rule).
     expect((await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'other' }, headers: auth })).status).toBe(200);
-    expect((await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'Same text', link: 'https://example.org/a' }, headers: auth })).status).toBe(200);
+    expect(
+      (await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'Same text', link: 'https://example.org/a' }, headers: auth }))
+        .status,
+    ).toBe(200);
     expect(sim.visibleCounts().get(PAGE)).toBe(3);
   });
 
   it('accepts attached_media as indexed urlencoded form fields', async () => {
-    const p1 = await call(base, 'POST', `/v25.0/${PAGE}/photos?access_token=${TOKEN}`, { form: 'url=https://img.example/1.jpg&published=false' });
-    const p2 = await call(base, 'POST', `/v25.0/${PAGE}/photos?access_token=${TOKEN}`, { form: 'url=https://img.example/2.jpg&published=false' });
+    const p1 = await call(base, 'POST', `/v25.0/${PAGE}/photos?access_token=${TOKEN}`, {
+      form: 'url=https://img.example/1.jpg&published=false',
+    });
+    const p2 = await call(base, 'POST', `/v25.0/${PAGE}/photos?access_token=${TOKEN}`, {
+      form: 'url=https://img.example/2.jpg&published=false',
+    });
     expect(p1.body).toEqual({ id: expect.stringMatching(/^\d+$/) });
     expect(BigInt(p2.body.id)).toBeGreaterThan(BigInt(p1.body.id));
     const form = new URLSearchParams({
@@ -143,21 +184,30 @@ describe('Graph simulator over HTTP', () => {
     expect(post.status).toBe(200);
     const read = await call(base, 'GET', `/v25.0/${post.body.id}?fields=id,attachments,status_type&access_token=${TOKEN}`);
     expect(read.body.status_type).toBe('added_photos');
-    expect(read.body.attachments.data[0].subattachments.data.map((a: { target: { id: string } }) => a.target.id)).toEqual([p1.body.id, p2.body.id]);
+    expect(read.body.attachments.data[0].subattachments.data.map((a: { target: { id: string } }) => a.target.id)).toEqual([
+      p1.body.id,
+      p2.body.id,
+    ]);
   });
 
   it('pages through published_posts newest first with cursors', async () => {
     const auth = { authorization: `Bearer ${TOKEN}` };
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: `post ${i}` }, headers: auth })).body.id);
+    for (let i = 0; i < 5; i++) {
+      ids.push((await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: `post ${i}` }, headers: auth })).body.id);
+    }
     await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'hidden draft', published: 'false' }, headers: auth });
     const first = await call(base, 'GET', `/v25.0/${PAGE}/published_posts?limit=2&fields=id,message`, { headers: auth });
     expect(first.body.data.map((p: { id: string }) => p.id)).toEqual([ids[4], ids[3]]);
     expect(first.body.paging.next).toContain(`/v25.0/${PAGE}/published_posts?`);
     expect(first.body.paging.next).not.toContain(TOKEN);
-    const second = await call(base, 'GET', `/v25.0/${PAGE}/published_posts?limit=2&after=${first.body.paging.cursors.after}`, { headers: auth });
+    const second = await call(base, 'GET', `/v25.0/${PAGE}/published_posts?limit=2&after=${first.body.paging.cursors.after}`, {
+      headers: auth,
+    });
     expect(second.body.data.map((p: { id: string }) => p.id)).toEqual([ids[2], ids[1]]);
-    const third = await call(base, 'GET', `/v25.0/${PAGE}/published_posts?limit=2&after=${second.body.paging.cursors.after}`, { headers: auth });
+    const third = await call(base, 'GET', `/v25.0/${PAGE}/published_posts?limit=2&after=${second.body.paging.cursors.after}`, {
+      headers: auth,
+    });
     expect(third.body.data.map((p: { id: string }) => p.id)).toEqual([ids[0]]);
     expect(third.body.paging.next).toBeUndefined();
   });
@@ -178,7 +228,9 @@ describe('Graph simulator over HTTP', () => {
   });
 
   it('injects faults from the control API and clears them', async () => {
-    const add = await call(base, 'POST', '/_sim/faults', { body: { rules: [{ kind: 'error', endpoint: 'feed', code: 368, subcode: 1390008, count: 1 }] } });
+    const add = await call(base, 'POST', '/_sim/faults', {
+      body: { rules: [{ kind: 'error', endpoint: 'feed', code: 368, subcode: 1390008, count: 1 }] },
+    });
     expect(add.body).toEqual({ added: 1 });
     const auth = { authorization: `Bearer ${TOKEN}` };
     const hit = await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'a' }, headers: auth });
@@ -258,7 +310,11 @@ describe('Graph simulator over HTTP', () => {
     const auth = { authorization: `Bearer ${TOKEN}` };
     const w = await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'x' }, headers: auth });
     expect(w.status).toBe(500);
-    expect(w.body.error).toMatchObject({ code: 2, is_transient: true, message: 'An unexpected error has occurred. Please retry your request later.' });
+    expect(w.body.error).toMatchObject({
+      code: 2,
+      is_transient: true,
+      message: 'An unexpected error has occurred. Please retry your request later.',
+    });
     expect((await call(base, 'GET', `/v25.0/${PAGE}/feed`, { headers: auth })).status).toBe(200);
     expect(sim.postsOf(PAGE)).toHaveLength(0);
   });
@@ -298,12 +354,20 @@ describe('Graph simulator scheduling', () => {
         headers: auth,
       });
       expect(tooSoon.body.error).toMatchObject({ code: 100, message: '(#100) The specified scheduled publish time is invalid' });
-      const tooLate = await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 's', published: 'false', scheduled_publish_time: '+31 days' }, headers: auth });
+      const tooLate = await call(base, 'POST', `/v25.0/${PAGE}/feed`, {
+        body: { message: 's', published: 'false', scheduled_publish_time: '+31 days' },
+        headers: auth,
+      });
       expect(tooLate.body.error.code).toBe(100);
-      const ok = await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 's', published: 'false', scheduled_publish_time: '+2 hours' }, headers: auth });
+      const ok = await call(base, 'POST', `/v25.0/${PAGE}/feed`, {
+        body: { message: 's', published: 'false', scheduled_publish_time: '+2 hours' },
+        headers: auth,
+      });
       expect(ok.status).toBe(200);
       expect(sim.visibleCounts().get(PAGE)).toBe(0);
-      const scheduled = await call(base, 'GET', `/v25.0/${PAGE}/scheduled_posts?fields=id,scheduled_publish_time,is_published`, { headers: auth });
+      const scheduled = await call(base, 'GET', `/v25.0/${PAGE}/scheduled_posts?fields=id,scheduled_publish_time,is_published`, {
+        headers: auth,
+      });
       expect(scheduled.body.data).toEqual([{ id: ok.body.id, scheduled_publish_time: Math.floor(now / 1000) + 7200, is_published: false }]);
       now += 2 * 3_600_000;
       expect(sim.visibleCounts().get(PAGE)).toBe(1);

@@ -44,7 +44,14 @@ describe('parseGraphErrorEnvelope', () => {
   });
 
   it('leaves optional fields undefined when absent and uses the header trace id as fallback', () => {
-    const err = parseGraphErrorEnvelope({ error: { message: '(#506) Duplicate status message', code: 506 } }, 400, 'feed', null, undefined, 'HDR');
+    const err = parseGraphErrorEnvelope(
+      { error: { message: '(#506) Duplicate status message', code: 506 } },
+      400,
+      'feed',
+      null,
+      undefined,
+      'HDR',
+    );
     expect(err?.subcode).toBeUndefined();
     expect(err?.type).toBeUndefined();
     expect(err?.isTransient).toBeUndefined();
@@ -81,7 +88,13 @@ describe('parseGraphErrorEnvelope', () => {
 
 describe('Graph failure classes', () => {
   it('builds a transport error with a token-free message', () => {
-    const e = new GraphTransportError({ kind: 'reset', requestSent: true, endpoint: 'photos', errno: 'ECONNRESET', detail: 'socket hang up' });
+    const e = new GraphTransportError({
+      kind: 'reset',
+      requestSent: true,
+      endpoint: 'photos',
+      errno: 'ECONNRESET',
+      detail: 'socket hang up',
+    });
     expect(e.message).toBe('Graph photos transport failure (reset, ECONNRESET): socket hang up');
     expect(e).toMatchObject({ name: 'GraphTransportError', kind: 'reset', requestSent: true, endpoint: 'photos' });
   });

@@ -33,7 +33,8 @@ describe('parseUsageHeaders', () => {
       headers: {
         'x-app-usage': '{"call_count":5,"total_time":5,"total_cputime":5}',
         'x-page-usage': '{"call_count":12,"total_cputime":1,"total_time":1}',
-        'x-business-use-case-usage': '{"9":[{"type":"pages","call_count":3,"total_cputime":1,"total_time":1,"estimated_time_to_regain_access":0}]}',
+        'x-business-use-case-usage':
+          '{"9":[{"type":"pages","call_count":3,"total_cputime":1,"total_time":1,"estimated_time_to_regain_access":0}]}',
       },
       expected: {
         app: { callCount: 5, totalCputime: 5, totalTime: 5 },

@@ -2,10 +2,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { EnvSchema } from '../../../config/schema';
-import { buildJob, dispatchName, JOB, JobNotRunError, JobPayloadError, JOBS, parseJobData, QUEUE, schedulerOf, type JobName } from '../../../src/queues/catalog';
+import {
+  buildJob,
+  dispatchName,
+  JOB,
+  JobNotRunError,
+  JobPayloadError,
+  JOBS,
+  parseJobData,
+  QUEUE,
+  schedulerOf,
+  type JobName,
+} from '../../../src/queues/catalog';
 import { readmeQueuesTable, renderQueuesTable } from '../../../src/queues/catalog-table';
 
-const settings = EnvSchema.parse({ DELIVERY_ATTEMPTS: '4', DELIVERY_BACKOFF_MS: '123', WEBHOOK_ATTEMPTS: '6', WEBHOOK_BACKOFF_MS: '456', TOKEN_SWEEP_EVERY_MINUTES: '30' });
+const settings = EnvSchema.parse({
+  DELIVERY_ATTEMPTS: '4',
+  DELIVERY_BACKOFF_MS: '123',
+  WEBHOOK_ATTEMPTS: '6',
+  WEBHOOK_BACKOFF_MS: '456',
+  TOKEN_SWEEP_EVERY_MINUTES: '30',
+});
 
 describe('job catalog', () => {
   it('names every job dotted with the verb last, and every short name points at a catalog entry', () => {
@@ -26,15 +43,37 @@ describe('job catalog', () => {
   });
 
   it('takes attempts and backoff from the settings where the configuration owns them', () => {
-    expect(buildJob(JOB.publish, { deliveryId: 1, postId: 'p' }, settings).opts).toMatchObject({ attempts: 4, backoff: { type: 'exponential', delay: 123, jitter: 0.5 } });
+    expect(buildJob(JOB.publish, { deliveryId: 1, postId: 'p' }, settings).opts).toMatchObject({
+      attempts: 4,
+      backoff: { type: 'exponential', delay: 123, jitter: 0.5 },
+    });
     expect(buildJob(JOB.recall, { deliveryId: 1, postId: 'p', revision: 1 }, settings).opts).toMatchObject({ attempts: 4, lifo: true });
     expect(buildJob(JOB.edit, { deliveryId: 1, postId: 'p', revision: 1 }, settings).opts).toMatchObject({ attempts: 4, lifo: false });
     const event = { id: 'e', type: 't', createdAt: 'now', data: {} };
-    expect(buildJob(JOB.webhook, { webhookId: 'w', event }, settings).opts).toMatchObject({ attempts: 6, backoff: { type: 'exponential', delay: 456, jitter: 0.3 } });
-    expect(buildJob(JOB.fanout, { postId: 'p' }, settings).opts).toEqual({ jobId: 'fanout-p', attempts: 5, backoff: { type: 'exponential', delay: 2_000 } });
-    expect(buildJob(JOB.checkNewTokens, {}, settings).opts).toMatchObject({ attempts: 3, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } });
-    expect(schedulerOf(JOB.checkTokens, settings)).toMatchObject({ id: 'token-sweep', every: 30 * 60_000, template: { name: 'pages.checkTokens', data: {} } });
-    expect(schedulerOf(JOB.reconcile, settings)).toMatchObject({ id: 'reconcile', every: 20_000, template: { name: 'maintenance.reconcile', opts: { attempts: 1 } } });
+    expect(buildJob(JOB.webhook, { webhookId: 'w', event }, settings).opts).toMatchObject({
+      attempts: 6,
+      backoff: { type: 'exponential', delay: 456, jitter: 0.3 },
+    });
+    expect(buildJob(JOB.fanout, { postId: 'p' }, settings).opts).toEqual({
+      jobId: 'fanout-p',
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 2_000 },
+    });
+    expect(buildJob(JOB.checkNewTokens, {}, settings).opts).toMatchObject({
+      attempts: 3,
+      removeOnComplete: { count: 100 },
+      removeOnFail: { count: 100 },
+    });
+    expect(schedulerOf(JOB.checkTokens, settings)).toMatchObject({
+      id: 'token-sweep',
+      every: 30 * 60_000,
+      template: { name: 'pages.checkTokens', data: {} },
+    });
+    expect(schedulerOf(JOB.reconcile, settings)).toMatchObject({
+      id: 'reconcile',
+      every: 20_000,
+      template: { name: 'maintenance.reconcile', opts: { attempts: 1 } },
+    });
   });
 
   it('refuses a bad payload at enqueue time, naming the field', () => {
@@ -54,7 +93,9 @@ describe('job catalog', () => {
   it('fails a job whose data does not parse with UnrecoverableError, saying the data is missing', () => {
     for (const data of [undefined, {}, { deliveryId: 'x', postId: 'p' }]) {
       expect(() => parseJobData(JOB.publish, { id: 'dlv-1', data })).toThrow(UnrecoverableError);
-      expect(() => parseJobData(JOB.publish, { id: 'dlv-1', data })).toThrow(/job data missing or invalid for delivery\.publish job dlv-1 .*the reconciler re-enqueues/);
+      expect(() => parseJobData(JOB.publish, { id: 'dlv-1', data })).toThrow(
+        /job data missing or invalid for delivery\.publish job dlv-1 .*the reconciler re-enqueues/,
+      );
     }
     const err = (() => {
       try {
@@ -72,7 +113,13 @@ describe('job catalog', () => {
     expect(dispatchName(QUEUE.deliveries, { name: 'delivery.recall' })).toBe('delivery.recall');
     expect(dispatchName(QUEUE.fanout, { name: 'maintenance.reconcile' })).toBe('maintenance.reconcile');
     expect(dispatchName(QUEUE.maintenance, { name: 'maintenance.reconcile' })).toBe('maintenance.reconcile');
-    for (const [queue, name] of [[QUEUE.deliveries, 'delivery.unknown'], [QUEUE.deliveries, 'post.fanout'], [QUEUE.deliveries, 'toString'], [QUEUE.deliveries, ''], [QUEUE.webhooks, 'maintenance.reconcile']] as const) {
+    for (const [queue, name] of [
+      [QUEUE.deliveries, 'delivery.unknown'],
+      [QUEUE.deliveries, 'post.fanout'],
+      [QUEUE.deliveries, 'toString'],
+      [QUEUE.deliveries, ''],
+      [QUEUE.webhooks, 'maintenance.reconcile'],
+    ] as const) {
       expect(() => dispatchName(queue, { id: 'j', name })).toThrow(JobNotRunError);
       expect(() => dispatchName(queue, { id: 'j', name })).toThrow(`unknown job name "${name}" on queue ${queue}`);
     }

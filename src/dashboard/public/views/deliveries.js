@@ -12,19 +12,41 @@ export function deliveriesPanel(postId) {
   const more = h('button', { type: 'button', class: 'btn', hidden: true, onclick: () => load(false) }, t('common.more'));
   const select = h(
     'select',
-    { id: 'delivery-filter', onchange: () => { state.status = select.value; load(true); } },
+    {
+      id: 'delivery-filter',
+      onchange: () => {
+        state.status = select.value;
+        load(true);
+      },
+    },
     FILTERS.map((s) => h('option', { value: s }, label('delivery', s))),
   );
-  const el = h('div', {}, h('div', { class: 'toolbar' }, h('label', { for: 'delivery-filter' }, t('deliveries.filter')), select), list, h('div', { class: 'more' }, more));
+  const el = h(
+    'div',
+    {},
+    h('div', { class: 'toolbar' }, h('label', { for: 'delivery-filter' }, t('deliveries.filter')), select),
+    list,
+    h('div', { class: 'more' }, more),
+  );
 
   function item(d) {
     const why = d.error?.message ?? null;
     return h(
       'li',
       { class: 'delivery' },
-      h('div', { class: 'delivery__head' }, h('strong', {}, d.unitName), h('small', { class: 'muted' }, ` ${d.unitCode}`), badge('delivery', d.status, 'badge--small')),
-      safeUrl(d.permalink) ? h('a', { href: safeUrl(d.permalink), target: '_blank', rel: 'noopener noreferrer', class: 'small' }, t('tree.viewPost')) : null,
-      d.reason && d.status !== 'published' ? h('p', { class: 'small' }, label('reason', d.reason), why ? h('span', { class: 'muted' }, ` — ${why}`) : null) : null,
+      h(
+        'div',
+        { class: 'delivery__head' },
+        h('strong', {}, d.unitName),
+        h('small', { class: 'muted' }, ` ${d.unitCode}`),
+        badge('delivery', d.status, 'badge--small'),
+      ),
+      safeUrl(d.permalink)
+        ? h('a', { href: safeUrl(d.permalink), target: '_blank', rel: 'noopener noreferrer', class: 'small' }, t('tree.viewPost'))
+        : null,
+      d.reason && d.status !== 'published'
+        ? h('p', { class: 'small' }, label('reason', d.reason), why ? h('span', { class: 'muted' }, ` — ${why}`) : null)
+        : null,
       h('p', { class: 'small muted' }, t('deliveries.updated', { at: dateTime(d.updatedAt), attempts: d.attempts, n: d.attempts })),
     );
   }

@@ -41,8 +41,23 @@ export function failuresPanel(postId, me, { onRetried }) {
     const wrap = h('div', { class: 'retry' });
     const start = h('button', { type: 'button', class: 'btn btn--small', onclick: ask }, text);
     function ask() {
-      const confirm = h('button', { type: 'button', class: 'btn btn--small btn--danger', onclick: () => retry(reasons, confirm) }, t('failures.confirm'));
-      const cancel = h('button', { type: 'button', class: 'btn btn--small btn--ghost', onclick: () => { replace(wrap, start); start.focus(); } }, t('common.cancel'));
+      const confirm = h(
+        'button',
+        { type: 'button', class: 'btn btn--small btn--danger', onclick: () => retry(reasons, confirm) },
+        t('failures.confirm'),
+      );
+      const cancel = h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn btn--small btn--ghost',
+          onclick: () => {
+            replace(wrap, start);
+            start.focus();
+          },
+        },
+        t('common.cancel'),
+      );
       replace(wrap, h('span', { class: 'small' }, t('failures.confirmQuestion', { n: count })), confirm, cancel);
       confirm.focus();
     }
@@ -73,7 +88,11 @@ export function failuresPanel(postId, me, { onRetried }) {
         body,
         h('p', { class: 'small' }, t('failures.total', { n: res.total })),
         h('ul', { class: 'failure-list' }, rows),
-        !canRetry ? h('p', { class: 'hint' }, t('failures.viewerHint')) : res.items.length > 1 ? retryControl(undefined, res.total, t('failures.retryAll')) : null,
+        !canRetry
+          ? h('p', { class: 'hint' }, t('failures.viewerHint'))
+          : res.items.length > 1
+            ? retryControl(undefined, res.total, t('failures.retryAll'))
+            : null,
       );
     } catch (err) {
       replace(body, errorBox(err));

@@ -24,7 +24,11 @@ export function pagesView(main) {
   const list = h('ul', { class: 'page-list' });
   const more = h('button', { type: 'button', class: 'btn', hidden: true, onclick: () => load(false) }, t('common.more'));
   const buttons = FILTERS.map((f) =>
-    h('button', { type: 'button', class: 'seg', 'aria-pressed': String(f === state.filter), onclick: () => choose(f) }, t(`pages.filter.${f.id}`)),
+    h(
+      'button',
+      { type: 'button', class: 'seg', 'aria-pressed': String(f === state.filter), onclick: () => choose(f) },
+      t(`pages.filter.${f.id}`),
+    ),
   );
   main.append(
     h('div', { class: 'page-head' }, h('h1', {}, t('pages.title'))),
@@ -65,7 +69,9 @@ export function pagesView(main) {
       const res = await api(`/v1/pages?${q}`);
       replace(
         summary,
-        ['needs_reauth', 'expiring', 'valid', 'unknown'].map((s) => h('span', { class: `chip chip--${s}` }, h('strong', {}, num(res.counts[s])), ' ', label('token', s))),
+        ['needs_reauth', 'expiring', 'valid', 'unknown'].map((s) =>
+          h('span', { class: `chip chip--${s}` }, h('strong', {}, num(res.counts[s])), ' ', label('token', s)),
+        ),
       );
       list.append(...res.items.map(item));
       if (!list.children.length) list.append(emptyState(t('pages.empty')));

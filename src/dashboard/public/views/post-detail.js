@@ -38,7 +38,12 @@ export function postDetailView(main, { me, params: [postId] }) {
     const target = h('span', {}, post.target?.unit ?? '');
     describeTarget(post.target).then((s) => replace(target, s));
     const tree = targetTree(postId);
-    const failures = failuresPanel(postId, me, { onRetried: () => { refreshAll(); follow(); } });
+    const failures = failuresPanel(postId, me, {
+      onRetried: () => {
+        refreshAll();
+        follow();
+      },
+    });
     const deliveries = deliveriesPanel(postId);
     const times = h('dl', { class: 'meta meta--grid' });
     const showTimes = (p) =>
@@ -66,7 +71,9 @@ export function postDetailView(main, { me, params: [postId] }) {
         { class: 'card post-summary', 'aria-label': t('detail.summary') },
         h('div', { class: 'post-summary__head' }, status),
         h('p', { class: 'message' }, post.message),
-        safeUrl(post.link) ? h('p', {}, h('a', { href: safeUrl(post.link), target: '_blank', rel: 'noopener noreferrer' }, post.link)) : null,
+        safeUrl(post.link)
+          ? h('p', {}, h('a', { href: safeUrl(post.link), target: '_blank', rel: 'noopener noreferrer' }, post.link))
+          : null,
         times,
         bar.el,
       ),
@@ -83,25 +90,29 @@ export function postDetailView(main, { me, params: [postId] }) {
     let lastStatus = post.status;
     function follow() {
       stop?.();
-      stop = subscribe(`/v1/posts/${postId}/events`, async (event, data) => {
-        if (event !== 'progress') return;
-        apply(data);
-        refreshAll();
-        if (data.status !== lastStatus) {
-          lastStatus = data.status;
-          const fresh = await api(`/v1/posts/${postId}`).catch(() => null);
-          if (fresh) {
-            await loadKeyNames([fresh.approvedBy, fresh.cancelledBy]);
-            showTimes(fresh);
-          }
-        }
-      }, (s) => {
-        live.set(s);
-        if (s === 'ended') {
+      stop = subscribe(
+        `/v1/posts/${postId}/events`,
+        async (event, data) => {
+          if (event !== 'progress') return;
+          apply(data);
           refreshAll();
-          deliveries.refresh();
-        }
-      });
+          if (data.status !== lastStatus) {
+            lastStatus = data.status;
+            const fresh = await api(`/v1/posts/${postId}`).catch(() => null);
+            if (fresh) {
+              await loadKeyNames([fresh.approvedBy, fresh.cancelledBy]);
+              showTimes(fresh);
+            }
+          }
+        },
+        (s) => {
+          live.set(s);
+          if (s === 'ended') {
+            refreshAll();
+            deliveries.refresh();
+          }
+        },
+      );
     }
     follow();
     cleanup = () => {

@@ -20,7 +20,13 @@ export function postsView(main) {
   const more = h('button', { type: 'button', class: 'btn', hidden: true, onclick: () => load(false) }, t('posts.more'));
   const select = h(
     'select',
-    { id: 'post-filter', onchange: () => { state.status = select.value; load(true); } },
+    {
+      id: 'post-filter',
+      onchange: () => {
+        state.status = select.value;
+        load(true);
+      },
+    },
     FILTERS.map((s) => h('option', { value: s }, s ? label('post', s) : t('posts.filterAll'))),
   );
   const refresh = h('button', { type: 'button', class: 'btn', onclick: () => load(true) }, t('posts.refresh'));
@@ -72,11 +78,18 @@ export function postsView(main) {
   /** One stream for every unfinished post on screen; it ends by itself when they are all final. */
   function stream() {
     state.stop?.();
-    const ids = [...state.cards].filter(([, c]) => !c.final()).map(([id]) => id).slice(0, 50);
+    const ids = [...state.cards]
+      .filter(([, c]) => !c.final())
+      .map(([id]) => id)
+      .slice(0, 50);
     if (!ids.length) return live.set('idle');
-    state.stop = subscribe(`/v1/posts/events?ids=${ids.join(',')}`, (event, data) => {
-      if (event === 'progress') state.cards.get(data.id)?.update(data);
-    }, live.set);
+    state.stop = subscribe(
+      `/v1/posts/events?ids=${ids.join(',')}`,
+      (event, data) => {
+        if (event === 'progress') state.cards.get(data.id)?.update(data);
+      },
+      live.set,
+    );
   }
 
   async function load(reset) {

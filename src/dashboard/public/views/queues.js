@@ -12,7 +12,13 @@ function queueCard(name, counts) {
     { class: 'card queue', 'aria-labelledby': `q-${name}` },
     h('h2', { id: `q-${name}` }, t(`queues.${name}`)),
     h('p', { class: 'hint' }, t(`queues.${name}Hint`)),
-    h('dl', { class: 'stats' }, STATES.map((s) => h('div', { class: `stat stat--${s}`, dataset: { state: s } }, h('dt', {}, label('queue', s)), h('dd', {}, num(counts[s] ?? 0))))),
+    h(
+      'dl',
+      { class: 'stats' },
+      STATES.map((s) =>
+        h('div', { class: `stat stat--${s}`, dataset: { state: s } }, h('dt', {}, label('queue', s)), h('dd', {}, num(counts[s] ?? 0))),
+      ),
+    ),
   );
 }
 

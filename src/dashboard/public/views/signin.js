@@ -4,7 +4,15 @@ import { t } from '../i18n.js';
 
 /** Sign in with an API key (any role). The key is checked with /v1/me before it is kept. */
 export function signInView(main, { onSignedIn }) {
-  const input = h('input', { id: 'api-key', name: 'api-key', type: 'password', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-describedby': 'api-key-hint' });
+  const input = h('input', {
+    id: 'api-key',
+    name: 'api-key',
+    type: 'password',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    required: true,
+    'aria-describedby': 'api-key-hint',
+  });
   const message = h('p', { class: 'error', role: 'alert', hidden: true });
   const button = h('button', { type: 'submit', class: 'btn btn--primary btn--block' }, t('signin.submit'));
   const form = h(

@@ -22,7 +22,19 @@ export function targetTree(postId) {
       'span',
       { class: 'tree-own' },
       badge('delivery', d.status, 'badge--small'),
-      safeUrl(d.permalink) ? h('a', { href: safeUrl(d.permalink), target: '_blank', rel: 'noopener noreferrer', class: 'small', 'aria-label': t('tree.viewPostOf', { name: node.name }) }, t('tree.viewPostShort')) : null,
+      safeUrl(d.permalink)
+        ? h(
+            'a',
+            {
+              href: safeUrl(d.permalink),
+              target: '_blank',
+              rel: 'noopener noreferrer',
+              class: 'small',
+              'aria-label': t('tree.viewPostOf', { name: node.name }),
+            },
+            t('tree.viewPostShort'),
+          )
+        : null,
     );
   }
 
@@ -31,12 +43,25 @@ export function targetTree(postId) {
     const own = h('span', { class: 'tree-own-wrap' });
     const kids = h('ul', { class: 'tree', id: `tree-${node.code}`, hidden: true });
     const toggle = node.hasChildren
-      ? h('button', { type: 'button', class: 'tree-toggle', 'aria-expanded': 'false', 'aria-controls': `tree-${node.code}`, 'aria-label': t('tree.expand', { name: node.name }) })
+      ? h('button', {
+          type: 'button',
+          class: 'tree-toggle',
+          'aria-expanded': 'false',
+          'aria-controls': `tree-${node.code}`,
+          'aria-label': t('tree.expand', { name: node.name }),
+        })
       : h('span', { class: 'tree-toggle tree-toggle--leaf', 'aria-hidden': 'true' });
     const li = h(
       'li',
       { class: 'tree-node', dataset: { code: node.code } },
-      h('div', { class: `tree-row ${node.hasChildren ? '' : 'tree-row--leaf'}` }, toggle, h('span', { class: 'tree-name' }, h('span', {}, node.name), h('small', { class: 'muted' }, ` ${node.type} · ${node.code}`)), own, node.hasChildren ? bar.el : null),
+      h(
+        'div',
+        { class: `tree-row ${node.hasChildren ? '' : 'tree-row--leaf'}` },
+        toggle,
+        h('span', { class: 'tree-name' }, h('span', {}, node.name), h('small', { class: 'muted' }, ` ${node.type} · ${node.code}`)),
+        own,
+        node.hasChildren ? bar.el : null,
+      ),
       kids,
     );
     const r = { node, li, kids, toggle, open: false, loaded: false, update: null };
@@ -97,7 +122,8 @@ export function targetTree(postId) {
         if (!res) return;
         if (res.node.hasChildren !== r.node.hasChildren) rebuild = true;
         r.update(res.node);
-        const known = res.children.every((c) => rows.has(c.code)) && res.children.length === r.kids.querySelectorAll(':scope > .tree-node').length;
+        const known =
+          res.children.every((c) => rows.has(c.code)) && res.children.length === r.kids.querySelectorAll(':scope > .tree-node').length;
         if (known) for (const c of res.children) rows.get(c.code).update(c);
         else fill(r.kids, res.children);
       }),
