@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { sql, type Expression, type ExpressionBuilder, type SqlBool, type Transaction, type UpdateObject } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type SqlBool, type UpdateObject } from 'kysely';
 import type { Db } from '../../db/create-db';
 import type { Database } from '../../db/types';
 import { WriteBatcher } from '../../db/write-batcher';
