@@ -1,6 +1,5 @@
 import { loadTestEnv } from '../../config/test-env';
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 
 /** The project root (where package.json, dist/ and the sources are). */
@@ -86,14 +85,8 @@ export function spawnNode(args: string[], env: Record<string, string>): NodeProc
   };
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+/** A TCP port that was free a moment ago on 127.0.0.1 (the reliability suite's helper). */
+export { freePort } from '../../bench/reliability/procs';
 
 /** Polls `url` until it answers at all (any status), or throws after `timeoutMs`. */
 export async function waitForHttp(url: string, init: RequestInit = {}, timeoutMs = 30_000): Promise<Response> {
