@@ -8,7 +8,7 @@ import { loadTestEnv } from '../../config/test-env';
 /**
  * One way to start Chromium for the browser tests. By default it is the headless Chromium that the
  * npm package @sparticuz/chromium ships (so `npm ci` brings it: no system browser, no download at
- * run time); CHROMIUM_PATH names another binary instead (e.g. Debian's /usr/bin/chromium).
+ * run time); CHROMIUM_PATH names another binary instead (e.g. a distribution's chromium package).
  */
 
 // On a closed network Chromium's background services (updates, sync, QUIC probes) must stay off.
