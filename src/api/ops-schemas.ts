@@ -43,7 +43,18 @@ export const TreeNode = z.object({
   counts: RollUp,
   /** The node's own delivery, when the unit itself is in the target. */
   delivery: z.object({ status: z.enum(DELIVERY_STATUSES), permalink: z.string().nullable(), reason: z.string().nullable() }).nullable(),
+  /** One entry per Page of the unit (a unit may have several after a merger). */
+  pages: z.array(
+    z.object({
+      pageId: z.string().nullable(),
+      status: z.enum(DELIVERY_STATUSES),
+      permalink: z.string().nullable(),
+      reason: z.string().nullable(),
+    }),
+  ),
   hasChildren: z.boolean(),
+  /** The unit version the post went to has since been retired by a reorganisation. */
+  retired: z.boolean(),
 });
 export const TreeQuery = z.object({
   unit: unitCode.optional().describe('the node to expand; default: the target unit, or your unit when it lies inside the target'),
@@ -87,6 +98,7 @@ export const PageStatusView = z.object({
   unitType: z.string(),
   level: z.number(),
   pageId: z.string(),
+  label: z.string().nullable(),
   tokenStatus: z.enum(TOKEN_STATUSES),
   tokenStatusReason: z.string().nullable(),
   checkedAt: z.string().nullable(),

@@ -31,9 +31,16 @@ export const CreatedKey = z.object({ id: z.string(), key: z.string(), name: z.st
 export const UnitImportResult = z.object({ created: z.number(), updated: z.number(), total: z.number() });
 export const PageImportResult = z.object({ linked: z.number(), total: z.number() });
 export const PutPageBody = z
-  .object({ pageId: z.string().regex(/^\d{1,32}$/, 'expected a numeric Page id'), accessToken: z.string().min(10).max(4096) })
+  .object({
+    pageId: z.string().regex(/^\d{1,32}$/, 'expected a numeric Page id'),
+    accessToken: z.string().min(10).max(4096),
+    label: z.string().trim().min(1).max(200).refine(hasNoNul, NO_NUL_MESSAGE).optional(),
+  })
   .strict();
+export const PageParams = UnitCodeParam.extend({ pageId: z.string().regex(/^\d{1,32}$/, 'expected a numeric Page id') });
+export const UnitAtQuery = z.object({ at: z.iso.datetime({ offset: true, error: 'expected an ISO-8601 time' }).optional() }).strict();
 
+const UnitPage = z.object({ pageId: z.string(), label: z.string().nullable(), tokenStatus: z.string(), tokenStatusReason: z.string().nullable() });
 export const UnitView = z.object({
   code: z.string(),
   name: z.string(),
@@ -41,7 +48,13 @@ export const UnitView = z.object({
   level: z.number(),
   parentCode: z.string().nullable(),
   childCount: z.number(),
+  /** The first Page (compatibility with one Page per unit), or null. */
   page: z.object({ pageId: z.string(), tokenStatus: z.string(), tokenStatusReason: z.string().nullable() }).nullable(),
+  pages: z.array(UnitPage),
+  /** When this version was created and, once a reorganisation retired it, when and into which units. */
+  activeFrom: z.string(),
+  retiredAt: z.string().nullable(),
+  succeededBy: z.array(z.string()),
 });
 
 export const Counts = z.object(
@@ -74,7 +87,10 @@ export const PostsQuery = z.object({ status: z.enum(POST_STATUSES).optional(), l
 
 export const DeliveryView = z.object({
   unitCode: z.string(),
+  /** The unit's name when the post went out. */
   unitName: z.string(),
+  /** That unit version has since been retired by a reorganisation. */
+  unitRetired: z.boolean(),
   pageId: z.string().nullable(),
   status: z.enum(DELIVERY_STATUSES),
   attempts: z.number(),

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type DatabaseConnection, type Driver, type SqliteDatabase } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type DatabaseConnection, type Driver, type SqliteDatabase, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { DatabaseConfig } from '../../config';
@@ -13,6 +13,8 @@ import type { Database } from './types';
 pg.types.setTypeParser(20, (v) => Number(v));
 
 export type Db = Kysely<Database>;
+/** The store or a transaction on it. */
+export type Executor = Db | Transaction<Database>;
 
 export interface Store {
   db: Db;

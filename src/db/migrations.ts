@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { DatabaseConfig } from '../../config';
 import { governanceMigration } from './migration-0003-governance';
+import { unitVersionsMigration } from './migration-0006-unit-versions';
 
 type Dialect = DatabaseConfig['kind'];
 
@@ -168,6 +169,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('deliveries').addColumn('lease_until', 'text').execute();
       },
     },
+    '0006_unit_versions': unitVersionsMigration(dialect),
   };
 }
 

@@ -3,26 +3,46 @@ import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 /** Timestamps are ISO-8601 UTC strings (`Date#toISOString`), which sort and compare correctly as text on both dialects. */
 type Timestamp = string;
 
+/** One version of a unit (0006): a reorganisation retires versions and creates new ones. */
 export interface UnitsTable {
+  /** Internal identity of this version; deliveries, posts, keys and webhooks point at it. */
+  id: Generated<number>;
+  /** Unique among active units only: a retired version keeps its code, and the code may be reused. */
   code: string;
+  parent_id: number | null;
+  /** The parent's code (of this version's time). */
   parent_code: string | null;
   level: number;
   type: string;
   name: string;
   /** Materialised path `/root/01/001/00001/`: a subtree is one indexed range scan. */
   path: string;
+  /** When this version became active (the import, or the reorganisation that made it). */
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Set when a reorganisation retired this version; null while active. */
+  retired_at: Timestamp | null;
+  /** JSON array of the codes of the units that absorbed it (`[]` for an abolished unit). */
+  succeeded_by: string | null;
 }
 
+/** A Facebook Page (0006: keyed by page_id; a unit has 0..n Pages). */
 export interface PagesTable {
-  unit_code: string;
   page_id: string;
+  /** The unit version it is (or, once retired, was last) linked to. */
+  unit_id: number;
+  unit_code: string;
+  /** e.g. "Trang chính", or the name of the unit it came from in a merger. */
+  label: string | null;
+  /** Order among the unit's Pages; the first is the unit's `page` in the compatibility view. */
+  position: number;
   /** `v1.<keyId>.<iv>.<tag>.<ciphertext>` (AES-256-GCM, base64url parts); never the plaintext. */
   token_ciphertext: string;
   token_status: string;
   token_status_reason: string | null;
   token_checked_at: Timestamp | null;
+  /** Unlinked or left behind by a reorganisation: never targeted again, but its token still serves recalls and edits. */
+  retired_at: Timestamp | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -36,6 +56,8 @@ export interface PostsTable {
   /** JSON of the target as submitted. */
   target: string;
   target_unit_code: string;
+  /** The target unit's version (0006). */
+  target_unit_id: number | null;
   publish_at: Timestamp | null;
   status: string;
   created_by: string;
@@ -58,6 +80,8 @@ export interface PostsTable {
 export interface DeliveriesTable {
   id: Generated<number>;
   post_id: string;
+  /** The unit version the delivery was made for (0006), and its code. */
+  unit_id: number | null;
   unit_code: string;
   page_id: string | null;
   status: string;
@@ -92,6 +116,8 @@ export interface ApiKeysTable {
   id: string;
   name: string;
   role: string;
+  /** The unit version the key is scoped to; when it retires, the key is suspended until re-scoped. */
+  unit_id: number | null;
   unit_code: string;
   /** SHA-256 of the key (the key has 256 bits of entropy, so a fast hash is enough). */
   key_hash: string;
@@ -105,6 +131,7 @@ export interface WebhooksTable {
   id: string;
   /** The key that registered it; the webhook sees only that key's unit subtree. */
   key_id: string;
+  unit_id: number | null;
   unit_code: string;
   url: string;
   /** JSON array of event names. */

@@ -8,7 +8,9 @@ export type AppErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'SERVICE_UNAVAILABLE'
   | 'RATE_LIMITED'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  /** Spelled as the reorganisation issue specifies: a key whose unit a reorganisation retired. */
+  | 'unit_retired';
 
 /** Application error with a stable code; the API turns it into `{error: {code, message, details?}}`. */
 export class AppError extends Error {
@@ -38,6 +40,13 @@ export class NotFoundError extends AppError {
 export class ForbiddenError extends AppError {
   constructor(message: string) {
     super('FORBIDDEN', message, 403);
+  }
+}
+
+/** 403 for every call of a key scoped to a retired unit, until an admin re-scopes it. */
+export class UnitRetiredError extends AppError {
+  constructor(message: string) {
+    super('unit_retired', message, 403);
   }
 }
 

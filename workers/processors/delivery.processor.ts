@@ -48,14 +48,16 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
     // Cancelled or recalled: never send; an interrupted attempt that did publish is recorded (and recalled).
     return cancelDelivery(d, deps, ambiguous);
   }
-  if (!d.page || d.page.tokenStatus === 'needs_reauth') {
-    // No Page, or its token is known broken: fail without calling Graph (one call per Page, not one per post).
+  if (!d.page || d.page.retired || d.page.tokenStatus === 'needs_reauth') {
+    // No Page, an unlinked one, or its token is known broken: fail without calling Graph (one call per Page, not one per post).
     const lease = await ledger.claim(d, { kind: 'publish', countAttempt: false });
     if (!lease) return 'lost_claim';
-    const reason = d.page ? 'needs_reauth' : 'no_page';
-    const message = d.page
-      ? `Page token needs re-authorisation: ${d.page.tokenStatusReason ?? 'unknown reason'}`
-      : 'the unit has no linked Page any more';
+    const reason = !d.page ? 'no_page' : d.page.retired ? 'page_unlinked' : 'needs_reauth';
+    const message = !d.page
+      ? 'the unit has no linked Page any more'
+      : d.page.retired
+        ? 'the Page was unlinked from its unit after the post was sent out'
+        : `Page token needs re-authorisation: ${d.page.tokenStatusReason ?? 'unknown reason'}`;
     await ledger.markFailed(d, lease, reason, { code: null, subcode: null, message });
     rollUpLater(d, deps);
     return `failed:${reason}`;

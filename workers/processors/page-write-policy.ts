@@ -17,7 +17,7 @@ export interface PageWriteDeps {
   /** Pauses the whole deliveries queue (app-level throttle). */
   pauseQueue(ms: number): Promise<void>;
   /** The Page's token is broken: mark it so operators see it and other jobs skip the call. */
-  markNeedsReauth(unitCode: string, reason: string): Promise<void>;
+  markNeedsReauth(pageId: string, reason: string): Promise<void>;
   log: Logger;
 }
 
@@ -52,7 +52,7 @@ export function pageWriteDeps(deps: Deps): PageWriteDeps {
   return {
     pacer: deps.pacer,
     pauseQueue: (ms) => deps.queues.deliveries.rateLimit(ms),
-    markNeedsReauth: (unitCode, reason) => deps.ledger.markPageNeedsReauth(unitCode, reason),
+    markNeedsReauth: (pageId, reason) => deps.ledger.markPageNeedsReauth(pageId, reason),
     log: deps.log,
   };
 }
@@ -122,7 +122,7 @@ export async function handlePageWriteFailure(w: PageWrite, err: unknown, hooks: 
       throw new RateLimitError();
     case 'reauth':
     case 'permission':
-      await deps.markNeedsReauth(w.unitCode, `${c.reason}: ${c.explanation}`);
+      await deps.markNeedsReauth(w.pageId, `${c.reason}: ${c.explanation}`);
       // If the read-back could not run, an earlier attempt's post may exist: say so in the reason.
       await hooks.fail(unresolved ? `${c.reason}_outcome_unknown` : c.reason, error);
       throw new UnrecoverableError(`${c.reason}: ${c.explanation}`);

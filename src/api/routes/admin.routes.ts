@@ -11,7 +11,9 @@ import {
   CreateKeyBody,
   errorResponses,
   PageImportResult,
+  PageParams,
   PutPageBody,
+  UnitAtQuery,
   UnitCodeParam,
   UnitImportResult,
   UnitView,
@@ -69,7 +71,8 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
       preValidation: allow(['admin'], 'import pages'),
       schema: {
         tags: ['pages'],
-        summary: 'Link Pages from CSV unit_code,page_id,access_token (admin). Tokens are encrypted at rest and never returned.',
+        summary:
+          'Link Pages from CSV unit_code,page_id,access_token[,label] (admin); a unit listed on several lines gets several Pages. Tokens are encrypted at rest and never returned.',
         security,
         consumes: ['text/csv'],
         body: z.string(),
@@ -88,7 +91,7 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
       preValidation: allow(['admin'], 'link pages'),
       schema: {
         tags: ['pages'],
-        summary: "Link or replace a unit's Page and token (admin)",
+        summary: "Link a Page to a unit, or replace the token of one of its Pages (admin); a unit may have several Pages",
         security,
         params: UnitCodeParam,
         body: PutPageBody,
@@ -97,43 +100,63 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
       handler: async (req) => {
         const p = principalOf(req);
         requireRole(p, ['admin'], 'link pages');
-        await deps.pages.link(p, { unitCode: req.params.code, pageId: req.body.pageId, accessToken: req.body.accessToken });
+        await deps.pages.link(p, { unitCode: req.params.code, pageId: req.body.pageId, accessToken: req.body.accessToken, label: req.body.label });
         await requestTokenCheck(deps);
         return { unitCode: req.params.code, pageId: req.body.pageId, tokenStatus: 'unknown' };
+      },
+    });
+
+    app.delete('/units/:code/pages/:pageId', {
+      preValidation: allow(['admin'], 'unlink pages'),
+      schema: {
+        tags: ['pages'],
+        summary: "Unlink one of a unit's Pages (admin). New posts no longer reach it; its token stays for recalls and edits.",
+        security,
+        params: PageParams,
+        response: { 200: z.object({ unitCode: z.string(), pageId: z.string(), retiredAt: z.string() }), ...errorResponses },
+      },
+      handler: async (req) => {
+        const p = principalOf(req);
+        requireRole(p, ['admin'], 'unlink pages');
+        return deps.pages.unlink(p, req.params.code, req.params.pageId);
       },
     });
 
     app.get('/units/:code', {
       schema: {
         tags: ['units'],
-        summary: 'A unit with its Page link status',
+        summary: 'A unit with its Pages; `?at=` answers the version that was active at that time (a reorganisation keeps old versions)',
         security,
         params: UnitCodeParam,
+        querystring: UnitAtQuery,
         response: { 200: UnitView, ...errorResponses },
       },
       handler: async (req) => {
         const p = principalOf(req);
-        const unit = await deps.units.get(req.params.code);
+        const unit = req.query.at ? await deps.units.getAt(req.params.code, new Date(req.query.at).toISOString()) : await deps.units.get(req.params.code);
         // Visible: the caller's subtree and the caller's ancestors (to navigate up).
         if (!(unit.path.startsWith(p.unitPath) || p.unitPath.startsWith(unit.path))) {
           throw new ForbiddenError(`unit ${unit.code} is outside your unit ${p.unitCode}`);
         }
-        const page = await deps.store.db
-          .selectFrom('pages')
-          .select(['page_id', 'token_status', 'token_status_reason'])
-          .where('unit_code', '=', unit.code)
-          .executeTakeFirst();
+        // Pages (and their token status) only inside the caller's own subtree.
+        const pages = unit.path.startsWith(p.unitPath) ? await deps.units.pagesOf(unit.id) : [];
+        // An active unit lists its active Pages; a retired one the Pages it had when it retired.
+        const shown = pages
+          .filter((g) => (unit.retired_at ? true : g.retired_at === null))
+          .map((g) => ({ pageId: g.page_id, label: g.label, tokenStatus: g.token_status, tokenStatusReason: g.token_status_reason }));
+        const first = shown[0];
         return {
           code: unit.code,
           name: unit.name,
           type: unit.type,
           level: unit.level,
           parentCode: unit.parent_code,
-          childCount: await deps.units.childCount(unit.code),
-          page:
-            page && unit.path.startsWith(p.unitPath)
-              ? { pageId: page.page_id, tokenStatus: page.token_status, tokenStatusReason: page.token_status_reason }
-              : null,
+          childCount: await deps.units.childCount(unit.id),
+          page: first ? { pageId: first.pageId, tokenStatus: first.tokenStatus, tokenStatusReason: first.tokenStatusReason } : null,
+          pages: shown,
+          activeFrom: unit.created_at,
+          retiredAt: unit.retired_at,
+          succeededBy: JSON.parse(unit.succeeded_by ?? '[]') as string[],
         };
       },
     });

@@ -1,8 +1,7 @@
 import crypto from 'node:crypto';
 import type { Db } from '../../db/create-db';
 import { ForbiddenError } from '../../errors/app-error';
-import { BOOTSTRAP_ADMIN_ID, type KeysService, type Principal, type Role } from './keys.service';
-import { ROOT_CODE } from '../tree/units.service';
+import { BOOTSTRAP_ADMIN_ID, keyPrincipal, type KeysService, type Principal } from './keys.service';
 
 export const ADMIN_SESSION_COOKIE = 'lantoa_admin';
 
@@ -46,19 +45,8 @@ export class AdminSessionService {
     const [, keyId, exp, mac] = m as unknown as [string, string, string, string];
     const expected = Buffer.from(this.mac(`v1.${keyId}.${exp}`));
     if (!crypto.timingSafeEqual(Buffer.from(mac), expected) || Number(exp) <= Date.now()) return null;
-    if (keyId === BOOTSTRAP_ADMIN_ID) {
-      return this.opts.bootstrapAdmin
-        ? { keyId, name: 'bootstrap admin (ADMIN_API_KEY)', role: 'admin', unitCode: ROOT_CODE, unitPath: `/${ROOT_CODE}/` }
-        : null;
-    }
-    const row = await this.db
-      .selectFrom('api_keys')
-      .innerJoin('units', 'units.code', 'api_keys.unit_code')
-      .select(['api_keys.id', 'api_keys.name', 'api_keys.role', 'api_keys.unit_code', 'api_keys.revoked_at', 'units.path'])
-      .where('api_keys.id', '=', keyId)
-      .executeTakeFirst();
-    if (!row || row.revoked_at) return null;
-    return { keyId: row.id, name: row.name, role: row.role as Role, unitCode: row.unit_code, unitPath: row.path };
+    if (keyId === BOOTSTRAP_ADMIN_ID) return this.opts.bootstrapAdmin ? this.keys.bootstrapPrincipal() : null;
+    return keyPrincipal(this.db, 'id', keyId);
   }
 
   private mac(payload: string): string {

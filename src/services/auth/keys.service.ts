@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { Db } from '../../db/create-db';
-import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../../errors/app-error';
+import { ForbiddenError, NotFoundError, UnauthenticatedError, UnitRetiredError, ValidationError } from '../../errors/app-error';
 import { appendAudit } from '../governance/audit.service';
 import { ROOT_CODE, subtreeEnd } from '../tree/unit-paths';
 
@@ -12,6 +12,8 @@ export interface Principal {
   keyId: string;
   name: string;
   role: Role;
+  /** The unit version the key is scoped to. */
+  unitId: number;
   unitCode: string;
   unitPath: string;
 }
@@ -24,6 +26,8 @@ export interface KeyView {
   name: string;
   role: Role;
   unit: string;
+  /** The key's unit was retired by a reorganisation: every call answers 403 until it is re-scoped. */
+  suspended: boolean;
   createdBy: string;
   createdAt: string;
   revokedAt: string | null;
@@ -35,6 +39,7 @@ function hashKey(key: string): string {
 
 export class KeysService {
   private readonly adminHash: Buffer | undefined;
+  private rootId: Promise<number> | undefined;
 
   constructor(
     private readonly db: Db,
@@ -45,8 +50,7 @@ export class KeysService {
 
   /** Creates a key; the secret is returned once and only its hash is stored. */
   async create(creator: Principal, input: { name: string; role: Role; unit: string }) {
-    const unit = await this.db.selectFrom('units').select(['code', 'path']).where('code', '=', input.unit).executeTakeFirst();
-    if (!unit) throw new ValidationError(`unit: unknown unit ${input.unit}`, { field: 'unit' });
+    const unit = await this.activeUnit(input.unit);
     if (!unit.path.startsWith(creator.unitPath)) throw new ForbiddenError(`unit ${input.unit} is outside your unit ${creator.unitCode}`);
     const id = `key_${crypto.randomBytes(9).toString('base64url')}`;
     // 32 random bytes (256 bits): only its SHA-256 is stored, and the key is shown once.
@@ -58,6 +62,7 @@ export class KeysService {
           id,
           name: input.name,
           role: input.role,
+          unit_id: unit.id,
           unit_code: unit.code,
           key_hash: hashKey(key),
           created_by: creator.keyId,
@@ -79,14 +84,19 @@ export class KeysService {
   async list(p: Principal, q: { unit?: string; includeRevoked?: boolean }): Promise<KeyView[]> {
     let path = p.unitPath;
     if (q.unit) {
-      const u = await this.db.selectFrom('units').select('path').where('code', '=', q.unit).executeTakeFirst();
+      const u = await this.db
+        .selectFrom('units')
+        .select('path')
+        .where('code', '=', q.unit)
+        .where('retired_at', 'is', null)
+        .executeTakeFirst();
       if (!u) throw new NotFoundError(`unit ${q.unit}`);
       requireScope(p, u.path, q.unit);
       path = u.path;
     }
     let query = this.db
       .selectFrom('api_keys')
-      .innerJoin('units', 'units.code', 'api_keys.unit_code')
+      .innerJoin('units', 'units.id', 'api_keys.unit_id')
       .select([
         'api_keys.id',
         'api_keys.name',
@@ -95,6 +105,7 @@ export class KeysService {
         'api_keys.created_by',
         'api_keys.created_at',
         'api_keys.revoked_at',
+        'units.retired_at as unit_retired_at',
       ])
       .where('units.path', '>=', path)
       .where('units.path', '<', subtreeEnd(path));
@@ -105,6 +116,7 @@ export class KeysService {
       name: r.name,
       role: r.role as Role,
       unit: r.unit_code,
+      suspended: r.unit_retired_at !== null,
       createdBy: r.created_by,
       createdAt: r.created_at,
       revokedAt: r.revoked_at,
@@ -116,13 +128,7 @@ export class KeysService {
    * key stops working with the next request. Revoking twice is harmless (the first time is kept).
    */
   async revoke(p: Principal, id: string): Promise<{ id: string; revokedAt: string }> {
-    const row = await this.db
-      .selectFrom('api_keys')
-      .innerJoin('units', 'units.code', 'api_keys.unit_code')
-      .select(['api_keys.id', 'api_keys.name', 'api_keys.role', 'api_keys.unit_code', 'api_keys.revoked_at', 'units.path'])
-      .where('api_keys.id', '=', id)
-      .executeTakeFirst();
-    if (!row || !row.path.startsWith(p.unitPath)) throw new NotFoundError(`key ${id}`);
+    const row = await this.keyInScope(p, id);
     if (row.revoked_at) return { id, revokedAt: row.revoked_at };
     const now = new Date().toISOString();
     await this.db.transaction().execute(async (trx) => {
@@ -143,28 +149,114 @@ export class KeysService {
     return { id, revokedAt: now };
   }
 
-  /** Resolves a bearer key to a principal, or throws 401. */
+  /**
+   * Re-scopes a key (admin) to an active unit of the admin's subtree: how a key suspended by a
+   * reorganisation gets back to work. Audited.
+   */
+  async rescope(p: Principal, id: string, unitCode: string): Promise<KeyView> {
+    requireRole(p, ['admin'], 're-scope keys');
+    const row = await this.keyInScope(p, id);
+    if (row.revoked_at) throw new ValidationError(`key ${id} is revoked`, { field: 'id' });
+    const unit = await this.activeUnit(unitCode);
+    if (!unit.path.startsWith(p.unitPath)) throw new ForbiddenError(`unit ${unitCode} is outside your unit ${p.unitCode}`);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('api_keys').set({ unit_id: unit.id, unit_code: unit.code }).where('id', '=', id).execute();
+      await appendAudit(trx, {
+        actor: p,
+        action: 'key.rescope',
+        subject: { type: 'key', id, path: unit.path },
+        details: { name: row.name, role: row.role, from: row.unit_code, fromRetired: row.retired_at !== null, to: unit.code },
+      });
+    });
+    const [view] = (await this.list(p, { includeRevoked: true })).filter((k) => k.id === id);
+    return view!;
+  }
+
+  private async activeUnit(code: string): Promise<{ id: number; code: string; path: string }> {
+    const unit = await this.db
+      .selectFrom('units')
+      .select(['id', 'code', 'path'])
+      .where('code', '=', code)
+      .where('retired_at', 'is', null)
+      .executeTakeFirst();
+    if (!unit) throw new ValidationError(`unit: unknown unit ${code}`, { field: 'unit' });
+    return unit;
+  }
+
+  /** A key whose unit (of its time) lies in the caller's subtree; 404 otherwise. */
+  private async keyInScope(p: Principal, id: string) {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .innerJoin('units', 'units.id', 'api_keys.unit_id')
+      .select(['api_keys.id', 'api_keys.name', 'api_keys.role', 'api_keys.unit_code', 'api_keys.revoked_at', 'units.path', 'units.retired_at'])
+      .where('api_keys.id', '=', id)
+      .executeTakeFirst();
+    if (!row || !row.path.startsWith(p.unitPath)) throw new NotFoundError(`key ${id}`);
+    return row;
+  }
+
+  /** The bootstrap admin (ADMIN_API_KEY): an admin over root. */
+  async bootstrapPrincipal(): Promise<Principal> {
+    const unitId = await this.rootUnitId();
+    return { keyId: BOOTSTRAP_ADMIN_ID, name: 'bootstrap admin (ADMIN_API_KEY)', role: 'admin', unitId, unitCode: ROOT_CODE, unitPath: `/${ROOT_CODE}/` };
+  }
+
+  private async rootUnitId(): Promise<number> {
+    this.rootId ??= this.db
+      .selectFrom('units')
+      .select('id')
+      .where('code', '=', ROOT_CODE)
+      .where('retired_at', 'is', null)
+      .executeTakeFirstOrThrow()
+      .then((r) => r.id);
+    this.rootId.catch(() => (this.rootId = undefined));
+    return this.rootId;
+  }
+
+  /** Resolves a bearer key to a principal, or throws 401 (403 `unit_retired` for a suspended key). */
   async authenticate(key: string | undefined): Promise<Principal> {
     if (!key) throw new UnauthenticatedError('missing Authorization: Bearer <key> header');
     const hash = hashKey(key);
     if (this.adminHash && crypto.timingSafeEqual(Buffer.from(hash, 'hex'), this.adminHash)) {
-      return {
-        keyId: BOOTSTRAP_ADMIN_ID,
-        name: 'bootstrap admin (ADMIN_API_KEY)',
-        role: 'admin',
-        unitCode: ROOT_CODE,
-        unitPath: `/${ROOT_CODE}/`,
-      };
+      return this.bootstrapPrincipal();
     }
-    const row = await this.db
-      .selectFrom('api_keys')
-      .innerJoin('units', 'units.code', 'api_keys.unit_code')
-      .select(['api_keys.id', 'api_keys.name', 'api_keys.role', 'api_keys.unit_code', 'api_keys.revoked_at', 'units.path'])
-      .where('api_keys.key_hash', '=', hash)
-      .executeTakeFirst();
-    if (!row || row.revoked_at) throw new UnauthenticatedError('unknown or revoked API key');
-    return { keyId: row.id, name: row.name, role: row.role as Role, unitCode: row.unit_code, unitPath: row.path };
+    const principal = await keyPrincipal(this.db, 'key_hash', hash);
+    if (!principal) throw new UnauthenticatedError('unknown or revoked API key');
+    return principal;
   }
+}
+
+/**
+ * The principal of a key found by its hash or id; null when unknown or revoked. A key whose unit a
+ * reorganisation retired is suspended: 403 `unit_retired`, naming the successor units.
+ */
+export async function keyPrincipal(db: Db, by: 'key_hash' | 'id', value: string): Promise<Principal | null> {
+  const row = await db
+    .selectFrom('api_keys')
+    .innerJoin('units', 'units.id', 'api_keys.unit_id')
+    .select([
+      'api_keys.id',
+      'api_keys.name',
+      'api_keys.role',
+      'api_keys.unit_code',
+      'api_keys.revoked_at',
+      'units.id as unit_id',
+      'units.path',
+      'units.retired_at',
+      'units.succeeded_by',
+    ])
+    .where(`api_keys.${by}`, '=', value)
+    .executeTakeFirst();
+  if (!row || row.revoked_at) return null;
+  if (row.retired_at) {
+    const successors = JSON.parse(row.succeeded_by ?? '[]') as string[];
+    throw new UnitRetiredError(
+      `this key is suspended: its unit ${row.unit_code} was retired by a reorganisation on ${row.retired_at}` +
+        (successors.length ? ` and succeeded by ${successors.join(', ')}` : ' with no successor') +
+        '; an admin must re-scope the key (PATCH /v1/keys/{id} {unit})',
+    );
+  }
+  return { keyId: row.id, name: row.name, role: row.role as Role, unitId: row.unit_id, unitCode: row.unit_code, unitPath: row.path };
 }
 
 /** Throws 403 unless the principal has one of the roles. */

@@ -43,7 +43,7 @@ export class DeliveryLedger {
     const r = await this.db
       .selectFrom('deliveries as d')
       .innerJoin('posts as p', 'p.id', 'd.post_id')
-      .leftJoin('pages as g', 'g.unit_code', 'd.unit_code')
+      .leftJoin('pages as g', 'g.page_id', 'd.page_id')
       .select([
         'd.id',
         'd.post_id',
@@ -66,6 +66,7 @@ export class DeliveryLedger {
         'g.token_ciphertext',
         'g.token_status',
         'g.token_status_reason',
+        'g.retired_at as page_retired_at',
       ])
       .where('d.id', '=', id)
       .executeTakeFirst();
@@ -95,6 +96,7 @@ export class DeliveryLedger {
               tokenCiphertext: r.token_ciphertext,
               tokenStatus: r.token_status ?? 'unknown',
               tokenStatusReason: r.token_status_reason,
+              retired: r.page_retired_at !== null,
             }
           : null,
     };
@@ -294,12 +296,12 @@ export class DeliveryLedger {
   }
 
   /** Marks the Page's token unusable so its other deliveries fail without calling Graph. */
-  async markPageNeedsReauth(unitCode: string, reason: string): Promise<void> {
+  async markPageNeedsReauth(pageId: string, reason: string): Promise<void> {
     const at = now();
     await this.db
       .updateTable('pages')
       .set({ token_status: 'needs_reauth', token_status_reason: reason, token_checked_at: at, updated_at: at })
-      .where('unit_code', '=', unitCode)
+      .where('page_id', '=', pageId)
       .execute();
   }
 

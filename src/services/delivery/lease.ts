@@ -23,7 +23,8 @@ export interface LedgerDelivery {
   link: string | null;
   photos: string[];
   /** The unit's Page now. */
-  page: { pageId: string; tokenCiphertext: string; tokenStatus: string; tokenStatusReason: string | null } | null;
+  /** The delivery's Page with its token; `retired` once unlinked (recalls and edits still use it). */
+  page: { pageId: string; tokenCiphertext: string; tokenStatus: string; tokenStatusReason: string | null; retired: boolean } | null;
 }
 
 /** What events need to know about a delivery to report it. */

@@ -1,6 +1,5 @@
-import { sql, type Transaction } from 'kysely';
-import type { Db } from '../../db/create-db';
-import type { Database } from '../../db/types';
+import { sql } from 'kysely';
+import type { Db, Executor } from '../../db/create-db';
 import { OPEN_DELIVERY_STATUSES, type DeliveryStatus } from '../posts/post-status';
 import type { DeliveryError } from './lease';
 
@@ -8,7 +7,7 @@ import type { DeliveryError } from './lease';
  * Part of the delivery ledger (with delivery-ledger.ts, the only writers of `deliveries`): the
  * transitions of all of a post's deliveries at once, called through DeliveryLedger.
  */
-export type Executor = Db | Transaction<Database>;
+export type { Executor };
 export const now = () => new Date().toISOString();
 export const errorColumns = (error: DeliveryError | null) => ({
   error_code: error?.code ?? null,
@@ -24,7 +23,7 @@ export const errorColumns = (error: DeliveryError | null) => ({
 export async function insertForPost(
   trx: Executor,
   postId: string,
-  units: ReadonlyArray<{ code: string; pageId: string | null }>,
+  units: ReadonlyArray<{ unitId: number; code: string; pageId: string | null }>,
   at: string,
 ): Promise<void> {
   if (!units.length) return;
@@ -33,6 +32,7 @@ export async function insertForPost(
     .values(
       units.map((u) => ({
         post_id: postId,
+        unit_id: u.unitId,
         unit_code: u.code,
         page_id: u.pageId,
         status: u.pageId ? 'queued' : 'skipped',
@@ -50,7 +50,7 @@ export async function insertForPost(
         published_at: null,
       })),
     )
-    .onConflict((oc) => oc.columns(['post_id', 'unit_code']).doNothing())
+    .onConflict((oc) => oc.doNothing())
     .execute();
 }
 

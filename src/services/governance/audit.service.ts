@@ -8,8 +8,11 @@ import { subtreeEnd } from '../tree/unit-paths';
 export const AUDIT_ACTIONS = [
   'key.create',
   'key.revoke',
+  'key.rescope',
   'units.import',
+  'units.reorganise',
   'page.link',
+  'page.unlink',
   'post.create',
   'post.approve',
   'post.cancel',

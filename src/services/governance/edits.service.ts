@@ -259,7 +259,7 @@ export class EditsService {
     const path = (
       await this.db
         .selectFrom('posts')
-        .innerJoin('units', 'units.code', 'posts.target_unit_code')
+        .innerJoin('units', 'units.id', 'posts.target_unit_id')
         .select('units.path')
         .where('posts.id', '=', postId)
         .executeTakeFirstOrThrow()

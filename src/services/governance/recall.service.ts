@@ -143,7 +143,7 @@ export class RecallService {
   async rollUp(postId: string): Promise<PostStatus | null> {
     const post = await this.db
       .selectFrom('posts')
-      .select(['status', 'recall_round', 'target_unit_code'])
+      .select(['status', 'recall_round', 'target_unit_id'])
       .where('id', '=', postId)
       .executeTakeFirst();
     if (!post || post.status !== 'recalling') return null;
@@ -155,8 +155,7 @@ export class RecallService {
     }
     const counts = await this.ledger.countByStatus(postId);
     if (counts.queued + counts.publishing + counts.recalling + counts.published > 0) return null;
-    const path = (await this.db.selectFrom('units').select('path').where('code', '=', post.target_unit_code).executeTakeFirstOrThrow())
-      .path;
+    const path = (await this.db.selectFrom('units').select('path').where('id', '=', post.target_unit_id!).executeTakeFirstOrThrow()).path;
     const done = await this.db.transaction().execute(async (trx) => {
       const res = await trx
         .updateTable('posts')

@@ -109,7 +109,7 @@ export class TokenHealthService {
         await this.db
           .updateTable('pages')
           .set({ token_status: verdict.status, token_status_reason: verdict.reason, token_checked_at: now, updated_at: now })
-          .where('unit_code', '=', page.unit_code)
+          .where('page_id', '=', page.page_id)
           .where('token_ciphertext', '=', page.token_ciphertext)
           .execute();
         totals.checked++;
@@ -120,19 +120,26 @@ export class TokenHealthService {
     return totals;
   }
 
-  /** Every Page (or, with `onlyUnchecked`, those never checked), in unit order, resumable after `after` (the last unit code done). */
+  /**
+   * Every linked Page (or, with `onlyUnchecked`, those never checked), in Page id order, resumable
+   * after `after` (the last Page id done). Retired Pages are not swept: no new post reaches them.
+   */
   async sweep(checkpoint: { after?: string; save?(after: string): Promise<void>; onlyUnchecked?: boolean } = {}): Promise<SweepTotals> {
     const totals: SweepTotals = { checked: 0, valid: 0, expiring: 0, needs_reauth: 0, errors: 0 };
     if (!this.app) return totals;
     let after = checkpoint.after ?? '';
     for (;;) {
-      let q = this.db.selectFrom('pages').select(['unit_code', 'page_id', 'token_ciphertext']).where('unit_code', '>', after);
+      let q = this.db
+        .selectFrom('pages')
+        .select(['unit_code', 'page_id', 'token_ciphertext'])
+        .where('page_id', '>', after)
+        .where('retired_at', 'is', null);
       if (checkpoint.onlyUnchecked) q = q.where('token_checked_at', 'is', null);
-      const rows = await q.orderBy('unit_code').limit(200).execute();
+      const rows = await q.orderBy('page_id').limit(200).execute();
       if (!rows.length) break;
       const t = await this.checkPages(rows);
       for (const k of Object.keys(totals) as Array<keyof SweepTotals>) totals[k] += t[k];
-      after = rows[rows.length - 1]!.unit_code;
+      after = rows[rows.length - 1]!.page_id;
       await checkpoint.save?.(after);
     }
     this.log.info({ ...totals, onlyUnchecked: checkpoint.onlyUnchecked === true }, 'token sweep finished');
@@ -148,15 +155,15 @@ export class TokenHealthService {
     if (!this.app) return undefined;
     const post = await this.db.selectFrom('posts').select(['status', 'target']).where('id', '=', postId).executeTakeFirst();
     if (!post || (post.status !== 'approved' && post.status !== 'scheduled')) return undefined;
-    const units = (await this.targets.resolve(JSON.parse(post.target) as Target)).filter((u) => u.pageId).map((u) => u.code);
+    const pageIds = (await this.targets.resolve(JSON.parse(post.target) as Target)).flatMap((u) => (u.pageId ? [u.pageId] : []));
     const staleBefore = new Date(Date.now() - this.settings.maxAgeMs).toISOString();
     const stale: PageToCheck[] = [];
-    for (let i = 0; i < units.length; i += 500) {
+    for (let i = 0; i < pageIds.length; i += 500) {
       stale.push(
         ...(await this.db
           .selectFrom('pages')
           .select(['unit_code', 'page_id', 'token_ciphertext'])
-          .where('unit_code', 'in', units.slice(i, i + 500))
+          .where('page_id', 'in', pageIds.slice(i, i + 500))
           .where((eb) => eb.or([eb('token_checked_at', 'is', null), eb('token_checked_at', '<', staleBefore)]))
           .execute()),
       );

@@ -29,15 +29,15 @@ export async function rotatePageTokens(
   for (;;) {
     const rows = await db
       .selectFrom('pages')
-      .select(['unit_code', 'token_ciphertext'])
-      .where('unit_code', '>', after)
-      .orderBy('unit_code')
+      .select(['page_id', 'unit_code', 'token_ciphertext'])
+      .where('page_id', '>', after)
+      .orderBy('page_id')
       .limit(opts.batch ?? 500)
       .execute();
     if (!rows.length) break;
-    after = rows[rows.length - 1]!.unit_code;
+    after = rows[rows.length - 1]!.page_id;
     result.pages += rows.length;
-    const updates: Array<{ unit: string; from: string; to: string }> = [];
+    const updates: Array<{ pageId: string; from: string; to: string }> = [];
     for (const r of rows) {
       const keyId = TokenCipher.keyIdOfValue(r.token_ciphertext) ?? 'unknown';
       result.fromKeys[keyId] = (result.fromKeys[keyId] ?? 0) + 1;
@@ -46,7 +46,7 @@ export async function rotatePageTokens(
         continue;
       }
       try {
-        updates.push({ unit: r.unit_code, from: r.token_ciphertext, to: cipher.reencrypt(r.token_ciphertext) });
+        updates.push({ pageId: r.page_id, from: r.token_ciphertext, to: cipher.reencrypt(r.token_ciphertext) });
       } catch {
         result.failed.push(r.unit_code);
       }
@@ -60,7 +60,7 @@ export async function rotatePageTokens(
         const res = await trx
           .updateTable('pages')
           .set({ token_ciphertext: u.to })
-          .where('unit_code', '=', u.unit)
+          .where('page_id', '=', u.pageId)
           .where('token_ciphertext', '=', u.from)
           .executeTakeFirst();
         result.rotated += Number(res.numUpdatedRows);

@@ -84,7 +84,7 @@ export class PostsService {
         await appendAudit(trx, {
           actor: p,
           action: 'post.create',
-          subject: { type: 'post', id: row.id, path: await this.targetPath(trx, row.target_unit_code) },
+          subject: { type: 'post', id: row.id, path: await this.targetPath(trx, row.target_unit_id!) },
           details: { target: input.target, publishAt: row.publish_at, idempotencyKey: idempotencyKey ?? null },
         });
       });
@@ -97,8 +97,8 @@ export class PostsService {
     return { post: row, replayed: false };
   }
 
-  private async targetPath(db: Db, unitCode: string): Promise<string> {
-    return (await db.selectFrom('units').select('path').where('code', '=', unitCode).executeTakeFirstOrThrow()).path;
+  private async targetPath(db: Db, unitId: number): Promise<string> {
+    return (await db.selectFrom('units').select('path').where('id', '=', unitId).executeTakeFirstOrThrow()).path;
   }
 
   /** Validates a submission and builds its row (nothing is written). */
@@ -108,7 +108,7 @@ export class PostsService {
     if (publishAt && publishAt.getTime() < Date.now() - PUBLISH_AT_TOLERANCE_MS) {
       throw new ValidationError('publishAt: must be in the future (omit it to publish on approval)', { field: 'publishAt' });
     }
-    const { path } = await this.targets.check(input.target);
+    const { id: unitId, path } = await this.targets.check(input.target);
     requireScope(p, path, input.target.unit);
     const summary = await this.targets.summarize(input.target);
     if (summary.units === 0) throw new ValidationError('target: resolves to no unit (check levels and exclude)', { field: 'target' });
@@ -120,6 +120,7 @@ export class PostsService {
       photos: JSON.stringify(input.photos ?? []),
       target: JSON.stringify(input.target),
       target_unit_code: input.target.unit,
+      target_unit_id: unitId,
       publish_at: publishAt ? publishAt.toISOString() : null,
       status: 'pending_approval',
       created_by: p.keyId,
@@ -143,7 +144,7 @@ export class PostsService {
   async load(p: Principal, id: string): Promise<PostRow & { target_path: string }> {
     const post = await this.db
       .selectFrom('posts')
-      .innerJoin('units', 'units.code', 'posts.target_unit_code')
+      .innerJoin('units', 'units.id', 'posts.target_unit_id')
       .selectAll('posts')
       .select('units.path as target_path')
       .where('posts.id', '=', id)

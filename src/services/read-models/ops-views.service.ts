@@ -15,6 +15,7 @@ export interface PageStatusView {
   unitType: string;
   level: number;
   pageId: string;
+  label: string | null;
   tokenStatus: TokenStatus;
   tokenStatusReason: string | null;
   checkedAt: string | null;
@@ -31,14 +32,18 @@ export interface ThroughputWindow {
 }
 
 const FINISHED = ['published', 'failed', 'skipped', 'cancelled'] as const;
-const isPathCursor = (v: unknown): v is { p: string } => typeof v === 'object' && v !== null && typeof (v as { p: unknown }).p === 'string';
+const isPathCursor = (v: unknown): v is { p: string; g?: string } =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { p: unknown }).p === 'string' &&
+  ['undefined', 'string'].includes(typeof (v as { g: unknown }).g);
 
 /** Read models for operators: who am I, key names, Pages needing attention, delivery throughput. Never tokens. */
 export class OpsViewsService {
   constructor(private readonly db: Db) {}
 
   async me(p: Principal): Promise<{ keyId: string; name: string; role: Principal['role']; unit: { code: string; name: string } }> {
-    const unit = await this.db.selectFrom('units').select(['code', 'name']).where('code', '=', p.unitCode).executeTakeFirst();
+    const unit = await this.db.selectFrom('units').select(['code', 'name']).where('id', '=', p.unitId).executeTakeFirst();
     return { keyId: p.keyId, name: p.name, role: p.role, unit: { code: p.unitCode, name: unit?.name ?? p.unitCode } };
   }
 
@@ -55,7 +60,7 @@ export class OpsViewsService {
     const ancestors = ancestorPaths(p.unitPath);
     const rows = await this.db
       .selectFrom('api_keys as k')
-      .innerJoin('units as u', 'u.code', 'k.unit_code')
+      .innerJoin('units as u', 'u.id', 'k.unit_id')
       .select(['k.id', 'k.name', 'k.role', 'k.unit_code', 'u.path'])
       .where('k.id', 'in', rest)
       .execute();
@@ -76,7 +81,9 @@ export class OpsViewsService {
     const scoped = () =>
       this.db
         .selectFrom('pages as g')
-        .innerJoin('units as u', 'u.code', 'g.unit_code')
+        .innerJoin('units as u', 'u.id', 'g.unit_id')
+        .where('g.retired_at', 'is', null)
+        .where('u.retired_at', 'is', null)
         .where('u.path', '>=', p.unitPath)
         .where('u.path', '<', subtreeEnd(p.unitPath));
     let query = scoped().select([
@@ -86,15 +93,20 @@ export class OpsViewsService {
       'u.level',
       'u.path',
       'g.page_id',
+      'g.label',
       'g.token_status',
       'g.token_status_reason',
       'g.token_checked_at',
     ]);
     if (q.status?.length) query = query.where('g.token_status', 'in', q.status);
-    if (after) query = query.where('u.path', '>', after.p);
+    if (after) {
+      const { p: path, g: pageId = '' } = after;
+      query = query.where((eb) => eb.or([eb('u.path', '>', path), eb.and([eb('u.path', '=', path), eb('g.page_id', '>', pageId)])]));
+    }
     const [rows, byStatus] = await Promise.all([
       query
         .orderBy('u.path')
+        .orderBy('g.page_id')
         .limit(q.limit + 1)
         .execute(),
       scoped()
@@ -113,11 +125,12 @@ export class OpsViewsService {
         unitType: r.type,
         level: r.level,
         pageId: r.page_id,
+        label: r.label,
         tokenStatus: r.token_status as TokenStatus,
         tokenStatusReason: r.token_status_reason,
         checkedAt: r.token_checked_at,
       })),
-      nextCursor: rows.length > q.limit && last ? encodeCursor({ p: last.path }) : null,
+      nextCursor: rows.length > q.limit && last ? encodeCursor({ p: last.path, g: last.page_id }) : null,
       counts,
     };
   }
@@ -136,7 +149,7 @@ export class OpsViewsService {
       .where((eb) => eb.or([eb('status', 'in', ACTIVE_POST_STATUSES), eb('completed_at', '>=', since5)]));
     const rows = await this.db
       .selectFrom('deliveries as d')
-      .innerJoin('units as u', 'u.code', 'd.unit_code')
+      .innerJoin('units as u', 'u.id', 'd.unit_id')
       .select((eb) => [
         'd.status',
         eb.fn.countAll<number>().as('n5'),

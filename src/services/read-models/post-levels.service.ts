@@ -25,7 +25,7 @@ export class PostLevelsService {
     const post = await this.posts.load(p, postId);
     const rows = await this.db
       .selectFrom('deliveries')
-      .innerJoin('units', 'units.code', 'deliveries.unit_code')
+      .innerJoin('units', 'units.id', 'deliveries.unit_id')
       .select((eb) => ['units.level', 'deliveries.status', eb.fn.countAll<number>().as('n')])
       .where('deliveries.post_id', '=', postId)
       .where('units.path', '>=', p.unitPath)

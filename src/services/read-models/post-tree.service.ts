@@ -4,7 +4,7 @@ import { NotFoundError } from '../../errors/app-error';
 import { requireScope, type Principal } from '../auth/keys.service';
 import type { DeliveryStatus } from '../posts/post-status';
 import type { PostsService } from '../posts/posts.service';
-import { subtreeEnd } from '../tree/units.service';
+import { subtreeEnd, versionAt } from '../tree/units.service';
 
 export interface RollUp {
   published: number;
@@ -22,8 +22,13 @@ export interface TreeNode {
   type: string;
   level: number;
   counts: RollUp;
+  /** The unit's own delivery (its first Page's, when it has several), or null. */
   delivery: { status: DeliveryStatus; permalink: string | null; reason: string | null } | null;
+  /** One entry per Page of the unit the post went to. */
+  pages: Array<{ pageId: string | null; status: DeliveryStatus; permalink: string | null; reason: string | null }>;
   hasChildren: boolean;
+  /** The unit version the post went to was retired by a later reorganisation. */
+  retired: boolean;
 }
 
 export interface FailureGroup {
@@ -65,24 +70,27 @@ export class PostTreeService {
   async tree(p: Principal, postId: string, unitCode?: string): Promise<{ postId: string; node: TreeNode; children: TreeNode[] }> {
     const post = await this.posts.load(p, postId);
     const code = unitCode ?? (post.target_path.startsWith(p.unitPath) ? post.target_unit_code : p.unitCode);
-    const unit = await this.db
-      .selectFrom('units')
-      .select(['code', 'name', 'type', 'level', 'path'])
-      .where('code', '=', code)
-      .executeTakeFirst();
+    // The tree of the post's own time: the versions that were active when it was sent out.
+    const at = post.started_at ?? new Date().toISOString();
+    const unit =
+      !unitCode && code === post.target_unit_code && post.target_unit_id !== null
+        ? await this.db.selectFrom('units').selectAll().where('id', '=', post.target_unit_id).executeTakeFirst()
+        : await versionAt(this.db, code, at);
     if (!unit) throw new NotFoundError(`unit ${code}`);
     requireScope(p, unit.path, unit.code);
 
     const kids = await this.db
       .selectFrom('units')
-      .select(['code', 'name', 'type', 'level', 'path'])
-      .where('parent_code', '=', unit.code)
+      .selectAll()
+      .where('parent_id', '=', unit.id)
+      .where('created_at', '<=', at)
+      .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', at)]))
       .orderBy('path')
       .execute();
     const prefixLength = unit.path.length + Math.max(0, ...kids.map((k) => k.code.length + 1));
     const groups = await this.db
       .selectFrom('deliveries as d')
-      .innerJoin('units as u', 'u.code', 'd.unit_code')
+      .innerJoin('units as u', 'u.id', 'd.unit_id')
       .select((eb) => [sql<string>`substr(u.path, 1, ${sql.lit(prefixLength)})`.as('prefix'), 'd.status', eb.fn.countAll<number>().as('n')])
       .where('d.post_id', '=', postId)
       .where('u.path', '>=', unit.path)
@@ -90,50 +98,43 @@ export class PostTreeService {
       .groupBy([sql`substr(u.path, 1, ${sql.lit(prefixLength)})`, 'd.status'])
       .execute();
 
-    const node: TreeNode = {
-      code: unit.code,
-      name: unit.name,
-      type: unit.type,
-      level: unit.level,
+    const toNode = (u: (typeof kids)[number]): TreeNode => ({
+      code: u.code,
+      name: u.name,
+      type: u.type,
+      level: u.level,
       counts: emptyRollUp(),
       delivery: null,
+      pages: [],
       hasChildren: false,
-    };
-    const children = kids.map((k) => ({
-      path: k.path,
-      node: {
-        code: k.code,
-        name: k.name,
-        type: k.type,
-        level: k.level,
-        counts: emptyRollUp(),
-        delivery: null,
-        hasChildren: false,
-      } as TreeNode,
-    }));
+      retired: u.retired_at !== null,
+    });
+    const node = toNode(unit);
+    const children = kids.map((k) => ({ path: k.path, id: k.id, node: toNode(k) }));
     for (const g of groups) {
       const n = Number(g.n);
       add(node.counts, g.status, n);
       const child = children.find((c) => g.prefix.startsWith(c.path));
       if (child) add(child.node.counts, g.status, n);
     }
-    const shown = [node, ...children.filter((c) => c.node.counts.total > 0).map((c) => c.node)];
+    const shownKids = children.filter((c) => c.node.counts.total > 0);
+    const byId = new Map([[unit.id, node], ...shownKids.map((c) => [c.id, c.node] as const)]);
     const own = await this.db
       .selectFrom('deliveries')
-      .select(['unit_code', 'status', 'permalink', 'reason'])
+      .select(['unit_id', 'page_id', 'status', 'permalink', 'reason'])
       .where('post_id', '=', postId)
-      .where(
-        'unit_code',
-        'in',
-        shown.map((n) => n.code),
-      )
+      .where('unit_id', 'in', [...byId.keys()])
+      .orderBy('id')
       .execute();
-    const byCode = new Map(shown.map((n) => [n.code, n]));
     for (const d of own) {
-      const n = byCode.get(d.unit_code);
-      if (n) n.delivery = { status: d.status as DeliveryStatus, permalink: d.permalink, reason: d.reason };
+      const n = byId.get(d.unit_id!);
+      if (!n) continue;
+      const entry = { status: d.status as DeliveryStatus, permalink: d.permalink, reason: d.reason };
+      n.pages.push({ pageId: d.page_id, ...entry });
+      n.delivery ??= entry;
     }
-    for (const n of shown) n.hasChildren = n.counts.total > (n.delivery ? 1 : 0);
+    const shown = [node, ...shownKids.map((c) => c.node)];
+    for (const n of shown) n.hasChildren = n.counts.total > n.pages.length;
     return { postId, node, children: shown.slice(1) };
   }
 
@@ -142,7 +143,7 @@ export class PostTreeService {
     await this.posts.load(p, postId);
     const rows = await this.db
       .selectFrom('deliveries as d')
-      .innerJoin('units as u', 'u.code', 'd.unit_code')
+      .innerJoin('units as u', 'u.id', 'd.unit_id')
       .select((eb) => [
         'd.reason',
         'd.error_code',

@@ -4,7 +4,7 @@ import { decodeCursor, encodeCursor } from '../shared/cursor';
 import type { Principal } from '../auth/keys.service';
 import { emptyCounts, type DeliveryCounts, type DeliveryStatus, type PostStatus } from '../posts/post-status';
 import type { PostsService } from '../posts/posts.service';
-import { subtreeEnd } from '../tree/units.service';
+import { subtreeEnd, versionAt } from '../tree/units.service';
 
 export interface PostView {
   id: string;
@@ -30,7 +30,10 @@ export interface PostView {
 
 export interface DeliveryView {
   unitCode: string;
+  /** The unit's name when the post went out. */
   unitName: string;
+  /** That unit version has since been retired by a reorganisation. */
+  unitRetired: boolean;
   pageId: string | null;
   status: DeliveryStatus;
   attempts: number;
@@ -81,7 +84,7 @@ export class PostViewsService {
   async counts(p: Principal, postId: string): Promise<DeliveryCounts> {
     const rows = await this.db
       .selectFrom('deliveries')
-      .innerJoin('units', 'units.code', 'deliveries.unit_code')
+      .innerJoin('units', 'units.id', 'deliveries.unit_id')
       .select((eb) => ['deliveries.status', eb.fn.countAll<number>().as('n')])
       .where('deliveries.post_id', '=', postId)
       .where('units.path', '>=', p.unitPath)
@@ -106,7 +109,7 @@ export class PostViewsService {
     const ancestors = ancestorPaths(p.unitPath);
     let query = this.db
       .selectFrom('posts')
-      .innerJoin('units', 'units.code', 'posts.target_unit_code')
+      .innerJoin('units', 'units.id', 'posts.target_unit_id')
       .selectAll('posts')
       .where((eb) => {
         const inside = eb.and([eb('units.path', '>=', p.unitPath), eb('units.path', '<', subtreeEnd(p.unitPath))]);
@@ -134,15 +137,16 @@ export class PostViewsService {
     postId: string,
     q: { status?: DeliveryStatus; unit?: string; limit: number; cursor?: string },
   ): Promise<{ items: DeliveryView[]; nextCursor: string | null }> {
-    await this.posts.load(p, postId);
+    const post = await this.posts.load(p, postId);
     const after = decodeCursor(q.cursor, isIdCursor);
     let query = this.db
       .selectFrom('deliveries')
-      .innerJoin('units', 'units.code', 'deliveries.unit_code')
+      .innerJoin('units', 'units.id', 'deliveries.unit_id')
       .select([
         'deliveries.id',
         'deliveries.unit_code',
         'units.name',
+        'units.retired_at as unit_retired_at',
         'deliveries.page_id',
         'deliveries.status',
         'deliveries.attempts',
@@ -162,8 +166,8 @@ export class PostViewsService {
       .where('units.path', '<', subtreeEnd(p.unitPath));
     if (q.status) query = query.where('deliveries.status', '=', q.status);
     if (q.unit) {
-      // `unit` narrows to that unit's subtree (a province shows its districts and communes).
-      const u = await this.db.selectFrom('units').select('path').where('code', '=', q.unit).executeTakeFirst();
+      // `unit` narrows to that unit's subtree (a province shows its districts and communes), as the tree was when the post went out.
+      const u = await versionAt(this.db, q.unit, post.started_at ?? new Date().toISOString());
       // An unknown unit matches nothing ('//' sorts before every real path; PostgreSQL text cannot hold NUL).
       const path = u?.path ?? '//';
       query = query.where('units.path', '>=', path).where('units.path', '<', subtreeEnd(path));
@@ -179,6 +183,7 @@ export class PostViewsService {
       items: page.map((r) => ({
         unitCode: r.unit_code,
         unitName: r.name,
+        unitRetired: r.unit_retired_at !== null,
         pageId: r.page_id,
         status: r.status as DeliveryStatus,
         attempts: r.attempts,

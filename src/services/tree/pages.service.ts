@@ -1,5 +1,5 @@
 import type { Db } from '../../db/create-db';
-import { ValidationError } from '../../errors/app-error';
+import { NotFoundError, ValidationError } from '../../errors/app-error';
 import type { TokenCipher } from '../../security/token-cipher';
 import { appendAuditMany } from '../governance/audit.service';
 import { parseCsv, throwIfProblems, type RowProblem } from './csv';
@@ -14,7 +14,11 @@ export interface PageLink {
   unitCode: string;
   pageId: string;
   accessToken: string;
+  /** e.g. "Trang chính", or the name of the unit a Page came from; kept when omitted on a re-link. */
+  label?: string | undefined;
 }
+
+export const MAX_LABEL_LENGTH = 200;
 
 export class PagesService {
   constructor(
@@ -22,10 +26,15 @@ export class PagesService {
     private readonly cipher: () => TokenCipher,
   ) {}
 
-  /** Links a Page (and its token, encrypted) to a unit; a new token resets the token status. */
+  /** Links a Page (and its token, encrypted) to a unit, or replaces its token; a new token resets the token status. */
   async link(principal: Principal, link: PageLink): Promise<void> {
     // A unit outside the caller's branch is a 403 here (in a CSV file it is one of the file's problems).
-    const unit = await this.db.selectFrom('units').select('path').where('code', '=', link.unitCode).executeTakeFirst();
+    const unit = await this.db
+      .selectFrom('units')
+      .select('path')
+      .where('code', '=', link.unitCode)
+      .where('retired_at', 'is', null)
+      .executeTakeFirst();
     if (unit) requireScope(principal, unit.path, link.unitCode);
     await this.linkMany(
       principal,
@@ -38,7 +47,10 @@ export class PagesService {
     );
   }
 
-  /** `unit_code,page_id,access_token` CSV, one transaction; any bad row rejects the file. */
+  /**
+   * `unit_code,page_id,access_token[,label]` CSV, one transaction; any bad row rejects the file.
+   * A unit code listed on several lines gives that unit several Pages (in the file's order).
+   */
   async importCsv(principal: Principal, text: string): Promise<{ linked: number; total: number }> {
     const rows = parseCsv(text, ['unit_code', 'page_id', 'access_token']);
     const problems: RowProblem[] = [];
@@ -47,6 +59,7 @@ export class PagesService {
       unitCode: values.unit_code!,
       pageId: values.page_id!,
       accessToken: values.access_token!,
+      label: values.label || undefined,
     }));
     const linked = await this.linkMany(
       principal,
@@ -56,6 +69,31 @@ export class PagesService {
       'import',
     );
     return { linked, total: rows.length };
+  }
+
+  /**
+   * Unlinks a Page from its unit: it is retired, so new posts no longer reach it, and its token
+   * stays (encrypted) for recalls and edits of the posts it already carries.
+   */
+  async unlink(principal: Principal, unitCode: string, pageId: string): Promise<{ unitCode: string; pageId: string; retiredAt: string }> {
+    const row = await this.db
+      .selectFrom('pages')
+      .innerJoin('units', 'units.id', 'pages.unit_id')
+      .select(['pages.page_id', 'pages.retired_at', 'units.path', 'units.code'])
+      .where('pages.page_id', '=', pageId)
+      .where('units.code', '=', unitCode)
+      .where('units.retired_at', 'is', null)
+      .executeTakeFirst();
+    if (!row || row.retired_at) throw new NotFoundError(`Page ${pageId} of unit ${unitCode}`);
+    requireScope(principal, row.path, unitCode);
+    const at = new Date().toISOString();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('pages').set({ retired_at: at, updated_at: at }).where('page_id', '=', pageId).execute();
+      await appendAuditMany(trx, [
+        { actor: principal, action: 'page.unlink', subject: { type: 'page', id: unitCode, path: row.path }, details: { pageId } },
+      ]);
+    });
+    return { unitCode, pageId, retiredAt: at };
   }
 
   private async linkMany(
@@ -68,23 +106,23 @@ export class PagesService {
     const cipher = this.cipher();
     return this.db.transaction().execute(async (trx) => {
       const codes = [...new Set(links.map((l) => l.unitCode))];
-      const units = new Map<string, string>();
+      const units = new Map<string, { id: number; path: string }>();
       for (let i = 0; i < codes.length; i += CHUNK) {
         const found = await trx
           .selectFrom('units')
-          .select(['code', 'path'])
+          .select(['id', 'code', 'path'])
           .where('code', 'in', codes.slice(i, i + CHUNK))
+          .where('retired_at', 'is', null)
           .execute();
-        for (const u of found) units.set(u.code, u.path);
+        for (const u of found) units.set(u.code, { id: u.id, path: u.path });
       }
-      const seenUnit = new Map<string, number>();
       const seenPage = new Map<string, number>();
       for (const l of links) {
-        const path = units.get(l.unitCode);
-        if (!path) report('unit_code', `unknown unit ${l.unitCode}`, l.line);
+        const unit = units.get(l.unitCode);
+        if (!unit) report('unit_code', `unknown unit ${l.unitCode}`, l.line);
         else {
           try {
-            requireScope(principal, path, l.unitCode);
+            requireScope(principal, unit.path, l.unitCode);
           } catch (e) {
             report('unit_code', (e as Error).message, l.line);
           }
@@ -93,73 +131,117 @@ export class PagesService {
         if (!l.accessToken || l.accessToken.length < 10 || /\s/.test(l.accessToken)) {
           report('access_token', 'is missing or malformed', l.line);
         }
-        if (seenUnit.has(l.unitCode)) report('unit_code', `unit ${l.unitCode} appears twice (line ${seenUnit.get(l.unitCode)})`, l.line);
+        if (l.label !== undefined && (l.label.length > MAX_LABEL_LENGTH || /[\u0000-\u001f\u007f]/.test(l.label))) {
+          report('label', `is longer than ${MAX_LABEL_LENGTH} characters or holds control characters`, l.line);
+        }
         if (seenPage.has(l.pageId)) report('page_id', `Page ${l.pageId} appears twice (line ${seenPage.get(l.pageId)})`, l.line);
-        seenUnit.set(l.unitCode, l.line);
         seenPage.set(l.pageId, l.line);
       }
       afterValidation();
-      // A Page may belong to one unit only: reject links that would steal a Page from another unit.
+      // A Page belongs to at most one active unit: reject links that would take a Page from another unit.
+      // A retired Page (unlinked, or left behind by a reorganisation) may be linked again.
       const byPage = new Map(links.map((l) => [l.pageId, l]));
       const pageIds = [...byPage.keys()];
+      const existing = new Map<string, { unitId: number; unitCode: string; label: string | null; retired: boolean }>();
       for (let i = 0; i < pageIds.length; i += CHUNK) {
         const taken = await trx
           .selectFrom('pages')
-          .select(['page_id', 'unit_code'])
-          .where('page_id', 'in', pageIds.slice(i, i + CHUNK))
+          .innerJoin('units', 'units.id', 'pages.unit_id')
+          .select(['pages.page_id', 'pages.unit_id', 'units.code', 'pages.label', 'pages.retired_at', 'units.retired_at as unit_retired_at'])
+          .where('pages.page_id', 'in', pageIds.slice(i, i + CHUNK))
           .execute();
         for (const t of taken) {
+          const retired = t.retired_at !== null || t.unit_retired_at !== null;
+          existing.set(t.page_id, { unitId: t.unit_id, unitCode: t.code, label: t.label, retired });
           const l = byPage.get(t.page_id)!;
-          if (t.unit_code !== l.unitCode) report('page_id', `Page ${t.page_id} is already linked to unit ${t.unit_code}`, l.line);
+          if (!retired && t.code !== l.unitCode) report('page_id', `Page ${t.page_id} is already linked to unit ${t.code}`, l.line);
         }
       }
       afterValidation();
-      const previous = new Map<string, string>();
-      for (let i = 0; i < codes.length; i += CHUNK) {
-        for (const r of await trx
+      // New Pages go after the unit's current ones, in the order given.
+      const nextPosition = new Map<number, number>();
+      const unitIds = [...new Set([...units.values()].map((u) => u.id))];
+      for (let i = 0; i < unitIds.length; i += CHUNK) {
+        const rows = await trx
           .selectFrom('pages')
-          .select(['unit_code', 'page_id'])
-          .where('unit_code', 'in', codes.slice(i, i + CHUNK))
-          .execute()) {
-          previous.set(r.unit_code, r.page_id);
-        }
+          .select((eb) => ['unit_id', eb.fn.max('position').as('max')])
+          .where('unit_id', 'in', unitIds.slice(i, i + CHUNK))
+          .where('retired_at', 'is', null)
+          .groupBy('unit_id')
+          .execute();
+        for (const r of rows) nextPosition.set(r.unit_id, Number(r.max) + 1);
       }
       const now = new Date().toISOString();
-      for (let i = 0; i < links.length; i += CHUNK) {
-        const values = links.slice(i, i + CHUNK).map((l) => ({
-          unit_code: l.unitCode,
-          page_id: l.pageId,
-          token_ciphertext: cipher.encrypt(l.accessToken),
-          token_status: 'unknown',
-          token_status_reason: null,
-          token_checked_at: null,
-          created_at: now,
-          updated_at: now,
-        }));
+      const values = links.map((l) => {
+        const unit = units.get(l.unitCode)!;
+        const before = existing.get(l.pageId);
+        const stays = before && !before.retired && before.unitId === unit.id;
+        let position = 0;
+        if (!stays) {
+          position = nextPosition.get(unit.id) ?? 0;
+          nextPosition.set(unit.id, position + 1);
+        }
+        return {
+          row: {
+            page_id: l.pageId,
+            unit_id: unit.id,
+            unit_code: l.unitCode,
+            label: l.label ?? (stays ? before.label : null),
+            position,
+            token_ciphertext: cipher.encrypt(l.accessToken),
+            token_status: 'unknown',
+            token_status_reason: null,
+            token_checked_at: null,
+            retired_at: null,
+            created_at: now,
+            updated_at: now,
+          },
+          stays: Boolean(stays),
+        };
+      });
+      for (let i = 0; i < values.length; i += CHUNK) {
         await trx
           .insertInto('pages')
-          .values(values)
+          .values(values.slice(i, i + CHUNK).map((v) => v.row))
           .onConflict((oc) =>
-            oc.column('unit_code').doUpdateSet((eb) => ({
-              page_id: eb.ref('excluded.page_id'),
+            oc.column('page_id').doUpdateSet((eb) => ({
+              unit_id: eb.ref('excluded.unit_id'),
+              unit_code: eb.ref('excluded.unit_code'),
+              label: eb.ref('excluded.label'),
               token_ciphertext: eb.ref('excluded.token_ciphertext'),
               token_status: eb.ref('excluded.token_status'),
               token_status_reason: null,
               token_checked_at: null,
+              retired_at: null,
               updated_at: eb.ref('excluded.updated_at'),
             })),
           )
           .execute();
+        // A Page that moved or came back gets its new position; one that stays keeps its place.
+        for (const v of values.slice(i, i + CHUNK)) {
+          if (!v.stays && existing.has(v.row.page_id)) {
+            await trx.updateTable('pages').set({ position: v.row.position }).where('page_id', '=', v.row.page_id).execute();
+          }
+        }
       }
       // One entry per Page: the token of each was set or replaced (the entry never holds the token).
       await appendAuditMany(
         trx,
-        links.map((l) => ({
-          actor: principal,
-          action: 'page.link' as const,
-          subject: { type: 'page', id: l.unitCode, path: units.get(l.unitCode)! },
-          details: { via, pageId: l.pageId, previousPageId: previous.get(l.unitCode) ?? null, tokenReplaced: true },
-        })),
+        links.map((l) => {
+          const before = existing.get(l.pageId);
+          return {
+            actor: principal,
+            action: 'page.link' as const,
+            subject: { type: 'page', id: l.unitCode, path: units.get(l.unitCode)!.path },
+            details: {
+              via,
+              pageId: l.pageId,
+              label: l.label ?? null,
+              previousUnit: before && before.unitCode !== l.unitCode ? before.unitCode : null,
+              tokenReplaced: true,
+            },
+          };
+        }),
       );
       return links.length;
     });

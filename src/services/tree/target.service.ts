@@ -15,7 +15,9 @@ export const TargetSchema = z
   .strict();
 export type Target = z.infer<typeof TargetSchema>;
 
+/** One (unit, Page) the target reaches; a unit without an active Page appears once with `pageId` null. */
 export interface TargetUnit {
+  unitId: number;
   code: string;
   name: string;
   level: number;
@@ -27,19 +29,27 @@ export interface TargetSummary {
   units: number;
   withPage: number;
   withoutPage: number;
+  /** Active Pages of those units (a unit may have several). */
+  pages: number;
   byLevel: Record<string, number>;
 }
 
 /**
- * Resolves a target to units. `subtree` is the unit and all its descendants; `exclude` drops those
- * units and their subtrees; `levels` keeps only units at those depths (root = 0).
+ * Resolves a target to the active units and their active Pages. `subtree` is the unit and all its
+ * descendants; `exclude` drops those units and their subtrees; `levels` keeps only units at those
+ * depths (root = 0). Codes name active units; retired versions are never targeted.
  */
 export class TargetService {
   constructor(private readonly db: Db) {}
 
   /** Validates the target against the tree; errors name the offending field. */
-  async check(target: Target): Promise<{ path: string; level: number; excludePaths: string[] }> {
-    const unit = await this.db.selectFrom('units').select(['path', 'level']).where('code', '=', target.unit).executeTakeFirst();
+  async check(target: Target): Promise<{ id: number; path: string; level: number; excludePaths: string[] }> {
+    const unit = await this.db
+      .selectFrom('units')
+      .select(['id', 'path', 'level'])
+      .where('code', '=', target.unit)
+      .where('retired_at', 'is', null)
+      .executeTakeFirst();
     if (!unit) throw new ValidationError(`target.unit: unknown unit ${target.unit}`, { field: 'target.unit' });
     const excludePaths: string[] = [];
     if (target.exclude?.length) {
@@ -50,6 +60,7 @@ export class TargetService {
         .selectFrom('units')
         .select(['code', 'path'])
         .where('code', 'in', [...new Set(target.exclude)])
+        .where('retired_at', 'is', null)
         .execute();
       const byCode = new Map(found.map((u) => [u.code, u.path]));
       for (const [i, code] of target.exclude.entries()) {
@@ -61,11 +72,14 @@ export class TargetService {
         excludePaths.push(p);
       }
     }
-    return { path: unit.path, level: unit.level, excludePaths };
+    return { id: unit.id, path: unit.path, level: unit.level, excludePaths };
   }
 
   private query(target: Target, path: string, excludePaths: string[]) {
-    let q = this.db.selectFrom('units').leftJoin('pages', 'pages.unit_code', 'units.code');
+    let q = this.db
+      .selectFrom('units')
+      .leftJoin('pages', (j) => j.onRef('pages.unit_id', '=', 'units.id').on('pages.retired_at', 'is', null))
+      .where('units.retired_at', 'is', null);
     q =
       target.scope === 'self'
         ? q.where('units.path', '=', path)
@@ -77,31 +91,40 @@ export class TargetService {
     return q;
   }
 
-  /** Every unit the target reaches, in tree order, with its Page id if linked. */
+  /** Every (unit, Page) the target reaches, in tree order, a unit's Pages in their order. */
   async resolve(target: Target): Promise<TargetUnit[]> {
     const { path, excludePaths } = await this.check(target);
     const rows = await this.query(target, path, excludePaths)
-      .select(['units.code', 'units.name', 'units.level', 'pages.page_id'])
+      .select(['units.id', 'units.code', 'units.name', 'units.level', 'pages.page_id'])
       .orderBy('units.path')
+      .orderBy('pages.position')
+      .orderBy('pages.page_id')
       .execute();
-    return rows.map((r) => ({ code: r.code, name: r.name, level: r.level, pageId: r.page_id ?? null }));
+    return rows.map((r) => ({ unitId: r.id, code: r.code, name: r.name, level: r.level, pageId: r.page_id ?? null }));
   }
 
   /** Counts for a preview, without listing the units. */
   async summarize(target: Target): Promise<TargetSummary> {
     const { path, level, excludePaths } = await this.check(target);
     const rows = await this.query(target, path, excludePaths)
-      .select((eb) => ['units.level', eb.fn.countAll<number>().as('n'), eb.fn.count<number>('pages.page_id').as('p')])
+      .select((eb) => [
+        'units.level',
+        eb.fn.count<number>('units.id').distinct().as('n'),
+        eb.fn.count<number>('pages.page_id').as('p'),
+        eb.fn.count<number>(eb.case().when('pages.page_id', 'is not', null).then(eb.ref('units.id')).end()).distinct().as('w'),
+      ])
       .groupBy('units.level')
       .execute();
     const byLevel: Record<string, number> = {};
     let units = 0;
     let withPage = 0;
+    let pages = 0;
     for (const r of rows) {
       byLevel[String(r.level)] = Number(r.n);
       units += Number(r.n);
-      withPage += Number(r.p);
+      withPage += Number(r.w);
+      pages += Number(r.p);
     }
-    return { unit: { code: target.unit, path, level }, units, withPage, withoutPage: units - withPage, byLevel };
+    return { unit: { code: target.unit, path, level }, units, withPage, withoutPage: units - withPage, pages, byLevel };
   }
 }

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from '../../db/create-db';
+import type { Db, Executor } from '../../db/create-db';
 import type { UnitRow } from '../../db/types';
 import { NotFoundError } from '../../errors/app-error';
 import { appendAudit, type AuditActor } from '../governance/audit.service';
@@ -29,34 +29,64 @@ interface Node {
 export class UnitsService {
   constructor(private readonly db: Db) {}
 
+  /** The active version of a code, else its latest retired version (so a retired code still answers). */
   async get(code: string): Promise<UnitRow> {
-    const unit = await this.db.selectFrom('units').selectAll().where('code', '=', code).executeTakeFirst();
+    const unit = await this.db
+      .selectFrom('units')
+      .selectAll()
+      .where('code', '=', code)
+      .orderBy(sql`retired_at is null`, 'desc')
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
     if (!unit) throw new NotFoundError(`unit ${code}`);
     return unit;
   }
 
-  async find(code: string): Promise<UnitRow | undefined> {
-    return this.db.selectFrom('units').selectAll().where('code', '=', code).executeTakeFirst();
+  /** The version of a code that was active at `at` (created at or before it, not retired by then). */
+  async getAt(code: string, at: string): Promise<UnitRow> {
+    const unit = await versionAt(this.db, code, at);
+    if (!unit) throw new NotFoundError(`unit ${code} at ${at}`);
+    return unit;
   }
 
-  async childCount(code: string): Promise<number> {
+  /** The active version of a code. */
+  async find(code: string): Promise<UnitRow | undefined> {
+    return this.db.selectFrom('units').selectAll().where('code', '=', code).where('retired_at', 'is', null).executeTakeFirst();
+  }
+
+  /** Children of a version: the active ones of an active unit, the ones of its time for a retired one. */
+  async childCount(unitId: number): Promise<number> {
     const r = await this.db
       .selectFrom('units')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('parent_code', '=', code)
+      .where('parent_id', '=', unitId)
       .executeTakeFirstOrThrow();
     return Number(r.n);
   }
 
+  /** The unit's Pages (active ones; a retired unit's last Pages), first Page first. */
+  async pagesOf(unitId: number) {
+    return this.db
+      .selectFrom('pages')
+      .select(['page_id', 'label', 'token_status', 'token_status_reason', 'retired_at'])
+      .where('unit_id', '=', unitId)
+      .orderBy('position')
+      .orderBy('page_id')
+      .execute();
+  }
+
   /**
-   * Imports units from CSV (`code,parent_code,level,type,name`) in one transaction. Idempotent:
-   * re-importing updates names and types and moves units whose parent changed (with their subtrees).
-   * Rows with an empty parent hang under `root`. Any bad row rejects the whole file.
+   * Imports units from CSV (`code,parent_code,level,type,name`) into the active tree, in one
+   * transaction. Idempotent: re-importing updates names and types in place and moves units whose
+   * parent changed (with their subtrees). Rows with an empty parent hang under `root`. Any bad row
+   * rejects the whole file. A change of the tree's structure that past posts must not see (a merger)
+   * is a reorganisation instead (ReorganiseService), which keeps the old versions.
    */
   async importCsv(text: string, actor?: AuditActor): Promise<UnitImportResult> {
     const rows = parseCsv(text, ['code', 'parent_code', 'level', 'type', 'name']);
     return this.db.transaction().execute(async (trx) => {
-      const existing = await trx.selectFrom('units').selectAll().execute();
+      const existing = await trx.selectFrom('units').selectAll().where('retired_at', 'is', null).execute();
       const before = new Map(existing.map((u) => [u.code, u]));
       const nodes = new Map<string, Node>(
         existing.map((u) => [u.code, { code: u.code, parent: u.parent_code, type: u.type, name: u.name }]),
@@ -129,6 +159,7 @@ export class UnitsService {
           .values(
             inserts.slice(i, i + INSERT_CHUNK).map((n) => ({
               code: n.code,
+              parent_id: null,
               parent_code: n.parent,
               level: n.level!,
               type: n.type,
@@ -136,17 +167,28 @@ export class UnitsService {
               path: n.path!,
               created_at: now,
               updated_at: now,
+              retired_at: null,
+              succeeded_by: null,
             })),
           )
+          .execute();
+      }
+      // A moved unit's path may be the old path of another moved unit: clear them first (the active path is unique).
+      for (const n of updates) {
+        await trx
+          .updateTable('units')
+          .set({ path: `!moving:${n.code}` })
+          .where('id', '=', before.get(n.code)!.id)
           .execute();
       }
       for (const n of updates) {
         await trx
           .updateTable('units')
           .set({ parent_code: n.parent, level: n.level!, type: n.type, name: n.name, path: n.path!, updated_at: now })
-          .where('code', '=', n.code)
+          .where('id', '=', before.get(n.code)!.id)
           .execute();
       }
+      if (inserts.length || updates.length) await linkParents(trx);
       const result = { created: inserts.length, updated: updates.length, total: rows.length };
       if (actor) {
         await appendAudit(trx, {
@@ -160,9 +202,13 @@ export class UnitsService {
     });
   }
 
-  /** Units of the subtree rooted at `path` (inclusive), optionally only some levels. */
+  /** Active units of the subtree rooted at `path` (inclusive). */
   subtreeQuery(path: string) {
-    return this.db.selectFrom('units').where('units.path', '>=', path).where('units.path', '<', subtreeEnd(path));
+    return this.db
+      .selectFrom('units')
+      .where('units.retired_at', 'is', null)
+      .where('units.path', '>=', path)
+      .where('units.path', '<', subtreeEnd(path));
   }
 
   /** True when `inner` is `outer` or one of its descendants. */
@@ -170,13 +216,34 @@ export class UnitsService {
     return innerPath.startsWith(outerPath);
   }
 
+  /** Active units (root included). */
   async countAll(): Promise<number> {
     const r = await this.db
       .selectFrom('units')
       .select(sql<number>`count(*)`.as('n'))
+      .where('retired_at', 'is', null)
       .executeTakeFirstOrThrow();
     return Number(r.n);
   }
+}
+
+/** The version of `code` that was active at `at`: created at or before it and not retired by then. */
+export function versionAt(db: Executor, code: string, at: string): Promise<UnitRow | undefined> {
+  return db
+    .selectFrom('units')
+    .selectAll()
+    .where('code', '=', code)
+    .where('created_at', '<=', at)
+    .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', at)]))
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .executeTakeFirst();
+}
+
+/** Points every active unit's `parent_id` at the active version of its `parent_code`. */
+export async function linkParents(trx: Executor): Promise<void> {
+  await sql`update units set parent_id = (select p.id from units p where p.code = units.parent_code and p.retired_at is null)
+    where retired_at is null and parent_code is not null`.execute(trx);
 }
 
 /** Computes `path` and `level` for every node; reports nodes caught in a cycle. */

@@ -56,7 +56,7 @@ export class WebhookDispatcher {
     if (listening.length === 0) return;
     const post = await this.db
       .selectFrom('posts')
-      .innerJoin('units', 'units.code', 'posts.target_unit_code')
+      .innerJoin('units', 'units.id', 'posts.target_unit_id')
       .select(['posts.id', 'posts.target_unit_code', 'posts.total', 'posts.completed_at', 'units.path'])
       .where('posts.id', '=', e.postId)
       .executeTakeFirst();
@@ -72,7 +72,12 @@ export class WebhookDispatcher {
   private async onDeliveryFailed(e: DeliveryFinished): Promise<void> {
     const listening = await this.listening('delivery.failed');
     if (listening.length === 0) return;
-    const unit = await this.db.selectFrom('units').select('path').where('code', '=', e.unitCode).executeTakeFirst();
+    const unit = await this.db
+      .selectFrom('deliveries')
+      .innerJoin('units', 'units.id', 'deliveries.unit_id')
+      .select('units.path')
+      .where('deliveries.id', '=', e.deliveryId)
+      .executeTakeFirst();
     if (!unit) return;
     await this.enqueue(listening, unit.path, {
       id: `evt_dlv_${e.deliveryId}_failed`,

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import crypto from 'node:crypto';
 import type { Db } from '../../db/create-db';
 import type { WebhookRow } from '../../db/types';
@@ -80,6 +81,7 @@ export class WebhooksService {
     const row: WebhookRow = {
       id: `wh_${crypto.randomBytes(9).toString('base64url')}`,
       key_id: p.keyId,
+      unit_id: p.unitId,
       unit_code: p.unitCode,
       url: input.url,
       events: JSON.stringify([...new Set(input.events)]),
@@ -158,17 +160,20 @@ export class WebhooksService {
   }
 
   /**
-   * Live webhooks whose key is still valid, with the current path of the key's unit (units can move).
+   * Live webhooks whose key is still valid, with the current path of the key's unit (units can move,
+   * and a re-scoped key takes its webhooks along). A key whose unit retired in a reorganisation is
+   * suspended, and its webhooks pause until an admin re-scopes it.
    * Cached for ACTIVE_HOOKS_TTL_MS because the dispatcher asks on every event.
    */
   activeHooks(): Promise<ActiveHook[]> {
     if (this.active && Date.now() - this.active.at < ACTIVE_HOOKS_TTL_MS) return this.active.hooks;
     const hooks = this.db
       .selectFrom('webhooks')
-      .innerJoin('units', 'units.code', 'webhooks.unit_code')
       .leftJoin('api_keys', 'api_keys.id', 'webhooks.key_id')
+      .innerJoin('units', (j) => j.on(sql<boolean>`units.id = coalesce(api_keys.unit_id, webhooks.unit_id)`))
       .select(['webhooks.id', 'webhooks.key_id', 'webhooks.events', 'units.path', 'api_keys.id as key_row', 'api_keys.revoked_at'])
       .where('webhooks.deleted_at', 'is', null)
+      .where('units.retired_at', 'is', null)
       .execute()
       .then((rows) =>
         rows
@@ -180,14 +185,16 @@ export class WebhooksService {
     return hooks;
   }
 
-  /** URL and plaintext secret for one send, or undefined when the webhook was deleted or its key revoked. */
+  /** URL and plaintext secret for one send, or undefined when the webhook was deleted, its key revoked or suspended. */
   async loadForSend(id: string): Promise<{ url: string; secret: string } | undefined> {
     const r = await this.db
       .selectFrom('webhooks')
       .leftJoin('api_keys', 'api_keys.id', 'webhooks.key_id')
+      .innerJoin('units', (j) => j.on(sql<boolean>`units.id = coalesce(api_keys.unit_id, webhooks.unit_id)`))
       .select(['webhooks.url', 'webhooks.key_id', 'webhooks.secret_ciphertext', 'api_keys.id as key_row', 'api_keys.revoked_at'])
       .where('webhooks.id', '=', id)
       .where('webhooks.deleted_at', 'is', null)
+      .where('units.retired_at', 'is', null)
       .executeTakeFirst();
     if (!r) return undefined;
     if (r.key_id !== BOOTSTRAP_ADMIN_ID && (r.key_row === null || r.revoked_at !== null)) return undefined;

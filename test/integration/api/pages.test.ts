@@ -6,7 +6,7 @@ const TOKEN_B = 'EAAGsecretTokenBBBBBBBBBBBBBBBB';
 
 describe.each(testDatabases())('linking Pages on $name', (db) => {
   let s: TestStack;
-  const call = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: string | object, type = 'application/json') =>
+  const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: string | object, type = 'application/json') =>
     s.app.inject({
       method,
       url,
@@ -63,7 +63,7 @@ describe.each(testDatabases())('linking Pages on $name', (db) => {
   });
 
   it('replaces a token with PUT, resetting needs_reauth, and refuses a Page owned by another unit', async () => {
-    await s.deps.ledger.markPageNeedsReauth('01', 'password_changed: test');
+    await s.deps.ledger.markPageNeedsReauth('111111111111111', 'password_changed: test');
     expect((await call('GET', '/v1/units/01')).json().page.tokenStatus).toBe('needs_reauth');
     const ok = await call('PUT', '/v1/units/01/page', { pageId: '111111111111111', accessToken: TOKEN_B });
     expect(ok.statusCode).toBe(200);
@@ -77,5 +77,49 @@ describe.each(testDatabases())('linking Pages on $name', (db) => {
     expect(bad.json().error.message).toContain('body.pageId');
     expect(bad.body).not.toContain(TOKEN_A);
     expect((await call('PUT', '/v1/units/zz-unknown/page', { pageId: '5', accessToken: TOKEN_A })).statusCode).toBe(400);
+  });
+
+  it('gives a unit several Pages from one file, with labels, and unlinks one without losing its token', async () => {
+    const csv = [
+      'unit_code,page_id,access_token,label',
+      `31,333333333333331,${TOKEN_A}x1,Trang chính`,
+      `31,333333333333332,${TOKEN_B}x2,Xã cũ`,
+      `31,333333333333333,${TOKEN_B}x3,`,
+    ].join('\n');
+    const res = await call('POST', '/v1/pages/import', csv, 'text/csv');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ linked: 3, total: 3 });
+    const unit = (await call('GET', '/v1/units/31')).json();
+    expect(unit.pages).toEqual([
+      { pageId: '333333333333331', label: 'Trang chính', tokenStatus: 'unknown', tokenStatusReason: null },
+      { pageId: '333333333333332', label: 'Xã cũ', tokenStatus: 'unknown', tokenStatusReason: null },
+      { pageId: '333333333333333', label: null, tokenStatus: 'unknown', tokenStatusReason: null },
+    ]);
+    expect(unit.page).toEqual({ pageId: '333333333333331', tokenStatus: 'unknown', tokenStatusReason: null });
+    expect((await s.deps.targets.summarize({ unit: '31', scope: 'self' })).pages).toBe(3);
+
+    const gone = await call('DELETE', '/v1/units/31/pages/333333333333332');
+    expect(gone.statusCode).toBe(200);
+    expect((await call('GET', '/v1/units/31')).json().pages.map((g: { pageId: string }) => g.pageId)).toEqual([
+      '333333333333331',
+      '333333333333333',
+    ]);
+    const targeted = await s.deps.targets.resolve({ unit: '31', scope: 'self' });
+    expect(targeted.map((t) => t.pageId)).toEqual(['333333333333331', '333333333333333']);
+    const kept = await s.deps.store.db.selectFrom('pages').selectAll().where('page_id', '=', '333333333333332').executeTakeFirstOrThrow();
+    expect(kept.retired_at).not.toBeNull();
+    expect(s.deps.cipher().decrypt(kept.token_ciphertext)).toBe(`${TOKEN_B}x2`);
+    expect((await call('DELETE', '/v1/units/31/pages/333333333333332')).statusCode).toBe(404);
+    // An unlinked Page may be linked again, to any unit.
+    expect((await call('PUT', '/v1/units/48/page', { pageId: '333333333333332', accessToken: TOKEN_A, label: 'Mới' })).statusCode).toBe(200);
+    expect((await call('GET', '/v1/units/48')).json().pages).toContainEqual({
+      pageId: '333333333333332',
+      label: 'Mới',
+      tokenStatus: 'unknown',
+      tokenStatusReason: null,
+    });
+    const dup = await call('POST', '/v1/pages/import', `unit_code,page_id,access_token\n31,444,${TOKEN_A}\n48,444,${TOKEN_B}`, 'text/csv');
+    expect(dup.statusCode).toBe(400);
+    expect(dup.json().error.details.problems[0]).toMatchObject({ line: 3, field: 'page_id' });
   });
 });

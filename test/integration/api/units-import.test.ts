@@ -57,6 +57,10 @@ describe.each(testDatabases())('unit import on $name', (db) => {
       parentCode: 'root',
       childCount: 30,
       page: null,
+      pages: [],
+      activeFrom: expect.any(String),
+      retiredAt: null,
+      succeededBy: [],
     });
   });
 

@@ -36,7 +36,7 @@ describe('lantoa tokens rotate-key', () => {
     ['79', 'EAAGtokenOfHCMC00079'],
     ['001', 'EAAGtokenOfBaDinh001'],
   ]);
-  const admin: Principal = { keyId: BOOTSTRAP_ADMIN_ID, name: 'admin', role: 'admin', unitCode: 'root', unitPath: '/root/' };
+  const admin: Principal = { keyId: BOOTSTRAP_ADMIN_ID, name: 'admin', role: 'admin', unitId: 1, unitCode: 'root', unitPath: '/root/' };
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   async function ciphertexts(): Promise<Map<string, string>> {
