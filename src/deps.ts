@@ -28,6 +28,7 @@ import { AuditService } from './services/governance/audit.service';
 import { EditsService } from './services/governance/edits.service';
 import { RecallService } from './services/governance/recall.service';
 import { TokenHealthService } from './services/governance/token-health.service';
+import { ReorganiseService } from './services/tree/reorganise.service';
 
 /** Everything a process needs, built from the config. The API and the workers share this. */
 export interface Deps {
@@ -45,6 +46,8 @@ export interface Deps {
   targets: TargetService;
   keys: KeysService;
   pages: PagesService;
+  /** Moves the organisation to a new tree (dry run or one transaction), keeping the old versions. */
+  reorganise: ReorganiseService;
   posts: PostsService;
   postViews: PostViewsService;
   /** The delivery ledger: the only writer of `deliveries` (fenced claims, one write batcher). */
@@ -119,6 +122,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     targets,
     keys: new KeysService(db, config.adminApiKey),
     pages: new PagesService(db, getCipher),
+    reorganise: new ReorganiseService(db, store.dialect, queues, log),
     posts,
     postViews: new PostViewsService(db, posts),
     ledger,

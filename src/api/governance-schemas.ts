@@ -14,6 +14,8 @@ export const KeyView = z.object({
   name: z.string(),
   role: z.enum(ROLES),
   unit: z.string(),
+  /** Its unit was retired by a reorganisation: every call answers 403 unit_retired until it is re-scoped. */
+  suspended: z.boolean(),
   createdBy: z.string(),
   createdAt: z.string(),
   revokedAt: z.string().nullable(),

@@ -57,6 +57,29 @@ export const UnitView = z.object({
   succeededBy: z.array(z.string()),
 });
 
+const csvText = z.string().max(20 * 1024 * 1024).refine(hasNoNul, NO_NUL_MESSAGE);
+export const ReorganiseBody = z
+  .object({
+    units: csvText.describe('the new tree, CSV code,parent_code,level,type,name (as POST /v1/units/import)'),
+    merges: csvText.describe('CSV new_code,old_code,kind (kind full or partial): which old units each new unit absorbed'),
+    apply: z.boolean().optional().describe('false (default): a dry run that changes nothing'),
+    pages: z.enum(['carry', 'none']).optional().describe('carry (default): Pages follow the merge rows; none: only kept units keep theirs'),
+    force: z.boolean().optional().describe('apply even when posts are blocked, cancelling them (reason unit_retired)'),
+  })
+  .strict();
+export const ReorganiseResult = z.object({
+  applied: z.boolean(),
+  units: z.object({ kept: z.number(), renamed: z.number(), created: z.number(), retired: z.number() }),
+  pages: z.object({
+    carried: z.number(),
+    retired: z.number(),
+    unassigned: z.array(z.object({ unitCode: z.string(), pageId: z.string() })),
+  }),
+  keys: z.object({ suspended: z.array(z.object({ id: z.string(), name: z.string(), unit: z.string() })) }),
+  posts: z.object({ blocked: z.array(z.object({ id: z.string(), status: z.string(), targetUnit: z.string() })) }),
+});
+export const RescopeKeyBody = z.object({ unit: z.string().regex(UNIT_CODE_RE, 'expected a unit code') }).strict();
+
 export const Counts = z.object(
   Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, z.number()])) as Record<(typeof DELIVERY_STATUSES)[number], z.ZodNumber>,
 );

@@ -13,6 +13,8 @@ import {
   PageImportResult,
   PageParams,
   PutPageBody,
+  ReorganiseBody,
+  ReorganiseResult,
   UnitAtQuery,
   UnitCodeParam,
   UnitImportResult,
@@ -64,6 +66,25 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
         requireRole(p, ['admin'], 'import units');
         if (p.unitCode !== ROOT_CODE) throw new ForbiddenError('only an admin of root may import the unit tree');
         return deps.units.importCsv(req.body, p);
+      },
+    });
+
+    app.post('/units/reorganise', {
+      preValidation: allow(['admin'], 'reorganise the unit tree'),
+      bodyLimit: 48 * 1024 * 1024,
+      schema: {
+        tags: ['units'],
+        summary:
+          'Move the organisation to a new tree (admin of root): a dry run by default, or one audited transaction with apply: true. ' +
+          'Retired units keep their names and history; Pages follow the merge rows.',
+        security,
+        body: ReorganiseBody,
+        response: { 200: ReorganiseResult, ...errorResponses },
+      },
+      handler: async (req) => {
+        const p = principalOf(req);
+        requireRole(p, ['admin'], 'reorganise the unit tree');
+        return deps.reorganise.run(p, req.body);
       },
     });
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Deps } from '../../deps';
 import { allow, principalOf } from '../auth';
 import { KeyIdParam, KeysQuery, KeyView, RevokedKey } from '../governance-schemas';
-import { errorResponses } from '../schemas';
+import { errorResponses, RescopeKeyBody } from '../schemas';
 import { z } from 'zod';
 
 const security = [{ bearer: [] }];
@@ -37,6 +37,20 @@ export function keysRoutes(deps: Deps): FastifyPluginAsyncZod {
         response: { 200: RevokedKey, ...errorResponses },
       },
       handler: async (req) => deps.keys.revoke(principalOf(req), req.params.id),
+    });
+
+    app.patch('/keys/:id', {
+      preValidation: allow(['admin'], 're-scope keys'),
+      schema: {
+        tags: ['keys'],
+        summary:
+          "Re-scope a key of the caller's subtree to another active unit (admin): how a key suspended by a reorganisation (403 unit_retired) gets back to work. Audited.",
+        security,
+        params: KeyIdParam,
+        body: RescopeKeyBody,
+        response: { 200: KeyView, ...errorResponses },
+      },
+      handler: async (req) => deps.keys.rescope(principalOf(req), req.params.id, req.body.unit),
     });
   };
 }

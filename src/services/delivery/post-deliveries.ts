@@ -54,8 +54,13 @@ export async function insertForPost(
     .execute();
 }
 
-/** Not-yet-sent deliveries of a withdrawn post become `cancelled` (`post_cancelled` or `post_recalled`). */
-export async function cancelQueued(trx: Executor, postId: string, reason: 'post_cancelled' | 'post_recalled', at: string): Promise<number> {
+/** Not-yet-sent deliveries of a withdrawn post become `cancelled` (`post_cancelled`, `post_recalled`, or `unit_retired` by a forced reorganisation). */
+export async function cancelQueued(
+  trx: Executor,
+  postId: string,
+  reason: 'post_cancelled' | 'post_recalled' | 'unit_retired',
+  at: string,
+): Promise<number> {
   const res = await trx
     .updateTable('deliveries')
     .set({ status: 'cancelled', reason, updated_at: at })

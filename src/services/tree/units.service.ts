@@ -3,7 +3,7 @@ import type { Db, Executor } from '../../db/create-db';
 import type { UnitRow } from '../../db/types';
 import { NotFoundError } from '../../errors/app-error';
 import { appendAudit, type AuditActor } from '../governance/audit.service';
-import { parseCsv, throwIfProblems, type RowProblem } from './csv';
+import { parseCsv, throwIfProblems, type CsvRow, type RowProblem } from './csv';
 import { ROOT_CODE, subtreeEnd, UNIT_CODE_RE } from './unit-paths';
 
 // The path facts live in ./unit-paths (imported by audit and keys without pulling this service in);
@@ -17,7 +17,7 @@ export interface UnitImportResult {
   total: number;
 }
 
-interface Node {
+export interface Node {
   code: string;
   parent: string | null;
   type: string;
@@ -91,48 +91,7 @@ export class UnitsService {
       const nodes = new Map<string, Node>(
         existing.map((u) => [u.code, { code: u.code, parent: u.parent_code, type: u.type, name: u.name }]),
       );
-      const problems: RowProblem[] = [];
-      const fileLevels = new Map<string, { line: number; level: number }>();
-
-      for (const { line, values } of rows) {
-        const { code, parent_code: parent, level, type, name } = values as Record<string, string>;
-        const bad = (field: string, message: string) => problems.push({ line, field, message });
-        if (!UNIT_CODE_RE.test(code!)) bad('code', `"${code}" is not a valid code (1-64 letters, digits, _ or -)`);
-        else if (code === ROOT_CODE) bad('code', '"root" is reserved for the central unit');
-        else if (fileLevels.has(code!)) bad('code', `duplicate code ${code} (first on line ${fileLevels.get(code!)!.line})`);
-        if (parent && !UNIT_CODE_RE.test(parent)) bad('parent_code', `"${parent}" is not a valid code`);
-        if (parent === code) bad('parent_code', 'a unit cannot be its own parent');
-        const lvl = Number(level);
-        if (!/^\d+$/.test(level ?? '') || lvl < 1) bad('level', `"${level}" is not a positive integer`);
-        if (!type) bad('type', 'is empty');
-        else if (type.length > 100) bad('type', 'is longer than 100 characters');
-        if (!name) bad('name', 'is empty');
-        else if (name.length > 200) bad('name', 'is longer than 200 characters');
-        if (UNIT_CODE_RE.test(code!) && code !== ROOT_CODE && !fileLevels.has(code!)) {
-          fileLevels.set(code!, { line, level: lvl });
-          nodes.set(code!, { code: code!, parent: parent || ROOT_CODE, type: type ?? '', name: name ?? '' });
-        }
-      }
-      for (const { line, values } of rows) {
-        const parent = values.parent_code;
-        if (parent && UNIT_CODE_RE.test(parent) && !nodes.has(parent)) {
-          problems.push({ line, field: 'parent_code', message: `unknown parent ${parent}` });
-        }
-      }
-      throwIfProblems(problems, 'unit import rejected');
-
-      // Paths and levels of the merged tree; a cycle or a level that contradicts the tree rejects the file.
-      resolvePaths(nodes, (code, message) => problems.push({ line: fileLevels.get(code)?.line ?? 0, field: 'parent_code', message }));
-      for (const [code, { line, level }] of fileLevels) {
-        const n = nodes.get(code)!;
-        if (n.level !== undefined && n.level !== level) {
-          problems.push({
-            line,
-            field: 'level',
-            message: `level ${level} contradicts the tree: ${code} sits at depth ${n.level} under ${n.parent}`,
-          });
-        }
-      }
+      const problems = readUnitTree(rows, nodes);
       throwIfProblems(problems, 'unit import rejected');
 
       const now = new Date().toISOString();
@@ -244,6 +203,56 @@ export function versionAt(db: Executor, code: string, at: string): Promise<UnitR
 export async function linkParents(trx: Executor): Promise<void> {
   await sql`update units set parent_id = (select p.id from units p where p.code = units.parent_code and p.retired_at is null)
     where retired_at is null and parent_code is not null`.execute(trx);
+}
+
+/**
+ * Reads unit rows (`code,parent_code,level,type,name`) into `nodes` (which may already hold the tree
+ * they are merged into, and must hold `root`) and resolves every node's path and level. Returns the
+ * rows' problems, each naming its line and field; `nodes` is only meaningful when there are none.
+ */
+export function readUnitTree(rows: CsvRow[], nodes: Map<string, Node>): RowProblem[] {
+  const problems: RowProblem[] = [];
+  const fileLevels = new Map<string, { line: number; level: number }>();
+  for (const { line, values } of rows) {
+    const { code, parent_code: parent, level, type, name } = values as Record<string, string>;
+    const bad = (field: string, message: string) => problems.push({ line, field, message });
+    if (!UNIT_CODE_RE.test(code!)) bad('code', `"${code}" is not a valid code (1-64 letters, digits, _ or -)`);
+    else if (code === ROOT_CODE) bad('code', '"root" is reserved for the central unit');
+    else if (fileLevels.has(code!)) bad('code', `duplicate code ${code} (first on line ${fileLevels.get(code!)!.line})`);
+    if (parent && !UNIT_CODE_RE.test(parent)) bad('parent_code', `"${parent}" is not a valid code`);
+    if (parent === code) bad('parent_code', 'a unit cannot be its own parent');
+    const lvl = Number(level);
+    if (!/^\d+$/.test(level ?? '') || lvl < 1) bad('level', `"${level}" is not a positive integer`);
+    if (!type) bad('type', 'is empty');
+    else if (type.length > 100) bad('type', 'is longer than 100 characters');
+    if (!name) bad('name', 'is empty');
+    else if (name.length > 200) bad('name', 'is longer than 200 characters');
+    if (UNIT_CODE_RE.test(code!) && code !== ROOT_CODE && !fileLevels.has(code!)) {
+      fileLevels.set(code!, { line, level: lvl });
+      nodes.set(code!, { code: code!, parent: parent || ROOT_CODE, type: type ?? '', name: name ?? '' });
+    }
+  }
+  for (const { line, values } of rows) {
+    const parent = values.parent_code;
+    if (parent && UNIT_CODE_RE.test(parent) && !nodes.has(parent)) {
+      problems.push({ line, field: 'parent_code', message: `unknown parent ${parent}` });
+    }
+  }
+  if (problems.length) return problems;
+
+  // Paths and levels of the merged tree; a cycle or a level that contradicts the tree rejects the file.
+  resolvePaths(nodes, (code, message) => problems.push({ line: fileLevels.get(code)?.line ?? 0, field: 'parent_code', message }));
+  for (const [code, { line, level }] of fileLevels) {
+    const n = nodes.get(code)!;
+    if (n.level !== undefined && n.level !== level) {
+      problems.push({
+        line,
+        field: 'level',
+        message: `level ${level} contradicts the tree: ${code} sits at depth ${n.level} under ${n.parent}`,
+      });
+    }
+  }
+  return problems;
 }
 
 /** Computes `path` and `level` for every node; reports nodes caught in a cycle. */
