@@ -12,7 +12,7 @@ import { loadConfig, readEnv } from '../config';
 import { GraphClient } from '../src/graph/graph-client';
 import { createLogger } from '../src/logger';
 import { probeRedis } from '../src/queues/redis';
-import { seedOrganisation, startStack, type Stack } from '../dev/stack';
+import { seedOrganisation, startStack, UNITS_CSV_2025_03, type Stack } from '../dev/stack';
 import { SimulatorProcess } from './reliability/procs';
 
 const LOGNORMAL = { medianMs: 400, sigma: 0.5 };
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   });
   const concurrency = stack.config.queue.concurrency;
   try {
-    const { pages } = await seedOrganisation(stack, undefined, {
+    const { pages } = await seedOrganisation(stack, fs.readFileSync(UNITS_CSV_2025_03, 'utf8'), {
       seedSim: async (seeds) => void (await control('pages', { pages: seeds })),
     });
     const editor = (await stack.admin.createKey({ name: 'bench editor', role: 'editor', unit: 'root' })).key;

@@ -11,8 +11,14 @@ import { createGraphSimulator, type GraphSimulator, type SimulatorOptions } from
 import { generateEncryptionKey } from '../src/security/token-cipher';
 import { startWorkers, type Workers } from '../workers/create-workers';
 
-/** The bundled tree: GSO administrative units as of 2025-03-01 (see data/README.md). */
-export const UNITS_CSV = path.resolve(__dirname, '../data/vn-admin-units-2025-03.csv');
+/** GSO administrative units as of 2025-03-01, before the July 2025 merger: 10,806 rows + root = 10,807 Pages (data/README.md). */
+export const UNITS_CSV_2025_03 = path.resolve(__dirname, '../data/vn-admin-units-2025-03.csv');
+/** The tree after the reorganisation of 2025-07-01 (provinces and communes, no districts): 3,355 rows + root = 3,356 Pages. */
+export const UNITS_CSV_2025_07 = path.resolve(__dirname, '../data/vn-admin-units-2025-07.csv');
+/** `new_code,old_code,kind`: which 2025-03 units each 2025-07 unit absorbed. */
+export const MERGES_CSV_2025_07 = path.resolve(__dirname, '../data/vn-2025-07-merges.csv');
+/** The default tree of seedOrganisation (and so of the demo): the current one, 2025-07. Pass the text of another to pick it. */
+export const UNITS_CSV = UNITS_CSV_2025_07;
 
 export interface Stack {
   config: Config;
@@ -104,7 +110,8 @@ export function simulatedPageId(i: number): string {
 
 /**
  * Imports the unit tree through the API, creates one simulated Page per unit (root included) with
- * its own token, and links them all through `POST /v1/pages/import`.
+ * its own token, and links them all through `POST /v1/pages/import`. The tree is the text of a units
+ * CSV, by default UNITS_CSV (2025-07); `fs.readFileSync(UNITS_CSV_2025_03, 'utf8')` picks the old one.
  */
 export async function seedOrganisation(
   stack: Stack,

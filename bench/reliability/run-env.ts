@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import type { ApiClient } from '../../src/cli/api-client';
-import { seedOrganisation, startStack, subtreeCodes, UNITS_CSV, type Stack } from '../../dev/stack';
+import { seedOrganisation, startStack, subtreeCodes, UNITS_CSV_2025_03, type Stack } from '../../dev/stack';
 import { createLogger } from '../../src/logger';
 import { generateEncryptionKey } from '../../src/security/token-cipher';
 import { evaluate, type RunResult } from './report';
@@ -46,7 +46,7 @@ export interface Shared {
   pg?: PgCluster;
 }
 
-const UNITS_TEXT = fs.readFileSync(UNITS_CSV, 'utf8');
+const UNITS_TEXT = fs.readFileSync(UNITS_CSV_2025_03, 'utf8');
 const FINAL_POST = ['published', 'partially_failed', 'failed', 'cancelled'];
 
 async function freshDatabase(opts: SuiteOptions, label: string): Promise<{ url: string; drop(): Promise<void> }> {

@@ -2,6 +2,84 @@ import axios, { type AxiosInstance } from 'axios';
 import type { LevelProgress } from '../services/read-models/post-levels.service';
 import type { PostView } from '../services/read-models/post-views.service';
 
+/** An error answer of the API (status >= 400), with the `error` body's code and details. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | undefined,
+    readonly details: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** `POST /v1/units/reorganise` body: the new tree and the merges as CSV text. */
+export interface ReorganiseInput {
+  /** CSV `code,parent_code,level,type,name` of the new tree. */
+  units: string;
+  /** CSV `new_code,old_code,kind` (kind full|partial). */
+  merges: string;
+  /** Default false: a dry run that changes nothing. */
+  apply?: boolean;
+  /** `carry` (default): Pages move to the successor units; `none`: only Pages of kept units stay. */
+  pages?: 'carry' | 'none';
+  /** Apply even when posts are still being delivered (they are listed in `posts.blocked`). */
+  force?: boolean;
+}
+
+/** The 200 answer of `POST /v1/units/reorganise` (the plan, or what was applied). */
+export interface ReorganiseResult {
+  applied: boolean;
+  units: { kept: number; renamed: number; created: number; retired: number };
+  pages: { carried: number; retired: number; unassigned: Array<{ unitCode: string; pageId: string }> };
+  keys: { suspended: Array<{ id: string; name: string; unit: string }> };
+  posts: { blocked: Array<{ id: string; status: string; targetUnit: string }> };
+}
+
+/** One problem of a 400 `validation_failed` answer of the reorganisation. */
+export interface ReorganiseProblem {
+  file: 'units' | 'merges';
+  line: number;
+  field: string;
+  message: string;
+}
+
+export interface UnitPageView {
+  pageId: string;
+  label: string | null;
+  tokenStatus: string;
+  tokenStatusReason: string | null;
+}
+
+/** `GET /v1/units/{code}[?at=ISO]`. */
+export interface UnitView {
+  code: string;
+  name: string;
+  type: string;
+  level: number;
+  parentCode: string | null;
+  childCount: number;
+  page: { pageId: string; tokenStatus: string; tokenStatusReason: string | null } | null;
+  pages: UnitPageView[];
+  retiredAt: string | null;
+  succeededBy: string[];
+}
+
+export interface KeyView {
+  id: string;
+  name: string;
+  role: string;
+  unit: string;
+  createdBy: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+/** A reorganisation of 10,807 units is one long transaction: allow it more than the default timeout. */
+const REORGANISE_TIMEOUT_MS = 600_000;
+
 /** Thin REST client used by the CLI and the demo (they talk to the API like any internal tool). */
 export class ApiClient {
   private readonly http: AxiosInstance;
@@ -28,16 +106,23 @@ export class ApiClient {
     path: string,
     body?: unknown,
     contentType = 'application/json',
+    timeout?: number,
   ): Promise<T> {
     const res = await this.http.request({
       method,
       url: path,
       data: body,
+      ...(timeout !== undefined ? { timeout } : {}),
       headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
     });
     if (res.status >= 400) {
-      const e = (res.data as { error?: { code?: string; message?: string } })?.error;
-      throw new Error(`${method.toUpperCase()} ${path} → ${res.status} ${e?.code ?? ''}: ${e?.message ?? JSON.stringify(res.data)}`);
+      const e = (res.data as { error?: { code?: string; message?: string; details?: unknown } })?.error;
+      throw new ApiError(
+        `${method.toUpperCase()} ${path} → ${res.status} ${e?.code ?? ''}: ${e?.message ?? JSON.stringify(res.data)}`,
+        res.status,
+        e?.code,
+        e?.details,
+      );
     }
     return res.data as T;
   }
@@ -47,6 +132,18 @@ export class ApiClient {
   }
   importPages(csv: string) {
     return this.call<{ linked: number; total: number }>('post', '/v1/pages/import', csv, 'text/csv');
+  }
+  /** Plans (dry run, the default) or applies a reorganisation of the unit tree (admin of root). */
+  reorganise(input: ReorganiseInput) {
+    return this.call<ReorganiseResult>('post', '/v1/units/reorganise', input, 'application/json', REORGANISE_TIMEOUT_MS);
+  }
+  /** A unit as it is now, or the version that was active at `at` (ISO time; it may have retired since). */
+  getUnit(code: string, at?: string) {
+    return this.call<UnitView>('get', `/v1/units/${encodeURIComponent(code)}${at ? `?at=${encodeURIComponent(at)}` : ''}`);
+  }
+  /** Moves a key to another (active) unit, e.g. one suspended because its unit retired (admin). */
+  rescopeKey(id: string, unit: string) {
+    return this.call<KeyView>('patch', `/v1/keys/${encodeURIComponent(id)}`, { unit });
   }
   createKey(body: { name: string; role: string; unit: string }) {
     return this.call<{ id: string; key: string; name: string; role: string; unit: string }>('post', '/v1/keys', body);

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadCliEnv } from '../../config/cli';
 import { ApiClient } from './api-client';
 import { levelSummary, watchPostLevels } from './watch';
+import { reorganiseCommand } from './reorganise';
 import { rotateKeyCommand } from './rotate-key';
 
 const USAGE = `lantoa — command line for a running Lan Tỏa API
@@ -12,6 +13,13 @@ Usage: lantoa [--url URL] [--key KEY] <command> [options]
 
 Commands:
   units import <file.csv>                        import code,parent_code,level,type,name
+  units reorganise <units.csv> <merges.csv> [--apply] [--force] [--pages carry|none]
+                                                 move to a new tree (units.csv) by the merges
+                                                 new_code,old_code,kind: prints the plan (a dry run unless
+                                                 --apply): units kept/renamed/created/retired, Pages
+                                                 carried/retired, the first 20 unassigned Pages, keys
+                                                 suspended, posts still being delivered (they block
+                                                 --apply unless --force); exit 1 on rejected input
   pages import <file.csv>                        link unit_code,page_id,access_token
   keys create --name N --role R --unit CODE      create an API key (shown once)
   posts submit --message M --unit CODE [--scope subtree|self] [--levels 1,2] [--exclude a,b]
@@ -46,10 +54,13 @@ async function main(argv: string[]): Promise<number> {
       'publish-at': { type: 'string' },
       reason: { type: 'string' },
       'dry-run': { type: 'boolean' },
+      apply: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      pages: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
-  const [cmd, sub, arg] = positionals;
+  const [cmd, sub, arg, arg2] = positionals;
   if (values.help || !cmd) {
     console.log(USAGE);
     return values.help ? 0 : 2;
@@ -72,6 +83,14 @@ async function main(argv: string[]): Promise<number> {
     case 'units import':
       print(await api.importUnits(fs.readFileSync(need(arg, '<file.csv>'), 'utf8')));
       return 0;
+    case 'units reorganise':
+      return reorganiseCommand(api, {
+        unitsFile: need(arg, '<units.csv>'),
+        mergesFile: need(arg2, '<merges.csv>'),
+        apply: values.apply,
+        force: values.force,
+        pages: values.pages,
+      });
     case 'pages import':
       print(await api.importPages(fs.readFileSync(need(arg, '<file.csv>'), 'utf8')));
       return 0;

@@ -29,6 +29,8 @@ export interface WatchResult {
 export interface WatchOptions {
   intervalMs?: number;
   stream?: NodeJS.WritableStream;
+  /** Labels of the level bars when the tree's levels are not central / provinces / districts / communes. */
+  levelNames?: Record<number, string>;
 }
 
 /** Draws the progress (see watchPostLevels) until the post is final; returns the final view. */
@@ -60,7 +62,8 @@ export async function watchPostLevels(api: ApiClient, postId: string, opts: Watc
   let view = await api.getPost(postId);
   let levels: LevelProgress[] = [];
   let levelsAt = 0;
-  const labelWidth = Math.max('all Pages'.length, ...Object.values(LEVEL_NAMES).map((n) => n.length));
+  const label = (level: number) => opts.levelNames?.[level] ?? levelName(level);
+  const labelWidth = Math.max('all Pages'.length, ...Object.values({ ...LEVEL_NAMES, ...opts.levelNames }).map((n) => n.length));
   const main = bars.create(Math.max(view.total, 1), 0, {
     label: 'all Pages'.padEnd(labelWidth),
     published: 0,
@@ -93,7 +96,7 @@ export async function watchPostLevels(api: ApiClient, postId: string, opts: Watc
         bar = bars.create(
           Math.max(l.total, 1),
           0,
-          { label: levelName(l.level).padEnd(labelWidth), done: 0, published: 0, failed: 0, skipped: 0 },
+          { label: label(l.level).padEnd(labelWidth), done: 0, published: 0, failed: 0, skipped: 0 },
           { format: levelFormat },
         );
         levelBars.set(l.level, bar);

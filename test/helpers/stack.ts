@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import { createLogger } from '../../src/logger';
-import { seedOrganisation, startStack, UNITS_CSV, type Stack, type StackOptions } from '../../dev/stack';
+import { seedOrganisation as seedTree, startStack, UNITS_CSV_2025_03, type Stack, type StackOptions } from '../../dev/stack';
 import type { TestDatabase } from './databases';
 import { dropPrefix, REDIS_URL, uniquePrefix } from './redis';
 import { loadTestEnv } from '../../config/test-env';
 
-export const UNITS_TEXT = fs.readFileSync(UNITS_CSV, 'utf8');
+/** The tests run on the 2025-03 tree (10,807 units with districts; their unit codes come from it). */
+export const UNITS_TEXT = fs.readFileSync(UNITS_CSV_2025_03, 'utf8');
 
 export interface TestStack extends Stack {
   dispose(): Promise<void>;
@@ -41,7 +42,10 @@ export async function startTestStack(db: TestDatabase, label: string, opts: Stac
   });
 }
 
-export { seedOrganisation };
+/** dev/stack's seedOrganisation on the tests' tree (UNITS_TEXT, 2025-03) unless told otherwise. */
+export function seedOrganisation(stack: Stack, csvText: string = UNITS_TEXT, opts: Parameters<typeof seedTree>[2] = {}) {
+  return seedTree(stack, csvText, opts);
+}
 
 /** Polls until `check` returns a value or the time runs out (no timing assertions: only a ceiling). */
 export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, stepMs = 100): Promise<T> {

@@ -5,7 +5,7 @@ import { generateEncryptionKey } from '../../src/security/token-cipher';
 import { createLogger } from '../../src/logger';
 import { seedOrganisation, startStack, type Stack } from '../../dev/stack';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
-import { waitFor } from '../helpers/stack';
+import { UNITS_TEXT, waitFor } from '../helpers/stack';
 
 /** Redis unreachable at approve time: the approval is kept (the posts table is the outbox) and published once Redis is back. */
 describe('approval while Redis is down', () => {
@@ -29,7 +29,7 @@ describe('approval while Redis is down', () => {
 
   it('answers 202 and keeps the approval; /readyz and /v1/queues say 503; the reconciler publishes it when Redis is back', async () => {
     down = await startStack({ env: { ...env, REDIS_URL: 'redis://127.0.0.1:1' }, workers: false, log: createLogger('silent') });
-    const { pages } = await seedOrganisation(down);
+    const { pages } = await seedOrganisation(down, UNITS_TEXT);
     const editor = down.admin.withKey((await down.admin.createKey({ name: 'e', role: 'editor', unit: 'root' })).key);
     const approver = down.admin.withKey((await down.admin.createKey({ name: 'a', role: 'approver', unit: 'root' })).key);
     const post = await editor.createPost({ message: 'Phê duyệt khi Redis ngừng', target: { unit: '001', scope: 'subtree' } });
