@@ -39,7 +39,7 @@ describe('dashboard string catalogues', () => {
     const literal = [...code.matchAll(/\bt\(\s*'([^']+)'/g)].map((m) => m[1]!);
     const ternary = [...code.matchAll(/\bt\(\s*[^'()]+\?\s*'([^']+)'\s*:\s*'([^']+)'/g)].flatMap((m) => [m[1]!, m[2]!]);
     const families = [
-      ...['posts', 'pages', 'queues'].map((n) => `nav.${n}`),
+      ...['posts', 'pages', 'queues', 'reorganise'].map((n) => `nav.${n}`),
       ...['live', 'reconnecting', 'ended', 'idle'].map((s) => `live.${s}`),
       ...['attention', 'needs_reauth', 'expiring'].map((f) => `pages.filter.${f}`),
       ...['deliveries', 'fanout'].flatMap((q) => [`queues.${q}`, `queues.${q}Hint`]),

@@ -19,10 +19,12 @@ export const session = {
 };
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  /** `details` is the error body's `details` (e.g. `{problems: […]}` of a 400), or null. */
+  constructor(status, code, message, details = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details;
   }
 
   /** A 404 from the router itself: the route does not exist on this server (yet). */
@@ -43,7 +45,12 @@ async function toError(res) {
   } catch {
     /* not JSON */
   }
-  return new ApiError(res.status, body?.error?.code ?? `HTTP_${res.status}`, body?.error?.message ?? res.statusText);
+  return new ApiError(
+    res.status,
+    body?.error?.code ?? `HTTP_${res.status}`,
+    body?.error?.message ?? res.statusText,
+    body?.error?.details ?? null,
+  );
 }
 
 function headers(extra = {}) {

@@ -5,19 +5,23 @@ import { pagesView } from './views/pages.js';
 import { postDetailView } from './views/post-detail.js';
 import { postsView } from './views/posts.js';
 import { queuesView } from './views/queues.js';
+import { canReorganise, reorganiseView } from './views/reorganise.js';
 import { signInView } from './views/signin.js';
 
-/** Hash routes: `#/posts`, `#/posts/<id>`, `#/pages`, `#/queues`. Each view returns its cleanup. */
+/** Hash routes: `#/posts`, `#/posts/<id>`, `#/pages`, `#/queues`, `#/reorganise`. Each view returns its cleanup. */
 const ROUTES = [
   { re: /^#\/posts\/([0-9a-fA-F-]{36})$/, view: postDetailView, nav: 'posts' },
   { re: /^#\/pages$/, view: pagesView, nav: 'pages' },
   { re: /^#\/queues$/, view: queuesView, nav: 'queues' },
+  { re: /^#\/reorganise$/, view: reorganiseView, nav: 'reorganise' },
   { re: /^#\/posts$/, view: postsView, nav: 'posts' },
 ];
 const NAV = [
   { id: 'posts', href: '#/posts' },
   { id: 'pages', href: '#/pages' },
   { id: 'queues', href: '#/queues' },
+  // Only for an admin key over the whole tree (the server checks it too); other keys never see the link.
+  { id: 'reorganise', href: '#/reorganise', show: canReorganise },
 ];
 
 const header = document.getElementById('top');
@@ -68,7 +72,9 @@ function renderHeader(active) {
     ? h(
         'nav',
         { class: 'nav', 'aria-label': t('nav.label') },
-        NAV.map((n) => h('a', { href: n.href, class: 'nav__link', 'aria-current': n.id === active ? 'page' : null }, t(`nav.${n.id}`))),
+        NAV.filter((n) => !n.show || n.show(me)).map((n) =>
+          h('a', { href: n.href, class: 'nav__link', 'aria-current': n.id === active ? 'page' : null }, t(`nav.${n.id}`)),
+        ),
       )
     : null;
   replace(header, skip, h('div', { class: 'top__bar' }, brand, tools), nav);

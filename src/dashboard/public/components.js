@@ -130,3 +130,62 @@ export function emptyState(text) {
 export function errorBox(err) {
   return h('p', { class: 'error', role: 'alert' }, t('error.load', { message: err?.message ?? String(err) }));
 }
+
+/** The small grey "retired" tag next to a unit that a reorganisation dissolved since. */
+export function retiredTag(hidden = false) {
+  return h('span', { class: 'tag tag--retired', hidden }, t('unit.retired'));
+}
+
+const TABLE_STEP = 100;
+
+/**
+ * A table of rows (`columns`: `{title, cell(row) → text or node}`) in a horizontally scrollable,
+ * focusable region, so a wide table never scrolls the page sideways. Long lists show 100 rows at a
+ * time with "show more".
+ */
+export function dataTable(columns, rows, { label: name, className = '' } = {}) {
+  const body = h('tbody');
+  const count = h('span', { class: 'small muted' });
+  const more = h('button', { type: 'button', class: 'btn btn--small', hidden: true }, t('common.more'));
+  let shown = 0;
+  const showMore = () => {
+    const next = rows.slice(shown, shown + TABLE_STEP);
+    body.append(
+      ...next.map((r) =>
+        h(
+          'tr',
+          {},
+          columns.map((c) => h('td', {}, c.cell(r))),
+        ),
+      ),
+    );
+    shown += next.length;
+    more.hidden = shown >= rows.length;
+    replace(count, rows.length > TABLE_STEP ? t('table.shown', { shown, total: rows.length }) : '');
+  };
+  more.addEventListener('click', showMore);
+  showMore();
+  return h(
+    'div',
+    { class: `table-block ${className}`.trim() },
+    h(
+      'div',
+      { class: 'table-wrap', role: 'region', tabindex: 0, 'aria-label': name },
+      h(
+        'table',
+        { class: 'table' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            columns.map((c) => h('th', { scope: 'col' }, c.title)),
+          ),
+        ),
+        body,
+      ),
+    ),
+    rows.length > TABLE_STEP ? h('div', { class: 'table-more' }, count, more) : null,
+  );
+}

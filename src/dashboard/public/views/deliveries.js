@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { badge, emptyState, errorBox, safeUrl } from '../components.js';
+import { badge, emptyState, errorBox, retiredTag, safeUrl } from '../components.js';
 import { h } from '../dom.js';
 import { dateTime, label, t } from '../i18n.js';
 
@@ -31,14 +31,16 @@ export function deliveriesPanel(postId) {
 
   function item(d) {
     const why = d.error?.message ?? null;
+    // unitName is the unit's name when the post went out; unitRetired: that unit version was dissolved since.
     return h(
       'li',
-      { class: 'delivery' },
+      { class: `delivery ${d.unitRetired ? 'delivery--retired' : ''}`.trim(), dataset: { unit: d.unitCode } },
       h(
         'div',
         { class: 'delivery__head' },
-        h('strong', {}, d.unitName),
+        h('strong', {}, d.unitName ?? d.unitCode),
         h('small', { class: 'muted' }, ` ${d.unitCode}`),
+        d.unitRetired ? retiredTag() : null,
         badge('delivery', d.status, 'badge--small'),
       ),
       safeUrl(d.permalink)

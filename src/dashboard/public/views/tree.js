@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { badge, errorBox, progressBar, safeUrl } from '../components.js';
+import { badge, errorBox, progressBar, retiredTag, safeUrl } from '../components.js';
 import { h, replace } from '../dom.js';
 import { t } from '../i18n.js';
 
@@ -41,6 +41,8 @@ export function targetTree(postId) {
   function row(node) {
     const bar = progressBar({ compact: true });
     const own = h('span', { class: 'tree-own-wrap' });
+    // The unit version the post went to was dissolved by a reorganisation since: greyed, with a tag.
+    const retired = retiredTag(!node.retired);
     const kids = h('ul', { class: 'tree', id: `tree-${node.code}`, hidden: true });
     const toggle = node.hasChildren
       ? h('button', {
@@ -58,7 +60,14 @@ export function targetTree(postId) {
         'div',
         { class: `tree-row ${node.hasChildren ? '' : 'tree-row--leaf'}` },
         toggle,
-        h('span', { class: 'tree-name' }, h('span', {}, node.name), h('small', { class: 'muted' }, ` ${node.type} · ${node.code}`)),
+        h(
+          'span',
+          { class: 'tree-name' },
+          h('span', {}, node.name),
+          h('small', { class: 'muted' }, ` ${node.type} · ${node.code}`),
+          ' ',
+          retired,
+        ),
         own,
         node.hasChildren ? bar.el : null,
       ),
@@ -67,6 +76,8 @@ export function targetTree(postId) {
     const r = { node, li, kids, toggle, open: false, loaded: false, update: null };
     r.update = (n) => {
       r.node = n;
+      li.classList.toggle('tree-node--retired', Boolean(n.retired));
+      retired.hidden = !n.retired;
       replace(own, ownStatus(n));
       bar.update(n.counts);
     };
