@@ -40,7 +40,12 @@ export const PutPageBody = z
 export const PageParams = UnitCodeParam.extend({ pageId: z.string().regex(/^\d{1,32}$/, 'expected a numeric Page id') });
 export const UnitAtQuery = z.object({ at: z.iso.datetime({ offset: true, error: 'expected an ISO-8601 time' }).optional() }).strict();
 
-const UnitPage = z.object({ pageId: z.string(), label: z.string().nullable(), tokenStatus: z.string(), tokenStatusReason: z.string().nullable() });
+const UnitPage = z.object({
+  pageId: z.string(),
+  label: z.string().nullable(),
+  tokenStatus: z.string(),
+  tokenStatusReason: z.string().nullable(),
+});
 export const UnitView = z.object({
   code: z.string(),
   name: z.string(),
@@ -57,7 +62,10 @@ export const UnitView = z.object({
   succeededBy: z.array(z.string()),
 });
 
-const csvText = z.string().max(20 * 1024 * 1024).refine(hasNoNul, NO_NUL_MESSAGE);
+const csvText = z
+  .string()
+  .max(20 * 1024 * 1024)
+  .refine(hasNoNul, NO_NUL_MESSAGE);
 export const ReorganiseBody = z
   .object({
     units: csvText.describe('the new tree, CSV code,parent_code,level,type,name (as POST /v1/units/import)'),

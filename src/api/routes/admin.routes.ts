@@ -112,7 +112,7 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
       preValidation: allow(['admin'], 'link pages'),
       schema: {
         tags: ['pages'],
-        summary: "Link a Page to a unit, or replace the token of one of its Pages (admin); a unit may have several Pages",
+        summary: 'Link a Page to a unit, or replace the token of one of its Pages (admin); a unit may have several Pages',
         security,
         params: UnitCodeParam,
         body: PutPageBody,
@@ -121,7 +121,12 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
       handler: async (req) => {
         const p = principalOf(req);
         requireRole(p, ['admin'], 'link pages');
-        await deps.pages.link(p, { unitCode: req.params.code, pageId: req.body.pageId, accessToken: req.body.accessToken, label: req.body.label });
+        await deps.pages.link(p, {
+          unitCode: req.params.code,
+          pageId: req.body.pageId,
+          accessToken: req.body.accessToken,
+          label: req.body.label,
+        });
         await requestTokenCheck(deps);
         return { unitCode: req.params.code, pageId: req.body.pageId, tokenStatus: 'unknown' };
       },
@@ -154,7 +159,9 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
       },
       handler: async (req) => {
         const p = principalOf(req);
-        const unit = req.query.at ? await deps.units.getAt(req.params.code, new Date(req.query.at).toISOString()) : await deps.units.get(req.params.code);
+        const unit = req.query.at
+          ? await deps.units.getAt(req.params.code, new Date(req.query.at).toISOString())
+          : await deps.units.get(req.params.code);
         // Visible: the caller's subtree and the caller's ancestors (to navigate up).
         if (!(unit.path.startsWith(p.unitPath) || p.unitPath.startsWith(unit.path))) {
           throw new ForbiddenError(`unit ${unit.code} is outside your unit ${p.unitCode}`);

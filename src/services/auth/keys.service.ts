@@ -188,7 +188,15 @@ export class KeysService {
     const row = await this.db
       .selectFrom('api_keys')
       .innerJoin('units', 'units.id', 'api_keys.unit_id')
-      .select(['api_keys.id', 'api_keys.name', 'api_keys.role', 'api_keys.unit_code', 'api_keys.revoked_at', 'units.path', 'units.retired_at'])
+      .select([
+        'api_keys.id',
+        'api_keys.name',
+        'api_keys.role',
+        'api_keys.unit_code',
+        'api_keys.revoked_at',
+        'units.path',
+        'units.retired_at',
+      ])
       .where('api_keys.id', '=', id)
       .executeTakeFirst();
     if (!row || !row.path.startsWith(p.unitPath)) throw new NotFoundError(`key ${id}`);
@@ -198,7 +206,14 @@ export class KeysService {
   /** The bootstrap admin (ADMIN_API_KEY): an admin over root. */
   async bootstrapPrincipal(): Promise<Principal> {
     const unitId = await this.rootUnitId();
-    return { keyId: BOOTSTRAP_ADMIN_ID, name: 'bootstrap admin (ADMIN_API_KEY)', role: 'admin', unitId, unitCode: ROOT_CODE, unitPath: `/${ROOT_CODE}/` };
+    return {
+      keyId: BOOTSTRAP_ADMIN_ID,
+      name: 'bootstrap admin (ADMIN_API_KEY)',
+      role: 'admin',
+      unitId,
+      unitCode: ROOT_CODE,
+      unitPath: `/${ROOT_CODE}/`,
+    };
   }
 
   private async rootUnitId(): Promise<number> {

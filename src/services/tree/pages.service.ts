@@ -19,6 +19,7 @@ export interface PageLink {
 }
 
 export const MAX_LABEL_LENGTH = 200;
+const isControl = (ch: string) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f;
 
 export class PagesService {
   constructor(
@@ -131,7 +132,7 @@ export class PagesService {
         if (!l.accessToken || l.accessToken.length < 10 || /\s/.test(l.accessToken)) {
           report('access_token', 'is missing or malformed', l.line);
         }
-        if (l.label !== undefined && (l.label.length > MAX_LABEL_LENGTH || /[\u0000-\u001f\u007f]/.test(l.label))) {
+        if (l.label !== undefined && (l.label.length > MAX_LABEL_LENGTH || [...l.label].some(isControl))) {
           report('label', `is longer than ${MAX_LABEL_LENGTH} characters or holds control characters`, l.line);
         }
         if (seenPage.has(l.pageId)) report('page_id', `Page ${l.pageId} appears twice (line ${seenPage.get(l.pageId)})`, l.line);
@@ -147,7 +148,14 @@ export class PagesService {
         const taken = await trx
           .selectFrom('pages')
           .innerJoin('units', 'units.id', 'pages.unit_id')
-          .select(['pages.page_id', 'pages.unit_id', 'units.code', 'pages.label', 'pages.retired_at', 'units.retired_at as unit_retired_at'])
+          .select([
+            'pages.page_id',
+            'pages.unit_id',
+            'units.code',
+            'pages.label',
+            'pages.retired_at',
+            'units.retired_at as unit_retired_at',
+          ])
           .where('pages.page_id', 'in', pageIds.slice(i, i + CHUNK))
           .execute();
         for (const t of taken) {

@@ -188,7 +188,13 @@ export function planReorganisation(input: {
     }
   }
 
-  const empty: Plan = { kept: new Set(), created: [], retired: [], pages: { moves: [], stay: 0, retire: [], unassigned: [] }, alreadyApplied };
+  const empty: Plan = {
+    kept: new Set(),
+    created: [],
+    retired: [],
+    pages: { moves: [], stay: 0, retire: [], unassigned: [] },
+    alreadyApplied,
+  };
   if (problems.length) return { plan: empty, problems };
 
   // Kept: same code, name, type and parent, absorbing only itself in full, under a kept parent.

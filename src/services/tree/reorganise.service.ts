@@ -107,7 +107,9 @@ export class ReorganiseService {
     });
     // Best effort, after the commit: fan-out jobs of cancelled posts find them cancelled anyway.
     for (const id of outcome.cancelled) {
-      await this.queues.removeFanout(id).catch((err: Error) => this.log.warn({ postId: id, err: err.message }, 'could not remove fan-out job'));
+      await this.queues
+        .removeFanout(id)
+        .catch((err: Error) => this.log.warn({ postId: id, err: err.message }, 'could not remove fan-out job'));
     }
     this.log.info({ applied: outcome.result.applied, units: outcome.result.units, ms: Date.now() - started }, 'reorganisation planned');
     return outcome.result;
@@ -171,7 +173,11 @@ async function suspendedKeys(trx: Executor, retiringIds: number[]): Promise<Reor
  * Posts the reorganisation would pull the tree from under: not yet sent ones whose target unit or
  * an excluded unit retires, and running ones with deliveries still open on units that retire.
  */
-async function blockedPosts(trx: Executor, retiringIds: number[], retiringCodes: Set<string>): Promise<ReorganiseResult['posts']['blocked']> {
+async function blockedPosts(
+  trx: Executor,
+  retiringIds: number[],
+  retiringCodes: Set<string>,
+): Promise<ReorganiseResult['posts']['blocked']> {
   if (!retiringIds.length) return [];
   const retiring = new Set(retiringIds);
   const blocked = new Map<string, { id: string; status: string; targetUnit: string }>();

@@ -111,7 +111,10 @@ export class TargetService {
         'units.level',
         eb.fn.count<number>('units.id').distinct().as('n'),
         eb.fn.count<number>('pages.page_id').as('p'),
-        eb.fn.count<number>(eb.case().when('pages.page_id', 'is not', null).then(eb.ref('units.id')).end()).distinct().as('w'),
+        eb.fn
+          .count<number>(eb.case().when('pages.page_id', 'is not', null).then(eb.ref('units.id')).end())
+          .distinct()
+          .as('w'),
       ])
       .groupBy('units.level')
       .execute();

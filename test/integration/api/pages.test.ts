@@ -111,7 +111,9 @@ describe.each(testDatabases())('linking Pages on $name', (db) => {
     expect(s.deps.cipher().decrypt(kept.token_ciphertext)).toBe(`${TOKEN_B}x2`);
     expect((await call('DELETE', '/v1/units/31/pages/333333333333332')).statusCode).toBe(404);
     // An unlinked Page may be linked again, to any unit.
-    expect((await call('PUT', '/v1/units/48/page', { pageId: '333333333333332', accessToken: TOKEN_A, label: 'Mới' })).statusCode).toBe(200);
+    expect((await call('PUT', '/v1/units/48/page', { pageId: '333333333333332', accessToken: TOKEN_A, label: 'Mới' })).statusCode).toBe(
+      200,
+    );
     expect((await call('GET', '/v1/units/48')).json().pages).toContainEqual({
       pageId: '333333333333332',
       label: 'Mới',
