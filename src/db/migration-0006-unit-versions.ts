@@ -20,64 +20,80 @@ import type { DatabaseConfig } from '../../config';
 export function unitVersionsMigration(dialect: DatabaseConfig['kind']): Migration {
   return {
     async up(db: Kysely<any>) {
-      if (dialect === 'sqlite') await sqliteUnits(db);
-      else await postgresUnits(db);
-
-      // Pages: a new table keyed by page_id, copied from the one-Page-per-unit table.
-      await db.schema
-        .createTable('pages_v6')
-        .addColumn('page_id', 'text', (c) => c.primaryKey())
-        .addColumn('unit_id', 'integer', (c) => c.notNull().references('units.id'))
-        .addColumn('unit_code', 'text', (c) => c.notNull())
-        .addColumn('label', 'text')
-        .addColumn('position', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('token_ciphertext', 'text', (c) => c.notNull())
-        .addColumn('token_status', 'text', (c) => c.notNull())
-        .addColumn('token_status_reason', 'text')
-        .addColumn('token_checked_at', 'text')
-        .addColumn('retired_at', 'text')
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
-        .execute();
-      await sql`insert into pages_v6 (page_id, unit_id, unit_code, label, position, token_ciphertext, token_status,
-          token_status_reason, token_checked_at, retired_at, created_at, updated_at)
-        select p.page_id, u.id, p.unit_code, null, 0, p.token_ciphertext, p.token_status, p.token_status_reason,
-          p.token_checked_at, null, p.created_at, p.updated_at
-        from pages p join units u on u.code = p.unit_code`.execute(db);
-      await db.schema.dropTable('pages').execute();
-      await sql`alter table pages_v6 rename to pages`.execute(db);
-      await db.schema.createIndex('pages_unit_idx').on('pages').columns(['unit_id', 'position', 'page_id']).execute();
-      await db.schema.createIndex('pages_status_idx').on('pages').column('token_status').execute();
-
-      // References to the version of their time.
-      for (const [table, column, codeColumn] of [
-        ['deliveries', 'unit_id', 'unit_code'],
-        ['posts', 'target_unit_id', 'target_unit_code'],
-        ['api_keys', 'unit_id', 'unit_code'],
-        ['webhooks', 'unit_id', 'unit_code'],
-      ] as const) {
-        await db.schema
-          .alterTable(table)
-          .addColumn(column, 'integer', (c) => c.references('units.id'))
-          .execute();
-        await sql`update ${sql.table(table)} set ${sql.ref(column)} = (select u.id from units u where u.code = ${sql.ref(`${table}.${codeColumn}`)})`.execute(
-          db,
-        );
-      }
-      // One row per (post, Page); a unit without a Page still gets one `skipped` row (page_id null).
-      await db.schema.dropIndex('deliveries_post_unit_uq').execute();
-      await db.schema.createIndex('deliveries_post_unit_idx').on('deliveries').columns(['post_id', 'unit_id']).execute();
-      await db.schema.createIndex('api_keys_unit_idx').on('api_keys').column('unit_id').execute();
-
-      if (dialect === 'sqlite') {
-        const problems = await sql<{ table: string }>`pragma foreign_key_check`.execute(db);
-        if (problems.rows.length) {
-          throw new Error(`foreign key check failed after the unit-versions migration: ${JSON.stringify(problems.rows.slice(0, 5))}`);
+      if (dialect === 'postgres') return steps(db, 'postgres'); // Kysely runs PostgreSQL migrations in a transaction
+      // Kysely runs SQLite migrations outside a transaction, on the one connection: foreign keys go off
+      // (only possible outside a transaction), and the whole rebuild is one transaction of its own, so a
+      // crash half-way leaves the store as it was.
+      await sql`pragma foreign_keys = off`.execute(db);
+      try {
+        await sql`begin immediate`.execute(db);
+        try {
+          await steps(db, 'sqlite');
+          const problems = await sql<{ table: string }>`pragma foreign_key_check`.execute(db);
+          if (problems.rows.length) {
+            throw new Error(`foreign key check failed after the unit-versions migration: ${JSON.stringify(problems.rows.slice(0, 5))}`);
+          }
+          await sql`commit`.execute(db);
+        } catch (err) {
+          await sql`rollback`.execute(db);
+          throw err;
         }
+      } finally {
         await sql`pragma foreign_keys = on`.execute(db);
       }
     },
   };
+}
+
+async function steps(db: Kysely<any>, dialect: DatabaseConfig['kind']): Promise<void> {
+  if (dialect === 'sqlite') await sqliteUnits(db);
+  else await postgresUnits(db);
+
+  // Pages: a new table keyed by page_id, copied from the one-Page-per-unit table.
+  await db.schema
+    .createTable('pages_v6')
+    .addColumn('page_id', 'text', (c) => c.primaryKey())
+    .addColumn('unit_id', 'integer', (c) => c.notNull().references('units.id'))
+    .addColumn('unit_code', 'text', (c) => c.notNull())
+    .addColumn('label', 'text')
+    .addColumn('position', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('token_ciphertext', 'text', (c) => c.notNull())
+    .addColumn('token_status', 'text', (c) => c.notNull())
+    .addColumn('token_status_reason', 'text')
+    .addColumn('token_checked_at', 'text')
+    .addColumn('retired_at', 'text')
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'text', (c) => c.notNull())
+    .execute();
+  await sql`insert into pages_v6 (page_id, unit_id, unit_code, label, position, token_ciphertext, token_status,
+      token_status_reason, token_checked_at, retired_at, created_at, updated_at)
+    select p.page_id, u.id, p.unit_code, null, 0, p.token_ciphertext, p.token_status, p.token_status_reason,
+      p.token_checked_at, null, p.created_at, p.updated_at
+    from pages p join units u on u.code = p.unit_code`.execute(db);
+  await db.schema.dropTable('pages').execute();
+  await sql`alter table pages_v6 rename to pages`.execute(db);
+  await db.schema.createIndex('pages_unit_idx').on('pages').columns(['unit_id', 'position', 'page_id']).execute();
+  await db.schema.createIndex('pages_status_idx').on('pages').column('token_status').execute();
+
+  // References to the version of their time.
+  for (const [table, column, codeColumn] of [
+    ['deliveries', 'unit_id', 'unit_code'],
+    ['posts', 'target_unit_id', 'target_unit_code'],
+    ['api_keys', 'unit_id', 'unit_code'],
+    ['webhooks', 'unit_id', 'unit_code'],
+  ] as const) {
+    await db.schema
+      .alterTable(table)
+      .addColumn(column, 'integer', (c) => c.references('units.id'))
+      .execute();
+    await sql`update ${sql.table(table)} set ${sql.ref(column)} = (select u.id from units u where u.code = ${sql.ref(`${table}.${codeColumn}`)})`.execute(
+      db,
+    );
+  }
+  // One row per (post, Page); a unit without a Page still gets one `skipped` row (page_id null).
+  await db.schema.dropIndex('deliveries_post_unit_uq').execute();
+  await db.schema.createIndex('deliveries_post_unit_idx').on('deliveries').columns(['post_id', 'unit_id']).execute();
+  await db.schema.createIndex('api_keys_unit_idx').on('api_keys').column('unit_id').execute();
 }
 
 const UNIT_COLUMNS = 'code, parent_code, level, type, name, path, created_at, updated_at';
@@ -93,8 +109,6 @@ async function unitIndexes(db: Kysely<any>): Promise<void> {
 }
 
 async function sqliteUnits(db: Kysely<any>): Promise<void> {
-  // Kysely runs SQLite migrations outside a transaction, on the one connection, so the pragma holds.
-  await sql`pragma foreign_keys = off`.execute(db);
   await db.schema
     .createTable('units_v6')
     .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())

@@ -104,7 +104,6 @@ export function planReorganisation(input: {
   active: ActiveUnit[];
   retired: RetiredVersion[];
   next: Map<string, Node>;
-  unitLines: Map<string, number>;
   merges: MergeRow[];
   pages: LinkedPage[];
   mode: PagesMode;

@@ -62,7 +62,7 @@ export class ReorganiseService {
       // One reorganisation (or unit import) at a time on PostgreSQL; SQLite transactions are serial already.
       if (this.dialect === 'postgres') await sql`lock table units in share row exclusive mode`.execute(trx);
       const state = await loadState(trx);
-      const { plan, problems: planProblems } = planReorganisation({ ...state, next, unitLines: new Map(), merges, mode });
+      const { plan, problems: planProblems } = planReorganisation({ ...state, next, merges, mode });
       throwPlanProblems(planProblems);
       const retiringIds = plan.retired.map((r) => r.id);
       const retiringCodes = new Set(plan.retired.map((r) => r.code));
