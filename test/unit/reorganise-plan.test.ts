@@ -97,7 +97,6 @@ describe('planReorganisation', () => {
       ...oldState(),
       retired: [],
       next: newTree(NEW),
-      unitLines: new Map(),
       merges: read.merges,
       mode: 'carry',
     });
