@@ -1,6 +1,7 @@
 import axios, { type AxiosInstance } from 'axios';
 import type { LevelProgress } from '../services/read-models/post-levels.service';
 import type { PostView } from '../services/read-models/post-views.service';
+import type { ReorganiseInput, ReorganiseResult } from '../services/tree/reorganise.service';
 
 /** An error answer of the API (status >= 400), with the `error` body's code and details. */
 export class ApiError extends Error {
@@ -15,28 +16,7 @@ export class ApiError extends Error {
   }
 }
 
-/** `POST /v1/units/reorganise` body: the new tree and the merges as CSV text. */
-export interface ReorganiseInput {
-  /** CSV `code,parent_code,level,type,name` of the new tree. */
-  units: string;
-  /** CSV `new_code,old_code,kind` (kind full|partial). */
-  merges: string;
-  /** Default false: a dry run that changes nothing. */
-  apply?: boolean;
-  /** `carry` (default): Pages move to the successor units; `none`: only Pages of kept units stay. */
-  pages?: 'carry' | 'none';
-  /** Apply even when posts are still being delivered (they are listed in `posts.blocked`). */
-  force?: boolean;
-}
-
-/** The 200 answer of `POST /v1/units/reorganise` (the plan, or what was applied). */
-export interface ReorganiseResult {
-  applied: boolean;
-  units: { kept: number; renamed: number; created: number; retired: number };
-  pages: { carried: number; retired: number; unassigned: Array<{ unitCode: string; pageId: string }> };
-  keys: { suspended: Array<{ id: string; name: string; unit: string }> };
-  posts: { blocked: Array<{ id: string; status: string; targetUnit: string }> };
-}
+export type { ReorganiseInput, ReorganiseResult };
 
 /** One problem of a 400 `validation_failed` answer of the reorganisation. */
 export interface ReorganiseProblem {

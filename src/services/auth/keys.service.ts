@@ -94,19 +94,8 @@ export class KeysService {
       requireScope(p, u.path, q.unit);
       path = u.path;
     }
-    let query = this.db
-      .selectFrom('api_keys')
-      .innerJoin('units', 'units.id', 'api_keys.unit_id')
-      .select([
-        'api_keys.id',
-        'api_keys.name',
-        'api_keys.role',
-        'api_keys.unit_code',
-        'api_keys.created_by',
-        'api_keys.created_at',
-        'api_keys.revoked_at',
-        'units.retired_at as unit_retired_at',
-      ])
+    let query = keyWithUnit(this.db)
+      .select(['api_keys.created_by', 'api_keys.created_at'])
       .where('units.path', '>=', path)
       .where('units.path', '<', subtreeEnd(path));
     if (!q.includeRevoked) query = query.where('api_keys.revoked_at', 'is', null);
@@ -116,7 +105,7 @@ export class KeysService {
       name: r.name,
       role: r.role as Role,
       unit: r.unit_code,
-      suspended: r.unit_retired_at !== null,
+      suspended: r.retired_at !== null,
       createdBy: r.created_by,
       createdAt: r.created_at,
       revokedAt: r.revoked_at,
@@ -185,20 +174,7 @@ export class KeysService {
 
   /** A key whose unit (of its time) lies in the caller's subtree; 404 otherwise. */
   private async keyInScope(p: Principal, id: string) {
-    const row = await this.db
-      .selectFrom('api_keys')
-      .innerJoin('units', 'units.id', 'api_keys.unit_id')
-      .select([
-        'api_keys.id',
-        'api_keys.name',
-        'api_keys.role',
-        'api_keys.unit_code',
-        'api_keys.revoked_at',
-        'units.path',
-        'units.retired_at',
-      ])
-      .where('api_keys.id', '=', id)
-      .executeTakeFirst();
+    const row = await keyWithUnit(this.db).where('api_keys.id', '=', id).executeTakeFirst();
     if (!row || !row.path.startsWith(p.unitPath)) throw new NotFoundError(`key ${id}`);
     return row;
   }
@@ -241,12 +217,9 @@ export class KeysService {
   }
 }
 
-/**
- * The principal of a key found by its hash or id; null when unknown or revoked. A key whose unit a
- * reorganisation retired is suspended: 403 `unit_retired`, naming the successor units.
- */
-export async function keyPrincipal(db: Db, by: 'key_hash' | 'id', value: string): Promise<Principal | null> {
-  const row = await db
+/** A key with the unit version it is scoped to. */
+function keyWithUnit(db: Db) {
+  return db
     .selectFrom('api_keys')
     .innerJoin('units', 'units.id', 'api_keys.unit_id')
     .select([
@@ -259,9 +232,15 @@ export async function keyPrincipal(db: Db, by: 'key_hash' | 'id', value: string)
       'units.path',
       'units.retired_at',
       'units.succeeded_by',
-    ])
-    .where(`api_keys.${by}`, '=', value)
-    .executeTakeFirst();
+    ]);
+}
+
+/**
+ * The principal of a key found by its hash or id; null when unknown or revoked. A key whose unit a
+ * reorganisation retired is suspended: 403 `unit_retired`, naming the successor units.
+ */
+export async function keyPrincipal(db: Db, by: 'key_hash' | 'id', value: string): Promise<Principal | null> {
+  const row = await keyWithUnit(db).where(`api_keys.${by}`, '=', value).executeTakeFirst();
   if (!row || row.revoked_at) return null;
   if (row.retired_at) {
     const successors = JSON.parse(row.succeeded_by ?? '[]') as string[];

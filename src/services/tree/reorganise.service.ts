@@ -9,16 +9,23 @@ import { appendAudit, appendAuditMany } from '../governance/audit.service';
 import { MAX_REPORTED_PROBLEMS, parseCsv } from './csv';
 import { planReorganisation, readMerges, type PagesMode, type Plan, type PlanProblem } from './reorganise-plan';
 import { ROOT_CODE } from './unit-paths';
-import { linkParents, readUnitTree, type Node } from './units.service';
+import { insertUnits, linkParents, readUnitTree, type Node } from './units.service';
 
+/** `POST /v1/units/reorganise` body: the new tree and the merges as CSV text. */
 export interface ReorganiseInput {
+  /** CSV `code,parent_code,level,type,name` of the new tree. */
   units: string;
+  /** CSV `new_code,old_code,kind` (kind full|partial). */
   merges: string;
+  /** Default false: a dry run that changes nothing. */
   apply?: boolean | undefined;
+  /** `carry` (default): Pages move to the successor units; `none`: only Pages of kept units stay. */
   pages?: PagesMode | undefined;
+  /** Apply even when posts are blocked, cancelling them (reason `unit_retired`). */
   force?: boolean | undefined;
 }
 
+/** The 200 answer of `POST /v1/units/reorganise` (the plan, or what was applied). */
 export interface ReorganiseResult {
   applied: boolean;
   units: { kept: number; renamed: number; created: number; retired: number };
@@ -261,26 +268,7 @@ async function applyPlan(trx: Executor, plan: Plan, next: Map<string, Node>, at:
         .execute();
     }
   }
-  for (let i = 0; i < plan.created.length; i += CHUNK) {
-    await trx
-      .insertInto('units')
-      .values(
-        plan.created.slice(i, i + CHUNK).map((n) => ({
-          code: n.code,
-          parent_id: null,
-          parent_code: n.parent,
-          level: n.level!,
-          type: n.type,
-          name: n.name,
-          path: n.path!,
-          created_at: at,
-          updated_at: at,
-          retired_at: null,
-          succeeded_by: null,
-        })),
-      )
-      .execute();
-  }
+  await insertUnits(trx, plan.created, at);
   if (plan.created.length) await linkParents(trx);
 
   // Pages: retired ones keep their unit (of its time) and token; moved ones point at the new version.

@@ -110,28 +110,7 @@ export class UnitsService {
           updates.push(n);
         }
       }
-      // Parents before children (foreign key on parent_code).
-      inserts.sort((a, b) => a.level! - b.level!);
-      for (let i = 0; i < inserts.length; i += INSERT_CHUNK) {
-        await trx
-          .insertInto('units')
-          .values(
-            inserts.slice(i, i + INSERT_CHUNK).map((n) => ({
-              code: n.code,
-              parent_id: null,
-              parent_code: n.parent,
-              level: n.level!,
-              type: n.type,
-              name: n.name,
-              path: n.path!,
-              created_at: now,
-              updated_at: now,
-              retired_at: null,
-              succeeded_by: null,
-            })),
-          )
-          .execute();
-      }
+      await insertUnits(trx, inserts, now);
       // A moved unit's path may be the old path of another moved unit: clear them first (the active path is unique).
       for (const n of updates) {
         await trx
@@ -197,6 +176,31 @@ export function versionAt(db: Executor, code: string, at: string): Promise<UnitR
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .executeTakeFirst();
+}
+
+/** Inserts new active versions (paths and levels resolved), parents first; `linkParents` then sets `parent_id`. */
+export async function insertUnits(trx: Executor, nodes: Node[], at: string): Promise<void> {
+  const sorted = [...nodes].sort((a, b) => a.level! - b.level!);
+  for (let i = 0; i < sorted.length; i += INSERT_CHUNK) {
+    await trx
+      .insertInto('units')
+      .values(
+        sorted.slice(i, i + INSERT_CHUNK).map((n) => ({
+          code: n.code,
+          parent_id: null,
+          parent_code: n.parent,
+          level: n.level!,
+          type: n.type,
+          name: n.name,
+          path: n.path!,
+          created_at: at,
+          updated_at: at,
+          retired_at: null,
+          succeeded_by: null,
+        })),
+      )
+      .execute();
+  }
 }
 
 /** Points every active unit's `parent_id` at the active version of its `parent_code`. */

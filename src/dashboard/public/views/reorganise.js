@@ -283,24 +283,16 @@ export function reorganiseView(main, { me }) {
 
   const readFile = async (input) => (await input.files[0].text()).replace(/^\uFEFF/, '');
 
-  async function dryRun() {
-    if (!unitsInput.files?.length || !mergesInput.files?.length) {
-      say(t('reorg.chooseFiles'), 'error');
-      (unitsInput.files?.length ? mergesInput : unitsInput).focus();
-      return;
-    }
+  /** Runs one request of the view; an answer that arrives after a newer request started is dropped. */
+  async function request(message, send, onResult) {
     const generation = ++state.generation;
-    state.plan = null;
     setBusy(true);
     renderApply();
-    say(t('reorg.running'));
+    say(message);
     try {
-      const [units, merges] = await Promise.all([readFile(unitsInput), readFile(mergesInput)]);
-      const pages = pagesSelect.value;
-      const res = await api('/v1/units/reorganise', { method: 'POST', body: { units, merges, apply: false, pages } });
+      const res = await send();
       if (generation !== state.generation) return;
-      state.plan = { units, merges, pages, result: res, blocked: res.posts?.blocked ?? [] };
-      say(t('reorg.dryRunDone'), 'ok');
+      onResult(res);
       replace(result, summary(res));
     } catch (err) {
       if (generation !== state.generation) return;
@@ -313,29 +305,41 @@ export function reorganiseView(main, { me }) {
     }
   }
 
+  async function dryRun() {
+    if (!unitsInput.files?.length || !mergesInput.files?.length) {
+      say(t('reorg.chooseFiles'), 'error');
+      (unitsInput.files?.length ? mergesInput : unitsInput).focus();
+      return;
+    }
+    state.plan = null;
+    let sent;
+    await request(
+      t('reorg.running'),
+      async () => {
+        const [units, merges] = await Promise.all([readFile(unitsInput), readFile(mergesInput)]);
+        sent = { units, merges, pages: pagesSelect.value };
+        return api('/v1/units/reorganise', { method: 'POST', body: { ...sent, apply: false } });
+      },
+      (res) => {
+        state.plan = { ...sent, result: res, blocked: res.posts?.blocked ?? [] };
+        say(t('reorg.dryRunDone'), 'ok');
+      },
+    );
+  }
+
   async function apply(force) {
     const plan = state.plan;
     if (!plan) return;
-    const generation = ++state.generation;
-    setBusy(true);
-    say(t('reorg.applying'));
-    try {
-      const body = { units: plan.units, merges: plan.merges, pages: plan.pages, apply: true, ...(force ? { force: true } : {}) };
-      const res = await api('/v1/units/reorganise', { method: 'POST', body });
-      if (generation !== state.generation) return;
-      // Done: a further apply needs a new dry run (which would now find every unit kept).
-      state.plan = null;
-      say(t('reorg.applied'), 'ok');
-      replace(result, summary(res));
-    } catch (err) {
-      if (generation !== state.generation) return;
-      showError(err);
-    } finally {
-      if (generation === state.generation) {
-        setBusy(false);
-        renderApply();
-      }
-    }
+    const body = { units: plan.units, merges: plan.merges, pages: plan.pages, apply: true, ...(force ? { force: true } : {}) };
+    await request(
+      t('reorg.applying'),
+      () => api('/v1/units/reorganise', { method: 'POST', body }),
+      () => {
+        // Done: a further apply needs a new dry run (which would now find every unit kept).
+        state.plan = null;
+        say(t('reorg.applied'), 'ok');
+      },
+    );
   }
 
   form.addEventListener('submit', (e) => {
