@@ -5,9 +5,11 @@ import type { ApiClient } from './api-client';
 
 const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled', 'recalling', 'recalled']);
 
-/** Names of the tree levels (root 0, provinces 1, districts 2, communes 3). */
+/** Names of the tree levels: root 0, provinces 1, then communes 2 (the tree since 2025-07), or districts 2 and communes 3 (before). */
 const LEVEL_NAMES: Record<number, string> = { 0: 'central', 1: 'provinces', 2: 'districts', 3: 'communes' };
-export const levelName = (level: number) => LEVEL_NAMES[level] ?? `level ${level}`;
+const TWO_LEVEL_NAMES: Record<number, string> = { 0: 'central', 1: 'provinces', 2: 'communes' };
+/** `deepest`: the deepest level the post reached; a post that reached no level 3 is on the two-level tree. */
+export const levelName = (level: number, deepest = 3) => (deepest <= 2 ? TWO_LEVEL_NAMES : LEVEL_NAMES)[level] ?? `level ${level}`;
 
 /** The per-level counts are a GROUP BY over every delivery: polled less often than the post itself. */
 const LEVELS_EVERY_MS = 1_000;
@@ -29,7 +31,7 @@ export interface WatchResult {
 export interface WatchOptions {
   intervalMs?: number;
   stream?: NodeJS.WritableStream;
-  /** Labels of the level bars when the tree's levels are not central / provinces / districts / communes. */
+  /** Labels of the level bars, instead of central / provinces / (districts /) communes. */
   levelNames?: Record<number, string>;
 }
 
@@ -62,7 +64,7 @@ export async function watchPostLevels(api: ApiClient, postId: string, opts: Watc
   let view = await api.getPost(postId);
   let levels: LevelProgress[] = [];
   let levelsAt = 0;
-  const label = (level: number) => opts.levelNames?.[level] ?? levelName(level);
+  const label = (level: number) => opts.levelNames?.[level] ?? levelName(level, Math.max(...levels.map((l) => l.level)));
   const labelWidth = Math.max('all Pages'.length, ...Object.values({ ...LEVEL_NAMES, ...opts.levelNames }).map((n) => n.length));
   const main = bars.create(Math.max(view.total, 1), 0, {
     label: 'all Pages'.padEnd(labelWidth),
