@@ -25,6 +25,8 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
             units: z.number(),
             withPage: z.number(),
             withoutPage: z.number(),
+            /** Active Pages of those units: what a post to this target is sent to (a unit may have several). */
+            pages: z.number(),
             byLevel: z.record(z.string(), z.number()),
           }),
           ...errorResponses,
