@@ -107,8 +107,9 @@ export class ApiClient {
     return res.data as T;
   }
 
-  importUnits(csv: string) {
-    return this.call<{ created: number; updated: number; total: number }>('post', '/v1/units/import', csv, 'text/csv');
+  importUnits(csv: string, opts: { inPlace?: boolean } = {}) {
+    const url = opts.inPlace ? '/v1/units/import?inPlace=true' : '/v1/units/import';
+    return this.call<{ created: number; updated: number; total: number }>('post', url, csv, 'text/csv');
   }
   importPages(csv: string) {
     return this.call<{ linked: number; total: number }>('post', '/v1/pages/import', csv, 'text/csv');

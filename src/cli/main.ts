@@ -12,7 +12,9 @@ Usage: lantoa [--url URL] [--key KEY] <command> [options]
   (defaults: LANTOA_API_URL, LANTOA_API_KEY from the environment or .env)
 
 Commands:
-  units import <file.csv>                        import code,parent_code,level,type,name
+  units import <file.csv> [--in-place]           import code,parent_code,level,type,name into the active
+                                                 tree; renaming or moving a unit posts went to needs
+                                                 --in-place (a merger is \`units reorganise\`)
   units reorganise <units.csv> <merges.csv> [--apply] [--force] [--pages carry|none]
                                                  move to a new tree (units.csv) by the merges
                                                  new_code,old_code,kind: prints the plan (a dry run unless
@@ -20,7 +22,7 @@ Commands:
                                                  carried/retired, the first 20 unassigned Pages, keys
                                                  suspended, posts still being delivered (they block
                                                  --apply unless --force); exit 1 on rejected input
-  pages import <file.csv>                        link unit_code,page_id,access_token
+  pages import <file.csv>                        link unit_code,page_id,access_token[,label]
   keys create --name N --role R --unit CODE      create an API key (shown once)
   posts submit --message M --unit CODE [--scope subtree|self] [--levels 1,2] [--exclude a,b]
                [--link URL] [--photo URL]... [--publish-at ISO]
@@ -57,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
       apply: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
       pages: { type: 'string' },
+      'in-place': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -81,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
 
   switch (`${cmd} ${sub ?? ''}`.trim()) {
     case 'units import':
-      print(await api.importUnits(fs.readFileSync(need(arg, '<file.csv>'), 'utf8')));
+      print(await api.importUnits(fs.readFileSync(need(arg, '<file.csv>'), 'utf8'), { inPlace: values['in-place'] }));
       return 0;
     case 'units reorganise':
       return reorganiseCommand(api, {

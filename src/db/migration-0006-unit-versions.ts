@@ -93,6 +93,8 @@ async function steps(db: Kysely<any>, dialect: DatabaseConfig['kind']): Promise<
   // One row per (post, Page); a unit without a Page still gets one `skipped` row (page_id null).
   await db.schema.dropIndex('deliveries_post_unit_uq').execute();
   await db.schema.createIndex('deliveries_post_unit_idx').on('deliveries').columns(['post_id', 'unit_id']).execute();
+  // Has this unit version been posted to? (a units import refuses to rename or move one that has)
+  await db.schema.createIndex('deliveries_unit_idx').on('deliveries').column('unit_id').execute();
   await db.schema.createIndex('api_keys_unit_idx').on('api_keys').column('unit_id').execute();
 }
 

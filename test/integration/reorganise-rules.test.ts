@@ -138,6 +138,32 @@ describe.each(testDatabases())('reorganisation rules on the hand-made pair, on $
     await waitFor(async () => rx.bodies.some((b) => b.includes(post.id)));
     expect(rx.bodies.slice(before).every((b) => b.includes(post.id))).toBe(true);
   });
+
+  it('refuses a units import that would rename a unit posts went to, unless in place', async () => {
+    const renamed = NEW.replace('02,,1,Tỉnh,Tỉnh Bình Mới', '02,,1,Tỉnh,Tỉnh Bình Mới Sửa');
+    const importCsv = (query = '') =>
+      s.app.inject({
+        method: 'POST',
+        url: `/v1/units/import${query}`,
+        headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'text/csv' },
+        payload: renamed,
+      });
+    const refused = await importCsv();
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error.details.units).toEqual(['02']);
+    expect((await s.admin.getUnit('02')).name).toBe('Tỉnh Bình Mới');
+    // The same tree again changes nothing, so it is no conflict.
+    const same = await s.app.inject({
+      method: 'POST',
+      url: '/v1/units/import',
+      headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'text/csv' },
+      payload: NEW,
+    });
+    expect(same.json()).toEqual({ created: 0, updated: 0, total: 9 });
+    const fixed = await importCsv('?inPlace=true');
+    expect(fixed.json()).toEqual({ created: 0, updated: 1, total: 9 });
+    expect((await s.admin.getUnit('02')).name).toBe('Tỉnh Bình Mới Sửa');
+  });
 });
 
 describe.each(testDatabases())('reorganisation blocked by a running fan-out, on $name', (db) => {

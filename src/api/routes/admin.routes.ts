@@ -55,9 +55,12 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
       preValidation: allow(['admin'], 'import units'),
       schema: {
         tags: ['units'],
-        summary: 'Import units from CSV code,parent_code,level,type,name (admin of root). One transaction; idempotent.',
+        summary:
+          'Import units from CSV code,parent_code,level,type,name into the active tree (admin of root). One transaction; idempotent. ' +
+          'Renaming or moving a unit that posts went to is a 409 unless ?inPlace=true; a merger is POST /v1/units/reorganise.',
         security,
         consumes: ['text/csv'],
+        querystring: z.object({ inPlace: z.enum(['true', 'false']).optional() }).strict(),
         body: z.string(),
         response: { 200: UnitImportResult, ...errorResponses },
       },
@@ -65,7 +68,7 @@ export function adminRoutes(deps: Deps): FastifyPluginAsyncZod {
         const p = principalOf(req);
         requireRole(p, ['admin'], 'import units');
         if (p.unitCode !== ROOT_CODE) throw new ForbiddenError('only an admin of root may import the unit tree');
-        return deps.units.importCsv(req.body, p);
+        return deps.units.importCsv(req.body, p, { inPlace: req.query.inPlace === 'true' });
       },
     });
 

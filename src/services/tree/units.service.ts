@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, Executor } from '../../db/create-db';
 import type { UnitRow } from '../../db/types';
-import { NotFoundError } from '../../errors/app-error';
+import { ConflictError, NotFoundError } from '../../errors/app-error';
 import { appendAudit, type AuditActor } from '../governance/audit.service';
 import { parseCsv, throwIfProblems, type CsvRow, type RowProblem } from './csv';
 import { ROOT_CODE, subtreeEnd, UNIT_CODE_RE } from './unit-paths';
@@ -83,7 +83,7 @@ export class UnitsService {
    * rejects the whole file. A change of the tree's structure that past posts must not see (a merger)
    * is a reorganisation instead (ReorganiseService), which keeps the old versions.
    */
-  async importCsv(text: string, actor?: AuditActor): Promise<UnitImportResult> {
+  async importCsv(text: string, actor?: AuditActor, opts: { inPlace?: boolean } = {}): Promise<UnitImportResult> {
     const rows = parseCsv(text, ['code', 'parent_code', 'level', 'type', 'name']);
     return this.db.transaction().execute(async (trx) => {
       const existing = await trx.selectFrom('units').selectAll().where('retired_at', 'is', null).execute();
@@ -110,6 +110,11 @@ export class UnitsService {
           updates.push(n);
         }
       }
+      if (updates.length && !opts.inPlace)
+        await refuseRewritingHistory(
+          trx,
+          updates.map((n) => before.get(n.code)!),
+        );
       await insertUnits(trx, inserts, now);
       // A moved unit's path may be the old path of another moved unit: clear them first (the active path is unique).
       for (const n of updates) {
@@ -133,7 +138,7 @@ export class UnitsService {
           actor,
           action: 'units.import',
           subject: { type: 'units', id: ROOT_CODE, path: `/${ROOT_CODE}/` },
-          details: { ...result },
+          details: { ...result, inPlace: opts.inPlace === true },
         });
       }
       return result;
@@ -176,6 +181,32 @@ export function versionAt(db: Executor, code: string, at: string): Promise<UnitR
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .executeTakeFirst();
+}
+
+/**
+ * An import edits the active tree in place. A unit that posts already went to would show them under
+ * its new name or parent: refused (409) unless the caller asks for an in-place correction, since a
+ * change of the organisation is a reorganisation, which keeps the old versions.
+ */
+async function refuseRewritingHistory(trx: Executor, changed: UnitRow[]): Promise<void> {
+  const used = new Set<number>();
+  const ids = changed.map((u) => u.id);
+  for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
+    const chunk = ids.slice(i, i + INSERT_CHUNK);
+    for (const r of await trx.selectFrom('deliveries').select('unit_id').distinct().where('unit_id', 'in', chunk).execute())
+      used.add(r.unit_id!);
+    for (const r of await trx.selectFrom('posts').select('target_unit_id').distinct().where('target_unit_id', 'in', chunk).execute()) {
+      used.add(r.target_unit_id!);
+    }
+  }
+  if (!used.size) return;
+  const codes = changed.filter((u) => used.has(u.id)).map((u) => u.code);
+  throw new ConflictError(
+    `the import would rename or move ${codes.length} unit(s) that posts already went to (first: ${codes.slice(0, 5).join(', ')}), ` +
+      'changing how those posts show them. Use POST /v1/units/reorganise, which keeps the old versions, ' +
+      'or import with ?inPlace=true to correct the units in place',
+    { units: codes.slice(0, 50), totalUnits: codes.length },
+  );
 }
 
 /** Inserts new active versions (paths and levels resolved), parents first; `linkParents` then sets `parent_id`. */
