@@ -142,6 +142,7 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
       unitType: 'Phường',
       level: 3,
       pageId: pageOf.get('00001'),
+      label: null,
       tokenStatus: 'needs_reauth',
       tokenStatusReason: expect.any(String),
       checkedAt: expect.any(String),
