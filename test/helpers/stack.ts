@@ -1,12 +1,37 @@
 import fs from 'node:fs';
 import { createLogger } from '../../src/logger';
-import { seedOrganisation as seedTree, startStack, UNITS_CSV_2025_03, type Stack, type StackOptions } from '../../dev/stack';
+import {
+  seedOrganisation as seedTree,
+  startStack,
+  UNITS_CSV_2025_03,
+  UNITS_CSV_2025_07,
+  type Stack,
+  type StackOptions,
+} from '../../dev/stack';
 import type { TestDatabase } from './databases';
 import { dropPrefix, REDIS_URL, uniquePrefix } from './redis';
 import { loadTestEnv } from '../../config/test-env';
 
-/** The tests run on the 2025-03 tree (10,807 units with districts; their unit codes come from it). */
-export const UNITS_TEXT = fs.readFileSync(UNITS_CSV_2025_03, 'utf8');
+/**
+ * The tests' default tree: the current one, 2025-07 (34 provinces and 3,321 communes, no districts; with root
+ * 3,356 units). Their unit codes come from it: province 01 is Hà Nội, communes have 5-digit codes.
+ */
+export const UNITS_TEXT = fs.readFileSync(UNITS_CSV_2025_07, 'utf8');
+/**
+ * The tree before 2025-07-01 (63 provinces, 696 districts, 10,047 communes; with root 10,807 units), for the
+ * tests that need three levels or a district, or the old tree's size. Each says why where it imports this.
+ */
+export const UNITS_TEXT_2025_03 = fs.readFileSync(UNITS_CSV_2025_03, 'utf8');
+
+/** Codes of the direct children of `parent` in a units CSV, in file order (`root` for the provinces). */
+export function childCodes(csv: string, parent: string): string[] {
+  return csv
+    .split(/\r?\n/)
+    .slice(1)
+    .map((l) => l.split(','))
+    .filter(([code, p]) => code && (p || 'root') === parent)
+    .map(([code]) => code!);
+}
 
 export interface TestStack extends Stack {
   dispose(): Promise<void>;
@@ -42,7 +67,7 @@ export async function startTestStack(db: TestDatabase, label: string, opts: Stac
   });
 }
 
-/** dev/stack's seedOrganisation on the tests' tree (UNITS_TEXT, 2025-03) unless told otherwise. */
+/** dev/stack's seedOrganisation on the tests' tree (UNITS_TEXT, 2025-07) unless told otherwise (UNITS_TEXT_2025_03). */
 export function seedOrganisation(stack: Stack, csvText: string = UNITS_TEXT, opts: Parameters<typeof seedTree>[2] = {}) {
   return seedTree(stack, csvText, opts);
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { testDatabases } from '../helpers/databases';
-import { seedOrganisation, startTestStack, UNITS_TEXT, type TestStack } from '../helpers/stack';
+import { seedOrganisation, startTestStack, UNITS_TEXT_2025_03, type TestStack } from '../helpers/stack';
 import { watchPostLevels } from '../../src/cli/watch';
 import type { ApiClient } from '../../src/cli/api-client';
 import { loadTestEnv } from '../../config/test-env';
@@ -17,9 +17,10 @@ describe.each(testDatabases())('per-level progress (GET /v1/posts/{id}/levels, l
 
   beforeAll(async () => {
     s = await startTestStack(db, 'watch');
-    await s.deps.units.importCsv(UNITS_TEXT);
+    // The 2025-03 tree: the per-level bars are checked for provinces, districts and communes, and a district key's own counts.
+    await s.deps.units.importCsv(UNITS_TEXT_2025_03);
     const hanoi = await s.deps.targets.resolve({ unit: '01', scope: 'subtree' } as never);
-    await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === 'root' || hanoi.some((u) => u.code === c) });
+    await seedOrganisation(s, UNITS_TEXT_2025_03, { only: (c) => c === 'root' || hanoi.some((u) => u.code === c) });
     const levels = await s.deps.store.db
       .selectFrom('units')
       .select(['code', 'level'])

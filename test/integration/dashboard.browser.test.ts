@@ -10,10 +10,11 @@ import type { ApiClient } from '../../src/cli/api-client';
  * The dashboard in a headless Chromium (the one the @sparticuz/chromium package ships, or CHROMIUM_PATH;
  * see helpers/browser.ts), driven by playwright-core, while a real fan-out runs: API → BullMQ →
  * workers → simulator with latency. One database is enough here: the read models behind every screen
- * run on both dialects in api/dashboard-api.test.ts.
+ * run on both dialects in api/dashboard-api.test.ts. The post is national, on the current tree (3,356 Pages):
+ * root, then its provinces, then their communes, so opening a province fetches a level of its own.
  */
 const ARTIFACTS = path.resolve(__dirname, '../artifacts');
-const BROKEN = ['00001', '00004', '00006'];
+const BROKEN = ['00004', '00008', '00025'];
 
 describe('dashboard in chromium during a real fan-out', () => {
   let s: TestStack;
@@ -52,28 +53,28 @@ describe('dashboard in chromium during a real fan-out', () => {
     });
     const { pages } = await seedOrganisation(s);
     const pageOf = new Map(pages.map((p) => [p.unitCode, p.pageId]));
-    editor = s.admin.withKey((await s.admin.createKey({ name: 'Ban Tuyên giáo Hà Nội', role: 'editor', unit: '01' })).key);
-    approverKey = (await s.admin.createKey({ name: 'Thường trực Hà Nội', role: 'approver', unit: '01' })).key;
+    editor = s.admin.withKey((await s.admin.createKey({ name: 'Ban Tuyên giáo Trung ương', role: 'editor', unit: 'root' })).key);
+    approverKey = (await s.admin.createKey({ name: 'Thường trực Trung ương', role: 'approver', unit: 'root' })).key;
     approver = s.admin.withKey(approverKey);
     for (const c of BROKEN) s.sim.invalidateToken(pageOf.get(c)!, 460);
     const now = new Date().toISOString();
     await s.deps.store.db
       .updateTable('pages')
       .set({ token_status: 'expiring', token_status_reason: 'token_expired: the Page token expires in 3 days', token_checked_at: now })
-      .where('unit_code', '=', '002')
+      .where('unit_code', '=', '79')
       .execute();
     // An earlier post, already published, and one still waiting for approval.
     const earlier = await editor.createPost({
-      message: 'Quận Ba Đình: lịch tiếp công dân tháng 12',
-      target: { unit: '001', scope: 'self' },
+      message: 'Hà Nội: lịch tiếp công dân tháng 12',
+      target: { unit: '01', scope: 'self' },
     });
     await approver.approve(earlier.id);
     await waitFor(async () => (await editor.getPost(earlier.id)).status === 'published');
     const post = await editor.createPost({
       message:
-        'Ủy ban MTTQ Việt Nam thành phố Hà Nội thông báo: Ngày hội Đại đoàn kết toàn dân tộc năm 2026 được tổ chức tại tất cả khu dân cư. Kính mời bà con tham gia!',
+        'Ủy ban Trung ương MTTQ Việt Nam thông báo: Ngày hội Đại đoàn kết toàn dân tộc năm 2026 được tổ chức tại tất cả khu dân cư. Kính mời bà con tham gia!',
       link: 'https://mattran.org.vn/',
-      target: { unit: '01', scope: 'subtree' },
+      target: { unit: 'root', scope: 'subtree' },
     });
     postId = post.id;
     browser = await launchChromium({ locale: 'vi-VN' });
@@ -109,21 +110,21 @@ describe('dashboard in chromium during a real fan-out', () => {
     await shot(page, 'dashboard-posts-live.png');
     await card.locator('.progress[data-percent="100"]').waitFor({ timeout: 90_000 });
     await card.locator('.badge', { hasText: 'Đăng một phần' }).waitFor();
-    expect(await card.locator('.bar__caption').innerText()).toContain('557 / 557 Trang');
+    expect(await card.locator('.bar__caption').innerText()).toContain('3.356 / 3.356 Trang');
     await shot(page, 'dashboard-posts.png');
 
     await card.getByRole('link').click();
     await page.getByRole('heading', { level: 1, name: 'Chi tiết bài đăng' }).waitFor();
-    const top = page.locator('.tree-node[data-code="01"]');
+    const top = page.locator('.tree-node[data-code="root"]');
     await top.locator('.tree-toggle[aria-expanded="true"]').waitFor();
-    const badinh = page.locator('.tree-node[data-code="001"]');
-    await badinh.locator('> .tree-row .bar__caption', { hasText: '14 / 14' }).waitFor();
+    const hanoi = page.locator('.tree-node[data-code="01"]');
+    await hanoi.locator('> .tree-row .bar__caption', { hasText: '127 / 127' }).waitFor();
     // Keyboard: the toggle is a real button.
-    await badinh.locator('> .tree-row .tree-toggle').focus();
+    await hanoi.locator('> .tree-row .tree-toggle').focus();
     await page.keyboard.press('Enter');
-    await page.locator('.tree-node[data-code="00001"] .badge', { hasText: 'Lỗi' }).waitFor();
-    expect(await badinh.locator('> .tree-row .tree-toggle').getAttribute('aria-expanded')).toBe('true');
-    expect(await page.getByRole('link', { name: 'Xem bài trên Trang Facebook của Phường Cống Vị' }).getAttribute('href')).toMatch(
+    await page.locator('.tree-node[data-code="00004"] .badge', { hasText: 'Lỗi' }).waitFor();
+    expect(await hanoi.locator('> .tree-row .tree-toggle').getAttribute('aria-expanded')).toBe('true');
+    expect(await page.getByRole('link', { name: 'Xem bài trên Trang Facebook của Phường Hoàn Kiếm' }).getAttribute('href')).toMatch(
       /^https:\/\/www\.facebook\.com\//,
     );
     await page.locator('.failure', { hasText: 'Mã truy cập bị vô hiệu' }).locator('.failure__count', { hasText: '3' }).waitFor();
@@ -136,7 +137,7 @@ describe('dashboard in chromium during a real fan-out', () => {
     await page.getByRole('button', { name: /Switch to English/ }).click();
     await page.getByRole('heading', { level: 1, name: 'Post details' }).waitFor();
     await page.locator('.failure', { hasText: 'Token invalidated (password changed)' }).waitFor();
-    await page.locator('.tree-node[data-code="01"] .bar__caption', { hasText: '557 / 557 Pages' }).first().waitFor();
+    await page.locator('.tree-node[data-code="root"] .bar__caption', { hasText: '3,356 / 3,356 Pages' }).first().waitFor();
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
     await shot(page, 'dashboard-post-en.png');
 
@@ -147,8 +148,8 @@ describe('dashboard in chromium during a real fan-out', () => {
     expect(await page.locator('.notice').innerText()).toMatch(/This server has no retry yet|Retry requested/);
 
     await page.getByRole('link', { name: 'Pages needing attention' }).click();
-    await page.locator('.page-item[data-unit="00001"] .badge', { hasText: 'Reconnect' }).waitFor();
-    await page.locator('.page-item[data-unit="002"]', { hasText: 'Access token expired' }).waitFor();
+    await page.locator('.page-item[data-unit="00004"] .badge', { hasText: 'Reconnect' }).waitFor();
+    await page.locator('.page-item[data-unit="79"]', { hasText: 'Access token expired' }).waitFor();
     expect(await page.locator('.page-item').count()).toBe(BROKEN.length + 1);
     await page.getByRole('button', { name: 'Tiếng Việt' }).click();
     await page.getByRole('heading', { level: 1, name: 'Trang cần xử lý' }).waitFor();
@@ -168,9 +169,9 @@ describe('dashboard in chromium during a real fan-out', () => {
     expect(await overflow()).toBeLessThanOrEqual(375);
     await shot(page, 'dashboard-mobile-posts.png');
     await page.locator(`[data-post-id="${postId}"]`).getByRole('link').click();
-    await page.locator('.tree-node[data-code="001"]').waitFor();
-    await page.locator('.tree-node[data-code="001"] > .tree-row .tree-toggle').click();
-    await page.locator('.tree-node[data-code="00001"]').waitFor();
+    await page.locator('.tree-node[data-code="01"]').waitFor();
+    await page.locator('.tree-node[data-code="01"] > .tree-row .tree-toggle').click();
+    await page.locator('.tree-node[data-code="00004"]').waitFor();
     expect(await overflow()).toBeLessThanOrEqual(375);
     await shot(page, 'dashboard-mobile-post.png');
     await page.close();

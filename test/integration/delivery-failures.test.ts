@@ -1,6 +1,5 @@
 import { testDatabases } from '../helpers/databases';
-import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../helpers/stack';
-import { subtreeCodes } from '../../dev/stack';
+import { seedOrganisation, startTestStack, waitFor, type TestStack } from '../helpers/stack';
 import type { ApiClient } from '../../src/cli/api-client';
 import { deliveryJobId } from '../../src/queues/catalog';
 import type { PostView } from '../../src/services/read-models/post-views.service';
@@ -16,8 +15,9 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   beforeAll(async () => {
     // A 1 s Graph deadline so the 'delay' fault (2 s) turns into a client timeout after the post was created.
     s = await startTestStack(db, 'dlvfail', { env: { GRAPH_TIMEOUT_MS: '1000' } });
-    const hanoi = subtreeCodes(UNITS_TEXT, '01');
-    await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === 'root' || hanoi.has(c) });
+    // Every case posts to its own small province (Lai Châu 12, Huế 46, Điện Biên 11, Quảng Ninh 22, Cao Bằng 04,
+    // Cà Mau 96, Lạng Sơn 20), so one case's faults, broken tokens and throttles never reach another's Pages.
+    await seedOrganisation(s);
     editor = s.admin.withKey((await s.admin.createKey({ name: 'editor', role: 'editor', unit: 'root' })).key);
     approver = s.admin.withKey((await s.admin.createKey({ name: 'approver', role: 'approver', unit: 'root' })).key);
   });
@@ -33,17 +33,17 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
     error: { code: number | null; subcode: number | null; message: string | null } | null;
   };
 
-  /** Units (with their Page) of a district subtree. */
-  async function unitsOf(district: string): Promise<Array<{ code: string; pageId: string }>> {
-    const units = await s.deps.targets.resolve({ unit: district, scope: 'subtree' } as never);
+  /** Units (with their Page) of a province subtree. */
+  async function unitsOf(province: string): Promise<Array<{ code: string; pageId: string }>> {
+    const units = await s.deps.targets.resolve({ unit: province, scope: 'subtree' } as never);
     expect(units.every((u) => u.pageId)).toBe(true);
     return units.map((u) => ({ code: u.code, pageId: u.pageId! }));
   }
 
   /** Creates and approves a post with a unique message; returns its id and message. */
-  async function publish(district: string, label: string, extra: Record<string, unknown> = {}): Promise<{ id: string; message: string }> {
+  async function publish(province: string, label: string, extra: Record<string, unknown> = {}): Promise<{ id: string; message: string }> {
     const message = `[${db.name} #${++seq}] ${label} ${Date.now()}`;
-    const post = await editor.createPost({ message, target: { unit: district, scope: 'subtree' }, ...extra });
+    const post = await editor.createPost({ message, target: { unit: province, scope: 'subtree' }, ...extra });
     expect((await approver.approve(post.id)).status).toBe('approved');
     return { id: post.id, message };
   }
@@ -92,11 +92,11 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   }
 
   it('a. invalidated token: fails password_changed (190/460), marks the Page needs_reauth, and the next post skips Graph for it', async () => {
-    const units = await unitsOf('003');
+    const units = await unitsOf('12');
     const broken = units[3]!;
     s.sim.invalidateToken(broken.pageId, 460);
 
-    const first = await publish('003', 'token bị vô hiệu');
+    const first = await publish('12', 'token bị vô hiệu');
     const done = await finalPost(first.id);
     expect(done.status).toBe('partially_failed');
     expectCounts(done, { published: units.length - 1, failed: 1 });
@@ -124,7 +124,7 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
 
     // Second post: the broken Page fails at once, without any Graph call for it.
     const before = s.sim.stats();
-    const second = await publish('003', 'bài thứ hai sau khi token hỏng');
+    const second = await publish('12', 'bài thứ hai sau khi token hỏng');
     const done2 = await finalPost(second.id);
     expect(done2.status).toBe('partially_failed');
     expectCounts(done2, { published: units.length - 1, failed: 1 });
@@ -144,13 +144,13 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   });
 
   it('b. transient errors before anything is created: retried (after a read-back) until published, one post per Page', async () => {
-    const units = await unitsOf('005');
+    const units = await unitsOf('46');
     const hit = [units[1]!, units[4]!];
     // 'error' faults fail the call before the simulator creates anything: 500 code 2, twice per Page.
     s.sim.addFaults(hit.map((u) => ({ kind: 'error' as const, endpoint: 'feed' as const, pageId: u.pageId, code: 2, count: 2 })));
     const listBefore = s.sim.stats().byEndpoint['list'] ?? 0;
 
-    const post = await publish('005', 'lỗi tạm thời');
+    const post = await publish('46', 'lỗi tạm thời');
     const done = await finalPost(post.id);
     expect(done.status).toBe('published');
     expectCounts(done, { published: units.length });
@@ -167,13 +167,13 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   });
 
   it('c. 500 code 2 after the post was created: the read-back finds it, exactly one visible post', async () => {
-    const units = await unitsOf('009');
+    const units = await unitsOf('11');
     const hit = [units[0]!, units[5]!, units[7]!];
     s.sim.addFaults(
       hit.map((u) => ({ kind: 'error-after-process' as const, endpoint: 'feed' as const, pageId: u.pageId, code: 2, count: 1 })),
     );
 
-    const post = await publish('009', 'tạo xong mới báo lỗi');
+    const post = await publish('11', 'tạo xong mới báo lỗi');
     const done = await finalPost(post.id);
     expect(done.status).toBe('published');
     expectCounts(done, { published: units.length });
@@ -189,7 +189,7 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   });
 
   it('d. permanent errors (324 bad image, 100 invalid parameter): failed after one attempt, never retried', async () => {
-    const units = await unitsOf('001');
+    const units = await unitsOf('22');
     const badImage = units[2]!;
     const badParam = units[6]!;
     s.sim.addFaults([
@@ -198,7 +198,7 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
     ]);
     const before = s.sim.stats();
 
-    const post = await publish('001', 'ảnh hỏng và tham số sai', { photos: ['https://mattran.org.vn/anh/hop-mat.jpg'] });
+    const post = await publish('22', 'ảnh hỏng và tham số sai', { photos: ['https://mattran.org.vn/anh/hop-mat.jpg'] });
     const done = await finalPost(post.id);
     expect(done.status).toBe('partially_failed');
     expectCounts(done, { published: units.length - 2, failed: 2 });
@@ -240,12 +240,12 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   });
 
   it('e. Page throttled (80001 with regain minutes): the delivery waits queued without using an attempt', async () => {
-    const units = await unitsOf('004');
+    const units = await unitsOf('04');
     const throttled = units[5]!;
     // 100 % of the Page's BUC budget, regained in 2 minutes: every call answers 80001 + usage header.
     s.sim.setUsagePercent(throttled.pageId, 100, 2);
     try {
-      const post = await publish('004', 'trang bị giới hạn tần suất');
+      const post = await publish('04', 'trang bị giới hạn tần suất');
       const waiting = await waitFor(async () => {
         const d = (await deliveries(post.id)).get(throttled.code);
         return d?.reason === 'page_rate_limited' ? d : null;
@@ -292,7 +292,7 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   });
 
   it('f. lost answers after the post was created (client timeout, connection dropped): one visible post each', async () => {
-    const units = await unitsOf('002');
+    const units = await unitsOf('96');
     const slow = units[2]!;
     const dropped = units[9]!;
     s.sim.addFaults([
@@ -301,7 +301,7 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
       { kind: 'drop-after-process', endpoint: 'feed', pageId: dropped.pageId, count: 1 },
     ]);
 
-    const post = await publish('002', 'mất phản hồi');
+    const post = await publish('96', 'mất phản hồi');
     const done = await finalPost(post.id);
     expect(done.status).toBe('published');
     expectCounts(done, { published: units.length });
@@ -316,7 +316,7 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
   });
 
   it('g. a throttled read-back after an unknown outcome does not lose the ambiguity (no second post)', async () => {
-    const units = await unitsOf('007');
+    const units = await unitsOf('20');
     const p = units[4]!;
     // Facebook does not reliably refuse duplicates (graph-api.md §6.1): rely on the read-back only.
     s.sim.configure({ duplicateMode: 'off' });
@@ -327,7 +327,7 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
         // Attempt 2: the read-back that should find it is throttled.
         { kind: 'error', endpoint: 'list', pageId: p.pageId, code: 80001, count: 1 },
       ]);
-      const post = await publish('007', 'đọc lại bị giới hạn');
+      const post = await publish('20', 'đọc lại bị giới hạn');
       const waiting = await waitFor(async () => {
         const d = (await deliveries(post.id)).get(p.code);
         return d?.error?.code === 80001 ? d : null;

@@ -15,7 +15,7 @@ describe.each(testDatabases())('job catalog dispatch on $name', (db) => {
 
   beforeAll(async () => {
     s = await startTestStack(db, 'catalog', { workers: false });
-    await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === '001' || c === '002' });
+    await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === '00004' || c === '00008' });
   });
   afterEach(async () => {
     await workers?.close(5_000);
@@ -30,7 +30,7 @@ describe.each(testDatabases())('job catalog dispatch on $name', (db) => {
   it('fails an unknown job name on the deliveries queue for good, without calling Graph, and a job whose data does not parse', async () => {
     const editor = s.admin.withKey((await s.admin.createKey({ name: 'e', role: 'editor', unit: 'root' })).key);
     const approver = s.admin.withKey((await s.admin.createKey({ name: 'a', role: 'approver', unit: 'root' })).key);
-    const post = await editor.createPost({ message: `Unknown job name ${Date.now()}`, target: { unit: '001', scope: 'self' } });
+    const post = await editor.createPost({ message: `Unknown job name ${Date.now()}`, target: { unit: '00004', scope: 'self' } });
     await approver.approve(post.id);
     await s.deps.queues.fanout.remove(fanoutJobId(post.id));
     await s.deps.fanout.run(post.id, { get: () => 0, set: async () => {} }); // no workers yet: fan out by hand

@@ -9,7 +9,7 @@ import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack }
 import { startMetricsServer } from '../../src/metrics/metrics-server';
 
 const ROOT = path.resolve(__dirname, '../..');
-const DISTRICT = '001';
+const PROVINCE = '01'; // Hà Nội: 127 units
 
 /**
  * The exposition, the Grafana queries and config/prometheus.yml are checked without promtool (strict
@@ -39,7 +39,7 @@ describe('Prometheus metrics after a real fan-out', () => {
   afterAll(() => s?.dispose());
 
   it('exposes deliveries, Graph durations, throttles, queue depth and fan-out timings in a valid exposition', async () => {
-    const units = await s.deps.targets.resolve({ unit: DISTRICT, scope: 'subtree' } as never);
+    const units = await s.deps.targets.resolve({ unit: PROVINCE, scope: 'subtree' } as never);
     const [noPage, failing, throttled] = [units[1]!, units[2]!, units[3]!];
     await s.deps.store.db.deleteFrom('pages').where('unit_code', '=', noPage.code).execute();
     s.sim.addFaults([
@@ -48,7 +48,7 @@ describe('Prometheus metrics after a real fan-out', () => {
     ]);
     const editor = s.admin.withKey((await s.admin.createKey({ name: 'editor', role: 'editor', unit: 'root' })).key);
     const approver = s.admin.withKey((await s.admin.createKey({ name: 'approver', role: 'approver', unit: 'root' })).key);
-    const post = await editor.createPost({ message: 'Đo lường: bài kiểm tra chỉ số', target: { unit: DISTRICT, scope: 'subtree' } });
+    const post = await editor.createPost({ message: 'Đo lường: bài kiểm tra chỉ số', target: { unit: PROVINCE, scope: 'subtree' } });
     await approver.approve(post.id);
 
     // An app-level throttle (code 4) pauses the whole queue for the throttle window; lift it once seen.

@@ -62,13 +62,13 @@ describe.each(testDatabases())('throttles in the pipeline on $name', (db) => {
   it('an app-level throttle (code 4) pauses the whole queue without consuming an attempt', async () => {
     const editor = s.admin.withKey((await s.admin.createKey({ name: 'e', role: 'editor', unit: 'root' })).key);
     const approver = s.admin.withKey((await s.admin.createKey({ name: 'a', role: 'approver', unit: 'root' })).key);
-    const first = pages.get('00001')!;
+    const first = pages.get('00004')!;
     s.sim.addFaults([{ kind: 'error', endpoint: 'feed', pageId: first, code: 4, count: 1 }]);
-    const post = await editor.createPost({ message: 'Giới hạn ứng dụng', target: { unit: '001', scope: 'subtree' } });
+    const post = await editor.createPost({ message: 'Giới hạn ứng dụng', target: { unit: '01', scope: 'subtree' } });
     await approver.approve(post.id);
     const paused = await waitFor(async () => ((await s.deps.queues.deliveries.getRateLimitTtl(100_000)) > 60_000 ? true : null), 20_000);
     expect(paused).toBe(true);
-    const d = (await editor.deliveries(post.id, { unit: '00001' })).items[0]!;
+    const d = (await editor.deliveries(post.id, { unit: '00004' })).items[0]!;
     expect(d).toMatchObject({ status: 'queued', attempts: 0, reason: 'app_rate_limited', error: { code: 4 } });
     // Resume (the window passed): everything is delivered, the throttled one with one counted attempt.
     await s.deps.queues.deliveries.removeRateLimitKey();
@@ -77,7 +77,7 @@ describe.each(testDatabases())('throttles in the pipeline on $name', (db) => {
       return p.status === 'published' ? p : null;
     }, 60_000);
     expect(done.counts.published).toBe(done.total);
-    expect((await editor.deliveries(post.id, { unit: '00001' })).items[0]).toMatchObject({ status: 'published', attempts: 1 });
+    expect((await editor.deliveries(post.id, { unit: '00004' })).items[0]).toMatchObject({ status: 'published', attempts: 1 });
     expect(s.sim.visibleCounts().get(first)).toBe(1);
   });
 });

@@ -20,7 +20,7 @@ describe.each(testDatabases())('reconciler recovers jobs BullMQ failed on its ow
 
   beforeAll(async () => {
     s = await startTestStack(db, 'reconcile', { workers: false });
-    await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === '001' || c === '002' });
+    await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === '00004' || c === '00008' });
     editor = s.admin.withKey((await s.admin.createKey({ name: 'e', role: 'editor', unit: 'root' })).key);
     approver = s.admin.withKey((await s.admin.createKey({ name: 'a', role: 'approver', unit: 'root' })).key);
   });
@@ -55,7 +55,7 @@ describe.each(testDatabases())('reconciler recovers jobs BullMQ failed on its ow
 
   it('a failed delivery job with an open row gets a new job round and is delivered once', async () => {
     const message = `Reconciler revives a delivery ${Date.now()}`;
-    const post = await editor.createPost({ message, target: { unit: '001', scope: 'self' } });
+    const post = await editor.createPost({ message, target: { unit: '00004', scope: 'self' } });
     await approver.approve(post.id);
     await s.deps.fanout.run(post.id, { get: () => 0, set: async () => {} }); // no workers yet: fan out by hand
     const row = await s.deps.store.db.selectFrom('deliveries').select(['id']).where('post_id', '=', post.id).executeTakeFirstOrThrow();
@@ -73,14 +73,14 @@ describe.each(testDatabases())('reconciler recovers jobs BullMQ failed on its ow
 
     workers = await startWorkers(s.deps);
     expect((await finalPost(post.id)).counts.published).toBe(1);
-    expect(s.sim.postsOf(await pageOf('001')).filter((p) => p.message === message)).toHaveLength(1);
+    expect(s.sim.postsOf(await pageOf('00004')).filter((p) => p.message === message)).toHaveLength(1);
   });
 
   it('a failed fan-out job of a post still approved is replaced, and the post is published', async () => {
     await workers?.close(5_000);
     workers = undefined;
     const message = `Reconciler revives a fan-out ${Date.now()}`;
-    const post = await editor.createPost({ message, target: { unit: '002', scope: 'self' } });
+    const post = await editor.createPost({ message, target: { unit: '00008', scope: 'self' } });
     await approver.approve(post.id);
     await failWaitingJobs(QUEUE.fanout, fanoutJobId(post.id));
     expect((await editor.getPost(post.id)).status).toBe('approved');
@@ -90,6 +90,6 @@ describe.each(testDatabases())('reconciler recovers jobs BullMQ failed on its ow
     expect(await s.deps.queues.fanout.getJobState(fanoutJobId(post.id))).toBe('waiting');
     workers = await startWorkers(s.deps);
     expect((await finalPost(post.id)).counts.published).toBe(1);
-    expect(s.sim.postsOf(await pageOf('002')).filter((p) => p.message === message)).toHaveLength(1);
+    expect(s.sim.postsOf(await pageOf('00008')).filter((p) => p.message === message)).toHaveLength(1);
   });
 });

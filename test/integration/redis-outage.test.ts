@@ -32,7 +32,7 @@ describe('approval while Redis is down', () => {
     const { pages } = await seedOrganisation(down, UNITS_TEXT);
     const editor = down.admin.withKey((await down.admin.createKey({ name: 'e', role: 'editor', unit: 'root' })).key);
     const approver = down.admin.withKey((await down.admin.createKey({ name: 'a', role: 'approver', unit: 'root' })).key);
-    const post = await editor.createPost({ message: 'Phê duyệt khi Redis ngừng', target: { unit: '001', scope: 'subtree' } });
+    const post = await editor.createPost({ message: 'Phê duyệt khi Redis ngừng', target: { unit: '01', scope: 'subtree' } });
     const approved = await approver.approve(post.id);
     expect(approved.status).toBe('approved');
     const auth = { authorization: `Bearer ${down.adminKey}` };
@@ -59,7 +59,7 @@ describe('approval while Redis is down', () => {
       return row.status === 'published' ? row : null;
     }, 60_000);
     expect(done.total).toBeGreaterThan(1);
-    const units = await up.deps.targets.resolve({ unit: '001', scope: 'subtree' });
+    const units = await up.deps.targets.resolve({ unit: '01', scope: 'subtree' });
     const byUnit = new Map(pages.map((p) => [p.unitCode, p.pageId]));
     const visible = up.sim.visibleCounts();
     for (const u of units) expect(visible.get(byUnit.get(u.code)!)).toBe(1);

@@ -24,12 +24,12 @@ describe.each(testDatabases())('revoked tokens, replacement and retry on $name',
   const feedCalls = () => s.sim.stats().byEndpoint.feed ?? 0;
 
   it('a revoked Page costs one Graph call per post, shows needs_reauth, and one retry delivers the rest after the token is replaced', async () => {
-    const units = (await s.deps.targets.resolve({ unit: '002', scope: 'subtree' })).map((u) => pages.find((p) => p.unitCode === u.code)!);
+    const units = (await s.deps.targets.resolve({ unit: '01', scope: 'subtree' })).map((u) => pages.find((p) => p.unitCode === u.code)!);
     const revoked = [units[1]!, units[4]!, units[7]!];
     for (const r of revoked) s.sim.invalidateToken(r.pageId, 460);
 
     const before1 = feedCalls();
-    const p1 = await editor.createPost({ message: 'Bài 1 khi token bị thu hồi', target: { unit: '002', scope: 'subtree' } });
+    const p1 = await editor.createPost({ message: 'Bài 1 khi token bị thu hồi', target: { unit: '01', scope: 'subtree' } });
     await approver.approve(p1.id);
     const done1 = await final(p1.id);
     expect(done1.status).toBe('partially_failed');
@@ -47,7 +47,7 @@ describe.each(testDatabases())('revoked tokens, replacement and retry on $name',
 
     // A second post costs no call at all for the revoked Pages.
     const before2 = feedCalls();
-    const p2 = await editor.createPost({ message: 'Bài 2 khi token bị thu hồi', target: { unit: '002', scope: 'subtree' } });
+    const p2 = await editor.createPost({ message: 'Bài 2 khi token bị thu hồi', target: { unit: '01', scope: 'subtree' } });
     await approver.approve(p2.id);
     const done2 = await final(p2.id);
     expect(done2.counts).toMatchObject({ published: units.length - 3, failed: 3 });

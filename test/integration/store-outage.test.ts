@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import BetterSqlite3 from 'better-sqlite3';
 import { createLogger } from '../../src/logger';
 import { generateEncryptionKey } from '../../src/security/token-cipher';
-import { seedOrganisation, startStack, subtreeCodes, type Stack } from '../../dev/stack';
+import { seedOrganisation, startStack, type Stack } from '../../dev/stack';
 import { testDatabases } from '../helpers/databases';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { UNITS_TEXT, waitFor } from '../helpers/stack';
@@ -233,11 +233,11 @@ describe('SQLite busy', () => {
       simulator: { latency: { kind: 'fixed', ms: 40 }, duplicateMode: 'off' },
       log: captured.log,
     });
-    const only = subtreeCodes(UNITS_TEXT, '01');
-    const { pages } = await seedOrganisation(stack, UNITS_TEXT, { only: (c) => only.has(c) });
+    // A national post (3,356 Pages), so the store goes away mid fan-out: Hà Nội alone (127) could be done before the cut.
+    const { pages } = await seedOrganisation(stack, UNITS_TEXT);
     const editor = stack.admin.withKey((await stack.admin.createKey({ name: 'e', role: 'editor', unit: 'root' })).key);
     const approver = stack.admin.withKey((await stack.admin.createKey({ name: 'a', role: 'approver', unit: 'root' })).key);
-    const post = await editor.createPost({ message: 'Cơ sở dữ liệu khởi động lại giữa chừng', target: { unit: '01', scope: 'subtree' } });
+    const post = await editor.createPost({ message: 'Cơ sở dữ liệu khởi động lại giữa chừng', target: { unit: 'root', scope: 'subtree' } });
     await approver.approve(post.id);
     const s = stack;
     const published = async () => {

@@ -136,10 +136,10 @@ describe.each(testDatabases())('webhooks: signed, retried, logged and scoped, on
     const hcm = await register(keys.hcmViewer!, '/hcm', ['post.published', 'post.partially_failed', 'post.failed', 'delivery.failed']);
     const root = await register(keys.rootViewer!, '/root', ['post.partially_failed']);
 
-    const units = await s.deps.targets.resolve({ unit: '001', scope: 'subtree' } as never);
+    const units = await s.deps.targets.resolve({ unit: '01', scope: 'subtree' } as never);
     const failing = units[3]!;
     s.sim.addFaults([{ kind: 'error', endpoint: 'feed', pageId: failing.pageId!, code: 100, count: 5 }]);
-    const done = await publish({ unit: '001', scope: 'subtree' });
+    const done = await publish({ unit: '01', scope: 'subtree' });
     expect(done.status).toBe('partially_failed');
 
     // Two events for the Hà Nội key, each refused once (500) then accepted; one for root; none for HCM.
@@ -168,7 +168,7 @@ describe.each(testDatabases())('webhooks: signed, retried, logged and scoped, on
         post: {
           id: done.id,
           status: 'partially_failed',
-          targetUnit: '001',
+          targetUnit: '01',
           total: units.length,
           counts: { published: units.length - 1, failed: 1 },
         },

@@ -85,11 +85,11 @@ describe.each(testDatabases())('authentication, roles and four eyes on $name', (
     expect((await call(keys.hnEditor, 'POST', '/v1/posts', postBody('root'))).statusCode).toBe(403);
     const national = (await call(keys.editor, 'POST', '/v1/posts', postBody('root'))).json();
     expect((await call(keys.hnApprover, 'POST', `/v1/posts/${national.id}/approve`)).statusCode).toBe(403);
-    const local = await call(keys.hnEditor, 'POST', '/v1/posts', postBody('001'));
+    const local = await call(keys.hnEditor, 'POST', '/v1/posts', postBody('00004'));
     expect(local.statusCode).toBe(201);
     expect((await call(keys.hnApprover, 'POST', `/v1/posts/${local.json().id}/approve`)).statusCode).toBe(202);
     expect((await call(keys.hnAdmin, 'POST', '/v1/keys', { name: 'x', role: 'editor', unit: '79' })).statusCode).toBe(403);
-    expect((await call(keys.hnAdmin, 'POST', '/v1/keys', { name: 'x', role: 'editor', unit: '001' })).statusCode).toBe(201);
+    expect((await call(keys.hnAdmin, 'POST', '/v1/keys', { name: 'x', role: 'editor', unit: '00004' })).statusCode).toBe(201);
     // A province viewer does not see another province's post.
     const hcm = (await call(keys.editor, 'POST', '/v1/posts', postBody('79'))).json();
     expect((await call(keys.hnEditor, 'GET', `/v1/posts/${hcm.id}`)).statusCode).toBe(404);

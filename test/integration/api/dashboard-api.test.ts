@@ -1,5 +1,5 @@
 import { testDatabases } from '../../helpers/databases';
-import { seedOrganisation, startTestStack, waitFor, type TestStack } from '../../helpers/stack';
+import { seedOrganisation, startTestStack, UNITS_TEXT_2025_03, waitFor, type TestStack } from '../../helpers/stack';
 import type { ApiClient } from '../../../src/cli/api-client';
 
 /** Reads a server-sent-events response until it ends, with the key in a header (as the dashboard does). */
@@ -32,7 +32,8 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
 
   beforeAll(async () => {
     s = await startTestStack(db, 'dash-api');
-    const { pages } = await seedOrganisation(s);
+    // The 2025-03 tree: the roll-up one level at a time and a caller below the post's unit need a district (01 → 001 → communes).
+    const { pages } = await seedOrganisation(s, UNITS_TEXT_2025_03);
     pageOf = new Map(pages.map((p) => [p.unitCode, p.pageId]));
     const key = async (role: string, unit: string) => (await s.admin.createKey({ name: `${role} ${unit}`, role, unit })).key;
     editor = s.admin.withKey(await key('editor', 'root'));
@@ -141,6 +142,7 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
       unitType: 'Phường',
       level: 3,
       pageId: pageOf.get('00001'),
+      label: null,
       tokenStatus: 'needs_reauth',
       tokenStatusReason: expect.any(String),
       checkedAt: expect.any(String),

@@ -1,11 +1,87 @@
 import { testDatabases } from '../../helpers/databases';
-import { startTestStack, UNITS_TEXT, type TestStack } from '../../helpers/stack';
+import { startTestStack, UNITS_TEXT, UNITS_TEXT_2025_03, type TestStack } from '../../helpers/stack';
 
-describe.each(testDatabases())('target resolution against the real tree on $name', (db) => {
+/** Parent of every unit of a units CSV (`root` for the provinces), read from the file alone. */
+function parentsOf(csv: string): Map<string, string> {
+  return new Map(
+    csv
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','))
+      .map(([code, p]) => [code!, p || 'root']),
+  );
+}
+
+describe.each(testDatabases())('target resolution against the current tree (2025-07) on $name', (db) => {
+  let s: TestStack;
+  beforeAll(async () => {
+    s = await startTestStack(db, 'targets07', { workers: false });
+    await s.deps.units.importCsv(UNITS_TEXT);
+  });
+  afterAll(() => s.dispose());
+
+  const resolve = (t: Parameters<TestStack['deps']['targets']['resolve']>[0]) => s.deps.targets.resolve(t);
+
+  it('subtree of root is all 3,356 units; levels pick provinces and communes', async () => {
+    expect((await resolve({ unit: 'root', scope: 'subtree' })).length).toBe(3_356);
+    expect((await resolve({ unit: 'root', scope: 'subtree', levels: [1] })).length).toBe(34);
+    expect((await resolve({ unit: 'root', scope: 'subtree', levels: [2] })).length).toBe(3_321);
+    expect((await resolve({ unit: 'root', scope: 'subtree', levels: [3] })).length).toBe(0);
+  });
+
+  it('self is exactly the unit', async () => {
+    expect(await resolve({ unit: '01', scope: 'self' })).toEqual([
+      { code: '01', name: 'Thành phố Hà Nội', level: 1, pageId: null, unitId: expect.any(Number) },
+    ]);
+    expect(await resolve({ unit: '00004', scope: 'self' })).toEqual([
+      { code: '00004', name: 'Phường Ba Đình', level: 2, pageId: null, unitId: expect.any(Number) },
+    ]);
+  });
+
+  it('a province subtree includes the province and its communes', async () => {
+    const hn = await resolve({ unit: '01', scope: 'subtree' });
+    expect(hn.length).toBe(127);
+    expect(hn.filter((u) => u.level === 2).length).toBe(126);
+    expect(hn[0]!.code).toBe('01');
+  });
+
+  it('exclude drops units with their subtrees; levels and exclude combine', async () => {
+    expect((await resolve({ unit: 'root', scope: 'subtree', exclude: ['01'] })).length).toBe(3_356 - 127);
+    expect((await resolve({ unit: '01', scope: 'subtree', exclude: ['00004'] })).length).toBe(127 - 1);
+    const all = await resolve({ unit: 'root', scope: 'subtree', levels: [2], exclude: ['01', '79'] });
+    expect(all.length).toBe(3_321 - 126 - 168);
+    expect(all.some((u) => u.code === '00004')).toBe(false);
+    expect((await resolve({ unit: 'root', scope: 'subtree', levels: [1], exclude: ['00004'] })).length).toBe(34);
+  });
+
+  it('matches the subtree computed independently from the CSV (codes that share a prefix are not confused)', async () => {
+    // Province 01 and commune 01147 (of Tuyên Quang, 08) share a prefix; paths are compared by segment, not by string prefix.
+    const parent = parentsOf(UNITS_TEXT);
+    const under = (code: string, top: string): boolean => (code === top ? true : code === 'root' ? false : under(parent.get(code)!, top));
+    for (const top of ['01', '08', '01147', '12', '79']) {
+      const expected = [...parent.keys()].filter((c) => under(c, top)).sort();
+      const got = (await resolve({ unit: top, scope: 'subtree' })).map((u) => u.code).sort();
+      expect(got).toEqual(expected);
+    }
+  });
+
+  it('names the bad field for unknown units and exclusions outside the target', async () => {
+    await expect(resolve({ unit: 'nope', scope: 'subtree' })).rejects.toThrow('target.unit');
+    await expect(resolve({ unit: '01', scope: 'subtree', exclude: ['79'] })).rejects.toThrow('target.exclude[0]: 79 is not inside 01');
+    await expect(resolve({ unit: '01', scope: 'subtree', exclude: ['00004', 'zz'] })).rejects.toThrow('target.exclude[1]');
+    await expect(resolve({ unit: '01', scope: 'subtree', exclude: ['01147'] })).rejects.toThrow(
+      'target.exclude[0]: 01147 is not inside 01',
+    );
+  });
+});
+
+// The old tree too: levels [2] and [3], excluding a district with its communes, need its three levels.
+describe.each(testDatabases())('target resolution against the 2025-03 tree (three levels) on $name', (db) => {
   let s: TestStack;
   beforeAll(async () => {
     s = await startTestStack(db, 'targets', { workers: false });
-    await s.deps.units.importCsv(UNITS_TEXT);
+    await s.deps.units.importCsv(UNITS_TEXT_2025_03);
   });
   afterAll(() => s.dispose());
 
@@ -19,7 +95,9 @@ describe.each(testDatabases())('target resolution against the real tree on $name
   });
 
   it('self is exactly the unit', async () => {
-    expect(await resolve({ unit: '01', scope: 'self' })).toEqual([{ code: '01', name: 'Thành phố Hà Nội', level: 1, pageId: null }]);
+    expect(await resolve({ unit: '01', scope: 'self' })).toEqual([
+      { code: '01', name: 'Thành phố Hà Nội', level: 1, pageId: null, unitId: expect.any(Number) },
+    ]);
   });
 
   it('a province subtree includes the province, its districts and communes', async () => {
@@ -31,7 +109,7 @@ describe.each(testDatabases())('target resolution against the real tree on $name
 
   it('exclude drops units with their subtrees; levels and exclude combine', async () => {
     const baDinh = (await resolve({ unit: '001', scope: 'subtree' })).length; // district + its communes
-    expect(baDinh).toBe(1 + UNITS_TEXT.split('\n').filter((l) => l.split(',')[1] === '001').length);
+    expect(baDinh).toBe(1 + UNITS_TEXT_2025_03.split('\n').filter((l) => l.split(',')[1] === '001').length);
     expect((await resolve({ unit: '01', scope: 'subtree', exclude: ['001'] })).length).toBe(557 - baDinh);
     const all = await resolve({ unit: 'root', scope: 'subtree', levels: [2], exclude: ['01', '79'] });
     expect(all.length).toBe(696 - 30 - 22);
@@ -42,13 +120,7 @@ describe.each(testDatabases())('target resolution against the real tree on $name
 
   it('matches the subtree computed independently from the CSV (codes that share a prefix are not confused)', async () => {
     // Province 10 and commune 10087 share a prefix; paths are compared by segment, not by string prefix.
-    const parent = new Map(
-      UNITS_TEXT.trim()
-        .split('\n')
-        .slice(1)
-        .map((l) => l.split(','))
-        .map(([code, p]) => [code!, p || 'root']),
-    );
+    const parent = parentsOf(UNITS_TEXT_2025_03);
     const under = (code: string, top: string): boolean => (code === top ? true : code === 'root' ? false : under(parent.get(code)!, top));
     for (const top of ['10', '100', '12', '001', '79']) {
       const expected = [...parent.keys()].filter((c) => under(c, top)).sort();

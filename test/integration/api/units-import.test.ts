@@ -1,5 +1,5 @@
 import { testDatabases } from '../../helpers/databases';
-import { startTestStack, UNITS_TEXT, type TestStack } from '../../helpers/stack';
+import { startTestStack, UNITS_TEXT, UNITS_TEXT_2025_03, type TestStack } from '../../helpers/stack';
 
 describe.each(testDatabases())('unit import on $name', (db) => {
   let s: TestStack;
@@ -15,8 +15,8 @@ describe.each(testDatabases())('unit import on $name', (db) => {
 
   it('rejects a file with a bad row, naming the line and field, and imports nothing', async () => {
     const lines = UNITS_TEXT.trim().split('\n');
-    lines[5] = '00019,001,3,Phường,'; // empty name on line 6
-    lines.push('99999,nope,3,Xã,Xã Không Có'); // unknown parent on the last line
+    lines[5] = '00070,01,2,Phường,'; // empty name on line 6 (Phường Hoàn Kiếm)
+    lines.push('99999,nope,2,Xã,Xã Không Có'); // unknown parent on the last line
     const res = await importCsv(lines.join('\n'));
     expect(res.statusCode).toBe(400);
     const body = res.json();
@@ -41,13 +41,13 @@ describe.each(testDatabases())('unit import on $name', (db) => {
     expect(await unitCount()).toBe(1);
   });
 
-  it('imports the full 10,806-row tree in one go and is idempotent on re-import', async () => {
+  it('imports the full 3,355-row tree in one go and is idempotent on re-import', async () => {
     const first = await importCsv(UNITS_TEXT);
     expect(first.statusCode).toBe(200);
-    expect(first.json()).toEqual({ created: 10_806, updated: 0, total: 10_806 });
-    expect(await unitCount()).toBe(10_807);
+    expect(first.json()).toEqual({ created: 3_355, updated: 0, total: 3_355 });
+    expect(await unitCount()).toBe(3_356);
     const again = await importCsv(UNITS_TEXT);
-    expect(again.json()).toEqual({ created: 0, updated: 0, total: 10_806 });
+    expect(again.json()).toEqual({ created: 0, updated: 0, total: 3_355 });
     const hn = await s.app.inject({ method: 'GET', url: '/v1/units/01', headers: auth() });
     expect(hn.json()).toEqual({
       code: '01',
@@ -55,7 +55,7 @@ describe.each(testDatabases())('unit import on $name', (db) => {
       type: 'Thành phố Trung ương',
       level: 1,
       parentCode: 'root',
-      childCount: 30,
+      childCount: 126,
       page: null,
       pages: [],
       activeFrom: expect.any(String),
@@ -64,9 +64,45 @@ describe.each(testDatabases())('unit import on $name', (db) => {
     });
   });
 
+  it('renames and moves a commune on re-import', async () => {
+    // Phường Ba Đình (00004, Hà Nội) moves under Hải Phòng (31) and is renamed.
+    const moved = UNITS_TEXT.replace('00004,01,2,Phường,Phường Ba Đình', '00004,31,2,Phường,Phường Ba Đình Mới');
+    const res = await importCsv(moved);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ created: 0, updated: 1, total: 3_355 });
+    const unit = await s.deps.units.get('00004');
+    expect(unit.path).toBe('/root/31/00004/');
+    const hp = await s.deps.targets.summarize({ unit: '31', scope: 'subtree' });
+    const hn = await s.deps.targets.summarize({ unit: '01', scope: 'subtree' });
+    expect(hp.units).toBe(115 + 1);
+    expect(hn.units).toBe(127 - 1);
+    // and back
+    expect((await importCsv(UNITS_TEXT)).json().updated).toBe(1);
+  });
+
+  it('rejects a cycle', async () => {
+    const res = await importCsv('code,parent_code,level,type,name\nA1,B1,1,X,A\nB1,A1,2,X,B');
+    expect(res.statusCode).toBe(400);
+    expect(JSON.stringify(res.json())).toContain('loops');
+  });
+});
+
+// Moving a unit with its subtree needs a unit with children below a province: a district of the 2025-03 tree.
+describe.each(testDatabases())('unit import of the 2025-03 tree on $name', (db) => {
+  let s: TestStack;
+  const auth = () => ({ authorization: `Bearer ${s.adminKey}` });
+  const importCsv = (csv: string) =>
+    s.app.inject({ method: 'POST', url: '/v1/units/import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: csv });
+
+  beforeAll(async () => {
+    s = await startTestStack(db, 'units03', { workers: false });
+    expect((await importCsv(UNITS_TEXT_2025_03)).json()).toEqual({ created: 10_806, updated: 0, total: 10_806 });
+  });
+  afterAll(() => s.dispose());
+
   it('renames and moves a district with its communes on re-import', async () => {
     // Quận Ba Đình (001, Hà Nội) moves under Hải Phòng (31) and is renamed.
-    const moved = UNITS_TEXT.replace('001,01,2,Quận,Quận Ba Đình', '001,31,2,Quận,Quận Ba Đình Mới');
+    const moved = UNITS_TEXT_2025_03.replace('001,01,2,Quận,Quận Ba Đình', '001,31,2,Quận,Quận Ba Đình Mới');
     const res = await importCsv(moved);
     expect(res.statusCode).toBe(200);
     const communes = (await s.deps.store.db.selectFrom('units').select('code').where('parent_code', '=', '001').execute()).length;
@@ -78,12 +114,6 @@ describe.each(testDatabases())('unit import on $name', (db) => {
     expect(hp.units).toBe(183 + 1 + communes);
     expect(hn.units).toBe(557 - 1 - communes);
     // and back
-    expect((await importCsv(UNITS_TEXT)).json().updated).toBe(1 + communes);
-  });
-
-  it('rejects a cycle', async () => {
-    const res = await importCsv('code,parent_code,level,type,name\nA1,B1,1,X,A\nB1,A1,2,X,B');
-    expect(res.statusCode).toBe(400);
-    expect(JSON.stringify(res.json())).toContain('loops');
+    expect((await importCsv(UNITS_TEXT_2025_03)).json().updated).toBe(1 + communes);
   });
 });

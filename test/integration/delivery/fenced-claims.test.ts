@@ -20,7 +20,7 @@ describe.each(testDatabases())('fenced claims of a delivery, on $name', (db) => 
 
   beforeAll(async () => {
     s = await startTestStack(db, 'fence', { workers: false });
-    const { pages } = await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === 'root' || c === '001' || c === '00001' || c === '00004' });
+    const { pages } = await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === 'root' || c === '01' || c === '00004' || c === '00008' });
     for (const p of pages) pageOf.set(p.unitCode, { pageId: p.pageId, token: p.token });
     editor = s.admin.withKey((await s.admin.createKey({ name: 'e', role: 'editor', unit: 'root' })).key);
     approver = s.admin.withKey((await s.admin.createKey({ name: 'a', role: 'approver', unit: 'root' })).key);
@@ -28,7 +28,7 @@ describe.each(testDatabases())('fenced claims of a delivery, on $name', (db) => 
   afterAll(() => s?.dispose());
 
   async function oneDelivery(message: string): Promise<number> {
-    const post = await editor.createPost({ message, target: { unit: '00001', scope: 'self' } });
+    const post = await editor.createPost({ message, target: { unit: '00004', scope: 'self' } });
     await approver.approve(post.id);
     // No workers in this stack: run the fan-out here (writes the row; the queued job is never taken).
     await s.deps.fanout.run(post.id, { get: () => 0, set: async () => {} });
@@ -41,7 +41,7 @@ describe.each(testDatabases())('fenced claims of a delivery, on $name', (db) => 
     const b = new DeliveryLedger(s.deps.store.db, new EventBus(), settings);
     const message = `Bài có rào chắn ${db.name} ${Date.now()}`;
     const id = await oneDelivery(message);
-    const { pageId, token } = pageOf.get('00001')!;
+    const { pageId, token } = pageOf.get('00004')!;
     const content = { message, link: null, photos: [] };
 
     const seenByA = (await a.load(id))!;
@@ -81,7 +81,7 @@ describe.each(testDatabases())('fenced claims of a delivery, on $name', (db) => 
   });
 
   it('a fenced write is checked again as late as the socket write (on a new connection: at connect), and dropped unsent if the fence refuses', async () => {
-    const { pageId, token } = pageOf.get('00004')!;
+    const { pageId, token } = pageOf.get('00008')!;
     const client = new GraphClient({ baseUrl: s.sim.url, version: 'v25.0', timeoutMs: 5_000 });
     const copies = (message: string) => s.sim.postsOf(pageId).filter((p) => p.message === message).length;
     // Passes when the write is dispatched, refuses at the last check (as after a pause in between).
@@ -121,7 +121,7 @@ describe.each(testDatabases())('fenced claims of a delivery, on $name', (db) => 
     const b = new DeliveryLedger(s.deps.store.db, new EventBus(), { leaseMs: 60_000, takeoverMs: 60_000 });
     const id = await oneDelivery(`Bài để sửa ${db.name} ${Date.now()}`);
     const lease = (await a.claim((await a.load(id))!, { kind: 'publish', countAttempt: true }))!;
-    expect(await a.markPublished((await a.load(id))!, lease, `${pageOf.get('00001')!.pageId}_1`, null)).toBe(true);
+    expect(await a.markPublished((await a.load(id))!, lease, `${pageOf.get('00004')!.pageId}_1`, null)).toBe(true);
     // Published: the lease ended with it, so an edit claim does not wait.
     await s.deps.store.db.updateTable('deliveries').set({ edit_revision: 1, edit_status: 'pending' }).where('id', '=', id).execute();
     const edit = await b.claim((await b.load(id))!, { kind: 'edit', revision: 1 });

@@ -1,16 +1,26 @@
 import crypto from 'node:crypto';
 import type { Principal, Role } from '../../../src/services/auth/keys.service';
 import { testDatabases } from '../../helpers/databases';
-import { startTestStack, UNITS_TEXT, type TestStack } from '../../helpers/stack';
+import { startTestStack, UNITS_TEXT, UNITS_TEXT_2025_03, type TestStack } from '../../helpers/stack';
 
 /**
- * Every role × every relation between the caller's unit and the unit acted on × every action.
- * The caller sits at district 001 (Ba Đình); the unit acted on is 001 itself, its commune 00001,
- * its province 01 (an ancestor) or the sibling district 002.
+ * Every role × every relation between the caller's unit and the unit acted on × every action, on two trees.
+ * On the current tree (2025-07) the caller sits at province 01 (Hà Nội); the unit acted on is 01 itself, its
+ * commune 00004, root (an ancestor) or the sibling province 79. The 2025-03 tree is kept for an ancestor that
+ * is not root, which only three levels give: the caller sits at district 001 (Ba Đình); the unit acted on is
+ * 001 itself, its commune 00001, its province 01 (an ancestor) or the sibling district 002.
  */
-const CALLER_UNIT = '001';
-const RELATIONS = { own: '001', descendant: '00001', ancestor: '01', sibling: '002' } as const;
-type Relation = keyof typeof RELATIONS;
+type Relation = 'own' | 'descendant' | 'ancestor' | 'sibling';
+const TREES = [
+  { tree: '2025-07', csv: UNITS_TEXT, caller: '01', relations: { own: '01', descendant: '00004', ancestor: 'root', sibling: '79' } },
+  {
+    tree: '2025-03',
+    csv: UNITS_TEXT_2025_03,
+    caller: '001',
+    relations: { own: '001', descendant: '00001', ancestor: '01', sibling: '002' },
+  },
+] satisfies Array<{ tree: string; csv: string; caller: string; relations: Record<Relation, string> }>;
+const RELATIONS: Relation[] = ['own', 'descendant', 'ancestor', 'sibling'];
 const ROLES: Role[] = ['admin', 'editor', 'approver', 'viewer'];
 
 interface Fixtures {
@@ -200,12 +210,12 @@ function expected(role: Role, relation: Relation, a: Action): number {
 }
 
 const cases = ROLES.flatMap((role) =>
-  (Object.keys(RELATIONS) as Relation[]).flatMap((relation) =>
-    ACTIONS.map((action) => ({ role, relation, action, want: expected(role, relation, action) })),
-  ),
+  RELATIONS.flatMap((relation) => ACTIONS.map((action) => ({ role, relation, action, want: expected(role, relation, action) }))),
 );
 
-describe.each(testDatabases())('authorisation table on $name', (db) => {
+const RUNS = testDatabases().flatMap((db) => TREES.map((t) => ({ ...t, db, name: db.name })));
+
+describe.each(RUNS)('authorisation table on the $tree tree, on $name', ({ db, csv, caller, relations }) => {
   let s: TestStack;
   const keyOf = new Map<Role, string>();
   let rootEditor: Principal;
@@ -231,13 +241,13 @@ describe.each(testDatabases())('authorisation table on $name', (db) => {
 
   beforeAll(async () => {
     s = await startTestStack(db, 'authz', { workers: false });
-    await s.deps.units.importCsv(UNITS_TEXT);
+    await s.deps.units.importCsv(csv);
     rootAdmin = await s.deps.keys.authenticate(s.adminKey);
     rootEditor = await s.deps.keys.authenticate(
       (await s.deps.keys.create(rootAdmin, { name: 'root editor', role: 'editor', unit: 'root' })).key,
     );
     for (const role of ROLES) {
-      keyOf.set(role, (await s.deps.keys.create(rootAdmin, { name: `${role}@${CALLER_UNIT}`, role, unit: CALLER_UNIT })).key);
+      keyOf.set(role, (await s.deps.keys.create(rootAdmin, { name: `${role}@${caller}`, role, unit: caller })).key);
     }
   });
   afterAll(() => s?.dispose());
@@ -250,7 +260,7 @@ describe.each(testDatabases())('authorisation table on $name', (db) => {
   it.each(cases.map((c) => [c.role, c.relation, c.action.name, c.want, c] as const))(
     '%s acting on %s unit: %s → %i',
     async (role, relation, _name, want, c) => {
-      const req = await c.action.request(RELATIONS[relation], fixtures);
+      const req = await c.action.request(relations[relation], fixtures);
       const res = await s.app.inject({
         method: req.method,
         url: req.url,
@@ -263,11 +273,7 @@ describe.each(testDatabases())('authorisation table on $name', (db) => {
   );
 
   it('scopes audit reads: entries about the subtree and about posts reaching the unit, never a sibling branch', async () => {
-    const ids = Object.fromEntries(
-      await Promise.all(
-        (Object.entries(RELATIONS) as Array<[Relation, string]>).map(async ([rel, unit]) => [rel, await fixtures.pendingPost(unit)]),
-      ),
-    );
+    const ids = Object.fromEntries(await Promise.all(RELATIONS.map(async (rel) => [rel, await fixtures.pendingPost(relations[rel])])));
     for (const role of ROLES) {
       const res = await s.app.inject({
         method: 'GET',

@@ -14,7 +14,7 @@ describe.each(testDatabases())('recall and edit under throttles and high usage, 
   let editor: ApiClient;
   let approver: ApiClient;
   const pageOf = new Map<string, string>();
-  const only = new Set(['root', '001', '00001', '00004', '00007']);
+  const only = new Set(['root', '01', '00004', '00008', '00070']);
 
   beforeAll(async () => {
     s = await startTestStack(db, 'chgthrottle');
@@ -27,7 +27,7 @@ describe.each(testDatabases())('recall and edit under throttles and high usage, 
 
   async function published(label: string): Promise<{ id: string; message: string }> {
     const message = `[${db.name}] ${label} ${crypto.randomBytes(3).toString('hex')}`;
-    const post = await editor.createPost({ message, target: { unit: '001', scope: 'subtree' } });
+    const post = await editor.createPost({ message, target: { unit: '01', scope: 'subtree' } });
     await approver.approve(post.id);
     expect((await waitForStatus(editor, post.id)).status).toBe('published');
     return { id: post.id, message };
@@ -37,22 +37,22 @@ describe.each(testDatabases())('recall and edit under throttles and high usage, 
 
   it('an app-level throttle (code 4) on a DELETE pauses the whole queue, leaves the copy recalling, and the recall finishes after the pause', async () => {
     const { id, message } = await published('Thu hồi khi ứng dụng bị giới hạn');
-    const first = pageOf.get('00001')!;
+    const first = pageOf.get('00004')!;
     s.sim.addFaults([{ kind: 'error', endpoint: 'delete', pageId: first, code: 4, count: 1 }]);
     await approver.recall(id, 'Kiểm tra giới hạn ứng dụng');
     expect(await paused()).toBe(true);
-    const row = (await allDeliveries(editor, id)).find((d) => d.unitCode === '00001')!;
+    const row = (await allDeliveries(editor, id)).find((d) => d.unitCode === '00004')!;
     expect(row).toMatchObject({ status: 'recalling' });
     await s.deps.queues.deliveries.removeRateLimitKey();
     const done = await waitForStatus(editor, id, ['recalled']);
-    // 4 of the 14 units of 001 have a Page; the others were skipped at publish.
-    expect(done.counts).toMatchObject({ recalled: 4, skipped: 10, recall_failed: 0 });
-    for (const code of ['001', '00001', '00004', '00007']) expect(visibleCopies(s, pageOf.get(code)!, message)).toBe(0);
+    // 4 of the 127 units of 01 have a Page; the others were skipped at publish.
+    expect(done.counts).toMatchObject({ recalled: 4, skipped: 123, recall_failed: 0 });
+    for (const code of ['01', '00004', '00008', '00070']) expect(visibleCopies(s, pageOf.get(code)!, message)).toBe(0);
   });
 
   it('an app-level throttle on an edit pauses the queue too, and the edit is applied after the pause', async () => {
     const { id } = await published('Sửa khi ứng dụng bị giới hạn');
-    s.sim.addFaults([{ kind: 'error', endpoint: 'edit', pageId: pageOf.get('00004')!, code: 4, count: 1 }]);
+    s.sim.addFaults([{ kind: 'error', endpoint: 'edit', pageId: pageOf.get('00008')!, code: 4, count: 1 }]);
     const edit = await editor.editPost(id, `Nội dung đã sửa ${crypto.randomBytes(3).toString('hex')}`);
     await approver.approveEdit(id, edit.revision);
     expect(await paused()).toBe(true);
@@ -71,8 +71,8 @@ describe.each(testDatabases())('recall and edit under throttles and high usage, 
 
   it('reads the usage headers of successful deletes and edits: ≥ 80 % stretches the Page’s spacing, 100 % blocks it', async () => {
     const { id } = await published('Sửa và thu hồi khi Trang gần hết hạn mức');
-    const hot = pageOf.get('00007')!;
-    const full = pageOf.get('00004')!;
+    const hot = pageOf.get('00070')!;
+    const full = pageOf.get('00008')!;
     s.sim.setUsagePercent(hot, 90);
     const edit = await editor.editPost(id, `Sửa lần nữa ${crypto.randomBytes(3).toString('hex')}`);
     await approver.approveEdit(id, edit.revision);

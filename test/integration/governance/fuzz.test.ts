@@ -37,7 +37,7 @@ const TEMPLATES: Record<string, Record<string, unknown>> = {
     message: 'Xin chào',
     link: 'https://mattran.org.vn/a',
     photos: ['https://mattran.org.vn/a.jpg'],
-    target: { unit: '01', scope: 'subtree', levels: [2], exclude: ['001'] },
+    target: { unit: '01', scope: 'subtree', levels: [2], exclude: ['00004'] },
     publishAt: '2030-01-01T00:00:00Z',
   },
   'POST /v1/keys': { name: 'khóa', role: 'viewer', unit: '01' },
@@ -230,9 +230,9 @@ describe.each(testDatabases().map((d, i) => ({ ...d, runs: RUNS[i] ?? 1_000 })))
     it('never answers ≥ 500, always answers errors in the one shape, and leaves the store unchanged', async () => {
       const admin = await s.deps.keys.authenticate(s.adminKey);
       const viewer = await s.deps.keys.create(admin, { name: 'viewer', role: 'viewer', unit: '01' });
-      await s.deps.pages.link(admin, { unitCode: '001', pageId: '1000000000001', accessToken: 'EAAGfuzzfuzzfuzz' });
+      await s.deps.pages.link(admin, { unitCode: '00004', pageId: '1000000000001', accessToken: 'EAAGfuzzfuzzfuzz' });
       const pending = await s.deps.posts.create(admin, { message: 'chờ duyệt', target: { unit: '01', scope: 'subtree' } });
-      const published = await s.deps.posts.create(admin, { message: 'đã đăng', target: { unit: '001', scope: 'self' } });
+      const published = await s.deps.posts.create(admin, { message: 'đã đăng', target: { unit: '00004', scope: 'self' } });
       await s.deps.store.db.updateTable('posts').set({ status: 'published' }).where('id', '=', published.id).execute();
       await s.deps.edits.request(admin, published.id, 'bản sửa');
 
@@ -261,7 +261,7 @@ describe.each(testDatabases().map((d, i) => ({ ...d, runs: RUNS[i] ?? 1_000 })))
           requestArb(
             routes,
             { admin: s.adminKey, viewer: viewer.key },
-            { postIds: [pending.id, published.id], codes: ['01', '001', 'root'] },
+            { postIds: [pending.id, published.id], codes: ['01', '00004', 'root'] },
           ),
           async (req) => {
             const res = await s.app.inject({

@@ -46,7 +46,7 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
   }
 
   it('deletes the post from every Page through the queue, counts an already deleted copy as done, and records who and why', async () => {
-    const { id, message, units } = await publish('001', 'Bài cần thu hồi');
+    const { id, message, units } = await publish('01', 'Bài cần thu hồi');
     // One copy was removed on Facebook already (the DELETE will answer 100/33), and Graph fails a few deletes transiently.
     const first = (await allDeliveries(editor, id)).find((d) => d.unitCode === units[1])!;
     await s.deps.graph.deletePost(first.fbPostId as string, tokenOf.get(units[1]!)!);
@@ -76,7 +76,7 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
   });
 
   it('marks a Page with a broken token recall_failed with the reason, and a second recall after relinking deletes it', async () => {
-    const { id, message, units } = await publish('002', 'Bài thu hồi có Trang hỏng');
+    const { id, message, units } = await publish('01', 'Bài thu hồi có Trang hỏng');
     const broken = units[0]!;
     s.sim.invalidateToken(pageOf.get(broken)!, 460);
     await approver.recall(id, 'Thu hồi lần 1');
@@ -112,7 +112,8 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
   });
 
   it('recalled while publishing: what was not sent is cancelled, what was sent is deleted, nothing stays visible', async () => {
-    s.sim.configure({ latency: { kind: 'fixed', ms: 100 } });
+    // 400 ms a call: the 127 Pages of Hà Nội go out in about three rounds of 50, so the recall lands mid-way.
+    s.sim.configure({ latency: { kind: 'fixed', ms: 400 } });
     try {
       const message = `[${db.name} #${++seq}] Bài thu hồi giữa chừng`;
       const post = await editor.createPost({ message, target: { unit: '01', scope: 'subtree' } });
@@ -137,7 +138,7 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
   });
 
   it('refuses to recall a post that reached no Page, and answers 404 outside the caller’s branch', async () => {
-    const pending = await editor.createPost({ message: `[${db.name}] chưa duyệt ${seq++}`, target: { unit: '003', scope: 'self' } });
+    const pending = await editor.createPost({ message: `[${db.name}] chưa duyệt ${seq++}`, target: { unit: '00025', scope: 'self' } });
     const res = await s.app.inject({
       method: 'POST',
       url: `/v1/posts/${pending.id}/recall`,
@@ -164,7 +165,7 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
   });
 
   it('edits the message on every Page only after a different key approves the edit', async () => {
-    const { id, message, units } = await publish('004', 'Bài cần sửa');
+    const { id, message, units } = await publish('01', 'Bài cần sửa');
     const gone = units[units.length - 1]!;
     const goneRow = (await allDeliveries(editor, id)).find((d) => d.unitCode === gone)!;
     await s.deps.graph.deletePost(goneRow.fbPostId as string, tokenOf.get(gone)!);
@@ -231,7 +232,7 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
   });
 
   it('refuses to edit a post that is not published', async () => {
-    const pending = await editor.createPost({ message: `[${db.name}] chờ duyệt ${seq++}`, target: { unit: '005', scope: 'self' } });
+    const pending = await editor.createPost({ message: `[${db.name}] chờ duyệt ${seq++}`, target: { unit: '00070', scope: 'self' } });
     const res = await s.app.inject({
       method: 'PATCH',
       url: `/v1/posts/${pending.id}`,

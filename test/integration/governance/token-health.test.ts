@@ -3,8 +3,8 @@ import { PassThrough } from 'node:stream';
 import { createLogger } from '../../../src/logger';
 import { JOB, JOBS } from '../../../src/queues/catalog';
 import { testDatabases } from '../../helpers/databases';
-import { subtreeCodes, waitForStatus } from '../../helpers/governance';
-import { seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../../helpers/stack';
+import { waitForStatus } from '../../helpers/governance';
+import { childCodes, seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../../helpers/stack';
 
 const APP_ID = '100000000000001'; // the simulator's app id: it accepts app tokens `{appId}|…`
 const DAY = 86_400_000;
@@ -26,8 +26,9 @@ describe.each(testDatabases())('Page token health on $name', (db) => {
       env: { FB_APP_ID: APP_ID, FB_APP_SECRET: 'sim-app-secret', TOKEN_EXPIRING_DAYS: '7', TOKEN_SWEEP_EVERY_MINUTES: '60' },
       simulator: { now: () => Date.now() - skew },
     });
-    const district = subtreeCodes(UNITS_TEXT, '001');
-    const { pages } = await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === 'root' || c === '01' || district.has(c) });
+    // Pages on root, Hà Nội and 13 of its wards (00004, 00008, 00025, 00070, 00082, 00091, …).
+    const wards = new Set(childCodes(UNITS_TEXT, '01').slice(0, 13));
+    const { pages } = await seedOrganisation(s, UNITS_TEXT, { only: (c) => c === 'root' || c === '01' || wards.has(c) });
     for (const p of pages) pageOf.set(p.unitCode, p.pageId);
   });
   afterAll(() => s?.dispose());
@@ -40,56 +41,56 @@ describe.each(testDatabases())('Page token health on $name', (db) => {
       const checked = await s.deps.store.db.selectFrom('pages').select('unit_code').where('token_checked_at', 'is not', null).execute();
       return checked.length === n;
     });
-    expect((await statusOf('001')).token_status).toBe('valid');
+    expect((await statusOf('01')).token_status).toBe('valid');
   });
 
   it('marks Pages valid, expiring or needs_reauth with the reason', async () => {
-    s.sim.invalidateToken(pageOf.get('00001')!, 463);
-    s.sim.invalidateToken(pageOf.get('00004')!, 492);
+    s.sim.invalidateToken(pageOf.get('00004')!, 463);
+    s.sim.invalidateToken(pageOf.get('00008')!, 492);
     // A token Facebook does not know at all.
     const unknown = `EAAG${crypto.randomBytes(30).toString('base64url')}`;
     await s.deps.pages.link(await s.deps.keys.authenticate(s.adminKey), {
-      unitCode: '00006',
-      pageId: pageOf.get('00006')!,
+      unitCode: '00025',
+      pageId: pageOf.get('00025')!,
       accessToken: unknown,
     });
     // A token issued 85 days ago: its data access (90 days) ends within the 7-day warning window.
     skew = 85 * DAY;
     const aged = `EAAG${crypto.randomBytes(30).toString('base64url')}`;
-    s.sim.seedPages([{ id: pageOf.get('00007')!, token: aged }]);
+    s.sim.seedPages([{ id: pageOf.get('00070')!, token: aged }]);
     skew = 0;
     await s.deps.pages.link(await s.deps.keys.authenticate(s.adminKey), {
-      unitCode: '00007',
-      pageId: pageOf.get('00007')!,
+      unitCode: '00070',
+      pageId: pageOf.get('00070')!,
       accessToken: aged,
     });
 
     const totals = await s.deps.tokenHealth.sweep();
     expect(totals).toMatchObject({ checked: pageOf.size, needs_reauth: 3, expiring: 1, valid: pageOf.size - 4, errors: 0 });
-    expect(await statusOf('00001')).toMatchObject({
+    expect(await statusOf('00004')).toMatchObject({
       token_status: 'needs_reauth',
       token_status_reason: expect.stringMatching(/^token_expired: /),
     });
-    expect(await statusOf('00004')).toMatchObject({
+    expect(await statusOf('00008')).toMatchObject({
       token_status: 'needs_reauth',
       token_status_reason: expect.stringMatching(/^role_removed: /),
     });
-    expect(await statusOf('00006')).toMatchObject({
+    expect(await statusOf('00025')).toMatchObject({
       token_status: 'needs_reauth',
       token_status_reason: expect.stringMatching(/^token_invalid: /),
     });
-    expect(await statusOf('00007')).toMatchObject({
+    expect(await statusOf('00070')).toMatchObject({
       token_status: 'expiring',
       token_status_reason: expect.stringMatching(/^data access expires at /),
     });
-    expect(await statusOf('00008')).toMatchObject({ token_status: 'valid', token_status_reason: null });
+    expect(await statusOf('00082')).toMatchObject({ token_status: 'valid', token_status_reason: null });
     // The unit view shows it to operators.
-    const unit = await s.app.inject({ method: 'GET', url: '/v1/units/00001', headers: { authorization: `Bearer ${s.adminKey}` } });
+    const unit = await s.app.inject({ method: 'GET', url: '/v1/units/00004', headers: { authorization: `Bearer ${s.adminKey}` } });
     expect(unit.json().page).toMatchObject({ tokenStatus: 'needs_reauth', tokenStatusReason: expect.stringContaining('token_expired') });
   });
 
   it('checks stale Pages before a fan-out, so a broken token fails without a publish call', async () => {
-    const unit = '00013';
+    const unit = '00091';
     s.sim.invalidateToken(pageOf.get(unit)!, 460);
     await s.deps.store.db
       .updateTable('pages')
