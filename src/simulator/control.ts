@@ -2,7 +2,16 @@
  * Control API under `/_sim/` (no auth): seeding, inspection, configuration,
  * faults, token invalidation and usage overrides for tests and benchmarks.
  */
-import type { FaultRule, GraphSimulator, InvalidationSubcode, PageSeed, SimulatorOptions } from './types';
+import type {
+  DialogBehaviour,
+  FaultRule,
+  GraphSimulator,
+  InvalidationSubcode,
+  PageSeed,
+  SimulatorOptions,
+  SystemUserSeed,
+  UserSeed,
+} from './types';
 
 export interface ControlResult {
   status: number;
@@ -29,6 +38,9 @@ function configPatch(body: Record<string, unknown>): Partial<SimulatorOptions> {
     'duplicateMode',
     'duplicateWindowMs',
     'appId',
+    'appSecret',
+    'redirectUris',
+    'loginConfigs',
     'defaultVersion',
     'bucCallsPerDay',
     'scheduleMaxLeadDays',
@@ -107,6 +119,24 @@ export function handleControl(sim: GraphSimulator, method: string, path: string,
       return { status: 200, body: { ok: true } };
     }
     if (route === 'GET /_sim/stats') return { status: 200, body: sim.stats() };
+    if (route === 'POST /_sim/users') {
+      const users = body['users'];
+      if (!Array.isArray(users)) return bad('body must be {users:[{id,name?,pages:[{id,tasks}]}]}');
+      sim.seedUsers(users as UserSeed[]);
+      return { status: 200, body: { seeded: users.length } };
+    }
+    if (route === 'POST /_sim/system-users') {
+      const users = body['systemUsers'];
+      if (!Array.isArray(users)) return bad('body must be {systemUsers:[{id,name?,token,scopes,pages:[{id,tasks}],expiresAt?}]}');
+      sim.seedSystemUsers(users as SystemUserSeed[]);
+      return { status: 200, body: { seeded: users.length } };
+    }
+    if (route === 'POST /_sim/dialog') {
+      sim.setDialog(body as DialogBehaviour);
+      return { status: 200, body: { ok: true } };
+    }
+    if (route === 'POST /_sim/codes/expire') return { status: 200, body: { expired: sim.expireCodes() } };
+    if (route === 'POST /_sim/user-tokens/expire') return { status: 200, body: { expired: sim.expireUserTokens() } };
   } catch (err) {
     return bad(err instanceof Error ? err.message : String(err));
   }

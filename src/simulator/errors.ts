@@ -10,14 +10,24 @@ export class SimGraphError extends Error {
   readonly subcode: number | undefined;
   readonly type: string;
   readonly wwwAuthenticate: boolean;
+  /** Second token of the `www-authenticate` header (`invalid_token` for 190, `invalid_code` for code exchange errors). */
+  readonly authError: string | undefined;
+  /** Overrides the code's default `is_transient`. */
+  readonly transient: boolean | undefined;
 
-  constructor(code: number, message: string, opts: { subcode?: number; type?: string; status?: number } = {}) {
+  constructor(
+    code: number,
+    message: string,
+    opts: { subcode?: number; type?: string; status?: number; authError?: string; transient?: boolean } = {},
+  ) {
     super(message);
     this.code = code;
     this.subcode = opts.subcode;
     this.type = opts.type ?? 'OAuthException';
     this.status = opts.status ?? httpStatusFor(code);
-    this.wwwAuthenticate = code === 190;
+    this.authError = opts.authError ?? (code === 190 ? 'invalid_token' : undefined);
+    this.wwwAuthenticate = this.authError !== undefined;
+    this.transient = opts.transient;
   }
 }
 
@@ -136,7 +146,8 @@ export interface ErrorEnvelope {
 export function envelope(err: SimGraphError, traceId: string): ErrorEnvelope {
   const body: ErrorEnvelope['error'] = { message: err.message, type: err.type, code: err.code, fbtrace_id: traceId };
   if (err.subcode !== undefined) body.error_subcode = err.subcode;
-  if (isTransientCode(err.code)) body.is_transient = true;
+  if (err.transient !== undefined) body.is_transient = err.transient;
+  else if (isTransientCode(err.code)) body.is_transient = true;
   else if (err.code === 190) body.is_transient = false;
   // keep fbtrace_id last, as Meta does
   const { fbtrace_id, ...rest } = body;
@@ -144,5 +155,5 @@ export function envelope(err: SimGraphError, traceId: string): ErrorEnvelope {
 }
 
 export function wwwAuthenticateValue(err: SimGraphError): string {
-  return `OAuth "Facebook Platform" "invalid_token" "${err.message.replace(/"/g, "'")}"`;
+  return `OAuth "Facebook Platform" "${err.authError ?? 'invalid_token'}" "${err.message.replace(/"/g, "'")}"`;
 }

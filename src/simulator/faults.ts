@@ -6,7 +6,7 @@ import type { Rng } from './prng';
 import type { FaultEndpoint, FaultKind, FaultRule } from './types';
 
 /** What a Graph request is, for fault matching and stats. */
-export type Op = 'feed' | 'photos' | 'get' | 'edit' | 'delete' | 'list' | 'debug_token' | 'other';
+export type Op = 'feed' | 'photos' | 'get' | 'edit' | 'delete' | 'list' | 'debug_token' | 'dialog' | 'oauth' | 'accounts' | 'other';
 
 export const WRITE_OPS: ReadonlySet<Op> = new Set<Op>(['feed', 'photos', 'edit', 'delete']);
 
@@ -25,7 +25,7 @@ const PHASE: Record<FaultKind, FaultPhase> = {
 };
 
 const KINDS = new Set(Object.keys(PHASE));
-const ENDPOINTS = new Set<FaultEndpoint>(['feed', 'photos', 'get', 'edit', 'delete', 'list', 'any-write', 'any']);
+const ENDPOINTS = new Set<FaultEndpoint>(['feed', 'photos', 'get', 'edit', 'delete', 'list', 'oauth', 'accounts', 'any-write', 'any']);
 
 interface ActiveRule extends FaultRule {
   endpoint: FaultEndpoint;

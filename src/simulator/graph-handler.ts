@@ -18,6 +18,8 @@ import {
   wwwAuthenticateValue,
 } from './errors';
 import { WRITE_OPS, type FaultEngine, type Op } from './faults';
+import type { IdentityStore, PrincipalToken } from './identity';
+import * as ob from './onboarding';
 import * as h from './post-handlers';
 import type { RandomStreams } from './prng';
 import type { RateLimiter } from './rate-limit';
@@ -47,6 +49,7 @@ export interface ResponsePlan {
 
 export interface SimState {
   store: SimStore;
+  identity: IdentityStore;
   limiter: RateLimiter;
   faults: FaultEngine;
   streams: RandomStreams;
@@ -63,6 +66,9 @@ const HTML_ERROR =
   '<!DOCTYPE html><html lang="en"><head><title>Facebook | Error</title></head><body><h1>Sorry, something went wrong.</h1><p>We\'re working on getting this fixed as soon as we can.</p></body></html>';
 
 function classify(method: string, segs: string[]): Op {
+  if (segs.length === 2 && segs[0] === 'dialog' && segs[1] === 'oauth') return 'dialog';
+  if (segs.length === 2 && segs[0] === 'oauth' && segs[1] === 'access_token') return 'oauth';
+  if (segs.length === 2 && segs[1] === 'accounts' && method === 'GET') return 'accounts';
   if (segs.length === 1) {
     if (segs[0] === 'debug_token') return 'debug_token';
     return method === 'GET' ? 'get' : method === 'POST' ? 'edit' : method === 'DELETE' ? 'delete' : 'other';
@@ -113,12 +119,35 @@ export class GraphHandler {
     let usagePage: string | undefined;
     try {
       const params = parseParams(q >= 0 ? input.url.slice(q + 1) : '', input.body, input.contentType);
+      const ctx: ob.OnboardingContext = {
+        identity: s.identity,
+        store: s.store,
+        opts: s.opts,
+        params,
+        now: input.now,
+        version,
+        baseUrl: s.baseUrl,
+      };
+      if (op === 'dialog') return this.dialog(input.method, ctx, plan);
       const token = extractToken(params, input.authorization);
       if (op === 'debug_token') {
-        plan.body = JSON.stringify(debugToken(s.store, s.opts, params, token, (t) => this.isAppToken(t)));
+        plan.body = JSON.stringify(debugToken(s.store, s.identity, s.opts, params, token, (t) => this.isAppToken(t), input.now));
+        return plan;
+      }
+      if (op === 'oauth') {
+        // The token exchange authenticates with client_id/client_secret, not an access token.
+        this.beforeFaults(op, undefined, input.now, plan);
+        plan.body = JSON.stringify(this.afterFaults(op, undefined, input.now, ob.accessToken(ctx)));
         return plan;
       }
       if (token === undefined) throw missingTokenError();
+      const principal = s.identity.tokens.get(token);
+      if (principal) {
+        ob.checkPrincipal(principal, s.opts, input.now);
+        this.beforeFaults(op, undefined, input.now, plan);
+        plan.body = JSON.stringify(this.afterFaults(op, undefined, input.now, this.principalDispatch(input.method, segs, ctx, principal)));
+        return plan;
+      }
       const rec = s.store.tokens.get(token);
       if (!rec) {
         if (this.isAppToken(token)) throw permissionError(WRITE_OPS.has(op));
@@ -138,12 +167,7 @@ export class GraphHandler {
       this.beforeFaults(op, faultPage, input.now, plan);
       s.store.promoteDue(input.now);
       const result = this.dispatch(input.method, segs, op, params, rec.pageId, version, input.now, faultPage);
-      const after = s.faults.take('after', op, faultPage, input.now);
-      if (after?.kind === 'drop-after-process') throw new PlannedDrop();
-      if (after?.kind === 'error-after-process') {
-        throw errorFor(after.code ?? 2, after.subcode, after.message, after.status, after.type);
-      }
-      plan.body = JSON.stringify(result);
+      plan.body = JSON.stringify(this.afterFaults(op, faultPage, input.now, result));
     } catch (err) {
       if (err instanceof PlannedDrop) {
         plan.drop = true;
@@ -163,6 +187,52 @@ export class GraphHandler {
       if (usage !== undefined) headers['x-business-use-case-usage'] = usage;
     }
     return plan;
+  }
+
+  /** After-process faults: the work is done, then the answer is lost or replaced by an error. */
+  private afterFaults<T>(op: Op, pageId: string | undefined, now: number, result: T): T {
+    const after = this.s.faults.take('after', op, pageId, now);
+    if (after?.kind === 'drop-after-process') throw new PlannedDrop();
+    if (after?.kind === 'error-after-process') {
+      throw errorFor(after.code ?? 2, after.subcode, after.message, after.status, after.type);
+    }
+    return result;
+  }
+
+  /** The Login dialog answers HTML or a redirect, never the JSON envelope (it lives on www.facebook.com). */
+  private dialog(method: string, ctx: ob.OnboardingContext, plan: ResponsePlan): ResponsePlan {
+    const r = method === 'GET' ? ob.loginDialog(ctx) : ({ status: 400, html: HTML_ERROR } as const);
+    plan.status = r.status;
+    if (r.status === 302) {
+      plan.headers = { location: r.location, 'cache-control': 'private, no-cache, no-store, must-revalidate' };
+    } else {
+      plan.headers = { 'content-type': 'text/html; charset=utf-8' };
+      plan.body = r.html;
+    }
+    return plan;
+  }
+
+  /** What a user or system-user token can reach: /me, /me/permissions, /me/accounts and Page reads. */
+  private principalDispatch(method: string, segs: string[], ctx: ob.OnboardingContext, t: PrincipalToken): unknown {
+    const m = method === 'GET' ? 'get' : method === 'DELETE' ? 'delete' : 'post';
+    const node = segs[0];
+    if (node === undefined) throw new SimGraphError(2500, 'Unknown path components: /');
+    const self = node === 'me' || node === t.subjectId;
+    if (m !== 'get') {
+      // Publishing needs a Page token: a user token on a Page edge gets the (#200) publish error.
+      if (segs.length === 2 && this.s.store.pages.has(node)) throw permissionError(true);
+      throw unsupportedRequest(m, node);
+    }
+    if (segs.length === 1) {
+      if (self) return ob.meView(ctx, t);
+      return ob.pageForPrincipal(ctx, t, node);
+    }
+    if (segs.length === 2 && self) {
+      if (segs[1] === 'accounts') return ob.listAccounts(ctx, t, node);
+      if (segs[1] === 'permissions') return ob.permissionsView(t);
+    }
+    if (!self && !this.s.store.pages.has(node)) throw unsupportedRequest(m, node);
+    throw new SimGraphError(2500, `Unknown path components: /${segs.slice(1).join('/')}`);
   }
 
   private unexpected(err: unknown): SimGraphError {

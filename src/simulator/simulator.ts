@@ -9,11 +9,13 @@ import { BodyTooLargeError, readBody } from './body';
 import { handleControl } from './control';
 import { FaultEngine } from './faults';
 import { GraphHandler, type SimState } from './graph-handler';
+import { IdentityStore } from './identity';
 import { sampleLatency, validateLatency } from './latency';
 import { RandomStreams } from './prng';
 import { RateLimiter } from './rate-limit';
 import { SimStore, toSimPost } from './store';
 import type {
+  DialogBehaviour,
   FaultRule,
   GraphSimulator,
   InvalidationSubcode,
@@ -22,6 +24,8 @@ import type {
   SimPost,
   SimStats,
   SimulatorOptions,
+  SystemUserSeed,
+  UserSeed,
 } from './types';
 
 export type * from './types';
@@ -38,6 +42,9 @@ function resolveOptions(o: SimulatorOptions): ResolvedOptions {
     duplicateMode: o.duplicateMode ?? 'consecutive',
     duplicateWindowMs: o.duplicateWindowMs ?? 12 * 3_600_000,
     appId: o.appId ?? '100000000000001',
+    appSecret: o.appSecret ?? 'sim-app-secret',
+    redirectUris: o.redirectUris ?? [],
+    loginConfigs: o.loginConfigs ?? {},
     defaultVersion: o.defaultVersion ?? 'v25.0',
     bucCallsPerDay: o.bucCallsPerDay ?? 4800,
     scheduleMaxLeadDays: o.scheduleMaxLeadDays ?? 30,
@@ -49,6 +56,20 @@ function resolveOptions(o: SimulatorOptions): ResolvedOptions {
   if (!['off', 'consecutive', 'window'].includes(r.duplicateMode)) throw new TypeError('invalid duplicateMode');
   if (!(r.bucCallsPerDay > 0)) throw new TypeError('bucCallsPerDay must be > 0');
   if (!/^v\d+\.\d+$/.test(r.defaultVersion)) throw new TypeError('defaultVersion must look like v25.0');
+  if (typeof r.appId !== 'string' || r.appId.length === 0) throw new TypeError('appId must be a non-empty string');
+  if (typeof r.appSecret !== 'string' || r.appSecret.length === 0) throw new TypeError('appSecret must be a non-empty string');
+  if (!Array.isArray(r.redirectUris) || !r.redirectUris.every((u) => typeof u === 'string' && URL.canParse(u))) {
+    throw new TypeError('redirectUris must be an array of absolute URLs');
+  }
+  const configs = r.loginConfigs as unknown;
+  if (
+    !configs ||
+    typeof configs !== 'object' ||
+    Array.isArray(configs) ||
+    !Object.values(configs).every((v) => Array.isArray(v) && v.every((x) => typeof x === 'string'))
+  ) {
+    throw new TypeError('loginConfigs must map config ids to arrays of permission names');
+  }
   return r;
 }
 
@@ -57,6 +78,7 @@ class Simulator implements GraphSimulator {
   private opts: ResolvedOptions;
   private readonly streams: RandomStreams;
   private readonly store: SimStore;
+  private readonly identity = new IdentityStore();
   private readonly limiter: RateLimiter;
   private readonly faults: FaultEngine;
   private readonly state: SimState;
@@ -75,6 +97,7 @@ class Simulator implements GraphSimulator {
     this.faults = new FaultEngine(() => this.streams.faults);
     this.state = {
       store: this.store,
+      identity: this.identity,
       limiter: this.limiter,
       faults: this.faults,
       streams: this.streams,
@@ -124,7 +147,34 @@ class Simulator implements GraphSimulator {
   }
 
   seedPages(pages: PageSeed[]): void {
+    for (const p of pages) {
+      if (typeof p?.token === 'string' && this.identity.tokens.has(p.token)) {
+        throw new TypeError(`page ${p.id}: token is a system-user or user token`);
+      }
+    }
     this.store.seedPages(pages, this.opts.now());
+  }
+
+  seedUsers(users: UserSeed[]): void {
+    if (!Array.isArray(users)) throw new TypeError('users must be an array');
+    this.identity.seedUsers(users);
+  }
+
+  seedSystemUsers(users: SystemUserSeed[]): void {
+    if (!Array.isArray(users)) throw new TypeError('system users must be an array');
+    this.identity.seedSystemUsers(users, this.opts.now(), (t) => this.store.tokens.has(t));
+  }
+
+  setDialog(behaviour: DialogBehaviour): void {
+    this.identity.setDialog(behaviour);
+  }
+
+  expireCodes(): number {
+    return this.identity.expireCodes(this.opts.now());
+  }
+
+  expireUserTokens(): number {
+    return this.identity.expireUserTokens(this.opts.now());
   }
 
   configure(patch: Partial<SimulatorOptions>): void {
@@ -182,9 +232,13 @@ class Simulator implements GraphSimulator {
     };
   }
 
-  /** Clears posts, photos, usage, faults and counters, and restores the construction options and seed. */
+  /**
+   * Clears posts, photos, usage, faults, counters, codes, user tokens and the dialog, and restores the
+   * construction options and seed. `keepPages` also keeps people and system users.
+   */
   reset(opts: { keepPages?: boolean } = {}): void {
     this.store.clear(opts.keepPages === true);
+    this.identity.clear(opts.keepPages === true);
     this.limiter.clear();
     this.faults.clear();
     this.requests = 0;

@@ -30,6 +30,8 @@ export interface StoredPage {
   posts: StoredPost[];
   visible: number;
   seededAt: number;
+  /** The Page's current token: the last one seeded (or re-issued by /me/accounts after an invalidation). */
+  token: string;
 }
 
 export interface TokenRecord {
@@ -88,13 +90,29 @@ export class SimStore {
       if (s.id.includes('_') || s.id.includes('/')) throw new TypeError(`page id must not contain '_' or '/': ${s.id}`);
       let page = this.pages.get(s.id);
       if (!page) {
-        page = { id: s.id, name: s.name ?? `Page ${s.id}`, posts: [], visible: 0, seededAt: now };
+        page = { id: s.id, name: s.name ?? `Page ${s.id}`, posts: [], visible: 0, seededAt: now, token: s.token };
         this.pages.set(s.id, page);
-      } else if (s.name) page.name = s.name;
+      } else {
+        if (s.name) page.name = s.name;
+        page.token = s.token;
+      }
       // Re-seeding a Page issues a fresh valid token; older tokens keep their own state.
       this.tokens.set(s.token, { pageId: s.id, invalidSubcode: null, invalidatedAt: 0, issuedAt: now });
     }
     return seeds.length;
+  }
+
+  /**
+   * The Page token a user or system user derives now (/me/accounts): the current one while valid,
+   * else a fresh one, as a new derivation after re-authorisation would give [INF].
+   */
+  derivePageToken(page: StoredPage, now: number, mint: () => string): string {
+    const rec = this.tokens.get(page.token);
+    if (rec && rec.pageId === page.id && rec.invalidSubcode === null) return page.token;
+    const token = mint();
+    this.tokens.set(token, { pageId: page.id, invalidSubcode: null, invalidatedAt: 0, issuedAt: now });
+    page.token = token;
+    return token;
   }
 
   invalidatePageTokens(pageId: string, subcode: InvalidationSubcode, now: number): number {

@@ -17,6 +17,12 @@ export interface SimulatorOptions {
   duplicateWindowMs?: number;
   /** App id reported by debug_token; app tokens look like `{appId}|{secret}`. @defaultValue '100000000000001' */
   appId?: string;
+  /** App secret the OAuth token exchange checks (`client_secret`). debug_token accepts any `{appId}|…`. @defaultValue 'sim-app-secret' */
+  appSecret?: string;
+  /** The app's "Valid OAuth Redirect URIs"; the dialog accepts a `redirect_uri` only on an exact match. @defaultValue [] */
+  redirectUris?: string[];
+  /** Facebook Login for Business configurations: `config_id` → the permissions it grants (unlisted ids grant a default set). @defaultValue {} */
+  loginConfigs?: Record<string, string[]>;
   /** Version used for unversioned paths and reported in `facebook-api-version`. @defaultValue 'v25.0' */
   defaultVersion?: string;
   /** Per-Page call budget per rolling 24 h for the BUC usage percentage. @defaultValue 4800 */
@@ -55,7 +61,8 @@ export interface SimPost {
 export type FaultKind =
   'error' | 'html-error' | 'drop-before-process' | 'drop-after-process' | 'delay' | 'error-after-process' | 'read-lag' | 'incident';
 
-export type FaultEndpoint = 'feed' | 'photos' | 'get' | 'edit' | 'delete' | 'list' | 'any-write' | 'any';
+/** `oauth` = /oauth/access_token, `accounts` = /{user}/accounts (the Login dialog itself takes no faults). */
+export type FaultEndpoint = 'feed' | 'photos' | 'get' | 'edit' | 'delete' | 'list' | 'oauth' | 'accounts' | 'any-write' | 'any';
 
 export interface FaultRule {
   kind: FaultKind;
@@ -87,6 +94,21 @@ export interface FaultRule {
 
 export type PageSeed = { id: string; name?: string; token: string };
 
+/** A Page a person or system user can act on, with the tasks they may perform (MANAGE, CREATE_CONTENT, …). */
+export type PageGrant = { id: string; tasks: string[] };
+
+/** A person (test user) who can sign in through the Login dialog. */
+export type UserSeed = { id: string; name?: string; pages: PageGrant[] };
+
+/** A business system user with its token; `expiresAt` in ms since epoch, 0 or absent = never expires. */
+export type SystemUserSeed = { id: string; name?: string; token: string; scopes: string[]; pages: PageGrant[]; expiresAt?: number };
+
+/**
+ * What the Login dialog does (until changed): consent as `userId`, sharing those Pages
+ * (`'all'`, the default, = every Page the person can act on, current and future), or deny.
+ */
+export type DialogBehaviour = { userId: string; share?: string[] | 'all' } | { deny: true };
+
 export type InvalidationSubcode = 460 | 463 | 492 | 458 | 467;
 
 export interface SimStats {
@@ -113,4 +135,14 @@ export interface GraphSimulator {
   clearFaults(): void;
   listFaults(): FaultRule[];
   stats(): SimStats;
+  /** People who can sign in through `/dialog/oauth`; re-seeding a person replaces their Pages. */
+  seedUsers(users: UserSeed[]): void;
+  /** System users whose tokens work on /me, /me/accounts and debug_token; re-seeding replaces the previous token. */
+  seedSystemUsers(users: SystemUserSeed[]): void;
+  /** What every following Login dialog does. */
+  setDialog(behaviour: DialogBehaviour): void;
+  /** Makes every authorization code issued so far expired (the exchange then answers 100/36007). Returns how many. */
+  expireCodes(): number;
+  /** Makes every user token (code flow and long-lived) expired (190/463). Returns how many. */
+  expireUserTokens(): number;
 }

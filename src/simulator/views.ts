@@ -9,7 +9,7 @@ export function fbTime(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19) + '+0000';
 }
 
-function nonexistingField(field: string, nodeType: string): SimGraphError {
+export function nonexistingField(field: string, nodeType: string): SimGraphError {
   return new SimGraphError(100, `(#100) Tried accessing nonexisting field (${field}) on node type (${nodeType})`);
 }
 
