@@ -110,11 +110,12 @@ export class UnitsService {
           updates.push(n);
         }
       }
-      if (updates.length && !opts.inPlace)
+      if (updates.length && !opts.inPlace) {
         await refuseRewritingHistory(
           trx,
           updates.map((n) => before.get(n.code)!),
         );
+      }
       await insertUnits(trx, inserts, now);
       // A moved unit's path may be the old path of another moved unit: clear them first (the active path is unique).
       for (const n of updates) {
@@ -193,8 +194,9 @@ async function refuseRewritingHistory(trx: Executor, changed: UnitRow[]): Promis
   const ids = changed.map((u) => u.id);
   for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
     const chunk = ids.slice(i, i + INSERT_CHUNK);
-    for (const r of await trx.selectFrom('deliveries').select('unit_id').distinct().where('unit_id', 'in', chunk).execute())
+    for (const r of await trx.selectFrom('deliveries').select('unit_id').distinct().where('unit_id', 'in', chunk).execute()) {
       used.add(r.unit_id!);
+    }
     for (const r of await trx.selectFrom('posts').select('target_unit_id').distinct().where('target_unit_id', 'in', chunk).execute()) {
       used.add(r.target_unit_id!);
     }
