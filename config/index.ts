@@ -35,6 +35,13 @@ export interface Config {
   readonly oldTokenEncryptionKeys: readonly Buffer[];
   /** Facebook app credentials for debug_token; undefined disables the token-health sweep. */
   readonly facebookApp: { readonly id: string; readonly secret: string } | undefined;
+  /** Connecting Pages: the Login dialog, the public URL for connect links, the Business Manager sync interval. */
+  readonly onboarding: {
+    readonly loginConfigId: string | undefined;
+    readonly dialogUrl: string;
+    readonly publicBaseUrl: string | undefined;
+    readonly syncEveryMs: number;
+  };
   readonly tokenHealth: { readonly sweepEveryMs: number; readonly expiringWithinMs: number };
   /** Per-key request limit; `max: 0` is off. */
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
@@ -119,6 +126,12 @@ export function loadConfig(source: Record<string, string | undefined> = readEnv(
       .filter(Boolean)
       .map((k) => Buffer.from(k, 'base64')),
     facebookApp: env.FB_APP_ID && env.FB_APP_SECRET ? { id: env.FB_APP_ID, secret: env.FB_APP_SECRET } : undefined,
+    onboarding: {
+      loginConfigId: env.FB_LOGIN_CONFIG_ID,
+      dialogUrl: env.FB_DIALOG_URL.replace(/\/+$/, ''),
+      publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+      syncEveryMs: env.PAGE_SYNC_EVERY_MINUTES * 60_000,
+    },
     tokenHealth: { sweepEveryMs: env.TOKEN_SWEEP_EVERY_MINUTES * 60_000, expiringWithinMs: env.TOKEN_EXPIRING_DAYS * 86_400_000 },
     rateLimit: { max: env.RATE_LIMIT_MAX, windowMs: env.RATE_LIMIT_WINDOW_MS },
   });

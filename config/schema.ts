@@ -119,6 +119,18 @@ export const EnvSchema = z
       .optional(),
     /** Facebook app secret (never logged). Required together with FB_APP_ID. */
     FB_APP_SECRET: z.string().trim().min(8, 'expected at least 8 characters').optional(),
+    /** Facebook Login for Business configuration id; set, the connect links' dialog sends `config_id` instead of `scope`. */
+    FB_LOGIN_CONFIG_ID: z
+      .string()
+      .trim()
+      .regex(/^\d{1,32}$/, 'expected a numeric configuration id')
+      .optional(),
+    /** Base URL of the Facebook Login dialog (the simulator's URL in tests and the demo). */
+    FB_DIALOG_URL: z.url({ error: 'expected an http(s) URL' }).default('https://www.facebook.com'),
+    /** Public base URL of this API, for the connect links and the OAuth redirect URI (`<PUBLIC_BASE_URL>/connect/callback`). */
+    PUBLIC_BASE_URL: z.url({ error: 'expected an http(s) URL' }).optional(),
+    /** Minutes between two syncs of the Page tokens from the Business Manager system user (when connected). */
+    PAGE_SYNC_EVERY_MINUTES: int(1440, 5, 43_200),
     /** Minutes between two debug_token sweeps of every Page token; also the age after which a fan-out re-checks a Page first. */
     TOKEN_SWEEP_EVERY_MINUTES: int(360, 1, 10_080),
     /** A token expiring within this many days is marked `expiring`. */

@@ -28,6 +28,7 @@ import { AuditService } from './services/governance/audit.service';
 import { EditsService } from './services/governance/edits.service';
 import { RecallService } from './services/governance/recall.service';
 import { TokenHealthService } from './services/governance/token-health.service';
+import { BusinessService } from './services/onboarding/business.service';
 import { ReorganiseService } from './services/tree/reorganise.service';
 
 /** Everything a process needs, built from the config. The API and the workers share this. */
@@ -46,6 +47,8 @@ export interface Deps {
   targets: TargetService;
   keys: KeysService;
   pages: PagesService;
+  /** The Business Manager connection and the Page sync from its system user. */
+  business: BusinessService;
   /** Moves the organisation to a new tree (dry run or one transaction), keeping the old versions. */
   reorganise: ReorganiseService;
   posts: PostsService;
@@ -123,6 +126,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     keys: new KeysService(db, config.adminApiKey),
     pages: new PagesService(db, getCipher),
     reorganise: new ReorganiseService(db, store.dialect, queues, log),
+    business: new BusinessService(db, graph, getCipher, config.facebookApp, log),
     posts,
     postViews: new PostViewsService(db, posts),
     ledger,

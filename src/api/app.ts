@@ -10,6 +10,7 @@ import { frameworkErrorHandler, installErrorHandler, RETRY_AFTER_S } from './err
 import { describeStoreError, isStoreUnavailable, storeUnavailableReason } from '../db/store-errors';
 import { dashboardPlugin } from '../dashboard/dashboard.plugin';
 import { adminRoutes } from './routes/admin.routes';
+import { onboardingRoutes } from './routes/onboarding.routes';
 import { opsRoutes } from './routes/ops.routes';
 import { progressRoutes } from './routes/progress.routes';
 import { postsRoutes } from './routes/posts.routes';
@@ -96,6 +97,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       await v1.register(keysRoutes(deps));
       await v1.register(changesRoutes(deps));
       await v1.register(auditRoutes(deps));
+      await v1.register(onboardingRoutes(deps));
     },
     { prefix: '/v1' },
   );

@@ -57,10 +57,13 @@ async function steps(db: Kysely<any>, dialect: DatabaseConfig['kind']): Promise<
     .addColumn('unit_code', 'text', (c) => c.notNull())
     .addColumn('label', 'text')
     .addColumn('position', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('token_ciphertext', 'text', (c) => c.notNull())
+    // Null: the Page is mapped to its unit but has no token yet (the Business Manager sync or a connect link brings it).
+    .addColumn('token_ciphertext', 'text')
     .addColumn('token_status', 'text', (c) => c.notNull())
     .addColumn('token_status_reason', 'text')
     .addColumn('token_checked_at', 'text')
+    /** JSON array of the Page tasks Facebook last reported for the token (`CREATE_CONTENT`, …). */
+    .addColumn('tasks', 'text')
     .addColumn('retired_at', 'text')
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())

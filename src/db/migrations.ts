@@ -170,6 +170,28 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       },
     },
     '0006_unit_versions': unitVersionsMigration(dialect),
+    // The organisation's Business Manager connection: one system-user token (encrypted) and its last check and sync.
+    '0007_business_connection': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('business_connection')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('token_ciphertext', 'text', (c) => c.notNull())
+          .addColumn('token_type', 'text', (c) => c.notNull())
+          .addColumn('subject_id', 'text')
+          .addColumn('scopes', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('status_reason', 'text')
+          .addColumn('checked_at', 'text', (c) => c.notNull())
+          .addColumn('last_sync_at', 'text')
+          .addColumn('last_sync', 'text')
+          .addColumn('updated_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -36,11 +36,13 @@ export interface PagesTable {
   label: string | null;
   /** Order among the unit's Pages; the first is the unit's `page` in the compatibility view. */
   position: number;
-  /** `v1.<keyId>.<iv>.<tag>.<ciphertext>` (AES-256-GCM, base64url parts); never the plaintext. */
-  token_ciphertext: string;
+  /** `v1.<keyId>.<iv>.<tag>.<ciphertext>` (AES-256-GCM, base64url parts); never the plaintext. Null: mapped, no token yet. */
+  token_ciphertext: string | null;
   token_status: string;
   token_status_reason: string | null;
   token_checked_at: Timestamp | null;
+  /** JSON array of the Page tasks Facebook last reported (`CREATE_CONTENT` is needed to publish); null when unknown. */
+  tasks: string | null;
   /** Unlinked or left behind by a reorganisation: never targeted again, but its token still serves recalls and edits. */
   retired_at: Timestamp | null;
   created_at: Timestamp;
@@ -203,6 +205,31 @@ export interface IdempotencyKeysTable {
   created_at: Timestamp;
 }
 
+/** The Business Manager connection (0007): one row, id `default`. */
+export interface BusinessConnectionTable {
+  id: string;
+  /** The system-user token, AES-256-GCM like Page tokens; never returned or logged. */
+  token_ciphertext: string;
+  /** `SYSTEM_USER` as debug_token reported it. */
+  token_type: string;
+  /** The system user's id (debug_token `user_id`). */
+  subject_id: string | null;
+  /** JSON array of the token's scopes. */
+  scopes: string;
+  /** When the token expires; null: never. */
+  expires_at: Timestamp | null;
+  /** `valid` or `invalid` (with the reason), from the last check. */
+  status: string;
+  status_reason: string | null;
+  checked_at: Timestamp;
+  last_sync_at: Timestamp | null;
+  /** JSON of the last sync's counts. */
+  last_sync: string | null;
+  updated_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   units: UnitsTable;
   pages: PagesTable;
@@ -214,6 +241,7 @@ export interface Database {
   audit_log: AuditLogTable;
   post_edits: PostEditsTable;
   idempotency_keys: IdempotencyKeysTable;
+  business_connection: BusinessConnectionTable;
 }
 
 export type UnitRow = Selectable<UnitsTable>;

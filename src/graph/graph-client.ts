@@ -382,6 +382,44 @@ export class GraphClient {
     });
   }
 
+  /**
+   * GET /me/accounts: the Pages the token's person or system user can act on, with a Page token and
+   * the tasks of each, cursor paged (`limit` at most 100). Follow `paging.cursors.after` while `paging.next` is set.
+   */
+  listAccounts(
+    token: string,
+    opts: { limit?: number; after?: string } = {},
+  ): Promise<
+    GraphResponse<{
+      data: Array<{ id: string; name?: string; access_token?: string; tasks?: string[] }>;
+      paging?: { cursors?: { after?: string }; next?: string };
+    }>
+  > {
+    return this.call('accounts', 'GET', ['me', 'accounts'], token, {
+      query: { fields: 'id,name,access_token,tasks', limit: opts.limit ?? 100, after: opts.after },
+    });
+  }
+
+  /**
+   * GET /oauth/access_token: an OAuth code (with the dialog's redirect URI) or, with
+   * `fbExchangeToken`, a short-lived user token for a long-lived one. The app secret, the code and
+   * the tokens are query parameters by API design, so all of them are redacted from failures.
+   */
+  exchangeToken(
+    app: { id: string; secret: string },
+    grant: { code: string; redirectUri: string } | { fbExchangeToken: string },
+  ): Promise<GraphResponse<{ access_token: string; token_type?: string; expires_in?: number }>> {
+    const query =
+      'code' in grant
+        ? { client_id: app.id, client_secret: app.secret, redirect_uri: grant.redirectUri, code: grant.code }
+        : { grant_type: 'fb_exchange_token', client_id: app.id, client_secret: app.secret, fb_exchange_token: grant.fbExchangeToken };
+    const secret = 'code' in grant ? grant.code : grant.fbExchangeToken;
+    return this.call('oauth.access_token', 'GET', ['oauth', 'access_token'], `${app.id}|${app.secret}`, {
+      query,
+      secrets: [app.secret, secret],
+    });
+  }
+
   /** Destroys the keep-alive sockets. */
   close(): void {
     this.httpAgent.destroy();

@@ -6,7 +6,8 @@
 import type { GraphUsage } from './usage';
 
 /** Token-free label of the call that failed. */
-export type GraphEndpoint = 'feed' | 'photos' | 'post.get' | 'post.update' | 'post.delete' | 'published_posts' | 'debug_token';
+export type GraphEndpoint =
+  'feed' | 'photos' | 'post.get' | 'post.update' | 'post.delete' | 'published_posts' | 'debug_token' | 'accounts' | 'oauth.access_token';
 
 /** Graph answered with the JSON error envelope (§4.1). */
 export class GraphApiError extends Error {

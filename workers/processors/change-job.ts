@@ -52,7 +52,8 @@ export async function runChange(
   const { ledger } = deps;
   const takeoverAt = ledger.takeoverAt(d);
   if (takeoverAt > Date.now()) return later(job, token, takeoverAt - Date.now());
-  const page = d.page && d.page.pageId === d.publishedPageId ? d.page : null;
+  const page =
+    d.page && d.page.pageId === d.publishedPageId && d.page.tokenCiphertext ? { ...d.page, tokenCiphertext: d.page.tokenCiphertext } : null;
   if (d.fbPostId && page) await awaitPageSlot(job, token, deps.pacer, page.pageId);
   const lease = await ledger.claim(d, spec.claim);
   if (!lease) return 'lost_claim';

@@ -48,21 +48,18 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
     // Cancelled or recalled: never send; an interrupted attempt that did publish is recorded (and recalled).
     return cancelDelivery(d, deps, ambiguous);
   }
-  if (!d.page || d.page.retired || d.page.tokenStatus === 'needs_reauth') {
-    // No Page, an unlinked one, or its token is known broken: fail without calling Graph (one call per Page, not one per post).
+  const unusable = unusablePage(d.page);
+  if (unusable) {
+    // No Page, an unlinked one, one without a token yet, or its token is known broken: fail without calling Graph
+    // (one call per Page, not one per post).
     const lease = await ledger.claim(d, { kind: 'publish', countAttempt: false });
     if (!lease) return 'lost_claim';
-    const reason = !d.page ? 'no_page' : d.page.retired ? 'page_unlinked' : 'needs_reauth';
-    const message = !d.page
-      ? 'the unit has no linked Page any more'
-      : d.page.retired
-        ? 'the Page was unlinked from its unit after the post was sent out'
-        : `Page token needs re-authorisation: ${d.page.tokenStatusReason ?? 'unknown reason'}`;
+    const { reason, message } = unusable;
     await ledger.markFailed(d, lease, reason, { code: null, subcode: null, message });
     rollUpLater(d, deps);
     return `failed:${reason}`;
   }
-  const page = d.page;
+  const page = { ...d.page!, tokenCiphertext: d.page!.tokenCiphertext! };
 
   // Per-Page spacing and throttle blocks, shared by all workers; waiting costs no attempt.
   await awaitPageSlot(job, token, deps.pacer, page.pageId);
@@ -158,7 +155,7 @@ function leaseExpired(
 async function cancelDelivery(d: LedgerDelivery, deps: DeliveryDeps, ambiguous: boolean): Promise<string> {
   const lease = await deps.ledger.claim(d, { kind: 'publish', countAttempt: false });
   if (!lease) return 'lost_claim';
-  if (ambiguous && d.page) {
+  if (ambiguous && d.page?.tokenCiphertext) {
     const found = await deps.publisher
       .findExisting(
         d.page.pageId,
@@ -188,4 +185,20 @@ function rollUpLater(d: LedgerDelivery, deps: DeliveryDeps): void {
   deps.ledger
     .requestRollUp(d.postId)
     .catch((err: Error) => deps.log.warn({ postId: d.postId, err: err.message }, 'roll-up failed; the reconciler will retry'));
+}
+
+/** Why a delivery's Page cannot be published to without calling Graph, or null when it can. */
+function unusablePage(page: LedgerDelivery['page']): { reason: string; message: string } | null {
+  if (!page) return { reason: 'no_page', message: 'the unit has no linked Page any more' };
+  if (page.retired) return { reason: 'page_unlinked', message: 'the Page was unlinked from its unit after the post was sent out' };
+  if (!page.tokenCiphertext) {
+    return {
+      reason: 'no_token',
+      message: 'the Page is mapped to its unit but has no token yet: run the Business Manager sync or send the unit a connect link',
+    };
+  }
+  if (page.tokenStatus === 'needs_reauth') {
+    return { reason: 'needs_reauth', message: `Page token needs re-authorisation: ${page.tokenStatusReason ?? 'unknown reason'}` };
+  }
+  return null;
 }

@@ -90,7 +90,7 @@ export class DeliveryLedger {
       link: r.link,
       photos: JSON.parse(r.photos) as string[],
       page:
-        r.page_id && r.token_ciphertext
+        r.page_id && r.token_status !== null
           ? {
               pageId: r.page_id,
               tokenCiphertext: r.token_ciphertext,

@@ -24,7 +24,8 @@ export interface LedgerDelivery {
   photos: string[];
   /** The unit's Page now. */
   /** The delivery's Page with its token; `retired` once unlinked (recalls and edits still use it). */
-  page: { pageId: string; tokenCiphertext: string; tokenStatus: string; tokenStatusReason: string | null; retired: boolean } | null;
+  /** `tokenCiphertext` null: the Page is mapped to its unit but has no token yet. */
+  page: { pageId: string; tokenCiphertext: string | null; tokenStatus: string; tokenStatusReason: string | null; retired: boolean } | null;
 }
 
 /** What events need to know about a delivery to report it. */

@@ -13,6 +13,8 @@ export const AUDIT_ACTIONS = [
   'units.reorganise',
   'page.link',
   'page.unlink',
+  'business.connect',
+  'pages.sync',
   'post.create',
   'post.approve',
   'post.cancel',

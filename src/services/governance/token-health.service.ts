@@ -133,7 +133,9 @@ export class TokenHealthService {
         .selectFrom('pages')
         .select(['unit_code', 'page_id', 'token_ciphertext'])
         .where('page_id', '>', after)
-        .where('retired_at', 'is', null);
+        .where('retired_at', 'is', null)
+        .where('token_ciphertext', 'is not', null)
+        .$narrowType<{ token_ciphertext: string }>();
       if (checkpoint.onlyUnchecked) q = q.where('token_checked_at', 'is', null);
       const rows = await q.orderBy('page_id').limit(200).execute();
       if (!rows.length) break;
@@ -164,6 +166,8 @@ export class TokenHealthService {
           .selectFrom('pages')
           .select(['unit_code', 'page_id', 'token_ciphertext'])
           .where('page_id', 'in', pageIds.slice(i, i + 500))
+          .where('token_ciphertext', 'is not', null)
+          .$narrowType<{ token_ciphertext: string }>()
           .where((eb) => eb.or([eb('token_checked_at', 'is', null), eb('token_checked_at', '<', staleBefore)]))
           .execute()),
       );

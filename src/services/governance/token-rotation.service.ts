@@ -31,6 +31,8 @@ export async function rotatePageTokens(
       .selectFrom('pages')
       .select(['page_id', 'unit_code', 'token_ciphertext'])
       .where('page_id', '>', after)
+      .where('token_ciphertext', 'is not', null)
+      .$narrowType<{ token_ciphertext: string }>()
       .orderBy('page_id')
       .limit(opts.batch ?? 500)
       .execute();

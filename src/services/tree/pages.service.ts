@@ -7,7 +7,8 @@ import type { Principal } from '../auth/keys.service';
 import { requireScope } from '../auth/keys.service';
 
 export const PAGE_ID_RE = /^\d{1,32}$/;
-export const TOKEN_STATUSES = ['unknown', 'valid', 'expiring', 'needs_reauth'] as const;
+/** `no_token`: the Page is mapped to its unit but no token was given yet (the sync or a connect link brings one). */
+export const TOKEN_STATUSES = ['unknown', 'valid', 'expiring', 'needs_reauth', 'no_token'] as const;
 const CHUNK = 500;
 
 export interface PageLink {
@@ -50,7 +51,9 @@ export class PagesService {
 
   /**
    * `unit_code,page_id,access_token[,label]` CSV, one transaction; any bad row rejects the file.
-   * A unit code listed on several lines gives that unit several Pages (in the file's order).
+   * A unit code listed on several lines gives that unit several Pages (in the file's order). An empty
+   * `access_token` maps the Page to its unit without a token (a token it already has is kept): the
+   * Business Manager sync or a connect link brings the token.
    */
   async importCsv(principal: Principal, text: string): Promise<{ linked: number; total: number }> {
     const rows = parseCsv(text, ['unit_code', 'page_id', 'access_token']);
@@ -129,7 +132,8 @@ export class PagesService {
           }
         }
         if (!PAGE_ID_RE.test(l.pageId ?? '')) report('page_id', `"${l.pageId}" is not a numeric Page id`, l.line);
-        if (!l.accessToken || l.accessToken.length < 10 || /\s/.test(l.accessToken)) {
+        const mappingOnly = via === 'import' && !l.accessToken;
+        if (!mappingOnly && (!l.accessToken || l.accessToken.length < 10 || /\s/.test(l.accessToken))) {
           report('access_token', 'is missing or malformed', l.line);
         }
         if (l.label !== undefined && (l.label.length > MAX_LABEL_LENGTH || [...l.label].some(isControl))) {
@@ -196,10 +200,11 @@ export class PagesService {
             unit_code: l.unitCode,
             label: l.label ?? (stays ? before.label : null),
             position,
-            token_ciphertext: cipher.encrypt(l.accessToken),
-            token_status: 'unknown',
+            token_ciphertext: l.accessToken ? cipher.encrypt(l.accessToken) : null,
+            token_status: l.accessToken ? 'unknown' : 'no_token',
             token_status_reason: null,
             token_checked_at: null,
+            tasks: null,
             retired_at: null,
             created_at: now,
             updated_at: now,
@@ -207,10 +212,12 @@ export class PagesService {
           stays: Boolean(stays),
         };
       });
-      for (let i = 0; i < values.length; i += CHUNK) {
+      const withToken = values.filter((v) => v.row.token_ciphertext !== null);
+      const mappingOnly = values.filter((v) => v.row.token_ciphertext === null);
+      for (let i = 0; i < withToken.length; i += CHUNK) {
         await trx
           .insertInto('pages')
-          .values(values.slice(i, i + CHUNK).map((v) => v.row))
+          .values(withToken.slice(i, i + CHUNK).map((v) => v.row))
           .onConflict((oc) =>
             oc.column('page_id').doUpdateSet((eb) => ({
               unit_id: eb.ref('excluded.unit_id'),
@@ -220,11 +227,30 @@ export class PagesService {
               token_status: eb.ref('excluded.token_status'),
               token_status_reason: null,
               token_checked_at: null,
+              tasks: null,
               retired_at: null,
               updated_at: eb.ref('excluded.updated_at'),
             })),
           )
           .execute();
+      }
+      // A mapping row moves the Page to its unit and keeps whatever token it already has.
+      for (let i = 0; i < mappingOnly.length; i += CHUNK) {
+        await trx
+          .insertInto('pages')
+          .values(mappingOnly.slice(i, i + CHUNK).map((v) => v.row))
+          .onConflict((oc) =>
+            oc.column('page_id').doUpdateSet((eb) => ({
+              unit_id: eb.ref('excluded.unit_id'),
+              unit_code: eb.ref('excluded.unit_code'),
+              label: eb.ref('excluded.label'),
+              retired_at: null,
+              updated_at: eb.ref('excluded.updated_at'),
+            })),
+          )
+          .execute();
+      }
+      for (let i = 0; i < values.length; i += CHUNK) {
         // A Page that moved or came back gets its new position; one that stays keeps its place.
         for (const v of values.slice(i, i + CHUNK)) {
           if (!v.stays && existing.has(v.row.page_id)) {
@@ -246,7 +272,7 @@ export class PagesService {
               pageId: l.pageId,
               label: l.label ?? null,
               previousUnit: before && before.unitCode !== l.unitCode ? before.unitCode : null,
-              tokenReplaced: true,
+              tokenReplaced: Boolean(l.accessToken),
             },
           };
         }),

@@ -56,7 +56,7 @@ describe.each(testDatabases())('linking Pages on $name', (db) => {
     expect(res.json()).toEqual({ linked: 2, total: 2 });
     const rows = await s.deps.store.db.selectFrom('pages').selectAll().execute();
     expect(JSON.stringify(rows)).not.toContain('secretToken');
-    expect(s.deps.cipher().decrypt(rows.find((r) => r.unit_code === '01')!.token_ciphertext)).toBe(TOKEN_A);
+    expect(s.deps.cipher().decrypt(rows.find((r) => r.unit_code === '01')!.token_ciphertext!)).toBe(TOKEN_A);
     const unit = await call('GET', '/v1/units/01');
     expect(unit.json().page).toEqual({ pageId: '111111111111111', tokenStatus: 'unknown', tokenStatusReason: null });
     expect(unit.body).not.toContain('secretToken');
@@ -108,7 +108,7 @@ describe.each(testDatabases())('linking Pages on $name', (db) => {
     expect(targeted.map((t) => t.pageId)).toEqual(['333333333333331', '333333333333333']);
     const kept = await s.deps.store.db.selectFrom('pages').selectAll().where('page_id', '=', '333333333333332').executeTakeFirstOrThrow();
     expect(kept.retired_at).not.toBeNull();
-    expect(s.deps.cipher().decrypt(kept.token_ciphertext)).toBe(`${TOKEN_B}x2`);
+    expect(s.deps.cipher().decrypt(kept.token_ciphertext!)).toBe(`${TOKEN_B}x2`);
     expect((await call('DELETE', '/v1/units/31/pages/333333333333332')).statusCode).toBe(404);
     // An unlinked Page may be linked again, to any unit.
     expect((await call('PUT', '/v1/units/48/page', { pageId: '333333333333332', accessToken: TOKEN_A, label: 'Mới' })).statusCode).toBe(

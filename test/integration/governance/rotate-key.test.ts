@@ -45,7 +45,7 @@ describe('lantoa tokens rotate-key', () => {
       return new Map(
         (await store.db.selectFrom('pages').select(['unit_code', 'token_ciphertext']).execute()).map((r) => [
           r.unit_code,
-          r.token_ciphertext,
+          r.token_ciphertext!,
         ]),
       );
     } finally {
