@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
-import { CoverageService } from '../../services/read-models/coverage.service';
+import { COVERAGE_STATES, CoverageService } from '../../services/read-models/coverage.service';
 import { allow, principalOf } from '../auth';
 import { errorResponses, UnitCodeParam } from '../schemas';
 
@@ -32,18 +32,13 @@ const SyncResult = z.object({
   units: z.object({ withoutPage: z.number() }),
   requests: z.number(),
 });
+const Totals = z.object({ units: z.number(), connected: z.number(), needsReauth: z.number(), expiring: z.number(), missing: z.number() });
+const UnitRef = z.object({ code: z.string(), name: z.string(), level: z.number() });
 const Coverage = z.object({
-  unit: z.object({ code: z.string(), name: z.string(), level: z.number() }),
-  levels: z.array(
-    z.object({
-      level: z.number(),
-      units: z.number(),
-      connected: z.number(),
-      needsReauth: z.number(),
-      expiring: z.number(),
-      missing: z.number(),
-    }),
-  ),
+  unit: UnitRef,
+  levels: z.array(Totals.extend({ level: z.number() })),
+  children: z.array(UnitRef.extend({ totals: Totals })).optional(),
+  units: z.object({ state: z.enum(COVERAGE_STATES), items: z.array(UnitRef), truncated: z.boolean() }).optional(),
 });
 
 /** Connecting Pages: the Business Manager connection, the Page sync, coverage per node. */
@@ -93,12 +88,19 @@ export function onboardingRoutes(deps: Deps): FastifyPluginAsyncZod {
     app.get('/units/:code/coverage', {
       schema: {
         tags: ['units'],
-        summary: 'Per level of the subtree: units, connected (a Page with a valid token), needs re-auth, expiring, missing',
+        summary:
+          'Per level of the subtree: units, connected (a Page with a valid token), needs re-auth, expiring, missing; ' +
+          '?children=true adds each child subtree, ?list=<state> the units in that state (tree order, at most 1,000)',
         security,
         params: UnitCodeParam,
+        querystring: z.object({ children: z.enum(['true', 'false']).optional(), list: z.enum(COVERAGE_STATES).optional() }).strict(),
         response: { 200: Coverage, ...errorResponses },
       },
-      handler: async (req) => coverage.coverage(principalOf(req), req.params.code),
+      handler: async (req) =>
+        coverage.coverage(principalOf(req), req.params.code, {
+          children: req.query.children === 'true',
+          ...(req.query.list ? { list: req.query.list } : {}),
+        }),
     });
   };
 }

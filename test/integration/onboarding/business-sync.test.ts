@@ -159,6 +159,21 @@ describe.each(testDatabases())('Business Manager sync on $name', (db) => {
     });
     expect(res.json().levels).toEqual(expected);
     expect(res.json().levels.reduce((n: number, l: { units: number }) => n + l.units, 0)).toBe(3_356);
+    // Per child subtree, and the units in one state.
+    const kids = (await call('GET', '/v1/units/root/coverage?children=true')).json().children;
+    expect(kids).toHaveLength(34);
+    const hnKids = kids.find((k: { code: string }) => k.code === '01').totals;
+    const hnCodes = new Set(['01', ...rowsOfProvince('01')]);
+    expect(hnKids).toEqual({
+      units: hnCodes.size,
+      connected: [...hnCodes].filter((c) => !UNMAPPED.has(c) && !NO_CREATE.has(c)).length,
+      needsReauth: [...hnCodes].filter((c) => NO_CREATE.has(c)).length,
+      expiring: 0,
+      missing: [...hnCodes].filter((c) => UNMAPPED.has(c)).length,
+    });
+    const missing = (await call('GET', '/v1/units/root/coverage?list=missing')).json().units;
+    expect(missing.items.map((u: { code: string }) => u.code).sort()).toEqual([...UNMAPPED].sort());
+    expect((await call('GET', '/v1/units/root/coverage?list=bogus')).statusCode).toBe(400);
     // A province's own subtree, and scope: a province key cannot read the root's coverage.
     const hn = await s.admin.createKey({ name: 'HN viewer', role: 'viewer', unit: '01' });
     expect((await call('GET', '/v1/units/root/coverage', undefined, hn.key)).statusCode).toBe(403);
