@@ -1,5 +1,6 @@
 import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Deps } from '../src/deps';
+import { systemActor } from '../src/services/governance/audit.service';
 import {
   assertNever,
   dispatchName,
@@ -19,7 +20,7 @@ import {
  * Concurrency of the maintenance worker: one slot per kind of maintenance job, so a long token sweep
  * never holds up the delivery reconciler (which is what brings back work Redis forgot).
  */
-const MAINTENANCE_CONCURRENCY = 4;
+const MAINTENANCE_CONCURRENCY = 5;
 
 /** Before a post's first fan-out pass: re-check its stale Page tokens (never blocks the fan-out on failure). */
 export async function checkTokensBeforeFanout(data: FanoutJobData, deps: Deps): Promise<void> {
@@ -50,6 +51,12 @@ async function dispatchMaintenance(job: Job, deps: Deps): Promise<string> {
         onlyUnchecked: name === JOB.checkNewTokens,
       });
       return JSON.stringify(totals);
+    }
+    case JOB.syncPages: {
+      parseJobData(name, job);
+      if (!(await deps.business.connected())) return 'no Business Manager connection';
+      const res = await deps.business.sync(systemActor('page-sync'));
+      return JSON.stringify({ ...res.pages, unmapped: res.pages.unmapped.length, withoutPage: res.units.withoutPage });
     }
     default:
       return assertNever(name);
@@ -88,6 +95,9 @@ export async function ensureMaintenanceSchedulers(deps: Deps): Promise<void> {
   };
   await upsert(JOB.reconcile);
   await upsert(JOB.reconcileChanges);
+  // The Business Manager sync needs the app (debug_token checked the stored token with it); it skips while none is stored.
+  if (config.facebookApp) await upsert(JOB.syncPages);
+  else await deps.queues.maintenance.removeJobScheduler(JOBS[JOB.syncPages].scheduler.id);
   if (deps.tokenHealth.enabled) {
     await upsert(JOB.checkTokens);
   } else {

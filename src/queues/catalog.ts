@@ -16,7 +16,12 @@ export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
 /** Configuration values the catalog reads (attempts, backoff, intervals). Pass `config.env`. */
 export type CatalogSettings = Pick<
   Env,
-  'DELIVERY_ATTEMPTS' | 'DELIVERY_BACKOFF_MS' | 'WEBHOOK_ATTEMPTS' | 'WEBHOOK_BACKOFF_MS' | 'TOKEN_SWEEP_EVERY_MINUTES'
+  | 'DELIVERY_ATTEMPTS'
+  | 'DELIVERY_BACKOFF_MS'
+  | 'WEBHOOK_ATTEMPTS'
+  | 'WEBHOOK_BACKOFF_MS'
+  | 'TOKEN_SWEEP_EVERY_MINUTES'
+  | 'PAGE_SYNC_EVERY_MINUTES'
 >;
 /** A number fixed here, or read from a setting (times `factor`). */
 export type Amount = number | { readonly env: keyof CatalogSettings; readonly factor?: number };
@@ -227,6 +232,18 @@ export const JOBS = {
     ifDataLost: 'the next scheduled sweep does the work',
   }),
   /**
+   * The Business Manager sync: derives every mapped Page's token from the system user's token
+   * (`/me/accounts`, every page of it). Does nothing while no system-user token is stored.
+   */
+  'pages.sync': scheduled({
+    queue: QUEUE.maintenance,
+    schema: EmptyPayload,
+    attempts: 1,
+    scheduler: { id: 'page-sync', every: { env: 'PAGE_SYNC_EVERY_MINUTES', factor: 60_000 } },
+    id: 'scheduler `page-sync`',
+    ifDataLost: 'the next scheduled sync does the work',
+  }),
+  /**
    * After Pages were linked: checks the tokens never checked yet, now rather than at the next sweep.
    * Not deterministic on purpose: a request made while a check runs must get a run of its own (the
    * running one may have listed the Pages already). A short history: these can be frequent.
@@ -263,6 +280,7 @@ export const JOB = {
   reconcileChanges: 'maintenance.reconcileChanges',
   checkTokens: 'pages.checkTokens',
   checkNewTokens: 'pages.checkNewTokens',
+  syncPages: 'pages.sync',
 } as const satisfies Record<string, JobName>;
 
 /**
