@@ -27,6 +27,8 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
             withoutPage: z.number(),
             /** Active Pages of those units: what a post to this target is sent to (a unit may have several). */
             pages: z.number(),
+            /** Units no post can reach now: no Page with a token that is not known broken. */
+            withoutHealthyPage: z.number(),
             byLevel: z.record(z.string(), z.number()),
           }),
           ...errorResponses,

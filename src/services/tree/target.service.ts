@@ -31,6 +31,8 @@ export interface TargetSummary {
   withoutPage: number;
   /** Active Pages of those units (a unit may have several). */
   pages: number;
+  /** Units with no healthy Page: none with a token whose status is not `needs_reauth` (a post cannot reach them). */
+  withoutHealthyPage: number;
   byLevel: Record<string, number>;
 }
 
@@ -115,6 +117,16 @@ export class TargetService {
           .count<number>(eb.case().when('pages.page_id', 'is not', null).then(eb.ref('units.id')).end())
           .distinct()
           .as('w'),
+        eb.fn
+          .count<number>(
+            eb
+              .case()
+              .when(eb.and([eb('pages.token_ciphertext', 'is not', null), eb('pages.token_status', '!=', 'needs_reauth')]))
+              .then(eb.ref('units.id'))
+              .end(),
+          )
+          .distinct()
+          .as('h'),
       ])
       .groupBy('units.level')
       .execute();
@@ -122,12 +134,22 @@ export class TargetService {
     let units = 0;
     let withPage = 0;
     let pages = 0;
+    let healthy = 0;
     for (const r of rows) {
       byLevel[String(r.level)] = Number(r.n);
       units += Number(r.n);
       withPage += Number(r.w);
       pages += Number(r.p);
+      healthy += Number(r.h);
     }
-    return { unit: { code: target.unit, path, level }, units, withPage, withoutPage: units - withPage, pages, byLevel };
+    return {
+      unit: { code: target.unit, path, level },
+      units,
+      withPage,
+      withoutPage: units - withPage,
+      pages,
+      withoutHealthyPage: units - healthy,
+      byLevel,
+    };
   }
 }

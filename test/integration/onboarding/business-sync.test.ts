@@ -171,6 +171,8 @@ describe.each(testDatabases())('Business Manager sync on $name', (db) => {
       expiring: 0,
       missing: [...hnCodes].filter((c) => UNMAPPED.has(c)).length,
     });
+    const preview = (await call('POST', '/v1/targets/preview', { target: { unit: 'root', scope: 'subtree' } })).json();
+    expect(preview).toMatchObject({ units: 3_356, withoutHealthyPage: UNMAPPED.size + NO_CREATE.size });
     const missing = (await call('GET', '/v1/units/root/coverage?list=missing')).json().units;
     expect(missing.items.map((u: { code: string }) => u.code).sort()).toEqual([...UNMAPPED].sort());
     expect((await call('GET', '/v1/units/root/coverage?list=bogus')).statusCode).toBe(400);
