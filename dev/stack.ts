@@ -108,15 +108,30 @@ export function simulatedPageId(i: number): string {
   return `10${String(i + 1).padStart(13, '0')}`;
 }
 
+/** The simulator's default app (FB_APP_ID / FB_APP_SECRET for a stack that talks to it as Facebook). */
+export const SIM_APP = { id: '100000000000001', secret: 'sim-app-secret' };
+
+/** The simulator's Business Manager system user (`via: 'sync'`): every seeded Page assigned to it with CREATE_CONTENT. */
+export const SIM_SYSTEM_USER = { id: '61550000000001', name: 'Lan Tỏa (system user)' };
+
 /**
  * Imports the unit tree through the API, creates one simulated Page per unit (root included) with
- * its own token, and links them all through `POST /v1/pages/import`. The tree is the text of a units
- * CSV, by default UNITS_CSV (2025-07); `fs.readFileSync(UNITS_CSV_2025_03, 'utf8')` picks the old one.
+ * its own token, and links them all. The tree is the text of a units CSV, by default UNITS_CSV
+ * (2025-07); `fs.readFileSync(UNITS_CSV_2025_03, 'utf8')` picks the old one.
+ * - `via: 'tokens'` (default): a `POST /v1/pages/import` CSV with every Page's token.
+ * - `via: 'sync'`: the way a real organisation connects its Pages: the Pages are assigned to a system
+ *   user of the (simulated) Business Manager, its token is stored with `PUT /v1/business/connection`,
+ *   a mapping CSV without tokens links each Page to its unit, and `POST /v1/pages/sync` derives the
+ *   tokens through `/me/accounts`. Needs FB_APP_ID/FB_APP_SECRET set to the simulator's app.
  */
 export async function seedOrganisation(
   stack: Stack,
   csvText = fs.readFileSync(UNITS_CSV, 'utf8'),
-  opts: { only?: (code: string) => boolean; seedSim?: (pages: Array<{ id: string; token: string; name: string }>) => Promise<void> } = {},
+  opts: {
+    only?: (code: string) => boolean;
+    seedSim?: (pages: Array<{ id: string; token: string; name: string }>) => Promise<void>;
+    via?: 'tokens' | 'sync';
+  } = {},
 ) {
   const units = await stack.admin.importUnits(csvText);
   const codes = [
@@ -135,7 +150,23 @@ export async function seedOrganisation(
   const seeds = pages.map((p) => ({ id: p.pageId, token: p.token, name: `MTTQ ${p.unitCode}` }));
   if (opts.seedSim) await opts.seedSim(seeds);
   else stack.sim.seedPages(seeds);
+  if (opts.via === 'sync') {
+    const systemUserToken = `EAAGsu${crypto.randomBytes(30).toString('base64url')}`;
+    stack.sim.seedSystemUsers([
+      {
+        ...SIM_SYSTEM_USER,
+        token: systemUserToken,
+        scopes: ['pages_show_list', 'pages_manage_posts', 'pages_read_engagement', 'business_management'],
+        pages: pages.map((p) => ({ id: p.pageId, tasks: ['CREATE_CONTENT', 'MODERATE', 'ANALYZE'] })),
+      },
+    ]);
+    await stack.admin.connectBusiness(systemUserToken);
+    const mapping = ['unit_code,page_id,access_token', ...pages.map((p) => `${p.unitCode},${p.pageId},`)].join('\n');
+    const linked = await stack.admin.importPages(mapping);
+    const sync = await stack.admin.syncPages();
+    return { units, linked, pages, sync };
+  }
   const csv = ['unit_code,page_id,access_token', ...pages.map((p) => `${p.unitCode},${p.pageId},${p.token}`)].join('\n');
   const linked = await stack.admin.importPages(csv);
-  return { units, linked, pages };
+  return { units, linked, pages, sync: undefined };
 }

@@ -9,7 +9,7 @@ import { watchPost } from '../../src/cli/watch';
 import { createLogger } from '../../src/logger';
 import { probeRedis } from '../../src/queues/redis';
 import type { PostView } from '../../src/services/read-models/post-views.service';
-import { MERGES_CSV_2025_07, seedOrganisation, startStack, UNITS_CSV, UNITS_CSV_2025_03, type Stack } from '../stack';
+import { MERGES_CSV_2025_07, seedOrganisation, SIM_APP, startStack, UNITS_CSV, UNITS_CSV_2025_03, type Stack } from '../stack';
 
 const MESSAGE = `Ủy ban Trung ương Mặt trận Tổ quốc Việt Nam trân trọng thông báo: Ngày hội Đại đoàn kết toàn dân tộc năm 2026 sẽ được tổ chức đồng loạt tại tất cả các khu dân cư trên cả nước. Kính mời bà con tham gia!`;
 /** The national post of `--reorganise` after the new tree is applied (another text: the simulator tells the copies apart by it). */
@@ -236,6 +236,9 @@ async function main(): Promise<void> {
       DATABASE_URL: `sqlite:${dbFile}`,
       QUEUE_PREFIX: `lantoa-demo-${crypto.randomBytes(3).toString('hex')}`,
       LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+      // The simulator's app: the Pages are connected through the (simulated) Business Manager, not tokens in a CSV.
+      FB_APP_ID: SIM_APP.id,
+      FB_APP_SECRET: SIM_APP.secret,
     },
     simulator: { seed: 2025, latency: latency > 0 ? { kind: 'lognormal', medianMs: latency, sigma: 0.4 } : { kind: 'fixed', ms: 0 } },
     port: Number(values.port ?? base.port),
@@ -245,9 +248,11 @@ async function main(): Promise<void> {
   try {
     const t0 = Date.now();
     const csv = fs.readFileSync(treeFile, 'utf8');
-    const { units, linked, pages } = await seedOrganisation(stack, csv);
+    const { units, linked, pages, sync } = await seedOrganisation(stack, csv, { via: 'sync' });
     console.log(
-      `Imported ${units.total} units (${units.created} new) + root, linked ${linked.linked} simulated Pages in ${((Date.now() - t0) / 1000).toFixed(1)} s.`,
+      `Imported ${units.total} units (${units.created} new) + root, mapped ${linked.linked} simulated Pages without tokens, ` +
+        `then the Business Manager sync stored ${sync!.pages.tokensUpdated} Page tokens (${sync!.requests} pages of /me/accounts) in ` +
+        `${((Date.now() - t0) / 1000).toFixed(1)} s.`,
     );
 
     const editor = await stack.admin.createKey({ name: 'Ban Tuyên giáo (biên tập)', role: 'editor', unit: 'root' });

@@ -111,6 +111,26 @@ export class ApiClient {
     const url = opts.inPlace ? '/v1/units/import?inPlace=true' : '/v1/units/import';
     return this.call<{ created: number; updated: number; total: number }>('post', url, csv, 'text/csv');
   }
+  /** PUT /v1/business/connection: the Business Manager system user's token (checked, stored encrypted). */
+  connectBusiness(systemUserToken: string) {
+    return this.call<{ connected: boolean; status: string | null; scopes: string[] }>('put', '/v1/business/connection', {
+      systemUserToken,
+    });
+  }
+  /** POST /v1/pages/sync: every mapped Page's token from the system user. */
+  syncPages(opts: { suggest?: boolean } = {}) {
+    return this.call<{
+      pages: {
+        seen: number;
+        matched: number;
+        tokensUpdated: number;
+        missingCreateContent: number;
+        unmapped: Array<{ pageId: string; name: string | null }>;
+      };
+      units: { withoutPage: number };
+      requests: number;
+    }>('post', `/v1/pages/sync${opts.suggest ? '?suggest=true' : ''}`, {});
+  }
   importPages(csv: string) {
     return this.call<{ linked: number; total: number }>('post', '/v1/pages/import', csv, 'text/csv');
   }
