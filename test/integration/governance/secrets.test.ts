@@ -51,7 +51,7 @@ async function redisContents(prefix: string): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-describe('secrets stay secret: a known Page token, API keys and the app secret never reach logs, Redis or the database file', () => {
+describe('secrets stay secret: a known Page token, API keys, the app secret and system-user tokens never reach logs, Redis or the database file', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-secrets-'));
   const dbFile = path.join(dir, 'secrets.db');
   const fileDb: TestDatabase = {
@@ -63,6 +63,8 @@ describe('secrets stay secret: a known Page token, API keys and the app secret n
   logStream.on('data', (b: Buffer) => logChunks.push(b));
   const KNOWN_TOKEN = `EAAGknownPageToken${crypto.randomBytes(24).toString('hex')}`;
   const APP_SECRET = `appsecret${crypto.randomBytes(12).toString('hex')}`;
+  const SYSTEM_USER_TOKEN = `EAAGsystemUser${crypto.randomBytes(24).toString('hex')}`;
+  const WEAK_SYSTEM_USER_TOKEN = `EAAGweakSystemUser${crypto.randomBytes(24).toString('hex')}`;
   let s: TestStack;
   let closed = false;
 
@@ -126,6 +128,32 @@ describe('secrets stay secret: a known Page token, API keys and the app secret n
     s.sim.addFaults([{ kind: 'error', pageId: victim, endpoint: 'delete', code: 2, count: 2 }]);
     await approver.recall(post.id, 'kiểm tra bí mật');
     await waitForStatus(editor, post.id, ['recalled'], 120_000);
+    // The Business Manager path: a system user's token checked and stored, a refused one, and a sync that re-derives the
+    // Page tokens (the known one included) through /me/accounts.
+    s.sim.seedSystemUsers([
+      {
+        id: '61550000000009',
+        token: SYSTEM_USER_TOKEN,
+        scopes: ['pages_show_list', 'pages_manage_posts', 'business_management'],
+        pages: [...pageOf.values()].map((id) => ({ id, tasks: ['CREATE_CONTENT'] })),
+      },
+      { id: '61550000000010', token: WEAK_SYSTEM_USER_TOKEN, scopes: ['pages_show_list'], pages: [] },
+    ]);
+    const connect = (systemUserToken: string) =>
+      s.app.inject({
+        method: 'PUT',
+        url: '/v1/business/connection',
+        headers: { authorization: `Bearer ${s.adminKey}` },
+        payload: { systemUserToken },
+      });
+    expect((await connect(WEAK_SYSTEM_USER_TOKEN)).statusCode).toBe(400);
+    expect((await connect(SYSTEM_USER_TOKEN)).statusCode).toBe(200);
+    const sync = await s.app.inject({
+      method: 'POST',
+      url: '/v1/pages/sync?suggest=true',
+      headers: { authorization: `Bearer ${s.adminKey}` },
+    });
+    expect(sync.json().pages.matched).toBe(pageOf.size);
     // Rejected requests carrying secrets in the wrong places.
     await s.app.inject({ method: 'GET', url: '/v1/posts', headers: { authorization: `Bearer ${KNOWN_TOKEN}` } });
     await s.app.inject({
@@ -149,6 +177,8 @@ describe('secrets stay secret: a known Page token, API keys and the app secret n
       approverKey: approverKey.key,
       adminKey: s.adminKey,
       appSecret: APP_SECRET,
+      systemUserToken: SYSTEM_USER_TOKEN,
+      refusedSystemUserToken: WEAK_SYSTEM_USER_TOKEN,
     };
     // API answers that list things never carry them either.
     for (const url of [
@@ -156,6 +186,7 @@ describe('secrets stay secret: a known Page token, API keys and the app secret n
       '/v1/keys?includeRevoked=true',
       '/v1/audit?limit=500',
       '/v1/units/00004',
+      '/v1/business/connection',
       '/docs/json',
     ]) {
       const res = await s.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${s.adminKey}` } });
