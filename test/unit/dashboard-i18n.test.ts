@@ -39,7 +39,9 @@ describe('dashboard string catalogues', () => {
     const literal = [...code.matchAll(/\bt\(\s*'([^']+)'/g)].map((m) => m[1]!);
     const ternary = [...code.matchAll(/\bt\(\s*[^'()]+\?\s*'([^']+)'\s*:\s*'([^']+)'/g)].flatMap((m) => [m[1]!, m[2]!]);
     const families = [
-      ...['posts', 'pages', 'queues', 'reorganise'].map((n) => `nav.${n}`),
+      ...['posts', 'pages', 'connections', 'queues', 'reorganise'].map((n) => `nav.${n}`),
+      ...['connected', 'needs_reauth', 'expiring', 'missing'].map((s) => `cov.state.${s}`),
+      ...['none', 'missing', 'needs_reauth', 'expiring'].map((f) => `cov.filter.${f}`),
       ...['live', 'reconnecting', 'ended', 'idle'].map((s) => `live.${s}`),
       ...['attention', 'needs_reauth', 'expiring'].map((f) => `pages.filter.${f}`),
       ...['deliveries', 'fanout'].flatMap((q) => [`queues.${q}`, `queues.${q}Hint`]),

@@ -78,6 +78,27 @@ export async function api(path, { method = 'GET', body, signal, key } = {}) {
   return res.json();
 }
 
+/**
+ * A call whose answer is a file (e.g. a CSV): `{blob, filename}`, the name from Content-Disposition
+ * when the server gives one. Errors and a 401 behave as in `api`.
+ */
+export async function apiFile(path, { method = 'GET', body, accept = 'text/csv' } = {}) {
+  const res = await fetch(path, {
+    method,
+    cache: 'no-store',
+    headers: headers({ accept, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }),
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  if (!res.ok) {
+    const err = await toError(res);
+    if (res.status === 401) signedOut();
+    throw err;
+  }
+  const disposition = res.headers.get('content-disposition') ?? '';
+  const filename = /filename="?([^";]+)"?/i.exec(disposition)?.[1] ?? null;
+  return { blob: await res.blob(), filename };
+}
+
 function parseBlock(block) {
   let event = 'message';
   const data = [];

@@ -1,6 +1,7 @@
 import { api, session } from './api.js';
 import { h, replace } from './dom.js';
 import { getLang, label, setLang, t } from './i18n.js';
+import { connectionsView } from './views/connections.js';
 import { pagesView } from './views/pages.js';
 import { postDetailView } from './views/post-detail.js';
 import { postsView } from './views/posts.js';
@@ -8,10 +9,11 @@ import { queuesView } from './views/queues.js';
 import { canReorganise, reorganiseView } from './views/reorganise.js';
 import { signInView } from './views/signin.js';
 
-/** Hash routes: `#/posts`, `#/posts/<id>`, `#/pages`, `#/queues`, `#/reorganise`. Each view returns its cleanup. */
+/** Hash routes: `#/posts`, `#/posts/<id>`, `#/pages`, `#/connections`, `#/queues`, `#/reorganise`. Each view returns its cleanup. */
 const ROUTES = [
   { re: /^#\/posts\/([0-9a-fA-F-]{36})$/, view: postDetailView, nav: 'posts' },
   { re: /^#\/pages$/, view: pagesView, nav: 'pages' },
+  { re: /^#\/connections$/, view: connectionsView, nav: 'connections' },
   { re: /^#\/queues$/, view: queuesView, nav: 'queues' },
   { re: /^#\/reorganise$/, view: reorganiseView, nav: 'reorganise' },
   { re: /^#\/posts$/, view: postsView, nav: 'posts' },
@@ -19,6 +21,8 @@ const ROUTES = [
 const NAV = [
   { id: 'posts', href: '#/posts' },
   { id: 'pages', href: '#/pages' },
+  // Every key: coverage reads are scoped to the key's subtree; the connect-link buttons are for admins.
+  { id: 'connections', href: '#/connections' },
   { id: 'queues', href: '#/queues' },
   // Only for an admin key over the whole tree (the server checks it too); other keys never see the link.
   { id: 'reorganise', href: '#/reorganise', show: canReorganise },
