@@ -138,7 +138,7 @@ describe('dashboard Page connections in chromium', () => {
     expect(levelRows.map((r) => r.split('\t').map((c) => c.trim()))).toEqual([
       ['Trung ương', '1', '1', '0', '0', '0'],
       ['tỉnh/thành', '2', '1', '1', '0', '0'],
-      ['quận/huyện', '6', '2', '1', '1', '2'],
+      ['xã/phường', '6', '2', '1', '1', '2'],
     ]);
 
     // A child's bar, loaded with the root's level; its own children load when it is opened.

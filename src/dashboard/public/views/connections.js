@@ -18,6 +18,17 @@ export const canConnect = (me) => me?.role === 'admin';
 
 const coverageUrl = (code, query = '') => `/v1/units/${encodeURIComponent(code)}/coverage${query}`;
 
+/**
+ * Name of a tree level. The catalogue names the tree before 2025-07 (districts at 2, communes at 3);
+ * since the reorganisation the tree has two levels and level 2 is the communes, so when the deepest
+ * level seen is 2, it is named like the communes.
+ */
+let deepestLevel = 3;
+const levelName = (level) => label('level', deepestLevel <= 2 && level === 2 ? 3 : level);
+const noteDepth = (res) => {
+  if (res.levels?.length) deepestLevel = Math.max(...res.levels.map((l) => l.level));
+};
+
 /** `levels` of a coverage answer → one totals object over the whole subtree. */
 function sumLevels(levels) {
   const total = { units: 0, connected: 0, needsReauth: 0, expiring: 0, missing: 0 };
@@ -167,7 +178,7 @@ export function connectionsView(main, { me }) {
       'button',
       { type: 'button', class: 'cov-select', 'aria-pressed': 'false', onclick: () => selectUnit(unit, totals, true) },
       h('span', { class: 'cov-select__name' }, unit.name),
-      h('small', { class: 'muted' }, ` ${label('level', unit.level)} · ${unit.code}`),
+      h('small', { class: 'muted' }, ` ${levelName(unit.level)} · ${unit.code}`),
     );
     const li = h(
       'li',
@@ -227,7 +238,7 @@ export function connectionsView(main, { me }) {
     if (!res.levels.length) return emptyState(t('cov.noUnits'));
     return dataTable(
       [
-        { title: t('cov.col.level'), cell: (l) => label('level', l.level) },
+        { title: t('cov.col.level'), cell: (l) => levelName(l.level) },
         { title: t('cov.col.units'), cell: (l) => num(l.units) },
         ...STATES.map((s) => ({ title: t(`cov.state.${s.id}`), cell: (l) => num(l[s.key]) })),
       ],
@@ -249,7 +260,7 @@ export function connectionsView(main, { me }) {
         [
           { title: t('cov.col.name'), cell: (u) => u.name },
           { title: t('cov.col.code'), cell: (u) => h('code', {}, u.code) },
-          { title: t('cov.col.level'), cell: (u) => label('level', u.level) },
+          { title: t('cov.col.level'), cell: (u) => levelName(u.level) },
         ],
         units.items,
         { label: t('cov.listTitle'), className: 'cov-units' },
@@ -395,6 +406,7 @@ export function connectionsView(main, { me }) {
     tree.replaceChildren(h('li', { class: 'muted small' }, t('common.loading')));
     try {
       const res = await api(coverageUrl(me.unit.code, '?children=true'));
+      noteDepth(res);
       if (!state.alive) return;
       const top = row(res.unit, sumLevels(res.levels));
       tree.replaceChildren(top.li);
