@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -41,6 +42,17 @@ export interface StackOptions {
   /** API port; 0 picks a free one. */
   port?: number;
   log?: Logger;
+  /** Set PUBLIC_BASE_URL to the API's own address (a free port is chosen first), e.g. for the connect-link flow. */
+  publicBaseUrlIsApi?: boolean;
+}
+
+/** A port nothing listens on right now (the OS picks it). */
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
 }
 
 /**
@@ -51,21 +63,23 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const sim = createGraphSimulator(opts.simulator ?? {});
   const simUrl = await sim.start(0, '127.0.0.1');
   const adminKey = `lt_admin_${crypto.randomBytes(24).toString('base64url')}`;
+  const port = opts.publicBaseUrlIsApi ? await freePort() : (opts.port ?? 0);
   const config = loadConfig({
     ...readEnv(),
     TOKEN_ENCRYPTION_KEY: generateEncryptionKey(),
     ADMIN_API_KEY: adminKey,
     GRAPH_API_URL: simUrl,
     ...opts.env,
+    ...(opts.publicBaseUrlIsApi ? { PUBLIC_BASE_URL: `http://127.0.0.1:${port}` } : {}),
   });
   const deps = await createDeps(config, opts.log ? { log: opts.log } : {});
   const app = await buildApp(deps);
   const workers = opts.workers === false ? undefined : await startWorkers(deps);
   let apiUrl: string;
   try {
-    apiUrl = await app.listen({ port: opts.port ?? 0, host: '127.0.0.1' });
+    apiUrl = await app.listen({ port, host: '127.0.0.1' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || opts.publicBaseUrlIsApi) throw err;
     apiUrl = await app.listen({ port: 0, host: '127.0.0.1' });
   }
   return {

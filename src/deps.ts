@@ -29,6 +29,7 @@ import { EditsService } from './services/governance/edits.service';
 import { RecallService } from './services/governance/recall.service';
 import { TokenHealthService } from './services/governance/token-health.service';
 import { BusinessService } from './services/onboarding/business.service';
+import { ConnectLinksService } from './services/onboarding/connect-links.service';
 import { ReorganiseService } from './services/tree/reorganise.service';
 
 /** Everything a process needs, built from the config. The API and the workers share this. */
@@ -49,6 +50,8 @@ export interface Deps {
   pages: PagesService;
   /** The Business Manager connection and the Page sync from its system user. */
   business: BusinessService;
+  /** Self-service connect links: a unit's Page admin logs in with Facebook and picks the Page. */
+  connectLinks: ConnectLinksService;
   /** Moves the organisation to a new tree (dry run or one transaction), keeping the old versions. */
   reorganise: ReorganiseService;
   posts: PostsService;
@@ -111,6 +114,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   });
   const posts = new PostsService(db, ledger, targets, queues, log);
   const publisher = new Publisher(graph);
+  const pages = new PagesService(db, getCipher);
   return {
     config,
     log,
@@ -124,7 +128,8 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     units,
     targets,
     keys: new KeysService(db, config.adminApiKey),
-    pages: new PagesService(db, getCipher),
+    pages,
+    connectLinks: new ConnectLinksService(db, graph, getCipher, pages, config, log.child({ component: 'connect-links' })),
     reorganise: new ReorganiseService(db, store.dialect, queues, log),
     business: new BusinessService(db, graph, getCipher, config.facebookApp, log),
     posts,

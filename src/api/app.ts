@@ -9,6 +9,7 @@ import { installAuth } from './auth';
 import { frameworkErrorHandler, installErrorHandler, RETRY_AFTER_S } from './errors';
 import { describeStoreError, isStoreUnavailable, storeUnavailableReason } from '../db/store-errors';
 import { dashboardPlugin } from '../dashboard/dashboard.plugin';
+import { connectPlugin, redactConnectUrl } from '../connect/connect.plugin';
 import { adminRoutes } from './routes/admin.routes';
 import { onboardingRoutes } from './routes/onboarding.routes';
 import { opsRoutes } from './routes/ops.routes';
@@ -105,5 +106,16 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(metricsRoutes(deps));
   await registerQueueBoard(app, deps);
   await app.register(dashboardPlugin);
+  // The public connect pages (no key); their addresses carry the link token or the OAuth code, so logs see them redacted.
+  await app.register(connectPlugin(deps), {
+    logSerializers: {
+      // pino takes an object from a serializer; Fastify's type says string.
+      req: ((req: { method: string; url: string; id: string }) => ({
+        method: req.method,
+        url: redactConnectUrl(req.url),
+        id: req.id,
+      })) as unknown as (v: unknown) => string,
+    },
+  });
   return app;
 }

@@ -192,6 +192,29 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // Self-service connect links: a one-time link (stored as SHA-256) for one unit, the OAuth state bound to it
+    // (hashed), and, between the callback and the Page pick only, the long-lived user token (encrypted).
+    '0008_connect_links': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('connect_links')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('unit_id', 'integer', (c) => c.notNull().references('units.id'))
+          .addColumn('unit_code', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('used_at', 'text')
+          .addColumn('page_id', 'text')
+          .addColumn('state_hash', 'text')
+          .addColumn('user_token_ciphertext', 'text')
+          .addColumn('session_expires_at', 'text')
+          .execute();
+        await db.schema.createIndex('connect_links_state_idx').on('connect_links').column('state_hash').unique().execute();
+        await db.schema.createIndex('connect_links_unit_idx').on('connect_links').column('unit_id').execute();
+      },
+    },
   };
 }
 

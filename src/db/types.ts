@@ -230,6 +230,28 @@ export interface BusinessConnectionTable {
   updated_at: Timestamp;
 }
 
+/** A self-service connect link (0008): single use, stored hashed; see ConnectLinksService. */
+export interface ConnectLinksTable {
+  id: string;
+  /** SHA-256 (base64url) of the link token; the token itself is only in the URL handed out. */
+  token_hash: string;
+  unit_id: number;
+  unit_code: string;
+  /** Key id of the admin who created it. */
+  created_by: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  /** Set when a Page was linked through it: it cannot be used again. */
+  used_at: Timestamp | null;
+  page_id: string | null;
+  /** SHA-256 of the OAuth `state` of the latest dialog opened from the link; null once used. */
+  state_hash: string | null;
+  /** The long-lived user token between the callback and the pick (AES-256-GCM); wiped after the pick. */
+  user_token_ciphertext: string | null;
+  /** Until when a pick may use the stored user token. */
+  session_expires_at: Timestamp | null;
+}
+
 export interface Database {
   units: UnitsTable;
   pages: PagesTable;
@@ -242,6 +264,7 @@ export interface Database {
   post_edits: PostEditsTable;
   idempotency_keys: IdempotencyKeysTable;
   business_connection: BusinessConnectionTable;
+  connect_links: ConnectLinksTable;
 }
 
 export type UnitRow = Selectable<UnitsTable>;

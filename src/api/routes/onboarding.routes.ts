@@ -4,6 +4,8 @@ import type { Deps } from '../../deps';
 import { COVERAGE_STATES, CoverageService } from '../../services/read-models/coverage.service';
 import { allow, principalOf } from '../auth';
 import { errorResponses, UnitCodeParam } from '../schemas';
+import { UNIT_CODE_RE } from '../../services/tree/units.service';
+import { MAX_TTL_DAYS } from '../../services/onboarding/connect-links.service';
 
 const security = [{ bearer: [] }];
 
@@ -101,6 +103,52 @@ export function onboardingRoutes(deps: Deps): FastifyPluginAsyncZod {
           children: req.query.children === 'true',
           ...(req.query.list ? { list: req.query.list } : {}),
         }),
+    });
+
+    const TtlDays = z.number().positive().max(MAX_TTL_DAYS).optional();
+    app.post('/units/:code/connect-links', {
+      preValidation: allow(['admin'], 'create a connect link'),
+      schema: {
+        tags: ['pages'],
+        summary:
+          "A one-time link (7 days by default) with which the unit's Page admin logs in with Facebook and connects the Page " +
+          '(admin of the unit or an ancestor). Stored hashed: the URL is shown only here.',
+        security,
+        params: UnitCodeParam,
+        body: z.object({ ttlDays: TtlDays }).strict().optional(),
+        response: { 201: z.object({ url: z.string(), expiresAt: z.string() }), ...errorResponses },
+      },
+      handler: async (req, reply) => {
+        const made = await deps.connectLinks.create(principalOf(req), req.params.code, { ttlDays: req.body?.ttlDays });
+        return reply.status(201).send(made);
+      },
+    });
+
+    app.post('/connect-links', {
+      preValidation: allow(['admin'], 'create connect links'),
+      schema: {
+        tags: ['pages'],
+        summary:
+          'A CSV (unit_code,unit_name,url,expires_at) of new connect links for every active unit of a subtree; with onlyMissing, ' +
+          'only the units with no Page holding a valid token. For mailing to the units.',
+        security,
+        produces: ['text/csv'],
+        body: z
+          .object({ unit: z.string().regex(UNIT_CODE_RE, 'expected a unit code'), onlyMissing: z.boolean().optional(), ttlDays: TtlDays })
+          .strict(),
+        response: { 200: z.string(), ...errorResponses },
+      },
+      handler: async (req, reply) => {
+        const r = await deps.connectLinks.createForSubtree(principalOf(req), req.body.unit, {
+          onlyMissing: req.body.onlyMissing,
+          ttlDays: req.body.ttlDays,
+        });
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('cache-control', 'no-store')
+          .header('content-disposition', `attachment; filename="connect-links-${req.body.unit}.csv"`)
+          .send(r.csv);
+      },
     });
   };
 }

@@ -15,6 +15,7 @@ export const AUDIT_ACTIONS = [
   'page.unlink',
   'business.connect',
   'pages.sync',
+  'pages.connect',
   'post.create',
   'post.approve',
   'post.cancel',

@@ -1,4 +1,6 @@
+import type { Kysely, Transaction } from 'kysely';
 import type { Db } from '../../db/create-db';
+import type { Database } from '../../db/types';
 import { NotFoundError, ValidationError } from '../../errors/app-error';
 import type { TokenCipher } from '../../security/token-cipher';
 import { appendAuditMany } from '../governance/audit.service';
@@ -46,6 +48,23 @@ export class PagesService {
       },
       () => {},
       'api',
+    );
+  }
+
+  /**
+   * The same as `link`, inside the caller's transaction (a connect link consumes itself and links its
+   * Page in one commit). A problem is a ValidationError; nothing is written then.
+   */
+  async linkIn(trx: Transaction<Database>, principal: Principal, link: PageLink): Promise<void> {
+    await this.linkMany(
+      principal,
+      [{ ...link, line: 0 }],
+      (field, message) => {
+        throw new ValidationError(`${field}: ${message}`, { field });
+      },
+      () => {},
+      'api',
+      trx,
     );
   }
 
@@ -106,9 +125,11 @@ export class PagesService {
     report: (field: string, message: string, line: number) => void,
     afterValidation: () => void,
     via: 'api' | 'import',
+    outer?: Transaction<Database>,
   ): Promise<number> {
     const cipher = this.cipher();
-    return this.db.transaction().execute(async (trx) => {
+    const run = <T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> => (outer ? fn(outer) : this.db.transaction().execute(fn));
+    return run(async (trx) => {
       const codes = [...new Set(links.map((l) => l.unitCode))];
       const units = new Map<string, { id: number; path: string }>();
       for (let i = 0; i < codes.length; i += CHUNK) {
