@@ -73,8 +73,7 @@ function failurePage(reply: FastifyReply, lang: Lang, f: Failure, langHref: stri
 
 function pickForm(lang: Lang, linkId: string, state: string, unitName: string, pages: CandidatePage[]): string {
   const m = MESSAGES[lang];
-  const hidden =
-    `<input type="hidden" name="state" value="${escapeHtml(state)}">` + `<input type="hidden" name="lang" value="${lang}">`;
+  const hidden = `<input type="hidden" name="state" value="${escapeHtml(state)}">` + `<input type="hidden" name="lang" value="${lang}">`;
   const action = `/connect/${encodeURIComponent(linkId)}/pick`;
   if (pages.length === 1) {
     const p = pages[0]!;

@@ -98,7 +98,10 @@ export const MESSAGES: Record<Lang, Catalogue> = {
     failures: {
       not_configured: { what: 'Connecting Pages is not configured.', todo: 'Tell the system administrator.' },
       unknown_link: { what: 'This link does not exist.', todo: `Check the address. ${askNewLink.en}` },
-      link_used: { what: 'This link has already been used.', todo: `The Page is connected. To connect again, ${askNewLink.en.toLowerCase()}` },
+      link_used: {
+        what: 'This link has already been used.',
+        todo: `The Page is connected. To connect again, ${askNewLink.en.toLowerCase()}`,
+      },
       link_expired: { what: 'This link has expired.', todo: askNewLink.en },
       unit_retired: { what: 'The unit of this link no longer exists (it was reorganised).', todo: askNewLink.en },
       state_mismatch: {

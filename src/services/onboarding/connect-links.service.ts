@@ -63,12 +63,14 @@ export type OpenResult = { ok: true; linkId: string; unit: UnitView; expiresAt: 
 export type DialogResult = { ok: true; unit: UnitView; url: string; expiresAt: string } | Failure;
 /** `state` goes back into the pick form (the same binding as the dialog); it is not a token and opens nothing alone. */
 export type CallbackResult = { ok: true; linkId: string; state: string; unit: UnitView; pages: CandidatePage[] } | Failure;
-export type PickResult = {
-  ok: true;
-  unit: UnitView;
-  page: { id: string; name: string };
-  tokenStatus: 'valid' | 'needs_reauth';
-} | Failure;
+export type PickResult =
+  | {
+      ok: true;
+      unit: UnitView;
+      page: { id: string; name: string };
+      tokenStatus: 'valid' | 'needs_reauth';
+    }
+  | Failure;
 
 type LinkRow = {
   id: string;
@@ -331,7 +333,10 @@ export class ConnectLinksService {
     }
     const chosen = accounts.find((a) => a.id === q.pageId);
     if (!chosen || !chosen.token) return fail('page_not_shared', unit);
-    const label = [...chosen.name].filter((ch) => ch.charCodeAt(0) >= 0x20 && ch.charCodeAt(0) !== 0x7f).join('').slice(0, MAX_LABEL_LENGTH);
+    const label = [...chosen.name]
+      .filter((ch) => ch.charCodeAt(0) >= 0x20 && ch.charCodeAt(0) !== 0x7f)
+      .join('')
+      .slice(0, MAX_LABEL_LENGTH);
     const tokenStatus = chosen.canPublish ? ('valid' as const) : ('needs_reauth' as const);
     const now = new Date().toISOString();
     const principal: Principal = {
@@ -391,7 +396,11 @@ export class ConnectLinksService {
   }
 
   private async usable(link: LinkRow): Promise<{ ok: true; unit: UnitView; path: string } | Failure> {
-    const u = await this.db.selectFrom('units').select(['code', 'name', 'path', 'retired_at']).where('id', '=', link.unit_id).executeTakeFirst();
+    const u = await this.db
+      .selectFrom('units')
+      .select(['code', 'name', 'path', 'retired_at'])
+      .where('id', '=', link.unit_id)
+      .executeTakeFirst();
     const unit = { code: u?.code ?? link.unit_code, name: u?.name ?? link.unit_code };
     if (link.used_at) return fail('link_used', unit);
     if (link.expires_at <= new Date().toISOString()) return fail('link_expired', unit);
@@ -407,7 +416,13 @@ export class ConnectLinksService {
       const page = await this.graph.listAccounts(userToken, { limit: 100, ...(after ? { after } : {}) });
       for (const a of page.data.data ?? []) {
         const tasks = a.tasks ?? [];
-        out.push({ id: String(a.id), name: a.name ?? String(a.id), tasks, canPublish: tasks.includes(PUBLISH_TASK), token: a.access_token ?? null });
+        out.push({
+          id: String(a.id),
+          name: a.name ?? String(a.id),
+          tasks,
+          canPublish: tasks.includes(PUBLISH_TASK),
+          token: a.access_token ?? null,
+        });
       }
       after = page.data.paging?.next ? page.data.paging.cursors?.after : undefined;
       if (!after) break;
@@ -420,7 +435,8 @@ class LinkRaced extends Error {}
 
 function ttlMs(days: number | undefined): number {
   const d = days ?? DEFAULT_TTL_DAYS;
-  if (!(d > 0 && d <= MAX_TTL_DAYS)) throw new ValidationError(`ttlDays: must be more than 0 and at most ${MAX_TTL_DAYS}`, { field: 'ttlDays' });
+  if (!(d > 0 && d <= MAX_TTL_DAYS))
+    {throw new ValidationError(`ttlDays: must be more than 0 and at most ${MAX_TTL_DAYS}`, { field: 'ttlDays' });}
   return d * 86_400_000;
 }
 
