@@ -435,8 +435,9 @@ class LinkRaced extends Error {}
 
 function ttlMs(days: number | undefined): number {
   const d = days ?? DEFAULT_TTL_DAYS;
-  if (!(d > 0 && d <= MAX_TTL_DAYS))
-    {throw new ValidationError(`ttlDays: must be more than 0 and at most ${MAX_TTL_DAYS}`, { field: 'ttlDays' });}
+  if (!(d > 0 && d <= MAX_TTL_DAYS)) {
+    throw new ValidationError(`ttlDays: must be more than 0 and at most ${MAX_TTL_DAYS}`, { field: 'ttlDays' });
+  }
   return d * 86_400_000;
 }
 
