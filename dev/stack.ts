@@ -42,8 +42,11 @@ export interface StackOptions {
   /** API port; 0 picks a free one. */
   port?: number;
   log?: Logger;
-  /** Set PUBLIC_BASE_URL to the API's own address (a free port is chosen first), e.g. for the connect-link flow. */
-  publicBaseUrlIsApi?: boolean;
+  /**
+   * For the connect-link flow: PUBLIC_BASE_URL is the API's own address (a free port is chosen first),
+   * FB_DIALOG_URL the simulator's, and the simulator accepts PUBLIC_BASE_URL/connect/callback as a redirect URI.
+   */
+  connectFlow?: boolean;
 }
 
 /** A port nothing listens on right now (the OS picks it). */
@@ -63,15 +66,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const sim = createGraphSimulator(opts.simulator ?? {});
   const simUrl = await sim.start(0, '127.0.0.1');
   const adminKey = `lt_admin_${crypto.randomBytes(24).toString('base64url')}`;
-  const port = opts.publicBaseUrlIsApi ? await freePort() : (opts.port ?? 0);
+  const port = opts.connectFlow ? await freePort() : (opts.port ?? 0);
   const config = loadConfig({
     ...readEnv(),
     TOKEN_ENCRYPTION_KEY: generateEncryptionKey(),
     ADMIN_API_KEY: adminKey,
     GRAPH_API_URL: simUrl,
     ...opts.env,
-    ...(opts.publicBaseUrlIsApi ? { PUBLIC_BASE_URL: `http://127.0.0.1:${port}` } : {}),
+    ...(opts.connectFlow ? { PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, FB_DIALOG_URL: simUrl } : {}),
   });
+  if (opts.connectFlow) sim.configure({ redirectUris: [`http://127.0.0.1:${port}/connect/callback`] });
   const deps = await createDeps(config, opts.log ? { log: opts.log } : {});
   const app = await buildApp(deps);
   const workers = opts.workers === false ? undefined : await startWorkers(deps);
@@ -79,7 +83,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   try {
     apiUrl = await app.listen({ port, host: '127.0.0.1' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || opts.publicBaseUrlIsApi) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || opts.connectFlow) throw err;
     apiUrl = await app.listen({ port: 0, host: '127.0.0.1' });
   }
   return {

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { Deps } from '../deps';
 import type { CandidatePage, Failure } from '../services/onboarding/connect-links.service';
 import { langOf, MESSAGES, type Lang } from './messages';
@@ -97,9 +97,9 @@ function pickForm(lang: Lang, linkId: string, state: string, unitName: string, p
   );
 }
 
-function otherLangHref(req: FastifyRequest, lang: Lang): string {
-  const path = req.url.split('?')[0]!;
-  return lang === 'vi' ? `${path}?lang=en` : path;
+/** A query-only relative address: the page's own path (which holds the link token) is never written into it. */
+function otherLangHref(lang: Lang): string {
+  return lang === 'vi' ? '?lang=en' : '?lang=vi';
 }
 
 /** `GET /connect/:token`, `GET /connect/callback`, `POST /connect/:token/pick`: the self-service connect flow. */
@@ -126,7 +126,7 @@ export function connectPlugin(deps: Deps): FastifyPluginAsync {
 
     app.get<{ Params: { token: string }; Querystring: Record<string, string | undefined> }>('/connect/:token', async (req, reply) => {
       const lang = langOf(req.query);
-      const href = otherLangHref(req, lang);
+      const href = otherLangHref(lang);
       const r = await deps.connectLinks.dialogUrl(req.params.token);
       if (!r.ok) return failurePage(reply, lang, r, href);
       const m = MESSAGES[lang];
