@@ -279,7 +279,10 @@ export class ConnectLinksService {
       const long = await this.graph.exchangeToken(app, { fbExchangeToken: short.data.access_token });
       longLived = long.data.access_token;
     } catch (err) {
-      return fail(exchangeFailure(err), unit);
+      const kind = exchangeFailure(err);
+      const graph = err instanceof GraphApiError ? { code: err.code, subcode: err.subcode } : {};
+      this.log.warn({ link: link.id, unit: unit.code, kind, ...graph }, 'connect link: code exchange failed');
+      return fail(kind, unit);
     }
     let accounts: Array<CandidatePage & { token: string | null }>;
     try {
@@ -454,5 +457,7 @@ function exchangeFailure(err: unknown): FailureKind {
   if (err.code === 100 && err.subcode === 36008) return 'redirect_mismatch';
   if (err.code === 100 && err.subcode === 36009) return 'code_used';
   if (err.code === 100) return 'code_invalid';
+  // 101 invalid application id, 1 wrong client secret: FB_APP_ID / FB_APP_SECRET do not match the app.
+  if (err.code === 101 || err.code === 1) return 'not_configured';
   return 'token_rejected';
 }

@@ -51,7 +51,7 @@ async function redisContents(prefix: string): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-describe('secrets stay secret: a known Page token, API keys, the app secret and system-user tokens never reach logs, Redis or the database file', () => {
+describe('secrets stay secret: a known Page token, API keys, the app secret, system-user tokens, connect links, OAuth codes and user tokens never reach logs, Redis or the database file', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-secrets-'));
   const dbFile = path.join(dir, 'secrets.db');
   const fileDb: TestDatabase = {
@@ -77,6 +77,8 @@ describe('secrets stay secret: a known Page token, API keys, the app secret and 
     s = await startTestStack(fileDb, 'secrets', {
       log: createLogger('trace', 'lantoa', logStream),
       env: { LOG_LEVEL: 'trace', FB_APP_ID: '100000000000001', FB_APP_SECRET: APP_SECRET, GRAPH_TIMEOUT_MS: '1000' },
+      connectFlow: true,
+      simulator: { appSecret: APP_SECRET },
     });
     // Pages on root, Hà Nội and 13 of its wards (as many as a district had); the other wards have none (skipped).
     const wards = new Set(childCodes(UNITS_TEXT, '01').slice(0, 13));
@@ -154,6 +156,69 @@ describe('secrets stay secret: a known Page token, API keys, the app secret and 
       headers: { authorization: `Bearer ${s.adminKey}` },
     });
     expect(sync.json().pages.matched).toBe(pageOf.size);
+    // The self-service path: connect links (one for a subtree's CSV), the Login dialog, the code exchanges and the
+    // long-lived user tokens they return (one flow finished, one left waiting for its pick, so its user token sits in
+    // the store, encrypted), and a replayed code (36009).
+    const flowTokens: string[] = [];
+    const exchange = s.deps.graph.exchangeToken.bind(s.deps.graph);
+    s.deps.graph.exchangeToken = async (app, grant) => {
+      const res = await exchange(app, grant);
+      flowTokens.push(res.data.access_token);
+      return res;
+    };
+    const CONNECT_PAGE_TOKEN = `EAAGconnectPage${crypto.randomBytes(24).toString('hex')}`;
+    s.sim.seedPages([
+      { id: '900000000000501', name: 'Trang tự kết nối', token: CONNECT_PAGE_TOKEN },
+      { id: '900000000000502', name: 'Trang chờ chọn', token: `EAAGpending${crypto.randomBytes(24).toString('hex')}` },
+    ]);
+    s.sim.seedUsers([
+      { id: '10000000000000501', pages: [{ id: '900000000000501', tasks: ['CREATE_CONTENT'] }] },
+      { id: '10000000000000502', pages: [{ id: '900000000000502', tasks: ['CREATE_CONTENT'] }] },
+    ]);
+    const unescapeHtml = (h: string) => h.replace(/&#(\d+);/g, (_m, d: string) => String.fromCharCode(Number(d)));
+    const connectThroughLink = async (unit: string, userId: string, pick: boolean) => {
+      s.sim.setDialog({ userId });
+      const made = await s.app.inject({
+        method: 'POST',
+        url: `/v1/units/${unit}/connect-links`,
+        headers: { authorization: `Bearer ${s.adminKey}` },
+        payload: {},
+      });
+      const url = (made.json() as { url: string }).url;
+      const opened = await (await fetch(url)).text();
+      const dialog = await fetch(unescapeHtml(/id="login" href="([^"]+)"/.exec(opened)![1]!), { redirect: 'manual' });
+      const callback = dialog.headers.get('location')!;
+      const chooser = await (await fetch(callback)).text();
+      if (pick) {
+        const action = unescapeHtml(/<form method="post" action="([^"]+)"/.exec(chooser)![1]!);
+        const form = new URLSearchParams({
+          state: /name="state" value="([^"]+)"/.exec(chooser)![1]!,
+          pageId: /name="pageId"[^>]*value="(\d+)"/.exec(chooser)![1]!,
+        });
+        const done = await fetch(`${s.apiUrl}${action}`, { method: 'POST', body: form });
+        expect(await done.text()).toContain('data-status="valid"');
+      }
+      // Replayed: a pending link's code is refused by Facebook (36009); a used link no longer knows the state.
+      expect(await (await fetch(callback)).text()).toContain(pick ? 'data-failure="state_mismatch"' : 'data-failure="code_used"');
+      return { link: url.split('/').pop()!, code: new URL(callback).searchParams.get('code')! };
+    };
+    const [w14, w15] = childCodes(UNITS_TEXT, '01').slice(13, 15);
+    const finished = await connectThroughLink(w14!, '10000000000000501', true);
+    const pending = await connectThroughLink(w15!, '10000000000000502', false);
+    expect(flowTokens).toHaveLength(4);
+    const waiting = await s.deps.store.db
+      .selectFrom('connect_links')
+      .select('user_token_ciphertext')
+      .where('unit_code', '=', w15!)
+      .executeTakeFirstOrThrow();
+    expect(waiting.user_token_ciphertext).toMatch(/^v1\./);
+    const csv = await s.app.inject({
+      method: 'POST',
+      url: '/v1/connect-links',
+      headers: { authorization: `Bearer ${s.adminKey}` },
+      payload: { unit: '01', onlyMissing: true },
+    });
+    const csvLink = /\/connect\/([A-Za-z0-9_-]{43})/.exec(csv.body)![1]!;
     // Rejected requests carrying secrets in the wrong places.
     await s.app.inject({ method: 'GET', url: '/v1/posts', headers: { authorization: `Bearer ${KNOWN_TOKEN}` } });
     await s.app.inject({
@@ -179,6 +244,13 @@ describe('secrets stay secret: a known Page token, API keys, the app secret and 
       appSecret: APP_SECRET,
       systemUserToken: SYSTEM_USER_TOKEN,
       refusedSystemUserToken: WEAK_SYSTEM_USER_TOKEN,
+      connectPageToken: CONNECT_PAGE_TOKEN,
+      connectLink: finished.link,
+      pendingConnectLink: pending.link,
+      csvConnectLink: csvLink,
+      oauthCode: finished.code,
+      pendingOauthCode: pending.code,
+      ...Object.fromEntries(flowTokens.map((t, i) => [`userToken${i} (${i % 2 ? 'long-lived' : 'code flow'})`, t])),
     };
     // API answers that list things never carry them either.
     for (const url of [
