@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { createLogger } from '../../../src/logger';
+import { ConnectLinksService } from '../../../src/services/onboarding/connect-links.service';
 import { testDatabases } from '../../helpers/databases';
 import { startTestStack, type TestStack } from '../../helpers/stack';
 
@@ -162,6 +163,24 @@ describe.each(testDatabases())('connect links on $name', (db) => {
     const row = await s.deps.store.db.selectFrom('connect_links').selectAll().where('unit_code', '=', '00004').executeTakeFirstOrThrow();
     expect(row.state_hash).toBe(crypto.createHash('sha256').update(d.searchParams.get('state')!).digest('base64url'));
     expect(JSON.stringify(row)).not.toContain(url.split('/').pop());
+  });
+
+  it('with FB_LOGIN_CONFIG_ID the dialog asks for that configuration instead of scopes', async () => {
+    const { token } = await createLink('00004');
+    const flb = new ConnectLinksService(
+      s.deps.store.db,
+      s.deps.graph,
+      s.deps.cipher,
+      s.deps.pages,
+      { ...s.config, onboarding: { ...s.config.onboarding, loginConfigId: '5550001' } },
+      s.deps.log,
+    );
+    const r = await flb.dialogUrl(token);
+    expect(r.ok).toBe(true);
+    const d = new URL((r as { url: string }).url);
+    expect(d.searchParams.get('config_id')).toBe('5550001');
+    expect(d.searchParams.has('scope')).toBe(false);
+    expect(d.searchParams.get('response_type')).toBe('code');
   });
 
   it('names the unit in Vietnamese by default and in English with ?lang=en', async () => {
