@@ -95,7 +95,12 @@ describe('dashboard Page connections in chromium', () => {
 
   beforeAll(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    s = await startTestStack(testDatabases()[0]!, 'dash-cov', { simulator: { latency: { kind: 'fixed', ms: 5 } } });
+    // Configured for connect links (app id and secret, PUBLIC_BASE_URL = this API), so the buttons get real links.
+    s = await startTestStack(testDatabases()[0]!, 'dash-cov', {
+      simulator: { latency: { kind: 'fixed', ms: 5 } },
+      env: { FB_APP_ID: '100000000000001', FB_APP_SECRET: 'sim-app-secret' },
+      connectFlow: true,
+    });
     const { pages } = await seedOrganisation(s, UNITS, { only: (code) => !NO_PAGE.has(code) });
     const pageOf = new Map(pages.map((p) => [p.unitCode, p.pageId]));
     // Imported tokens are "not checked yet" (missing); mark them checked and valid, then break a few.
