@@ -109,11 +109,14 @@ export function connectPlugin(deps: Deps): FastifyPluginAsync {
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     });
 
-    app.get('/connect/style.css', async (_req, reply) =>
+    // HTML for people, not API: left out of the OpenAPI document (as the dashboard is).
+    const hidden = { schema: { hide: true } };
+
+    app.get('/connect/style.css', hidden, async (_req, reply) =>
       reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'no-cache').send(STYLE),
     );
 
-    app.get<{ Querystring: Record<string, string | undefined> }>('/connect/callback', async (req, reply) => {
+    app.get<{ Querystring: Record<string, string | undefined> }>('/connect/callback', hidden, async (req, reply) => {
       const lang = langOf(req.query);
       const q = req.query;
       const r = await deps.connectLinks.callback({ code: q['code'], state: q['state'], error: q['error'] });
@@ -124,21 +127,26 @@ export function connectPlugin(deps: Deps): FastifyPluginAsync {
       return send(reply, 200, layout(lang, `${m.title}: ${title}`, pickForm(lang, r.linkId, r.state, r.unit.name, r.pages), null));
     });
 
-    app.get<{ Params: { token: string }; Querystring: Record<string, string | undefined> }>('/connect/:token', async (req, reply) => {
-      const lang = langOf(req.query);
-      const href = otherLangHref(lang);
-      const r = await deps.connectLinks.dialogUrl(req.params.token);
-      if (!r.ok) return failurePage(reply, lang, r, href);
-      const m = MESSAGES[lang];
-      const expires = `<p class="note">${escapeHtml(m.expires(r.expiresAt.slice(0, 16).replace('T', ' ')))}</p>`;
-      const body =
-        `<p>${escapeHtml(m.openIntro(`${r.unit.name} (${r.unit.code})`))}</p>` +
-        `<p><a class="button" id="login" href="${escapeHtml(r.url)}">${escapeHtml(m.loginButton)}</a></p>${expires}`;
-      return send(reply, 200, layout(lang, m.title, body, href));
-    });
+    app.get<{ Params: { token: string }; Querystring: Record<string, string | undefined> }>(
+      '/connect/:token',
+      hidden,
+      async (req, reply) => {
+        const lang = langOf(req.query);
+        const href = otherLangHref(lang);
+        const r = await deps.connectLinks.dialogUrl(req.params.token);
+        if (!r.ok) return failurePage(reply, lang, r, href);
+        const m = MESSAGES[lang];
+        const expires = `<p class="note">${escapeHtml(m.expires(r.expiresAt.slice(0, 16).replace('T', ' ')))}</p>`;
+        const body =
+          `<p>${escapeHtml(m.openIntro(`${r.unit.name} (${r.unit.code})`))}</p>` +
+          `<p><a class="button" id="login" href="${escapeHtml(r.url)}">${escapeHtml(m.loginButton)}</a></p>${expires}`;
+        return send(reply, 200, layout(lang, m.title, body, href));
+      },
+    );
 
     app.post<{ Params: { token: string }; Body: Record<string, string | undefined> | undefined }>(
       '/connect/:token/pick',
+      hidden,
       async (req, reply) => {
         const body = req.body && typeof req.body === 'object' ? req.body : {};
         const lang = langOf({ lang: body['lang'] ?? (req.query as Record<string, unknown>)['lang'] });
