@@ -100,6 +100,8 @@ describe('dashboard Page connections in chromium', () => {
       simulator: { latency: { kind: 'fixed', ms: 5 } },
       env: { FB_APP_ID: '100000000000001', FB_APP_SECRET: 'sim-app-secret' },
       connectFlow: true,
+      // No workers: with the app configured, the new-token check queued by the import would overwrite the statuses set below.
+      workers: false,
     });
     const { pages } = await seedOrganisation(s, UNITS, { only: (code) => !NO_PAGE.has(code) });
     const pageOf = new Map(pages.map((p) => [p.unitCode, p.pageId]));
