@@ -27,7 +27,7 @@ describe.each(testDatabases())('linking Pages on $name', (db) => {
       `01,111111111111111,${TOKEN_A}`,
       `nope,222222222222222,${TOKEN_A}`,
       `79,12ab,${TOKEN_A}`,
-      '31,333333333333333,',
+      '31,333333333333333,short', // an empty token would map the Page without one; a malformed one is refused
       `48,111111111111111,${TOKEN_B}`,
     ].join('\n');
     const res = await call('POST', '/v1/pages/import', csv, 'text/csv');
