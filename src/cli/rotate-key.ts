@@ -21,7 +21,7 @@ export async function rotateKeyCommand(opts: { dryRun: boolean }): Promise<numbe
     console.log(JSON.stringify({ dryRun: opts.dryRun, ...r, failed: r.failed.slice(0, 50), failedCount: r.failed.length }, null, 2));
     if (r.failed.length) {
       console.error(
-        `${r.failed.length} token(s) could not be decrypted with any configured key; add the missing key to TOKEN_ENCRYPTION_KEYS_OLD or relink those Pages`,
+        `${r.failed.length} secret(s) could not be decrypted with any configured key; add the missing key to TOKEN_ENCRYPTION_KEYS_OLD, or relink those Pages (and replace those webhook secrets or the system-user token)`,
       );
     }
     return r.failed.length ? 1 : 0;

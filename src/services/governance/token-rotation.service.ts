@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../../db/create-db';
 import { TokenCipher } from '../../security/token-cipher';
 import { appendAudit, systemActor } from './audit.service';
@@ -12,10 +13,23 @@ export interface RotationResult {
   currentKeyId: string;
   /** Key ids seen before rotation, with their counts. */
   fromKeys: Record<string, number>;
+  /**
+   * The other secrets encrypted with the same key, re-encrypted the same way: webhook signing
+   * secrets, the Business Manager system-user token, connect-link user tokens waiting for a pick.
+   * Rows that could not be decrypted are in `failed` as `<table>:<id>`.
+   */
+  otherSecrets: Record<(typeof OTHER_SECRETS)[number]['table'], { seen: number; rotated: number }>;
 }
 
+/** Encrypted columns besides the Page tokens: table, id column, ciphertext column. */
+const OTHER_SECRETS = [
+  { table: 'webhooks', id: 'id', column: 'secret_ciphertext' },
+  { table: 'business_connection', id: 'id', column: 'token_ciphertext' },
+  { table: 'connect_links', id: 'id', column: 'user_token_ciphertext' },
+] as const;
+
 /**
- * Re-encrypts every Page token with the current key. Each batch is one transaction and each row is
+ * Re-encrypts every Page token, and then every other stored secret, with the current key. Each batch is one transaction and each row is
  * updated only if it still holds the ciphertext that was read (a token replaced meanwhile is already
  * current), so the command can run while the service runs, and again after an interruption.
  */
@@ -24,7 +38,19 @@ export async function rotatePageTokens(
   cipher: TokenCipher,
   opts: { dryRun?: boolean; batch?: number } = {},
 ): Promise<RotationResult> {
-  const result: RotationResult = { pages: 0, rotated: 0, alreadyCurrent: 0, failed: [], currentKeyId: cipher.keyId, fromKeys: {} };
+  const result: RotationResult = {
+    pages: 0,
+    rotated: 0,
+    alreadyCurrent: 0,
+    failed: [],
+    currentKeyId: cipher.keyId,
+    fromKeys: {},
+    otherSecrets: {
+      webhooks: { seen: 0, rotated: 0 },
+      business_connection: { seen: 0, rotated: 0 },
+      connect_links: { seen: 0, rotated: 0 },
+    },
+  };
   let after = '';
   for (;;) {
     const rows = await db
@@ -69,12 +95,43 @@ export async function rotatePageTokens(
       }
     });
   }
+  for (const o of OTHER_SECRETS) {
+    const rows = (
+      await sql<{ id: string; value: string }>`select ${sql.ref(o.id)} as id, ${sql.ref(o.column)} as value
+      from ${sql.table(o.table)} where ${sql.ref(o.column)} is not null`.execute(db)
+    ).rows;
+    const tally = result.otherSecrets[o.table];
+    for (const r of rows) {
+      tally.seen++;
+      if (!cipher.needsRotation(r.value)) continue;
+      let to: string;
+      try {
+        to = cipher.reencrypt(r.value);
+      } catch {
+        result.failed.push(`${o.table}:${r.id}`);
+        continue;
+      }
+      if (opts.dryRun) {
+        tally.rotated++;
+        continue;
+      }
+      const res = await sql`update ${sql.table(o.table)} set ${sql.ref(o.column)} = ${to}
+        where ${sql.ref(o.id)} = ${r.id} and ${sql.ref(o.column)} = ${r.value}`.execute(db);
+      tally.rotated += Number(res.numAffectedRows ?? 0n);
+    }
+  }
   if (!opts.dryRun) {
     await appendAudit(db, {
       actor: systemActor('cli'),
       action: 'tokens.rotate_key',
       subject: { type: 'tokens', id: 'pages', path: '/root/' },
-      details: { toKeyId: cipher.keyId, fromKeys: result.fromKeys, rotated: result.rotated, failed: result.failed.length },
+      details: {
+        toKeyId: cipher.keyId,
+        fromKeys: result.fromKeys,
+        rotated: result.rotated,
+        otherSecrets: result.otherSecrets,
+        failed: result.failed.length,
+      },
     });
   }
   return result;

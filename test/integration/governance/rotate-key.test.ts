@@ -36,6 +36,8 @@ describe('lantoa tokens rotate-key', () => {
     ['79', 'EAAGtokenOfHCMC00079'],
     ['001', 'EAAGtokenOfBaDinh001'],
   ]);
+  const WEBHOOK_SECRET = 'whsec_signingSecretOfTheHook';
+  const SYSTEM_USER_TOKEN = 'EAAGsystemUserTokenOfTheBusiness';
   const admin: Principal = { keyId: BOOTSTRAP_ADMIN_ID, name: 'admin', role: 'admin', unitId: 1, unitCode: 'root', unitPath: '/root/' };
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -63,8 +65,55 @@ describe('lantoa tokens rotate-key', () => {
       admin,
       ['unit_code,page_id,access_token', ...[...tokens].map(([u, t], i) => `${u},${100 + i},${t}`)].join('\n'),
     );
+    // The other secrets under the same key: a webhook signing secret and the Business Manager system-user token.
+    const at = new Date().toISOString();
+    await store.db
+      .insertInto('webhooks')
+      .values({
+        id: 'wh_1',
+        key_id: BOOTSTRAP_ADMIN_ID,
+        unit_id: 1,
+        unit_code: 'root',
+        url: 'https://hooks.example/x',
+        events: '[]',
+        secret_ciphertext: cipher.encrypt(WEBHOOK_SECRET),
+        created_at: at,
+        deleted_at: null,
+      })
+      .execute();
+    await store.db
+      .insertInto('business_connection')
+      .values({
+        id: 'default',
+        token_ciphertext: cipher.encrypt(SYSTEM_USER_TOKEN),
+        token_type: 'SYSTEM_USER',
+        subject_id: '615',
+        scopes: '[]',
+        expires_at: null,
+        status: 'valid',
+        status_reason: null,
+        checked_at: at,
+        last_sync_at: null,
+        last_sync: null,
+        updated_by: BOOTSTRAP_ADMIN_ID,
+        created_at: at,
+        updated_at: at,
+      })
+      .execute();
     await store.close();
   });
+
+  async function otherSecrets(): Promise<string[]> {
+    const store = await openStore(database);
+    try {
+      return [
+        (await store.db.selectFrom('webhooks').select('secret_ciphertext').executeTakeFirstOrThrow()).secret_ciphertext,
+        (await store.db.selectFrom('business_connection').select('token_ciphertext').executeTakeFirstOrThrow()).token_ciphertext,
+      ];
+    } finally {
+      await store.close();
+    }
+  }
 
   it('re-encrypts every Page token with the new key, using the old key to read them; a second run has nothing to do', async () => {
     const dry = await lantoa(['tokens', 'rotate-key', '--dry-run'], {
@@ -88,6 +137,12 @@ describe('lantoa tokens rotate-key', () => {
       fromKeys: { [oldId]: 3 },
     });
     for (const [unit, value] of await ciphertexts()) expect(newOnly.decrypt(value)).toBe(tokens.get(unit));
+    expect(JSON.parse(run.out).otherSecrets).toEqual({
+      webhooks: { seen: 1, rotated: 1 },
+      business_connection: { seen: 1, rotated: 1 },
+      connect_links: { seen: 0, rotated: 0 },
+    });
+    expect((await otherSecrets()).map((v) => newOnly.decrypt(v))).toEqual([WEBHOOK_SECRET, SYSTEM_USER_TOKEN]);
 
     const again = await lantoa(['tokens', 'rotate-key'], { ...env, TOKEN_ENCRYPTION_KEY: newKey });
     expect(again.code).toBe(0);
@@ -105,9 +160,9 @@ describe('lantoa tokens rotate-key', () => {
     const before = await ciphertexts();
     const res = await lantoa(['tokens', 'rotate-key'], { ...env, TOKEN_ENCRYPTION_KEY: generateEncryptionKey() });
     expect(res.code).toBe(1);
-    expect(JSON.parse(res.out)).toMatchObject({ rotated: 0, failedCount: 3 });
+    expect(JSON.parse(res.out)).toMatchObject({ rotated: 0, failedCount: 5 });
     expect(res.err).toContain('TOKEN_ENCRYPTION_KEYS_OLD');
     expect(await ciphertexts()).toEqual(before);
-    for (const t of tokens.values()) expect(res.out + res.err).not.toContain(t);
+    for (const t of [...tokens.values(), WEBHOOK_SECRET, SYSTEM_USER_TOKEN]) expect(res.out + res.err).not.toContain(t);
   }, 60_000);
 });
