@@ -9,6 +9,7 @@ import type { TokenCipher } from '../../security/token-cipher';
 import { requireRole, requireScope, type Principal } from '../auth/keys.service';
 import { appendAudit } from '../governance/audit.service';
 import { MAX_LABEL_LENGTH, type PagesService } from '../tree/pages.service';
+import { subtreeEnd } from '../tree/unit-paths';
 import { PUBLISH_TASK } from './business.service';
 
 /** Classic Facebook Login permissions when no Login for Business configuration is set (graph-onboarding.md §1.a.1). */
@@ -154,7 +155,7 @@ export class ConnectLinksService {
       .select(['u.id', 'u.code', 'u.name'])
       .where('u.retired_at', 'is', null)
       .where('u.path', '>=', root.path)
-      .where('u.path', '<', `${root.path}\uffff`);
+      .where('u.path', '<', subtreeEnd(root.path));
     if (opts.onlyMissing) {
       q = q.where((eb) =>
         eb.not(

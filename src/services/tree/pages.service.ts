@@ -1,6 +1,6 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Insertable, Kysely, Transaction } from 'kysely';
 import type { Db } from '../../db/create-db';
-import type { Database } from '../../db/types';
+import type { Database, PagesTable } from '../../db/types';
 import { NotFoundError, ValidationError } from '../../errors/app-error';
 import type { TokenCipher } from '../../security/token-cipher';
 import { appendAuditMany } from '../governance/audit.service';
@@ -233,44 +233,17 @@ export class PagesService {
           stays: Boolean(stays),
         };
       });
-      const withToken = values.filter((v) => v.row.token_ciphertext !== null);
-      const mappingOnly = values.filter((v) => v.row.token_ciphertext === null);
-      for (let i = 0; i < withToken.length; i += CHUNK) {
-        await trx
-          .insertInto('pages')
-          .values(withToken.slice(i, i + CHUNK).map((v) => v.row))
-          .onConflict((oc) =>
-            oc.column('page_id').doUpdateSet((eb) => ({
-              unit_id: eb.ref('excluded.unit_id'),
-              unit_code: eb.ref('excluded.unit_code'),
-              label: eb.ref('excluded.label'),
-              token_ciphertext: eb.ref('excluded.token_ciphertext'),
-              token_status: eb.ref('excluded.token_status'),
-              token_status_reason: null,
-              token_checked_at: null,
-              tasks: null,
-              retired_at: null,
-              updated_at: eb.ref('excluded.updated_at'),
-            })),
-          )
-          .execute();
-      }
-      // A mapping row moves the Page to its unit and keeps whatever token it already has.
-      for (let i = 0; i < mappingOnly.length; i += CHUNK) {
-        await trx
-          .insertInto('pages')
-          .values(mappingOnly.slice(i, i + CHUNK).map((v) => v.row))
-          .onConflict((oc) =>
-            oc.column('page_id').doUpdateSet((eb) => ({
-              unit_id: eb.ref('excluded.unit_id'),
-              unit_code: eb.ref('excluded.unit_code'),
-              label: eb.ref('excluded.label'),
-              retired_at: null,
-              updated_at: eb.ref('excluded.updated_at'),
-            })),
-          )
-          .execute();
-      }
+      // A row with a token sets it (and resets its status); a mapping row keeps whatever token the Page already has.
+      await upsertPages(
+        trx,
+        values.filter((v) => v.row.token_ciphertext !== null).map((v) => v.row),
+        'replace token',
+      );
+      await upsertPages(
+        trx,
+        values.filter((v) => v.row.token_ciphertext === null).map((v) => v.row),
+        'keep token',
+      );
       for (let i = 0; i < values.length; i += CHUNK) {
         // A Page that moved or came back gets its new position; one that stays keeps its place.
         for (const v of values.slice(i, i + CHUNK)) {
@@ -300,5 +273,37 @@ export class PagesService {
       );
       return links.length;
     });
+  }
+}
+
+/** Inserts Pages, or moves existing ones (by page_id) to their new unit and label; `replace token` also sets token and status. */
+async function upsertPages(
+  trx: Kysely<Database> | Transaction<Database>,
+  rows: Insertable<PagesTable>[],
+  token: 'replace token' | 'keep token',
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    await trx
+      .insertInto('pages')
+      .values(rows.slice(i, i + CHUNK))
+      .onConflict((oc) =>
+        oc.column('page_id').doUpdateSet((eb) => ({
+          unit_id: eb.ref('excluded.unit_id'),
+          unit_code: eb.ref('excluded.unit_code'),
+          label: eb.ref('excluded.label'),
+          retired_at: null,
+          updated_at: eb.ref('excluded.updated_at'),
+          ...(token === 'replace token'
+            ? {
+                token_ciphertext: eb.ref('excluded.token_ciphertext'),
+                token_status: eb.ref('excluded.token_status'),
+                token_status_reason: null,
+                token_checked_at: null,
+                tasks: null,
+              }
+            : {}),
+        })),
+      )
+      .execute();
   }
 }
