@@ -39,7 +39,7 @@ describe('dashboard string catalogues', () => {
     const literal = [...code.matchAll(/\bt\(\s*'([^']+)'/g)].map((m) => m[1]!);
     const ternary = [...code.matchAll(/\bt\(\s*[^'()]+\?\s*'([^']+)'\s*:\s*'([^']+)'/g)].flatMap((m) => [m[1]!, m[2]!]);
     const families = [
-      ...['posts', 'pages', 'connections', 'queues', 'reorganise'].map((n) => `nav.${n}`),
+      ...['posts', 'pages', 'connections', 'queues', 'reorganise', 'compose', 'approvals'].map((n) => `nav.${n}`),
       ...['connected', 'needs_reauth', 'expiring', 'missing'].map((s) => `cov.state.${s}`),
       ...['none', 'missing', 'needs_reauth', 'expiring'].map((f) => `cov.filter.${f}`),
       ...['live', 'reconnecting', 'ended', 'idle'].map((s) => `live.${s}`),
@@ -54,6 +54,11 @@ describe('dashboard string catalogues', () => {
       ...['published', 'failed', 'skipped', 'cancelled', 'pending'].map((s) => `count.${s}`),
       ...['waiting', 'active', 'delayed', 'failed'].map((s) => `queue.${s}`),
       ...[0, 1, 2, 3].map((l) => `level.${l}`),
+      ...['subtree', 'self'].map((s) => `compose.scope.${s}`),
+      ...['now', 'at'].map((s) => `compose.schedule.${s}`),
+      ...['rejected', 'recalled'].map((k) => `outcome.${k}.title`),
+      'compose.pickUnit',
+      'compose.excludeUnit',
     ];
     const needed = [...new Set([...literal, ...ternary, ...families])];
     expect(literal.length).toBeGreaterThan(50);

@@ -57,14 +57,14 @@ function headers(extra = {}) {
   return { authorization: `Bearer ${session.key ?? ''}`, ...extra };
 }
 
-/** JSON call to the API; a 401 signs the user out. */
-export async function api(path, { method = 'GET', body, signal, key } = {}) {
+/** JSON call to the API; a 401 signs the user out. `headers` adds request headers (e.g. Idempotency-Key). */
+export async function api(path, { method = 'GET', body, signal, key, headers: extra = {} } = {}) {
   const res = await fetch(path, {
     method,
     signal,
     cache: 'no-store',
     headers: {
-      ...headers({ accept: 'application/json' }),
+      ...headers({ accept: 'application/json', ...extra }),
       ...(key ? { authorization: `Bearer ${key}` } : {}),
       ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
     },

@@ -1,6 +1,8 @@
 import { api, session } from './api.js';
 import { h, replace } from './dom.js';
-import { getLang, label, setLang, t } from './i18n.js';
+import { getLang, label, num, setLang, t } from './i18n.js';
+import { approvalsCount, approvalsView, canApprove } from './views/approvals.js';
+import { canCompose, composeView } from './views/compose.js';
 import { connectionsView } from './views/connections.js';
 import { pagesView } from './views/pages.js';
 import { postDetailView } from './views/post-detail.js';
@@ -9,9 +11,14 @@ import { queuesView } from './views/queues.js';
 import { canReorganise, reorganiseView } from './views/reorganise.js';
 import { signInView } from './views/signin.js';
 
-/** Hash routes: `#/posts`, `#/posts/<id>`, `#/pages`, `#/connections`, `#/queues`, `#/reorganise`. Each view returns its cleanup. */
+/**
+ * Hash routes: `#/posts`, `#/posts/<id>`, `#/compose`, `#/compose/<rejected post id>` (resubmit),
+ * `#/approvals`, `#/pages`, `#/connections`, `#/queues`, `#/reorganise`. Each view returns its cleanup.
+ */
 const ROUTES = [
   { re: /^#\/posts\/([0-9a-fA-F-]{36})$/, view: postDetailView, nav: 'posts' },
+  { re: /^#\/compose(?:\/([0-9a-fA-F-]{36}))?$/, view: composeView, nav: 'compose' },
+  { re: /^#\/approvals$/, view: approvalsView, nav: 'approvals' },
   { re: /^#\/pages$/, view: pagesView, nav: 'pages' },
   { re: /^#\/connections$/, view: connectionsView, nav: 'connections' },
   { re: /^#\/queues$/, view: queuesView, nav: 'queues' },
@@ -20,6 +27,9 @@ const ROUTES = [
 ];
 const NAV = [
   { id: 'posts', href: '#/posts' },
+  // Editors and admins write posts; approvers and admins decide on them (the server checks both).
+  { id: 'compose', href: '#/compose', show: canCompose },
+  { id: 'approvals', href: '#/approvals', show: canApprove, count: true },
   { id: 'pages', href: '#/pages' },
   // Every key: coverage reads are scoped to the key's subtree; the connect-link buttons are for admins.
   { id: 'connections', href: '#/connections' },
@@ -77,12 +87,34 @@ function renderHeader(active) {
         'nav',
         { class: 'nav', 'aria-label': t('nav.label') },
         NAV.filter((n) => !n.show || n.show(me)).map((n) =>
-          h('a', { href: n.href, class: 'nav__link', 'aria-current': n.id === active ? 'page' : null }, t(`nav.${n.id}`)),
+          h(
+            'a',
+            { href: n.href, class: 'nav__link', 'aria-current': n.id === active ? 'page' : null },
+            t(`nav.${n.id}`),
+            n.count ? approvalsBadge : null,
+          ),
         ),
       )
     : null;
   replace(header, skip, h('div', { class: 'top__bar' }, brand, tools), nav);
+  if (me) refreshApprovals();
 }
+
+/** The count of posts and edits awaiting this key's approval, next to "Chờ duyệt". */
+const approvalsBadge = h('span', { class: 'nav__count', hidden: true });
+let countGeneration = 0;
+async function refreshApprovals() {
+  const mine = ++countGeneration;
+  const n = await approvalsCount(me);
+  if (mine !== countGeneration) return;
+  approvalsBadge.hidden = !n;
+  approvalsBadge.dataset.count = String(n ?? 0);
+  replace(approvalsBadge, n ? num(n) : '');
+  approvalsBadge.setAttribute('aria-label', n ? t('nav.approvalsCount', { n }) : '');
+}
+window.addEventListener('lantoa:approvals-changed', () => {
+  if (me) refreshApprovals();
+});
 
 function signOut() {
   session.clear();
@@ -122,7 +154,10 @@ async function render(force = false) {
   }
   renderHeader(route.nav);
   document.title = t('app.title', { page: t(`nav.${route.nav}`) });
-  const params = location.hash.match(route.re).slice(1);
+  const params = location.hash
+    .match(route.re)
+    .slice(1)
+    .filter((p) => p !== undefined);
   main.replaceChildren();
   cleanup = route.view(main, { me, params });
 }

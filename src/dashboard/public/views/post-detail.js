@@ -2,6 +2,8 @@ import { api, subscribe } from '../api.js';
 import { badge, describeTarget, errorBox, keyName, liveIndicator, loadKeyNames, progressBar, rollUp, safeUrl } from '../components.js';
 import { h, replace, throttle } from '../dom.js';
 import { dateTime, t } from '../i18n.js';
+import { canApprove, decisionControls } from './approvals.js';
+import { canCompose, previewSummary } from './compose.js';
 import { deliveriesPanel } from './deliveries.js';
 import { failuresPanel } from './failures.js';
 import { targetTree } from './tree.js';
@@ -29,7 +31,7 @@ export function postDetailView(main, { me, params: [postId] }) {
     let post;
     try {
       post = await api(`/v1/posts/${postId}`);
-      await loadKeyNames([post.createdBy, post.approvedBy, post.cancelledBy]);
+      await loadKeyNames(keyIds(post));
     } catch (err) {
       main.append(errorBox(err));
       return;
@@ -63,8 +65,21 @@ export function postDetailView(main, { me, params: [postId] }) {
       bar.update(rollUp(v.counts, v.total));
       bar.el.closest('.card')?.setAttribute('data-status', v.status);
     };
+    const state = h('div', { class: 'post-state' });
+    const showState = (p) => replace(state, statePanels(p, me, { onChanged: reload }));
+    async function reload() {
+      const fresh = await api(`/v1/posts/${postId}`).catch(() => null);
+      if (!fresh || disposed) return;
+      await loadKeyNames(keyIds(fresh));
+      lastStatus = fresh.status;
+      apply(fresh);
+      showTimes(fresh);
+      showState(fresh);
+      follow();
+    }
     showTimes(post);
     apply(post);
+    showState(post);
     main.append(
       h(
         'section',
@@ -77,6 +92,7 @@ export function postDetailView(main, { me, params: [postId] }) {
         times,
         bar.el,
       ),
+      state,
       section(t('detail.tree'), h('p', { class: 'hint' }, t('detail.treeHint')), tree.el),
       section(t('detail.failures'), failures.el),
       section(t('detail.deliveries'), deliveries.el),
@@ -100,8 +116,9 @@ export function postDetailView(main, { me, params: [postId] }) {
             lastStatus = data.status;
             const fresh = await api(`/v1/posts/${postId}`).catch(() => null);
             if (fresh) {
-              await loadKeyNames([fresh.approvedBy, fresh.cancelledBy]);
+              await loadKeyNames(keyIds(fresh));
               showTimes(fresh);
+              showState(fresh);
             }
           }
         },
@@ -126,4 +143,130 @@ export function postDetailView(main, { me, params: [postId] }) {
     disposed = true;
     cleanup();
   };
+}
+
+const keyIds = (p) => [p.createdBy, p.approvedBy, p.cancelledBy, p.rejection?.by, p.recall?.by];
+const RECALLABLE = new Set(['publishing', 'published', 'partially_failed', 'failed']);
+
+/** "Bị từ chối" / "Đã thu hồi": what happened, why, who and when. */
+function outcome(kind, badgeCode, record, extra = null) {
+  return h(
+    'section',
+    { class: `card outcome outcome--${kind}`, 'aria-labelledby': `outcome-${kind}` },
+    h('h2', { id: `outcome-${kind}` }, badge('post', badgeCode), ' ', t(`outcome.${kind}.title`)),
+    h(
+      'dl',
+      { class: 'meta meta--grid' },
+      metaRow(t('outcome.reason'), h('span', { class: 'outcome__reason' }, record.reason)),
+      metaRow(t('outcome.by'), h('span', { class: 'outcome__by' }, keyName(record.by))),
+      metaRow(t('outcome.at'), h('time', { datetime: record.at, class: 'outcome__at' }, dateTime(record.at))),
+    ),
+    extra,
+  );
+}
+
+/** Recall with a required reason (at least 3 characters, as the API asks). */
+function recallControls(post, onChanged) {
+  const reason = h('textarea', { id: 'recall-reason', rows: 2, maxlength: 1000, 'aria-describedby': 'recall-reason-error' });
+  const error = h('p', { class: 'field-error', id: 'recall-reason-error', role: 'alert', hidden: true });
+  const open = h('button', { type: 'button', class: 'btn', 'aria-expanded': 'false' }, t('recall.open'));
+  const confirm = h('button', { type: 'submit', class: 'btn btn--danger' }, t('recall.confirm'));
+  const form = h(
+    'form',
+    { class: 'reject-form', hidden: true, novalidate: true },
+    h('label', { for: 'recall-reason' }, t('recall.reason')),
+    h('p', { class: 'hint' }, t('recall.hint')),
+    reason,
+    error,
+    h('div', { class: 'retry' }, confirm),
+  );
+  open.addEventListener('click', () => {
+    form.hidden = !form.hidden;
+    open.setAttribute('aria-expanded', String(!form.hidden));
+    if (!form.hidden) reason.focus();
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = reason.value.trim();
+    error.hidden = true;
+    if (text.length < 3) {
+      error.hidden = false;
+      replace(error, t('recall.reasonRequired'));
+      reason.focus();
+      return;
+    }
+    confirm.disabled = true;
+    try {
+      await api(`/v1/posts/${post.id}/recall`, { method: 'POST', body: { reason: text } });
+      onChanged();
+    } catch (err) {
+      error.hidden = false;
+      replace(error, err.details?.problems?.[0]?.message ?? t('recall.failed', { message: err.message }));
+    } finally {
+      confirm.disabled = false;
+    }
+  });
+  return h('section', { class: 'card', 'aria-labelledby': 'recall-title' }, h('h2', { id: 'recall-title' }, t('recall.title')), open, form);
+}
+
+/**
+ * What this key can do with the post and what became of it: approve or reject a pending post (never
+ * its author), the rejection with resubmit, the recall with reason, who and when, links between a
+ * rejected post and its resubmission.
+ */
+function statePanels(post, me, { onChanged }) {
+  const out = [];
+  const mine = post.createdBy === me.keyId;
+  if (post.resubmitOf) {
+    out.push(
+      h(
+        'p',
+        { class: 'notice notice--info resubmit-link' },
+        t('outcome.resubmitOf'),
+        ' ',
+        h('a', { href: `#/posts/${post.resubmitOf}` }, t('outcome.openRejected')),
+      ),
+    );
+  }
+  if (post.status === 'pending_approval') {
+    const reach = h('div', { class: 'approval__preview' }, t('common.loading'));
+    api('/v1/targets/preview', { method: 'POST', body: { target: post.target } })
+      .then((res) => replace(reach, h('h3', {}, t('approvals.reach')), previewSummary(res)))
+      .catch((err) => replace(reach, errorBox(err)));
+    const body = [reach];
+    if (canApprove(me) && !mine) {
+      body.push(
+        decisionControls({
+          paths: { approve: `/v1/posts/${post.id}/approve`, reject: `/v1/posts/${post.id}/reject` },
+          idPrefix: 'detail',
+          onDone: onChanged,
+        }).el,
+      );
+    } else {
+      body.push(h('p', { class: 'hint' }, t(mine ? 'approvals.waitingOwn' : 'approvals.waiting')));
+    }
+    out.push(section(t('approvals.sectionTitle'), ...body));
+  }
+  if (post.status === 'rejected' && post.rejection) {
+    const actions = [];
+    if (post.resubmittedAs) {
+      actions.push(
+        h(
+          'p',
+          { class: 'resubmit-link' },
+          t('outcome.resubmittedAs'),
+          ' ',
+          h('a', { href: `#/posts/${post.resubmittedAs}` }, t('outcome.openResubmitted')),
+        ),
+      );
+    } else if (canCompose(me)) {
+      actions.push(h('p', {}, h('a', { class: 'btn btn--primary', href: `#/compose/${post.id}` }, t('outcome.resubmit'))));
+    }
+    out.push(outcome('rejected', 'rejected', post.rejection, actions));
+  }
+  if ((post.status === 'recalling' || post.status === 'recalled') && post.recall) {
+    out.push(outcome('recalled', post.status, post.recall, h('p', { class: 'hint' }, t('outcome.recalled.hint'))));
+  }
+  if (RECALLABLE.has(post.status) && ['editor', 'approver', 'admin'].includes(me.role)) out.push(recallControls(post, onChanged));
+  return out;
 }
