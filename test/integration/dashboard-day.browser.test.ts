@@ -1,0 +1,315 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium, type ChromiumSession } from '../helpers/browser';
+import { testDatabases } from '../helpers/databases';
+import { seedOrganisation, startTestStack, waitFor, type TestStack } from '../helpers/stack';
+
+/**
+ * An editor's and an approver's day in a headless Chromium against the real stack (API → BullMQ →
+ * workers → simulator): the editor composes a post on the tree (its preview checked against the API),
+ * the approver finds it in "Chờ duyệt" and rejects it with a reason, the editor sees why, edits and
+ * resubmits, the approver approves, the post reaches its Pages, the editor recalls it, and the
+ * recalled post shows reason, who and when, with no link to a deleted Facebook post. A screenshot of
+ * each step goes to test/artifacts/day-*.png.
+ */
+const ARTIFACTS = path.resolve(__dirname, '../artifacts');
+
+/** Two cities (2025-07 shape: no districts): Hà Nội with four wards, Hồ Chí Minh with two. */
+const UNITS = [
+  'code,parent_code,level,type,name',
+  '01,,1,Thành phố Trung ương,Thành phố Hà Nội',
+  '00004,01,2,Phường,Phường Ba Đình',
+  '00008,01,2,Phường,Phường Ngọc Hà',
+  '00025,01,2,Phường,Phường Giảng Võ',
+  '00070,01,2,Phường,Phường Hoàn Kiếm',
+  '79,,1,Thành phố Trung ương,Thành phố Hồ Chí Minh',
+  '26734,79,2,Phường,Phường Sài Gòn',
+  '26737,79,2,Phường,Phường Tân Định',
+].join('\n');
+/** Its Page must be re-authorised: the preview counts it among the units the post cannot reach. */
+const BROKEN = '00008';
+/** The target the editor builds: Hà Nội's wards (level 2), except Hoàn Kiếm. */
+const TARGET = { unit: '01', scope: 'subtree', levels: [2], exclude: ['00070'] };
+const REACHED = ['00004', '00008', '00025'];
+
+const EDITOR_NAME = 'Ban Tuyên giáo Hà Nội';
+const APPROVER_NAME = 'Thường trực MTTQ Hà Nội';
+const FIRST = 'Thông báo: Ngày hội Đại đoàn kết toàn dân tộc tổ chức ngày 18/11 tại các khu dân cư.';
+const SECOND = 'Thông báo: Ngày hội Đại đoàn kết toàn dân tộc năm 2026 tổ chức ngày 18/11 tại tất cả khu dân cư. Kính mời bà con tham gia!';
+const REJECT_REASON = 'Thiếu năm tổ chức và lời mời bà con; bổ sung rồi gửi lại.';
+const RECALL_REASON = 'Đổi ngày tổ chức; sẽ đăng thông báo mới.';
+
+/** The fields of GET /v1/posts/{id} this test reads. */
+interface DayPost {
+  id: string;
+  status: string;
+  message: string;
+  link: string | null;
+  target: unknown;
+  counts: Record<string, number>;
+  rejection: { by: string; at: string; reason: string } | null;
+  recall: { by: string; at: string; reason: string } | null;
+  resubmitOf: string | null;
+  resubmittedAs: string | null;
+}
+
+describe("an editor's and an approver's day in the dashboard (chromium)", () => {
+  let s: TestStack;
+  let editorKey: string;
+  let approverKey: string;
+  let browser: ChromiumSession;
+  let context: BrowserContext;
+  let ed: Page;
+  let ap: Page;
+  let firstId: string;
+  let secondId: string;
+  let pageOf: Map<string, string>;
+  const problems: string[] = [];
+
+  async function open(): Promise<Page> {
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 1280, height: 900 });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+    return page;
+  }
+
+  async function signIn(page: Page, key: string): Promise<void> {
+    await page.goto(`${s.apiUrl}/dashboard`);
+    await page.getByLabel('Khóa API').fill(key);
+    await page.getByRole('button', { name: 'Đăng nhập' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Bài đăng' }).waitFor();
+  }
+
+  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `day-${name}.png`), fullPage: true });
+
+  /** The API as the editor sees it. */
+  async function asEditor<T>(method: string, url: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${s.apiUrl}${url}`, {
+      method,
+      headers: { authorization: `Bearer ${editorKey}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    expect(res.status).toBeLessThan(300);
+    return (await res.json()) as T;
+  }
+  const getPost = (id: string) => asEditor<DayPost>('GET', `/v1/posts/${id}`);
+  const apiPreview = (target: unknown) => asEditor<Record<string, unknown>>('POST', '/v1/targets/preview', { target });
+
+  const stat = (page: Page, scope: string, id: string) => page.locator(`${scope} .stat[data-count="${id}"] dd`).innerText();
+
+  beforeAll(async () => {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    s = await startTestStack(testDatabases()[0]!, 'dash-day', {
+      simulator: { latency: { kind: 'fixed', ms: 5 } },
+      env: { WORKER_CONCURRENCY: '2' },
+    });
+    const { pages } = await seedOrganisation(s, UNITS);
+    pageOf = new Map(pages.map((p) => [p.unitCode, p.pageId]));
+    s.sim.invalidateToken(pageOf.get(BROKEN)!, 460);
+    await s.deps.store.db
+      .updateTable('pages')
+      .set({ token_status: 'needs_reauth', token_status_reason: 'password_changed', token_checked_at: new Date().toISOString() })
+      .where('unit_code', '=', BROKEN)
+      .execute();
+    editorKey = (await s.admin.createKey({ name: EDITOR_NAME, role: 'editor', unit: '01' })).key;
+    approverKey = (await s.admin.createKey({ name: APPROVER_NAME, role: 'approver', unit: '01' })).key;
+    browser = await launchChromium({ locale: 'vi-VN' });
+    context = browser.context;
+    // Two tabs: each keeps its own key (sessionStorage is per tab).
+    ed = await open();
+    ap = await open();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await s?.dispose();
+  });
+
+  it('the editor composes a post on the tree; the preview matches the API; a bad field is shown next to it', async () => {
+    await signIn(ed, editorKey);
+    // An editor composes and never sees the approvals inbox.
+    await expect(ed.getByRole('link', { name: 'Chờ duyệt' }).count()).resolves.toBe(0);
+    await ed.getByRole('link', { name: 'Soạn bài' }).click();
+    await ed.getByRole('heading', { level: 1, name: 'Soạn bài' }).waitFor();
+    await ed.getByLabel('Nội dung bài').fill(FIRST);
+
+    // Photos: add one, remove it again.
+    await ed.getByRole('button', { name: 'Thêm ảnh' }).click();
+    await ed.getByLabel('Địa chỉ ảnh 1').fill('https://example.org/a.jpg');
+    await ed.getByRole('button', { name: 'Bỏ ảnh 1' }).click();
+    expect(await ed.locator('.photo-row').count()).toBe(0);
+
+    // The picker searches the key's branch only: Hồ Chí Minh's ward is not found, Hà Nội is (without diacritics too).
+    const unitSearch = ed.getByLabel('Tìm đơn vị');
+    await unitSearch.fill('sai gon');
+    await ed.locator('#compose-unit').press('Enter');
+    await ed.locator('.picker', { hasText: 'Không có đơn vị nào khớp.' }).first().waitFor();
+    await unitSearch.fill('ha noi');
+    await ed.locator('#compose-unit').press('Enter');
+    await ed.getByRole('button', { name: 'Chọn Thành phố Hà Nội (01)' }).click();
+    await ed.locator('#compose-target-chosen', { hasText: 'Thành phố Hà Nội (01)' }).waitFor();
+
+    // Levels: the wards only. Exclusion: Hoàn Kiếm, found by code.
+    await ed.locator('#compose-levels input[data-level="2"]').check();
+    await ed.getByText('Thêm đơn vị cần trừ').click();
+    await ed.locator('#compose-exclude').fill('00070');
+    await ed.locator('#compose-exclude').press('Enter');
+    await ed.getByRole('button', { name: 'Trừ Phường Hoàn Kiếm (00070)' }).click();
+    await ed.locator('#compose-excluded [data-code="00070"]').waitFor();
+
+    // The live preview agrees with what the API says for that target.
+    const expected = await apiPreview(TARGET);
+    expect(expected).toMatchObject({ units: REACHED.length, pages: REACHED.length, withoutHealthyPage: 1, byLevel: { '2': 3 } });
+    await waitFor(async () => (await stat(ed, '#compose-preview', 'units')) === String(expected.units), 10_000);
+    expect(await stat(ed, '#compose-preview', 'pages')).toBe(String(expected.pages));
+    expect(await stat(ed, '#compose-preview', 'withoutHealthyPage')).toBe(String(expected.withoutHealthyPage));
+    expect(await ed.locator('#compose-preview tr[data-level="2"] td').nth(1).innerText()).toBe('3');
+    expect(await ed.locator('#compose-preview tr[data-level="1"]').count()).toBe(0);
+
+    // A bad link: the 400 names the field and the message appears next to it; nothing is created.
+    await ed.getByLabel('Đường dẫn (không bắt buộc)').fill('not a link');
+    await ed.getByRole('button', { name: 'Gửi duyệt' }).click();
+    await ed.locator('#compose-link-error:not([hidden])').waitFor();
+    expect(await ed.getByLabel('Đường dẫn (không bắt buộc)').getAttribute('aria-invalid')).toBe('true');
+    expect((await asEditor<{ items: unknown[] }>('GET', '/v1/posts')).items).toHaveLength(0);
+    await shot(ed, '1-compose');
+
+    await ed.getByLabel('Đường dẫn (không bắt buộc)').fill('https://mattran.org.vn/');
+    await ed.getByRole('button', { name: 'Gửi duyệt' }).click();
+    await ed.getByRole('heading', { level: 1, name: 'Chi tiết bài đăng' }).waitFor();
+    firstId = /#\/posts\/([0-9a-f-]{36})$/.exec(ed.url())![1]!;
+    const post = await getPost(firstId);
+    expect(post).toMatchObject({ status: 'pending_approval', message: FIRST, link: 'https://mattran.org.vn/', target: TARGET });
+    // Four eyes: the author sees that it waits, never an approve button.
+    await ed.locator('.post-summary .badge', { hasText: 'Chờ duyệt' }).waitFor();
+    await ed.getByText('Bài của bạn đang chờ một khóa phê duyệt khác duyệt.').waitFor();
+    expect(await ed.getByRole('button', { name: 'Duyệt' }).count()).toBe(0);
+    await shot(ed, '2-submitted');
+  });
+
+  it('the approver finds it in "Chờ duyệt" with its reach and rejects it with a reason', async () => {
+    await signIn(ap, approverKey);
+    expect(await ap.getByRole('link', { name: 'Soạn bài' }).count()).toBe(0);
+    const nav = ap.getByRole('link', { name: /Chờ duyệt/ });
+    await nav.locator('.nav__count[data-count="1"]').waitFor();
+    await nav.click();
+    await ap.getByRole('heading', { level: 1, name: 'Chờ duyệt' }).waitFor();
+    const item = ap.locator(`.approval[data-post-id="${firstId}"]`);
+    await item.waitFor();
+    expect(await item.innerText()).toContain(FIRST);
+    expect(await item.innerText()).toContain(EDITOR_NAME);
+    expect(await stat(ap, `.approval[data-post-id="${firstId}"]`, 'pages')).toBe(String(REACHED.length));
+    expect(await stat(ap, `.approval[data-post-id="${firstId}"]`, 'withoutHealthyPage')).toBe('1');
+
+    await item.getByRole('button', { name: 'Từ chối', exact: true }).click();
+    // A reason is required.
+    await item.getByRole('button', { name: 'Từ chối bài' }).click();
+    await item.getByText('Hãy ghi lý do từ chối.').waitFor();
+    await item.getByLabel('Lý do từ chối').fill(REJECT_REASON);
+    await shot(ap, '3-inbox');
+    await item.getByRole('button', { name: 'Từ chối bài' }).click();
+    await item.getByText('Đã từ chối.').waitFor();
+    await nav.locator('.nav__count[hidden]').waitFor({ state: 'attached' });
+    const rejected = await getPost(firstId);
+    expect(rejected.status).toBe('rejected');
+    expect(rejected.rejection).toMatchObject({ reason: REJECT_REASON });
+    await shot(ap, '4-rejected-inbox');
+  });
+
+  it('the editor sees the rejection (reason, who, when), edits and resubmits', async () => {
+    await ed.reload();
+    const panel = ed.locator('.outcome--rejected');
+    await panel.waitFor();
+    await ed.locator('.post-summary .badge', { hasText: 'Bị từ chối' }).waitFor();
+    expect(await panel.locator('.outcome__reason').innerText()).toBe(REJECT_REASON);
+    expect(await panel.locator('.outcome__by').innerText()).toBe(APPROVER_NAME);
+    expect(await panel.locator('.outcome__at').getAttribute('datetime')).toBe((await getPost(firstId)).rejection!.at);
+    await shot(ed, '5-rejection-seen');
+
+    await panel.getByRole('link', { name: 'Sửa và gửi lại' }).click();
+    await ed.getByRole('heading', { level: 1, name: 'Sửa và gửi lại' }).waitFor();
+    const message = ed.getByLabel('Nội dung bài');
+    await waitFor(async () => (await message.inputValue()) === FIRST, 10_000);
+    await ed.locator('.rejection', { hasText: REJECT_REASON }).waitFor();
+    // Prefilled: target, levels, exclusion, link; the preview shows the same reach.
+    await ed.locator('#compose-target-chosen', { hasText: 'Thành phố Hà Nội (01)' }).waitFor();
+    await ed.locator('#compose-excluded [data-code="00070"]').waitFor();
+    expect(await ed.locator('#compose-levels input[data-level="2"]').isChecked()).toBe(true);
+    expect(await ed.getByLabel('Đường dẫn (không bắt buộc)').inputValue()).toBe('https://mattran.org.vn/');
+    await waitFor(async () => (await stat(ed, '#compose-preview', 'pages')) === String(REACHED.length), 10_000);
+    await message.fill(SECOND);
+    await shot(ed, '6-resubmit');
+    await ed.getByRole('button', { name: 'Gửi lại để duyệt' }).click();
+    await waitFor(async () => /#\/posts\/[0-9a-f-]{36}$/.test(ed.url()) && !ed.url().endsWith(firstId), 10_000);
+    secondId = /#\/posts\/([0-9a-f-]{36})$/.exec(ed.url())![1]!;
+    const second = await getPost(secondId);
+    expect(second).toMatchObject({ status: 'pending_approval', message: SECOND, resubmitOf: firstId, target: TARGET });
+    expect((await getPost(firstId)).resubmittedAs).toBe(secondId);
+    // Linked both ways.
+    await ed.getByRole('link', { name: 'Xem bài bị từ chối' }).click();
+    await ed.locator('.outcome--rejected').getByRole('link', { name: 'Xem bài gửi lại' }).click();
+    await waitFor(async () => ed.url().endsWith(secondId), 10_000);
+  });
+
+  it('the approver approves the resubmitted post and it reaches its Pages', async () => {
+    await ap.getByRole('button', { name: 'Làm mới' }).click();
+    const item = ap.locator(`.approval[data-post-id="${secondId}"]`);
+    await item.waitFor();
+    await item.locator('.badge', { hasText: 'Bài gửi lại' }).waitFor();
+    expect(await ap.locator(`.approval[data-post-id="${firstId}"]`).count()).toBe(0);
+    await item.getByRole('button', { name: 'Duyệt', exact: true }).click();
+    await item.getByText('Đã duyệt.').waitFor();
+
+    const done = await waitFor(async () => {
+      const p = await getPost(secondId);
+      return ['published', 'partially_failed', 'failed'].includes(p.status) && p;
+    }, 60_000);
+    // The broken Page could not be reached; every other targeted Page has the post, the others nothing.
+    expect(done.status).toBe('partially_failed');
+    expect(done.counts).toMatchObject({ published: REACHED.length - 1, failed: 1 });
+    for (const code of REACHED.filter((c) => c !== BROKEN)) {
+      expect(s.sim.postsOf(pageOf.get(code)!).map((p) => p.message)).toEqual([SECOND]);
+    }
+    for (const code of ['01', '00070', '79', '26734', '26737']) expect(s.sim.postsOf(pageOf.get(code)!)).toEqual([]);
+
+    await ed.locator('.progress[data-percent="100"]').first().waitFor({ timeout: 30_000 });
+    await ed.locator('.tree-node[data-code="00004"] .badge', { hasText: 'Đã đăng' }).waitFor({ timeout: 30_000 });
+    expect(await ed.getByRole('link', { name: 'Xem bài trên Trang Facebook của Phường Ba Đình' }).count()).toBe(1);
+    await shot(ed, '7-published');
+  });
+
+  it('the editor recalls it; the recalled view shows reason, who and when, with no link to a deleted post', async () => {
+    await ed.getByRole('button', { name: 'Thu hồi bài' }).click();
+    await ed.getByLabel('Lý do thu hồi').fill(RECALL_REASON);
+    await ed.getByRole('button', { name: 'Thu hồi khỏi mọi Trang' }).click();
+    await waitFor(async () => (await getPost(secondId)).status === 'recalled', 60_000);
+    for (const code of REACHED) expect(s.sim.postsOf(pageOf.get(code)!)).toEqual([]);
+
+    const recall = (await getPost(secondId)).recall!;
+    await ed.reload();
+    const panel = ed.locator('.outcome--recalled');
+    await panel.waitFor();
+    await ed.locator('.post-summary .badge.badge--recalled', { hasText: 'Đã thu hồi' }).waitFor();
+    expect(await panel.locator('.outcome__reason').innerText()).toBe(RECALL_REASON);
+    expect(await panel.locator('.outcome__by').innerText()).toBe(EDITOR_NAME);
+    expect(await panel.locator('.outcome__at').getAttribute('datetime')).toBe(recall.at);
+    // The badge is styled (not the browser's default inline text).
+    const color = await ed.evaluate("getComputedStyle(document.querySelector('.post-summary .badge--recalled')).backgroundColor");
+    expect(color).not.toBe('rgba(0, 0, 0, 0)');
+
+    // No "Xem bài" link to a deleted Facebook post anywhere: tree (every ward open) and Page list.
+    await ed.locator('.tree-node[data-code="00004"] .badge', { hasText: 'Đã thu hồi' }).waitFor({ timeout: 30_000 });
+    expect(await ed.getByRole('link', { name: /Xem bài/ }).count()).toBe(0);
+    expect(await ed.locator('a[href*="facebook.com"]').count()).toBe(0);
+    await shot(ed, '8-recalled');
+  });
+
+  it('raised no script error and no content-security-policy violation', () => {
+    // Expected failed fetches, which the browser logs: the bad link (400) at compose and the empty reason is client-side.
+    expect(problems.filter((p) => !/status of 400/.test(p))).toEqual([]);
+  });
+});
