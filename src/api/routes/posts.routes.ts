@@ -1,13 +1,24 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
-import { CreatePostSchema } from '../../services/posts/posts.service';
+import { CreatePostSchema, RejectSchema } from '../../services/posts/posts.service';
 import { TargetSchema } from '../../services/tree/target.service';
 import { toPostView } from '../../services/read-models/post-views.service';
 import { requireScope } from '../../services/auth/keys.service';
 import { allow, principalOf } from '../auth';
 import { IdempotencyHeaders } from '../governance-schemas';
-import { DeliveriesQuery, DeliveryList, errorResponses, PostIdParam, PostList, PostsQuery, PostView, StatusChange } from '../schemas';
+import {
+  DeliveriesQuery,
+  DeliveryList,
+  errorResponses,
+  PostIdParam,
+  PostList,
+  PostsQuery,
+  PostView,
+  Rejection,
+  StatusChange,
+  TargetPreview,
+} from '../schemas';
 
 const security = [{ bearer: [] }];
 
@@ -19,20 +30,7 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
         summary: 'How many units and Pages a target reaches, by level (nothing is created)',
         security,
         body: z.object({ target: TargetSchema }).strict(),
-        response: {
-          200: z.object({
-            unit: z.object({ code: z.string(), path: z.string(), level: z.number() }),
-            units: z.number(),
-            withPage: z.number(),
-            withoutPage: z.number(),
-            /** Active Pages of those units: what a post to this target is sent to (a unit may have several). */
-            pages: z.number(),
-            /** Units no post can reach now: no Page with a token that is not known broken. */
-            withoutHealthyPage: z.number(),
-            byLevel: z.record(z.string(), z.number()),
-          }),
-          ...errorResponses,
-        },
+        response: { 200: TargetPreview, ...errorResponses },
       },
       handler: async (req) => {
         const summary = await deps.targets.summarize(req.body.target);
@@ -76,6 +74,21 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
         reply.status(202);
         return res;
       },
+    });
+
+    app.post('/posts/:id/reject', {
+      preValidation: allow(['approver', 'admin'], 'reject posts'),
+      bodyLimit: 16 * 1024,
+      schema: {
+        tags: ['posts'],
+        summary:
+          'Reject a pending post with a reason its author sees (approver, admin holding the target; never its author). Final: the author may resubmit it as a new post (resubmitOf).',
+        security,
+        params: PostIdParam,
+        body: RejectSchema,
+        response: { 200: z.object({ id: z.string(), status: z.literal('rejected'), rejection: Rejection }), ...errorResponses },
+      },
+      handler: async (req) => deps.posts.reject(principalOf(req), req.params.id, req.body.reason),
     });
 
     app.post('/posts/:id/cancel', {
