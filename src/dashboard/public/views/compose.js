@@ -15,6 +15,14 @@ const COVERAGE_STATES = ['connected', 'needs_reauth', 'expiring', 'missing'];
 /** Lower case without diacritics, so "ha noi" finds "Hà Nội" and "duong" finds "Đường". */
 export const fold = (s) => String(s).normalize('NFD').replace(/\p{M}/gu, '').replace(/đ/g, 'd').replace(/Đ/g, 'D').toLowerCase();
 
+/** The 400 problems of these fields are told in the chosen language. */
+const FIELD_MESSAGES = {
+  message: 'compose.err.message',
+  link: 'compose.err.link',
+  photos: 'compose.err.photo',
+  publishAt: 'compose.err.publishAt',
+};
+
 const coverageUrl = (code, query = '') => `/v1/units/${encodeURIComponent(code)}/coverage${query}`;
 
 /**
@@ -551,7 +559,8 @@ export function composeView(main, { me, params: [resubmitOf] }) {
       const path = String(p.field ?? '')
         .replace(/^body\./, '')
         .split('.');
-      const text = p.message ?? '';
+      // Known fields get a sentence in the chosen language; the server's words stay for the rest.
+      const text = FIELD_MESSAGES[path[0]] ? t(FIELD_MESSAGES[path[0]]) : t('compose.err.other', { message: p.message ?? '' });
       let where = null;
       if (path[0] === 'message') where = [messageError, message];
       else if (path[0] === 'link') where = [linkError, link];
@@ -563,7 +572,7 @@ export function composeView(main, { me, params: [resubmitOf] }) {
       else if (path[0] === 'resubmitOf') where = null;
       if (where) {
         const [el, input] = where;
-        setError(el, el.hidden ? text : `${el.textContent}; ${text}`);
+        if (el.hidden || !el.textContent.includes(text)) setError(el, el.hidden ? text : `${el.textContent} ${text}`);
         input.setAttribute('aria-invalid', 'true');
         first ??= input;
       } else rest.push(text);
@@ -588,7 +597,9 @@ export function composeView(main, { me, params: [resubmitOf] }) {
     } catch (err) {
       const problems = err.details?.problems;
       if (err.status === 400 && Array.isArray(problems) && problems.length) showProblems(problems);
-      else if (err.status === 400 && /^(body\.)?[\w.]+: /.test(err.message)) {
+      else if (err.status === 400 && typeof err.details?.field === 'string') {
+        showProblems([{ field: err.details.field, message: err.message.replace(/^[\w.[\]]+: /, '') }]);
+      } else if (err.status === 400 && /^(body\.)?[\w.]+: /.test(err.message)) {
         const [field, ...msg] = err.message.split(': ');
         showProblems([{ field, message: msg.join(': ') }]);
       } else replace(formError, h('p', { class: 'error' }, t('compose.failed', { message: err.message })));

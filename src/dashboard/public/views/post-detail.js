@@ -60,7 +60,10 @@ export function postDetailView(main, { me, params: [postId] }) {
         metaRow(t('post.startedAt'), p.startedAt ? dateTime(p.startedAt) : null),
         metaRow(t('post.completedAt'), p.completedAt ? dateTime(p.completedAt) : null),
       );
+    // A post still waiting for approval, or rejected, has no deliveries: their sections stay hidden.
+    const sent = [];
     const apply = (v) => {
+      for (const el of sent) el.hidden = UNSENT.has(v.status);
       replace(status, badge('post', v.status));
       bar.update(rollUp(v.counts, v.total));
       bar.el.closest('.card')?.setAttribute('data-status', v.status);
@@ -77,6 +80,11 @@ export function postDetailView(main, { me, params: [postId] }) {
       showState(fresh);
       follow();
     }
+    sent.push(
+      section(t('detail.tree'), h('p', { class: 'hint' }, t('detail.treeHint')), tree.el),
+      section(t('detail.failures'), failures.el),
+      section(t('detail.deliveries'), deliveries.el),
+    );
     showTimes(post);
     apply(post);
     showState(post);
@@ -93,9 +101,7 @@ export function postDetailView(main, { me, params: [postId] }) {
         bar.el,
       ),
       state,
-      section(t('detail.tree'), h('p', { class: 'hint' }, t('detail.treeHint')), tree.el),
-      section(t('detail.failures'), failures.el),
-      section(t('detail.deliveries'), deliveries.el),
+      ...sent,
     );
 
     // While the post runs, the open tree levels and the failures follow the counts, at most every 2 s.
@@ -146,6 +152,7 @@ export function postDetailView(main, { me, params: [postId] }) {
 }
 
 const keyIds = (p) => [p.createdBy, p.approvedBy, p.cancelledBy, p.rejection?.by, p.recall?.by];
+const UNSENT = new Set(['pending_approval', 'rejected']);
 const RECALLABLE = new Set(['publishing', 'published', 'partially_failed', 'failed']);
 
 /** "Bị từ chối" / "Đã thu hồi": what happened, why, who and when. */
