@@ -346,6 +346,24 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
     expect(await ed.locator('a[href*="facebook.com"]').count()).toBe(0);
   });
 
+  it('the composer and the inbox are readable at 375 px wide (no sideways scrolling)', async () => {
+    const overflow = async (page: Page) => Number(await page.evaluate('document.documentElement.scrollWidth'));
+    await ed.setViewportSize({ width: 375, height: 812 });
+    await ed.goto(`${s.apiUrl}/dashboard/#/compose`);
+    await ed.getByRole('heading', { level: 1, name: 'Soạn bài' }).waitFor();
+    await ed.locator('#compose-preview[data-state="ready"]').waitFor();
+    await ed.getByRole('button', { name: 'Thêm ảnh' }).click();
+    await ed.getByText('Thêm đơn vị cần trừ').click();
+    expect(await overflow(ed)).toBeLessThanOrEqual(375);
+    await shot(ed, '10-mobile-compose');
+    await asEditor('POST', '/v1/posts', { message: FIRST, target: TARGET });
+    await ap.setViewportSize({ width: 375, height: 812 });
+    await ap.getByRole('button', { name: 'Làm mới' }).click();
+    await ap.locator('.approval[data-kind="post"]').waitFor();
+    expect(await overflow(ap)).toBeLessThanOrEqual(375);
+    await shot(ap, '11-mobile-inbox');
+  });
+
   it('raised no script error and no content-security-policy violation', () => {
     // Expected failed fetches, which the browser logs: the bad link and the past time (400) at compose.
     expect(problems.filter((p) => !/status of 400/.test(p))).toEqual([]);
