@@ -190,7 +190,10 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
     expect((await asEditor<{ items: unknown[] }>('GET', '/v1/posts')).items).toHaveLength(0);
 
     await ed.getByLabel('Ngay khi được duyệt').check();
+    const sent = ed.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/v1/posts'));
     await ed.getByRole('button', { name: 'Gửi duyệt' }).click();
+    // A double click or a retry after a lost answer cannot make a second post.
+    expect((await sent).headers()['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
     await ed.getByRole('heading', { level: 1, name: 'Chi tiết bài đăng' }).waitFor();
     firstId = /#\/posts\/([0-9a-f-]{36})$/.exec(ed.url())![1]!;
     const post = await getPost(firstId);
