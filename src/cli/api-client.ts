@@ -155,6 +155,13 @@ export class ApiClient {
   approve(id: string) {
     return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/approve`, {});
   }
+  reject(id: string, reason: string) {
+    return this.call<{ id: string; status: 'rejected'; rejection: { by: string; at: string; reason: string } }>(
+      'post',
+      `/v1/posts/${id}/reject`,
+      { reason },
+    );
+  }
   cancel(id: string) {
     return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/cancel`, {});
   }

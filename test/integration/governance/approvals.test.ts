@@ -1,10 +1,29 @@
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { testDatabases } from '../../helpers/databases';
 import { subtreeCodes } from '../../helpers/governance';
 import { childCodes, seedOrganisation, startTestStack, UNITS_TEXT, waitFor, type TestStack } from '../../helpers/stack';
 import { verifyWebhook, WEBHOOK_HEADERS } from '../../../src/services/webhooks/webhook-signature';
+import { loadTestEnv } from '../../../config/test-env';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+/** The real CLI (src/cli/main.ts through tsx) against the test stack's API. */
+function cli(apiUrl: string, key: string, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src/cli/main.ts'), ...args], {
+    cwd: ROOT,
+    env: { PATH: loadTestEnv().path, LANTOA_API_URL: apiUrl, LANTOA_API_KEY: key },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((r) => child.once('exit', (code) => r({ code, out, err })));
+}
 
 /** A local webhook receiver on 127.0.0.1:0 that answers 200 and keeps what it got. */
 async function startReceiver() {
@@ -334,6 +353,26 @@ describe.each(testDatabases())('reject, resubmit and the approvals inbox, on $na
     const entry = (await audit(post.id)).find((e) => e.action === 'post.edit_reject')!;
     expect(entry).toMatchObject({ actor: { keyId: keys.communeApprover!.id }, details: { revision, reason: 'Giữ nội dung cũ' } });
     expect((await inbox('approver', '?limit=200')).items.some((i: { postId?: string }) => i.postId === post.id)).toBe(false);
+  });
+
+  it('the CLI rejects with a reason: `lantoa posts reject <id> --reason`', async () => {
+    const post = await submit('editor');
+    const missing = await cli(s.apiUrl, keys.approver!.key, 'posts', 'reject', post.id);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('--reason');
+    const own = await cli(s.apiUrl, keys.editor!.key, 'posts', 'reject', post.id, '--reason', 'tự từ chối');
+    expect(own.code).toBe(1);
+    expect(own.err).toContain('403');
+    const ok = await cli(s.apiUrl, keys.approver!.key, 'posts', 'reject', post.id, '--reason', 'Sai tên đơn vị');
+    expect(ok).toMatchObject({ code: 0 });
+    expect(JSON.parse(ok.out)).toEqual({
+      id: post.id,
+      status: 'rejected',
+      rejection: { by: keys.approver!.id, at: expect.any(String), reason: 'Sai tên đơn vị' },
+    });
+    const again = await cli(s.apiUrl, keys.approver!.key, 'posts', 'reject', post.id, '--reason', 'lần nữa');
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('post is rejected');
   });
 
   it('webhooks: post.pending_approval on every submission (resubmissions too) and post.rejected, signed, inside the subtree', async () => {
