@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
 import { CreatePostSchema, RejectSchema } from '../../services/posts/posts.service';
+import { POST_STATUSES } from '../../services/posts/post-status';
 import { TargetSchema } from '../../services/tree/target.service';
 import { toPostView } from '../../services/read-models/post-views.service';
 import { requireScope } from '../../services/auth/keys.service';
@@ -21,6 +22,15 @@ import {
 } from '../schemas';
 
 const security = [{ bearer: [] }];
+
+const RetryResult = z.object({
+  id: z.string(),
+  /** `publishing` when something was requeued; otherwise the post's status, unchanged. */
+  status: z.enum(POST_STATUSES),
+  requeued: z.number(),
+  /** Failed deliveries left alone: their Page needs relinking first, or Facebook refused the content for good. */
+  skipped: z.object({ needs_relink: z.number(), permanent: z.number() }),
+});
 
 export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
   return async (app) => {
@@ -107,15 +117,16 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
       preValidation: allow(['editor', 'approver', 'admin'], 'retry deliveries'),
       schema: {
         tags: ['posts'],
-        summary: 'Re-queue failed deliveries (all, or only those with the given reasons), e.g. after tokens were fixed',
+        summary:
+          'Re-queue the failed deliveries a retry can fix (all, or only those with the given reasons): token and permission failures only once their Page was linked again after the failure, content refusals never. 202 when something was requeued; 200 with requeued 0 when everything failed needs a relink or was refused for good (skipped says how many of each).',
         security,
         params: PostIdParam,
         body: z.object({ reasons: z.array(z.string().min(1).max(100)).min(1).max(50).optional() }).strict(),
-        response: { 202: z.object({ id: z.string(), status: z.literal('publishing'), requeued: z.number() }), ...errorResponses },
+        response: { 200: RetryResult, 202: RetryResult, ...errorResponses },
       },
       handler: async (req, reply) => {
         const res = await deps.retries.retry(principalOf(req), req.params.id, req.body.reasons);
-        reply.status(202);
+        reply.status(res.requeued > 0 ? 202 : 200);
         return res;
       },
     });

@@ -5,6 +5,7 @@ import type { Principal } from '../auth/keys.service';
 import { emptyCounts, type DeliveryCounts, type DeliveryStatus, type PostStatus } from '../posts/post-status';
 import type { PostsService } from '../posts/posts.service';
 import { subtreeEnd, versionAt } from '../tree/units.service';
+import { livePermalink } from './post-tree.service';
 
 export interface PostView {
   id: string;
@@ -43,6 +44,7 @@ export interface DeliveryView {
   status: DeliveryStatus;
   attempts: number;
   fbPostId: string | null;
+  /** Null once the copy was deleted from Facebook by a recall (`recalled`): there is nothing to link to. */
   permalink: string | null;
   reason: string | null;
   error: { code: number | null; subcode: number | null; message: string | null } | null;
@@ -206,7 +208,7 @@ export class PostViewsService {
         status: r.status as DeliveryStatus,
         attempts: r.attempts,
         fbPostId: r.fb_post_id,
-        permalink: r.permalink,
+        permalink: livePermalink(r.status, r.permalink),
         reason: r.reason,
         error:
           r.error_code !== null || r.error_message !== null

@@ -93,7 +93,17 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
     expect(res.statusCode).toBe(200);
     const { node, children } = res.json();
     expect(node).toMatchObject({ code: '01', level: 1, hasChildren: true, delivery: { status: 'published' } });
-    expect(node.counts).toEqual({ published: 554, failed: 3, skipped: 0, pending: 0, cancelled: 0, total: 557 });
+    expect(node.counts).toEqual({
+      published: 554,
+      failed: 3,
+      skipped: 0,
+      pending: 0,
+      cancelled: 0,
+      recalling: 0,
+      recalled: 0,
+      recall_failed: 0,
+      total: 557,
+    });
     expect(children.length).toBe(30);
     expect(children.reduce((n: number, c: any) => n + c.counts.total, 0)).toBe(556);
     const badinh = children.find((c: any) => c.code === '001');
@@ -126,6 +136,7 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
       subcode: 460,
       reason: expect.any(String),
       sampleMessage: expect.any(String),
+      action: 'relink', // a token failure: relink the Page, a retry alone cannot fix it
     });
     const hanoi = (await get(`/v1/posts/${postId}/failures`, keys.hanoi)).json();
     expect(hanoi.total).toBe(3);
