@@ -326,7 +326,6 @@ export default {
   'nav.compose': 'Compose',
   'nav.approvals': 'Awaiting approval',
   'nav.approvalsCount': { one: '{n} item awaits your approval', other: '{n} items await your approval' },
-  'post.rejected': 'Rejected',
   'compose.title': 'Compose',
   'compose.titleResubmit': 'Edit and resubmit',
   'compose.editorsOnly': 'Only editor or admin keys can write posts.',

@@ -322,7 +322,6 @@ export default {
   'nav.compose': 'Soạn bài',
   'nav.approvals': 'Chờ duyệt',
   'nav.approvalsCount': { one: '{n} mục chờ bạn duyệt', other: '{n} mục chờ bạn duyệt' },
-  'post.rejected': 'Bị từ chối',
   'compose.title': 'Soạn bài',
   'compose.titleResubmit': 'Sửa và gửi lại',
   'compose.editorsOnly': 'Chỉ khóa biên tập hoặc quản trị mới soạn được bài.',
