@@ -2,7 +2,7 @@ import { api } from '../api.js';
 import { describeTarget, emptyState, errorBox, keyName, loadKeyNames } from '../components.js';
 import { h, replace } from '../dom.js';
 import { dateTime, t } from '../i18n.js';
-import { previewSummary } from './compose.js';
+import { levelsKnown, previewSummary } from './compose.js';
 
 /** Approvers and admins approve; the server decides scope and four eyes in the end. */
 export const canApprove = (me) => me?.role === 'approver' || me?.role === 'admin';
@@ -211,7 +211,7 @@ export function approvalsView(main, { me }) {
   async function load() {
     refresh.disabled = true;
     try {
-      const res = await api('/v1/approvals?limit=200');
+      const [res] = await Promise.all([api('/v1/approvals?limit=200'), levelsKnown()]);
       await loadKeyNames(res.items.flatMap((i) => (i.kind === 'edit' ? [i.requestedBy] : [i.post.createdBy])));
       if (disposed) return;
       total = res.total;

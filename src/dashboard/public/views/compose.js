@@ -1,4 +1,5 @@
 import { api } from '../api.js';
+import * as components from '../components.js';
 import { errorBox, unitName } from '../components.js';
 import { h, replace } from '../dom.js';
 import { dateTime, label, num, t } from '../i18n.js';
@@ -11,6 +12,13 @@ const SEARCH_DELAY_MS = 250;
 const MAX_PHOTOS = 10;
 const MAX_RESULTS = 20;
 const COVERAGE_STATES = ['connected', 'needs_reauth', 'expiring', 'missing'];
+
+/**
+ * Level names: by the tree when components.js can tell (`levelName`, with the deepest level from
+ * `loadLevels`), else the catalogue's `level.<n>`. Await `levelsKnown()` before naming levels.
+ */
+export const levelLabel = (l) => (typeof components.levelName === 'function' ? components.levelName(Number(l)) : label('level', l));
+export const levelsKnown = () => (typeof components.loadLevels === 'function' ? components.loadLevels() : Promise.resolve());
 
 /** Lower case without diacritics, so "ha noi" finds "Hà Nội" and "duong" finds "Đường". */
 export const fold = (s) => String(s).normalize('NFD').replace(/\p{M}/gu, '').replace(/đ/g, 'd').replace(/Đ/g, 'D').toLowerCase();
@@ -84,7 +92,7 @@ function unitPicker({ id, root, onPick, pickLabel, describedBy }) {
         },
         u.name,
         ' ',
-        h('small', { class: 'muted' }, `${label('level', u.level)} · ${u.code}`),
+        h('small', { class: 'muted' }, `${levelLabel(u.level)} · ${u.code}`),
       ),
       open
         ? h(
@@ -333,7 +341,7 @@ export function composeView(main, { me, params: [resubmitOf] }) {
   async function loadLevels() {
     const code = state.target.code;
     try {
-      const res = await api(coverageUrl(code));
+      const [res] = await Promise.all([api(coverageUrl(code)), levelsKnown()]);
       if (disposed || code !== state.target.code) return;
       state.target.level = res.unit.level;
       replace(
@@ -353,7 +361,7 @@ export function composeView(main, { me, params: [resubmitOf] }) {
               },
             }),
             ' ',
-            label('level', l.level),
+            levelLabel(l.level),
             ' ',
             h('small', { class: 'muted' }, t('compose.levelUnits', { n: l.units })),
           ),
@@ -454,7 +462,7 @@ export function composeView(main, { me, params: [resubmitOf] }) {
     const mine = ++previewGeneration;
     preview.dataset.state = 'loading';
     try {
-      const res = await api('/v1/targets/preview', { method: 'POST', body: { target: targetBody() } });
+      const [res] = await Promise.all([api('/v1/targets/preview', { method: 'POST', body: { target: targetBody() } }), levelsKnown()]);
       if (disposed || mine !== previewGeneration) return;
       replace(preview, previewSummary(res));
       preview.dataset.state = 'ready';
@@ -696,7 +704,7 @@ export function previewSummary(res) {
           h(
             'tbody',
             {},
-            levels.map(([l, n]) => h('tr', { dataset: { level: l } }, h('td', {}, label('level', l)), h('td', {}, num(n)))),
+            levels.map(([l, n]) => h('tr', { dataset: { level: l } }, h('td', {}, levelLabel(l)), h('td', {}, num(n)))),
           ),
         )
       : null,

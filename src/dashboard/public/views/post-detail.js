@@ -3,7 +3,7 @@ import { badge, describeTarget, errorBox, keyName, liveIndicator, loadKeyNames, 
 import { h, replace, throttle } from '../dom.js';
 import { dateTime, t } from '../i18n.js';
 import { canApprove, decisionControls } from './approvals.js';
-import { canCompose, previewSummary } from './compose.js';
+import { canCompose, levelsKnown, previewSummary } from './compose.js';
 import { deliveriesPanel } from './deliveries.js';
 import { failuresPanel } from './failures.js';
 import { targetTree } from './tree.js';
@@ -237,8 +237,8 @@ function statePanels(post, me, { onChanged }) {
   }
   if (post.status === 'pending_approval') {
     const reach = h('div', { class: 'approval__preview' }, t('common.loading'));
-    api('/v1/targets/preview', { method: 'POST', body: { target: post.target } })
-      .then((res) => replace(reach, h('h3', {}, t('approvals.reach')), previewSummary(res)))
+    Promise.all([api('/v1/targets/preview', { method: 'POST', body: { target: post.target } }), levelsKnown()])
+      .then(([res]) => replace(reach, h('h3', {}, t('approvals.reach')), previewSummary(res)))
       .catch((err) => replace(reach, errorBox(err)));
     const body = [reach];
     if (canApprove(me) && !mine) {
