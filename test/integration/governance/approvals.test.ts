@@ -143,6 +143,11 @@ describe.each(testDatabases())('reject, resubmit and the approvals inbox, on $na
       expect(again.json().error.message).toContain('post is rejected');
     }
     expect((await call('editor', 'POST', `/v1/posts/${post.id}/cancel`)).statusCode).toBe(409);
+    // A live stream of a rejected post ends at once: rejected is final.
+    const stream = await fetch(`${s.apiUrl}/v1/posts/${post.id}/events`, { headers: { authorization: `Bearer ${keys.editor!.key}` } });
+    const text = await stream.text();
+    expect(text).toContain('"status":"rejected"');
+    expect(text).toMatch(/event: end/);
     expect((await audit(post.id)).map((e) => e.action)).toEqual(['post.create', 'post.reject']);
   });
 
