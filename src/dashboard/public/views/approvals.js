@@ -74,6 +74,10 @@ export function decisionControls({ paths, idPrefix, onDone }) {
     changedApprovals();
     onDone?.(kind, res);
   };
+  reason.addEventListener('input', () => {
+    reasonError.hidden = true;
+    reason.removeAttribute('aria-invalid');
+  });
   openReject.addEventListener('click', () => {
     rejectForm.hidden = false;
     openReject.setAttribute('aria-expanded', 'true');

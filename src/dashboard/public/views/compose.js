@@ -589,6 +589,19 @@ export function composeView(main, { me, params: [resubmitOf] }) {
     first?.focus();
   }
 
+  // Typing in a field marked invalid clears its mark and its message.
+  form.addEventListener('input', (e) => {
+    const el = e.target;
+    if (!el.hasAttribute?.('aria-invalid')) return;
+    el.removeAttribute('aria-invalid');
+    for (const id of (el.getAttribute('aria-describedby') ?? '').split(/\s+/)) {
+      const msg = id && document.getElementById(id);
+      if (msg?.classList.contains('field-error')) setError(msg, null);
+    }
+    const row = state.photos.find((r) => r.input === el);
+    if (row) setError(row.error, null);
+  });
+
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     clearErrors();

@@ -187,6 +187,9 @@ function recallControls(post, onChanged) {
     error,
     h('div', { class: 'retry' }, confirm),
   );
+  reason.addEventListener('input', () => {
+    error.hidden = true;
+  });
   open.addEventListener('click', () => {
     form.hidden = !form.hidden;
     open.setAttribute('aria-expanded', String(!form.hidden));
