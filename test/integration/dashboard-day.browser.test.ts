@@ -269,14 +269,23 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
     await waitFor(async () => ed.url().endsWith(secondId), 10_000);
   });
 
-  it('the approver approves the resubmitted post and it reaches its Pages', async () => {
+  it('the approver opens the resubmitted post from the inbox, approves it there, and it reaches its Pages', async () => {
     await ap.getByRole('button', { name: 'Làm mới' }).click();
     const item = ap.locator(`.approval[data-post-id="${secondId}"]`);
     await item.waitFor();
     await item.locator('.badge', { hasText: 'Bài gửi lại' }).waitFor();
     expect(await ap.locator(`.approval[data-post-id="${firstId}"]`).count()).toBe(0);
-    await item.getByRole('button', { name: 'Duyệt', exact: true }).click();
-    await item.getByText('Đã duyệt.').waitFor();
+    await item.getByRole('link', { name: SECOND }).click();
+    await ap.getByRole('heading', { level: 1, name: 'Chi tiết bài đăng' }).waitFor();
+    // The post detail shows the approver its reach and the decision.
+    await waitFor(async () => (await ap.locator('.approval__preview .stat[data-count="pages"] dd').count()) === 1, 10_000);
+    expect(await stat(ap, '.approval__preview', 'pages')).toBe(String(REACHED.length));
+    expect(await stat(ap, '.approval__preview', 'withoutHealthyPage')).toBe('1');
+    await ap.getByRole('button', { name: 'Duyệt', exact: true }).click();
+    await ap.locator('.post-summary .badge', { hasText: /Đã duyệt|Đang đăng|Đăng một phần/ }).waitFor();
+    expect(await ap.getByRole('button', { name: 'Duyệt', exact: true }).count()).toBe(0);
+    await ap.getByRole('link', { name: /Chờ duyệt/ }).click();
+    await ap.getByRole('heading', { level: 1, name: 'Chờ duyệt' }).waitFor();
 
     const done = await waitFor(async () => {
       const p = await getPost(secondId);
@@ -362,9 +371,14 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
     await asEditor('POST', '/v1/posts', { message: FIRST, target: TARGET });
     await ap.setViewportSize({ width: 375, height: 812 });
     await ap.getByRole('button', { name: 'Làm mới' }).click();
-    await ap.locator('.approval[data-kind="post"]').waitFor();
+    const item = ap.locator('.approval[data-kind="post"]');
+    await item.waitFor();
     expect(await overflow(ap)).toBeLessThanOrEqual(375);
     await shot(ap, '11-mobile-inbox');
+    // Approved from the inbox this time; the nav count goes back to none.
+    await item.getByRole('button', { name: 'Duyệt', exact: true }).click();
+    await item.getByText('Đã duyệt.').waitFor();
+    await ap.locator('.nav__count[hidden]').waitFor({ state: 'attached' });
   });
 
   it('raised no script error and no content-security-policy violation', () => {
