@@ -305,6 +305,7 @@ export function composeView(main, { me, params: [resubmitOf] }) {
       state.exclude.clear();
       state.levels.clear();
       showTarget();
+      showExcluded();
       excludePicker.setRoot(u.code);
       loadLevels();
       schedulePreview();
