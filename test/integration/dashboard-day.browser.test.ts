@@ -381,6 +381,20 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
     await ap.locator('.nav__count[hidden]').waitFor({ state: 'attached' });
   });
 
+  it('a viewer sees neither the composer nor the inbox, and is told so if it opens them', async () => {
+    const viewerKey = (await s.admin.createKey({ name: 'Văn phòng Hà Nội', role: 'viewer', unit: '01' })).key;
+    const page = await open();
+    await signIn(page, viewerKey);
+    expect(await page.getByRole('link', { name: 'Soạn bài' }).count()).toBe(0);
+    expect(await page.getByRole('link', { name: /Chờ duyệt/ }).count()).toBe(0);
+    await page.goto(`${s.apiUrl}/dashboard/#/compose`);
+    await page.getByText('Chỉ khóa biên tập hoặc quản trị mới soạn được bài.').waitFor();
+    expect(await page.locator('form.compose').count()).toBe(0);
+    await page.goto(`${s.apiUrl}/dashboard/#/approvals`);
+    await page.getByText('Chỉ khóa phê duyệt hoặc quản trị mới duyệt được bài.').waitFor();
+    await page.close();
+  });
+
   it('raised no script error and no content-security-policy violation', () => {
     // Expected failed fetches, which the browser logs: the bad link and the past time (400) at compose.
     expect(problems.filter((p) => !/status of 400/.test(p))).toEqual([]);
