@@ -102,7 +102,12 @@ export const TargetPreview = z.object({
   pages: z.number(),
   /** Units no post can reach now: no Page with a token that is not known broken. */
   withoutHealthyPage: z.number(),
+  /** Units per level (root = 0). */
   byLevel: z.record(z.string(), z.number()),
+  /** Active Pages per level. */
+  pagesByLevel: z.record(z.string(), z.number()),
+  /** Units without a healthy Page, per level. */
+  withoutHealthyPageByLevel: z.record(z.string(), z.number()),
 });
 
 /** Who rejected a post or an edit (the key id), when and why. */

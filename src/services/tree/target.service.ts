@@ -33,7 +33,12 @@ export interface TargetSummary {
   pages: number;
   /** Units with no healthy Page: none with a token whose status is not `needs_reauth` (a post cannot reach them). */
   withoutHealthyPage: number;
+  /** Units per level (root = 0), keyed by the level number. */
   byLevel: Record<string, number>;
+  /** Active Pages per level. */
+  pagesByLevel: Record<string, number>;
+  /** Units without a healthy Page, per level. */
+  withoutHealthyPageByLevel: Record<string, number>;
 }
 
 /**
@@ -131,12 +136,16 @@ export class TargetService {
       .groupBy('units.level')
       .execute();
     const byLevel: Record<string, number> = {};
+    const pagesByLevel: Record<string, number> = {};
+    const withoutHealthyPageByLevel: Record<string, number> = {};
     let units = 0;
     let withPage = 0;
     let pages = 0;
     let healthy = 0;
     for (const r of rows) {
       byLevel[String(r.level)] = Number(r.n);
+      pagesByLevel[String(r.level)] = Number(r.p);
+      withoutHealthyPageByLevel[String(r.level)] = Number(r.n) - Number(r.h);
       units += Number(r.n);
       withPage += Number(r.w);
       pages += Number(r.p);
@@ -150,6 +159,8 @@ export class TargetService {
       pages,
       withoutHealthyPage: units - healthy,
       byLevel,
+      pagesByLevel,
+      withoutHealthyPageByLevel,
     };
   }
 }

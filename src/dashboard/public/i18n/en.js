@@ -390,6 +390,8 @@ export default {
   },
   'preview.level': 'Level',
   'preview.unitsAtLevel': 'Units',
+  'preview.pagesAtLevel': 'Pages',
+  'preview.withoutHealthyAtLevel': 'Cannot reach',
   'approvals.title': 'Awaiting approval',
   'approvals.lead': 'Posts and edits in your scope waiting for approval. You cannot approve what your own key wrote.',
   'approvals.approversOnly': 'Only approver or admin keys can approve posts.',

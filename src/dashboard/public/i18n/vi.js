@@ -386,6 +386,8 @@ export default {
   },
   'preview.level': 'Cấp',
   'preview.unitsAtLevel': 'Số đơn vị',
+  'preview.pagesAtLevel': 'Số Trang',
+  'preview.withoutHealthyAtLevel': 'Chưa đăng được',
   'approvals.title': 'Chờ duyệt',
   'approvals.lead': 'Các bài và bản sửa trong phạm vi của bạn đang chờ duyệt. Bạn không duyệt được bài do chính khóa của mình soạn.',
   'approvals.approversOnly': 'Chỉ khóa phê duyệt hoặc quản trị mới duyệt được bài.',

@@ -714,11 +714,35 @@ export function previewSummary(res) {
       ? h(
           'table',
           { class: 'table preview__levels' },
-          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('preview.level')), h('th', { scope: 'col' }, t('preview.unitsAtLevel')))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'col' }, t('preview.level')),
+              h('th', { scope: 'col' }, t('preview.unitsAtLevel')),
+              h('th', { scope: 'col' }, t('preview.pagesAtLevel')),
+              h('th', { scope: 'col' }, t('preview.withoutHealthyAtLevel')),
+            ),
+          ),
           h(
             'tbody',
             {},
-            levels.map(([l, n]) => h('tr', { dataset: { level: l } }, h('td', {}, levelLabel(l)), h('td', {}, num(n)))),
+            levels.map(([l, n]) =>
+              h(
+                'tr',
+                { dataset: { level: l } },
+                h('td', {}, levelLabel(l)),
+                h('td', { dataset: { col: 'units' } }, num(n)),
+                h('td', { dataset: { col: 'pages' } }, num(res.pagesByLevel?.[l] ?? 0)),
+                h(
+                  'td',
+                  { dataset: { col: 'withoutHealthyPage' }, class: res.withoutHealthyPageByLevel?.[l] ? 'warn' : undefined },
+                  num(res.withoutHealthyPageByLevel?.[l] ?? 0),
+                ),
+              ),
+            ),
           ),
         )
       : null,
