@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,6 +8,7 @@ import { watchPost } from '../../src/cli/watch';
 import { createLogger } from '../../src/logger';
 import { probeRedis } from '../../src/queues/redis';
 import type { PostView } from '../../src/services/read-models/post-views.service';
+import { DEMO_PREFIX, dropKeysUnder } from './redis-keys';
 import { MERGES_CSV_2025_07, seedOrganisation, SIM_APP, startStack, UNITS_CSV, UNITS_CSV_2025_03, type Stack } from '../stack';
 
 const MESSAGE = `Ủy ban Trung ương Mặt trận Tổ quốc Việt Nam trân trọng thông báo: Ngày hội Đại đoàn kết toàn dân tộc năm 2026 sẽ được tổ chức đồng loạt tại tất cả các khu dân cư trên cả nước. Kính mời bà con tham gia!`;
@@ -188,7 +188,7 @@ async function reorganiseDemo(stack: Stack, roles: Roles, pageIds: string[], old
       ? `\nReorganisation demo FAILED: ${failed.length} of ${checks.length} checks did not hold.`
       : `\nReorganisation demo passed: all ${checks.length} checks held.`,
   );
-  console.log(`API:  ${stack.apiUrl}/v1/posts/${first.final.id}   ${stack.apiUrl}/v1/posts/${second.final.id}`);
+  console.log(`Posts: ${first.final.id} (recalled), ${second.final.id} (on the new tree).`);
   return failed.length ? 1 : 0;
 }
 
@@ -219,6 +219,9 @@ async function main(): Promise<void> {
     );
     process.exit(1);
   }
+  // Keys of an earlier run that did not get to clean up (killed, crashed): only the demo's own prefix.
+  const leftovers = await dropKeysUnder(base.redisUrl, DEMO_PREFIX);
+  if (leftovers) console.log(`Removed ${leftovers} Redis keys under ${DEMO_PREFIX}: left by an earlier demo run that did not finish.`);
   const treeFile = values.reorganise ? UNITS_CSV_2025_03 : UNITS_CSV;
   for (const f of values.reorganise ? [treeFile, UNITS_CSV, MERGES_CSV_2025_07] : [treeFile]) {
     if (!fs.existsSync(f)) {
@@ -234,7 +237,7 @@ async function main(): Promise<void> {
     env: {
       ...env,
       DATABASE_URL: `sqlite:${dbFile}`,
-      QUEUE_PREFIX: `lantoa-demo-${crypto.randomBytes(3).toString('hex')}`,
+      QUEUE_PREFIX: DEMO_PREFIX,
       LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
       // The simulator's app: the Pages are connected through the (simulated) Business Manager, not tokens in a CSV.
       FB_APP_ID: SIM_APP.id,
@@ -245,6 +248,19 @@ async function main(): Promise<void> {
     log: createLogger(env.LOG_LEVEL ?? 'warn'),
   });
   let exitCode = 0;
+  let editor: { key: string } | undefined;
+  let approver: { key: string } | undefined;
+  let viewer: { key: string } | undefined;
+  let postId: string | undefined;
+  const keysFile = path.resolve('data/demo-keys.json');
+  /** Stops the stack, then removes the demo's Redis keys and its keys file (the SQLite file stays, for a look at the ledger). */
+  const finish = async (code: number): Promise<never> => {
+    await stack.close();
+    fs.rmSync(keysFile, { force: true });
+    const removed = await dropKeysUnder(base.redisUrl, DEMO_PREFIX);
+    console.log(`Stopped; removed the demo's ${removed} Redis keys (prefix ${DEMO_PREFIX}).`);
+    process.exit(code);
+  };
   try {
     const t0 = Date.now();
     const csv = fs.readFileSync(treeFile, 'utf8');
@@ -255,16 +271,9 @@ async function main(): Promise<void> {
         `${((Date.now() - t0) / 1000).toFixed(1)} s.`,
     );
 
-    const editor = await stack.admin.createKey({ name: 'Ban Tuyên giáo (biên tập)', role: 'editor', unit: 'root' });
-    const approver = await stack.admin.createKey({ name: 'Thường trực (phê duyệt)', role: 'approver', unit: 'root' });
-    const viewer = await stack.admin.createKey({ name: 'Vận hành (xem)', role: 'viewer', unit: 'root' });
-    const keysFile = path.resolve('data/demo-keys.json');
-    fs.writeFileSync(
-      keysFile,
-      JSON.stringify({ api: stack.apiUrl, admin: stack.adminKey, editor: editor.key, approver: approver.key, viewer: viewer.key }, null, 2),
-      { mode: 0o600 },
-    );
-    console.log(`Dashboard: ${stack.apiUrl}/dashboard   (sign in with the "viewer" key from ${keysFile})`);
+    editor = await stack.admin.createKey({ name: 'Ban Tuyên giáo (biên tập)', role: 'editor', unit: 'root' });
+    approver = await stack.admin.createKey({ name: 'Thường trực (phê duyệt)', role: 'approver', unit: 'root' });
+    viewer = await stack.admin.createKey({ name: 'Vận hành (xem)', role: 'viewer', unit: 'root' });
     const roles: Roles = {
       editor: stack.admin.withKey(editor.key),
       approver: stack.admin.withKey(approver.key),
@@ -281,23 +290,25 @@ async function main(): Promise<void> {
     } else {
       const { final, secs } = await publishNational(roles, MESSAGE, levelNamesOf(csv));
       printResult(stack, final, secs);
-      console.log(`API:  ${stack.apiUrl}/v1/posts/${final.id}   (keys for this run: ${keysFile})`);
-      console.log(`Docs: ${stack.apiUrl}/docs`);
+      postId = final.id;
       if (final.counts.published !== final.total) exitCode = 1;
     }
   } catch (err) {
     console.error(`Demo failed: ${(err as Error).message}`);
     exitCode = 1;
   }
-  if (values.exit || values.reorganise || exitCode !== 0) {
-    await stack.close();
-    process.exit(exitCode);
-  }
+  // URLs and keys only for a demo that keeps serving: after --exit they would be dead on arrival.
+  if (values.exit || values.reorganise || exitCode !== 0 || !editor || !approver || !viewer) return finish(exitCode);
+  fs.writeFileSync(
+    keysFile,
+    JSON.stringify({ api: stack.apiUrl, admin: stack.adminKey, editor: editor.key, approver: approver.key, viewer: viewer.key }, null, 2),
+    { mode: 0o600 },
+  );
+  console.log(`Dashboard: ${stack.apiUrl}/dashboard   (sign in with the "viewer" key from ${keysFile})`);
+  console.log(`API:  ${stack.apiUrl}/v1/posts/${postId}`);
+  console.log(`Docs: ${stack.apiUrl}/docs`);
   console.log('Serving until Ctrl-C…');
-  const stop = async () => {
-    await stack.close();
-    process.exit(0);
-  };
+  const stop = () => void finish(0);
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

@@ -50,6 +50,12 @@ export interface PrincipalToken {
   expiresAt: number;
 }
 
+export interface IdentitySnapshot {
+  users: StoredUser[];
+  systemUsers: StoredSystemUser[];
+  tokens: Array<[string, PrincipalToken]>;
+}
+
 /** Real codes start with `AQ` and are long base64url strings [INF from captured dialog redirects]. */
 const CODE_RE = /^AQ[A-Za-z0-9_-]{40,}$/;
 
@@ -82,6 +88,18 @@ export class IdentityStore {
       this.users.clear();
       this.systemUsers.clear();
     }
+  }
+
+  /** People, system users and user/system-user tokens (codes and the dialog are not kept: they live minutes). */
+  snapshot(): IdentitySnapshot {
+    return { users: [...this.users.values()], systemUsers: [...this.systemUsers.values()], tokens: [...this.tokens.entries()] };
+  }
+
+  restore(s: IdentitySnapshot): void {
+    this.clear(false);
+    for (const u of s.users) this.users.set(u.id, u);
+    for (const u of s.systemUsers) this.systemUsers.set(u.id, u);
+    for (const [token, rec] of s.tokens) this.tokens.set(token, rec);
   }
 
   seedUsers(seeds: UserSeed[]): number {

@@ -9,11 +9,11 @@ import { BodyTooLargeError, readBody } from './body';
 import { handleControl } from './control';
 import { FaultEngine } from './faults';
 import { GraphHandler, type SimState } from './graph-handler';
-import { IdentityStore } from './identity';
+import { IdentityStore, type IdentitySnapshot } from './identity';
 import { sampleLatency, validateLatency } from './latency';
 import { RandomStreams } from './prng';
 import { RateLimiter } from './rate-limit';
-import { SimStore, toSimPost } from './store';
+import { SimStore, toSimPost, type StoreSnapshot } from './store';
 import type {
   DialogBehaviour,
   FaultRule,
@@ -29,6 +29,25 @@ import type {
 } from './types';
 
 export type * from './types';
+
+/** What `--state` keeps: Pages with their tokens and posts, photos, people and system users (not usage, faults or codes). */
+export interface SimSnapshot {
+  version: 1;
+  store: StoreSnapshot;
+  identity: IdentitySnapshot;
+}
+
+/** The simulator with its state as data: `npm run sim -- --state <file>` saves and restores it. */
+export interface PersistentGraphSimulator extends GraphSimulator {
+  /** A JSON-serialisable copy of the state; it holds every token the simulator issued. */
+  exportState(): SimSnapshot;
+  /** Replaces the state with a snapshot (from exportState, possibly of another run). */
+  importState(snapshot: SimSnapshot): void;
+  /** The Page's current token (the last seeded or re-issued one) while it is valid; undefined for an unknown Page or an invalidated token. */
+  currentPageToken(pageId: string): string | undefined;
+  /** Calls `listener` after each request has been answered (any request may have changed the state). */
+  onChange(listener: () => void): void;
+}
 
 const GRAPH_BODY_LIMIT = 10 * 1024 * 1024;
 const CONTROL_BODY_LIMIT = 64 * 1024 * 1024;
@@ -73,7 +92,7 @@ function resolveOptions(o: SimulatorOptions): ResolvedOptions {
   return r;
 }
 
-class Simulator implements GraphSimulator {
+class Simulator implements PersistentGraphSimulator {
   private readonly initial: SimulatorOptions;
   private opts: ResolvedOptions;
   private readonly streams: RandomStreams;
@@ -87,6 +106,7 @@ class Simulator implements GraphSimulator {
   private server: Server | undefined;
   private baseUrl = '';
   private requests = 0;
+  private readonly changeListeners: Array<() => void> = [];
 
   constructor(options: SimulatorOptions) {
     this.initial = { ...options };
@@ -249,6 +269,27 @@ class Simulator implements GraphSimulator {
     this.streams.reseed(this.opts.seed);
   }
 
+  exportState(): SimSnapshot {
+    this.store.promoteDue(this.opts.now());
+    return JSON.parse(JSON.stringify({ version: 1, store: this.store.snapshot(), identity: this.identity.snapshot() })) as SimSnapshot;
+  }
+
+  importState(snapshot: SimSnapshot): void {
+    const copy = JSON.parse(JSON.stringify(snapshot)) as SimSnapshot;
+    this.store.restore(copy.store);
+    this.identity.restore(copy.identity);
+  }
+
+  currentPageToken(pageId: string): string | undefined {
+    const page = this.store.pages.get(pageId);
+    const rec = page && this.store.tokens.get(page.token);
+    return page && rec?.pageId === pageId && rec.invalidSubcode === null ? page.token : undefined;
+  }
+
+  onChange(listener: () => void): void {
+    this.changeListeners.push(listener);
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(() => {
@@ -261,6 +302,7 @@ class Simulator implements GraphSimulator {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
+    if (this.changeListeners.length) res.once('close', () => this.changeListeners.forEach((l) => l()));
     if (url.startsWith(CONTROL_PREFIX)) {
       readBody(req, CONTROL_BODY_LIMIT).then(
         (raw) => {
@@ -322,6 +364,6 @@ class Simulator implements GraphSimulator {
 }
 
 /** Creates a simulator; call `start()` to listen. */
-export function createGraphSimulator(opts: SimulatorOptions = {}): GraphSimulator {
+export function createGraphSimulator(opts: SimulatorOptions = {}): PersistentGraphSimulator {
   return new Simulator(opts);
 }

@@ -42,6 +42,13 @@ export interface TokenRecord {
   issuedAt: number;
 }
 
+export interface StoreSnapshot {
+  lastId: number;
+  pages: StoredPage[];
+  tokens: Array<[string, TokenRecord]>;
+  photos: StoredPhoto[];
+}
+
 /** Ids start near real-looking 16-digit values and stay below 2^53. */
 const ID_START = 1_221_689_090_000_000;
 const MAX_GAP = 997;
@@ -229,6 +236,34 @@ export class SimStore {
 
   scheduledCount(): number {
     return this.scheduled.size;
+  }
+
+  /** Everything this store holds, as plain JSON (the `--state` file; it holds the Page tokens). */
+  snapshot(): StoreSnapshot {
+    return {
+      lastId: this.lastId,
+      pages: [...this.pages.values()],
+      tokens: [...this.tokens.entries()],
+      photos: [...this.photos.values()],
+    };
+  }
+
+  /** Replaces the whole store with a snapshot (posts, the scheduled set and visible counts are rebuilt from the Pages). */
+  restore(s: StoreSnapshot): void {
+    this.clear(false);
+    this.lastId = s.lastId;
+    for (const page of s.pages) {
+      page.visible = 0;
+      this.pages.set(page.id, page);
+      page.posts.forEach((post, i) => {
+        post.index = i;
+        this.posts.set(post.id, post);
+        if (post.isPublished && !post.isDeleted) this.bumpVisible(page, 1);
+        else if (!post.isPublished && !post.isDeleted && post.scheduledPublishTime !== undefined) this.scheduled.add(post);
+      });
+    }
+    for (const [token, rec] of s.tokens) this.tokens.set(token, rec);
+    for (const photo of s.photos) this.photos.set(photo.id, photo);
   }
 
   private bumpVisible(page: StoredPage, delta: number): void {

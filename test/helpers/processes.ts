@@ -19,11 +19,15 @@ export interface NodeProcess {
 }
 
 /**
- * Starts `node <args…>` in the project root with exactly `env` (plus PATH): nothing leaks in from the
- * test runner's environment, so a test states every variable the process sees.
+ * Starts `node <args…>` in the project root (or `opts.cwd`) with exactly `env` (plus PATH): nothing leaks in
+ * from the test runner's environment, so a test states every variable the process sees.
  */
-export function spawnNode(args: string[], env: Record<string, string>): NodeProcess {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: loadTestEnv().path, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnNode(args: string[], env: Record<string, string>, opts: { cwd?: string; command?: string } = {}): NodeProcess {
+  const child = spawn(opts.command ?? process.execPath, args, {
+    cwd: opts.cwd ?? ROOT,
+    env: { PATH: loadTestEnv().path, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   let exitCode: number | null | undefined;
