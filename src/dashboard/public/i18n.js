@@ -35,6 +35,9 @@ export function t(key, params = {}) {
   });
 }
 
+/** Whether the catalogue has an entry for `key` (in the chosen language or Vietnamese). */
+export const has = (key) => key in CATALOGUES[lang] || key in CATALOGUES.vi;
+
 /** `t` with a fallback for codes (statuses, reasons) that may have no entry. */
 export function label(prefix, code) {
   if (code === null || code === undefined) return '';

@@ -13,6 +13,10 @@ export interface RollUp {
   /** queued + publishing */
   pending: number;
   cancelled: number;
+  /** A recall's statuses: a recalled copy is counted as recalled, no longer as published. */
+  recalling: number;
+  recalled: number;
+  recall_failed: number;
   total: number;
 }
 
@@ -39,7 +43,17 @@ export interface FailureGroup {
   sampleMessage: string | null;
 }
 
-const emptyRollUp = (): RollUp => ({ published: 0, failed: 0, skipped: 0, pending: 0, cancelled: 0, total: 0 });
+const emptyRollUp = (): RollUp => ({
+  published: 0,
+  failed: 0,
+  skipped: 0,
+  pending: 0,
+  cancelled: 0,
+  recalling: 0,
+  recalled: 0,
+  recall_failed: 0,
+  total: 0,
+});
 
 function add(r: RollUp, status: string, n: number): void {
   const key = status === 'queued' || status === 'publishing' ? 'pending' : (status as keyof RollUp);

@@ -93,7 +93,17 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
     expect(res.statusCode).toBe(200);
     const { node, children } = res.json();
     expect(node).toMatchObject({ code: '01', level: 1, hasChildren: true, delivery: { status: 'published' } });
-    expect(node.counts).toEqual({ published: 554, failed: 3, skipped: 0, pending: 0, cancelled: 0, total: 557 });
+    expect(node.counts).toEqual({
+      published: 554,
+      failed: 3,
+      skipped: 0,
+      pending: 0,
+      cancelled: 0,
+      recalling: 0,
+      recalled: 0,
+      recall_failed: 0,
+      total: 557,
+    });
     expect(children.length).toBe(30);
     expect(children.reduce((n: number, c: any) => n + c.counts.total, 0)).toBe(556);
     const badinh = children.find((c: any) => c.code === '001');
@@ -146,12 +156,18 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
       tokenStatus: 'needs_reauth',
       tokenStatusReason: expect.any(String),
       checkedAt: expect.any(String),
+      // Province › district of the commune (the root is left out).
+      ancestors: [
+        { code: '01', name: 'Thành phố Hà Nội', level: 1 },
+        { code: '001', name: 'Quận Ba Đình', level: 2 },
+      ],
     });
     expect(body.counts.needs_reauth).toBe(3);
     expect(res.body).not.toMatch(/EAAG|token_ciphertext|v1\./);
     expect((await get('/v1/pages?status=needs_reauth', keys.hcm)).json()).toMatchObject({ items: [], counts: { needs_reauth: 0 } });
     const page1 = (await get('/v1/pages?limit=2', keys.badinh)).json();
     expect(page1.items.map((p: any) => p.unitCode)).toEqual(['001', '00001']);
+    expect(page1.items[0].ancestors).toEqual([{ code: '01', name: 'Thành phố Hà Nội', level: 1 }]);
     const page2 = (await get(`/v1/pages?limit=2&cursor=${page1.nextCursor}`, keys.badinh)).json();
     expect(page2.items.map((p: any) => p.unitCode)).toEqual(['00004', '00006']);
     expect((await get('/v1/pages?status=broken')).statusCode).toBe(400);
@@ -169,6 +185,7 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
       name: 'viewer 01',
       role: 'viewer',
       unit: { code: '01', name: 'Thành phố Hà Nội' },
+      deepestLevel: 3,
     });
     const post = await editor.getPost(postId);
     const names = (await get(`/v1/keys/names?ids=${post.createdBy},${post.approvedBy},nope`, keys.hanoi)).json();

@@ -3,8 +3,20 @@ import { badge, describeTarget, emptyState, errorBox, keyName, liveIndicator, lo
 import { h, replace } from '../dom.js';
 import { dateTime, label, t } from '../i18n.js';
 
-const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled']);
-const FILTERS = ['', 'pending_approval', 'scheduled', 'publishing', 'published', 'partially_failed', 'failed', 'cancelled'];
+/** Statuses after which a post's counts no longer move (a recall may still start: the list is reloaded for that). */
+const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled', 'recalled', 'rejected']);
+const FILTERS = [
+  '',
+  'pending_approval',
+  'scheduled',
+  'publishing',
+  'published',
+  'partially_failed',
+  'failed',
+  'cancelled',
+  'recalling',
+  'recalled',
+];
 const PAGE_SIZE = 20;
 
 function excerpt(message, max = 160) {
@@ -68,7 +80,7 @@ export function postsView(main) {
           .catch(() => {});
       }
       replace(status, badge('post', v.status));
-      bar.update(rollUp(v.counts, v.total));
+      bar.update(rollUp(v.counts, v.total), v.status);
       el.dataset.status = v.status;
     };
     update(post);
