@@ -360,6 +360,7 @@ export default {
   'deliveries.filterAll': 'All',
   'deliveries.deleted': 'The post was deleted from the Page (recalled).',
 
+  'failures.retriedNone': 'No Page was queued again.',
   'failures.skippedRelink': {
     one: 'Left {n} Page that must be reconnected first.',
     other: 'Left {n} Pages that must be reconnected first.',
@@ -405,4 +406,6 @@ export default {
   'reason.graph_service_error': 'Facebook service temporarily unavailable',
   'reason.graph_http_error': 'Facebook answered with an HTTP error',
   'reason.internal_error': 'Internal error while sending',
+  'reason.already_deleted': 'The post was already gone from Facebook',
+  'reason.fb_post_id_unknown': 'The Facebook post id is unknown, so it could not be deleted',
 };

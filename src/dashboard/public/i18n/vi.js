@@ -356,6 +356,7 @@ export default {
   'deliveries.filterAll': 'Tất cả',
   'deliveries.deleted': 'Bài đã bị xóa khỏi Trang (thu hồi).',
 
+  'failures.retriedNone': 'Chưa đăng lại Trang nào.',
   'failures.skippedRelink': { one: 'Bỏ qua {n} Trang cần kết nối lại trước.', other: 'Bỏ qua {n} Trang cần kết nối lại trước.' },
   'failures.skippedPermanent': {
     one: 'Bỏ qua {n} Trang Facebook đã từ chối nội dung.',
@@ -398,4 +399,6 @@ export default {
   'reason.graph_service_error': 'Dịch vụ Facebook tạm thời không sẵn sàng',
   'reason.graph_http_error': 'Facebook trả lời lỗi HTTP',
   'reason.internal_error': 'Lỗi nội bộ khi gửi',
+  'reason.already_deleted': 'Bài đã không còn trên Facebook từ trước',
+  'reason.fb_post_id_unknown': 'Không rõ mã bài trên Facebook nên không xóa được',
 };

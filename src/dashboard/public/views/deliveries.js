@@ -58,7 +58,8 @@ export function deliveriesPanel(postId, post = null) {
       ),
       postLink(d) ? h('a', { href: postLink(d), target: '_blank', rel: 'noopener noreferrer', class: 'small' }, t('tree.viewPost')) : null,
       d.status === 'recalled' ? h('p', { class: 'small muted' }, t('deliveries.deleted')) : null,
-      d.reason && d.status !== 'published'
+      // A reason that only repeats the status (`recalled`) says nothing more.
+      d.reason && d.status !== 'published' && d.reason !== d.status
         ? h('p', { class: 'small' }, label('reason', d.reason), why ? h('span', { class: 'muted' }, ` — ${why}`) : null)
         : null,
       h('p', { class: 'small muted' }, t('deliveries.updated', { at: dateTime(d.updatedAt), attempts: d.attempts, n: d.attempts })),

@@ -29,7 +29,7 @@ export function failuresPanel(postId, me, { onRetried }) {
 
   /** "Requeued 3 Pages; left 2 that need reconnecting first." */
   function retriedText(res) {
-    const parts = [t('failures.retried', { n: res.requeued ?? 0 })];
+    const parts = [res.requeued ? t('failures.retried', { n: res.requeued }) : t('failures.retriedNone')];
     const skipped = res.skipped ?? {};
     if (skipped.needs_relink) parts.push(t('failures.skippedRelink', { n: skipped.needs_relink }));
     if (skipped.permanent) parts.push(t('failures.skippedPermanent', { n: skipped.permanent }));
