@@ -129,6 +129,11 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
     expect(caption).toContain('đã thu hồi 3');
     expect(caption).not.toMatch(/0%|đã đăng 0/);
     expect(await card.locator('.progress').getAttribute('data-phase')).toBe('recall');
+    // Who recalled it, when and why.
+    const recall = await card.locator('.post-card__recall').innerText();
+    expect(recall).toContain('Thường trực');
+    expect(recall).toContain(RECALL_REASON);
+    expect(recall).toMatch(/\d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/);
     // The bootstrap admin is named in words, never by its variable.
     expect(await card.innerText()).toContain('Quản trị viên hệ thống (khóa khởi tạo)');
     expect(await page.locator('main').innerText()).not.toContain('ADMIN_API_KEY');

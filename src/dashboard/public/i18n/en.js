@@ -357,6 +357,8 @@ export default {
   'key.bootstrapAdmin': 'System administrator (bootstrap key)',
   'key.unknown': 'A key outside your scope',
 
+  'posts.recall': 'Recalled',
+  'posts.recallWhoWhen': '{by} · {at} · reason: {reason}',
   'deliveries.filterAll': 'All',
   'deliveries.deleted': 'The post was deleted from the Page (recalled).',
 

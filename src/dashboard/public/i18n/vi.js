@@ -353,6 +353,8 @@ export default {
   'key.bootstrapAdmin': 'Quản trị viên hệ thống (khóa khởi tạo)',
   'key.unknown': 'Khóa ngoài phạm vi của bạn',
 
+  'posts.recall': 'Thu hồi',
+  'posts.recallWhoWhen': '{by} · {at} · lý do: {reason}',
   'deliveries.filterAll': 'Tất cả',
   'deliveries.deleted': 'Bài đã bị xóa khỏi Trang (thu hồi).',
 

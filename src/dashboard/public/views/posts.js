@@ -66,6 +66,18 @@ export function postsView(main) {
         h('div', {}, h('dt', {}, t('post.target')), h('dd', {}, target)),
         h('div', {}, h('dt', {}, t('post.author')), h('dd', {}, keyName(post.createdBy))),
         h('div', {}, h('dt', {}, t('post.approver')), approver),
+        post.recall
+          ? h(
+              'div',
+              { class: 'post-card__recall' },
+              h('dt', {}, t('posts.recall')),
+              h(
+                'dd',
+                {},
+                t('posts.recallWhoWhen', { by: keyName(post.recall.by), at: dateTime(post.recall.at), reason: post.recall.reason }),
+              ),
+            )
+          : null,
       ),
       bar.el,
     );
@@ -114,7 +126,7 @@ export function postsView(main) {
       if (state.status) q.set('status', state.status);
       if (state.cursor) q.set('cursor', state.cursor);
       const res = await api(`/v1/posts?${q}`);
-      await loadKeyNames(res.items.flatMap((p) => [p.createdBy, p.approvedBy]));
+      await loadKeyNames(res.items.flatMap((p) => [p.createdBy, p.approvedBy, p.recall?.by]));
       if (generation !== state.generation) return;
       if (reset) {
         state.cards.clear();
