@@ -24,6 +24,8 @@ import { RetryService } from './services/delivery/retry.service';
 import { TargetService } from './services/tree/target.service';
 import { UnitsService } from './services/tree/units.service';
 import { WebhooksService } from './services/webhooks/webhooks.service';
+import { WebhookDispatcher } from './services/webhooks/webhook-dispatcher';
+import { ApprovalsService } from './services/read-models/approvals.service';
 import { AuditService } from './services/governance/audit.service';
 import { EditsService } from './services/governance/edits.service';
 import { RecallService } from './services/governance/recall.service';
@@ -56,6 +58,8 @@ export interface Deps {
   reorganise: ReorganiseService;
   posts: PostsService;
   postViews: PostViewsService;
+  /** What awaits an approver: pending posts and edits in their subtree that they did not write. */
+  approvals: ApprovalsService;
   /** The delivery ledger: the only writer of `deliveries` (fenced claims, one write batcher). */
   ledger: DeliveryLedger;
   fanout: FanoutService;
@@ -65,6 +69,8 @@ export interface Deps {
   /** This process's Prometheus registry (fed by the event bus and the Graph client). */
   metrics: Metrics;
   webhooks: WebhooksService;
+  /** Raises the webhook events of API-side changes (`post.pending_approval`, `post.rejected`); workers raise the others. */
+  webhookEvents: WebhookDispatcher;
   // Governance (issue 4)
   audit: AuditService;
   recalls: RecallService;
@@ -112,9 +118,13 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     leaseMs: config.queue.lockMs,
     takeoverMs: config.graph.timeoutMs + config.queue.readbackDelayMs,
   });
-  const posts = new PostsService(db, ledger, targets, queues, log);
+  const webhooks = new WebhooksService(db, getCipher);
+  const webhookEvents = new WebhookDispatcher(db, webhooks, queues, log.child({ component: 'webhooks' }));
+  const posts = new PostsService(db, ledger, targets, queues, log, webhookEvents);
   const publisher = new Publisher(graph);
   const pages = new PagesService(db, getCipher);
+  const postViews = new PostViewsService(db, posts);
+  const edits = new EditsService(db, ledger, posts, queues, log);
   return {
     config,
     log,
@@ -133,17 +143,19 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     reorganise: new ReorganiseService(db, store.dialect, queues, log),
     business: new BusinessService(db, graph, getCipher, config.facebookApp, log),
     posts,
-    postViews: new PostViewsService(db, posts),
+    postViews,
+    approvals: new ApprovalsService(db, postViews, edits, targets),
     ledger,
     fanout: new FanoutService(db, targets, ledger, queues, config.queue.fanoutChunkSize, log, events),
     publisher,
     reconciler: new ReconcilerService(db, queues, ledger, log),
     retries: new RetryService(db, ledger, posts, queues, log),
     metrics,
-    webhooks: new WebhooksService(db, getCipher),
+    webhooks,
+    webhookEvents,
     audit: new AuditService(db),
     recalls: new RecallService(db, ledger, posts, queues, log),
-    edits: new EditsService(db, ledger, posts, queues, log),
+    edits,
     tokenHealth: new TokenHealthService(
       db,
       graph,
@@ -154,6 +166,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
       log,
     ),
     async close() {
+      await webhookEvents.drain();
       await queues.close().catch(() => {});
       redis.disconnect();
       graph.close();

@@ -18,6 +18,7 @@ import { postsRoutes } from './routes/posts.routes';
 import { metricsRoutes } from './routes/metrics.routes';
 import { postLevelsRoutes } from './routes/post-levels.routes';
 import { webhooksRoutes } from './routes/webhooks.routes';
+import { approvalsRoutes } from './routes/approvals.routes';
 import { registerQueueBoard } from './queue-board';
 import { auditRoutes } from './routes/audit.routes';
 import { changesRoutes } from './routes/changes.routes';
@@ -91,6 +92,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       await installRateLimit(v1, deps);
       await v1.register(adminRoutes(deps));
       await v1.register(postsRoutes(deps));
+      await v1.register(approvalsRoutes(deps));
       await v1.register(postLevelsRoutes(deps));
       await v1.register(webhooksRoutes(deps));
       await v1.register(progressRoutes(deps));

@@ -52,6 +52,7 @@ export const EditView = z.object({
   approvedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
   counts: z.object({ pending: z.number(), applied: z.number(), failed: z.number() }),
+  rejection: z.object({ by: z.string(), at: z.string(), reason: z.string() }).nullable(),
 });
 
 export const AuditQuery = z.object({

@@ -46,7 +46,7 @@ export const TreeNode = z.object({
   type: z.string(),
   level: z.number(),
   counts: RollUp,
-  /** The node's own delivery, when the unit itself is in the target. */
+  /** The node's own delivery, when the unit itself is in the target (permalink null once its copy was recalled). */
   delivery: z.object({ status: z.enum(DELIVERY_STATUSES), permalink: z.string().nullable(), reason: z.string().nullable() }).nullable(),
   /** One entry per Page of the unit (a unit may have several after a merger). */
   pages: z.array(
@@ -72,6 +72,8 @@ export const FailureGroup = z.object({
   subcode: z.number().nullable(),
   count: z.number(),
   sampleMessage: z.string().nullable(),
+  /** What can fix this group: \`retry\`, \`relink\` (link the Page again with a working token first) or \`none\` (Facebook refused the content). */
+  action: z.enum(['retry', 'relink', 'none']),
 });
 export const PostFailures = z.object({ postId: z.string(), total: z.number(), items: z.array(FailureGroup) });
 

@@ -92,6 +92,22 @@ export const Counts = z.object(
   Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, z.number()])) as Record<(typeof DELIVERY_STATUSES)[number], z.ZodNumber>,
 );
 
+/** What `POST /v1/targets/preview` answers: the units and Pages a target reaches, by level. */
+export const TargetPreview = z.object({
+  unit: z.object({ code: z.string(), path: z.string(), level: z.number() }),
+  units: z.number(),
+  withPage: z.number(),
+  withoutPage: z.number(),
+  /** Active Pages of those units: what a post to this target is sent to (a unit may have several). */
+  pages: z.number(),
+  /** Units no post can reach now: no Page with a token that is not known broken. */
+  withoutHealthyPage: z.number(),
+  byLevel: z.record(z.string(), z.number()),
+});
+
+/** Who rejected a post or an edit (the key id), when and why. */
+export const Rejection = z.object({ by: z.string(), at: z.string(), reason: z.string() });
+
 export const PostView = z.object({
   id: z.string(),
   status: z.enum(POST_STATUSES),
@@ -111,6 +127,9 @@ export const PostView = z.object({
   startedAt: z.string().nullable(),
   completedAt: z.string().nullable(),
   recall: z.object({ by: z.string(), at: z.string(), reason: z.string() }).nullable(),
+  rejection: Rejection.nullable(),
+  resubmitOf: z.string().nullable(),
+  resubmittedAs: z.string().nullable(),
 });
 
 export const PostList = z.object({ items: z.array(PostView), nextCursor: z.string().nullable() });

@@ -155,11 +155,22 @@ export class ApiClient {
   approve(id: string) {
     return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/approve`, {});
   }
+  reject(id: string, reason: string) {
+    return this.call<{ id: string; status: 'rejected'; rejection: { by: string; at: string; reason: string } }>(
+      'post',
+      `/v1/posts/${id}/reject`,
+      { reason },
+    );
+  }
   cancel(id: string) {
     return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/cancel`, {});
   }
   retry(id: string, reasons?: string[]) {
-    return this.call<{ id: string; status: string; requeued: number }>('post', `/v1/posts/${id}/retry`, reasons ? { reasons } : {});
+    return this.call<{ id: string; status: string; requeued: number; skipped: { needs_relink: number; permanent: number } }>(
+      'post',
+      `/v1/posts/${id}/retry`,
+      reasons ? { reasons } : {},
+    );
   }
   putPage(unitCode: string, pageId: string, accessToken: string) {
     return this.call<{ unitCode: string; pageId: string; tokenStatus: string }>('put', `/v1/units/${unitCode}/page`, {

@@ -5,6 +5,7 @@ import { ApiClient } from './api-client';
 import { levelSummary, watchPostLevels } from './watch';
 import { reorganiseCommand } from './reorganise';
 import { rotateKeyCommand } from './rotate-key';
+import { rejectCommand } from './reject';
 
 const USAGE = `lantoa — command line for a running Lan Tỏa API
 
@@ -27,6 +28,8 @@ Commands:
   posts submit --message M --unit CODE [--scope subtree|self] [--levels 1,2] [--exclude a,b]
                [--link URL] [--photo URL]... [--publish-at ISO]
   posts approve <postId>
+  posts reject <postId> --reason TEXT            refuse a pending post (approver, admin; never its author);
+                                                 the author sees the reason and may resubmit it
   posts cancel <postId>
   posts show <postId>
   posts recall <postId> --reason TEXT            delete the post from every Page it reached
@@ -123,6 +126,8 @@ async function main(argv: string[]): Promise<number> {
     case 'posts approve':
       print(await api.approve(need(arg, '<postId>')));
       return 0;
+    case 'posts reject':
+      return rejectCommand(api, arg, values.reason);
     case 'posts cancel':
       print(await api.cancel(need(arg, '<postId>')));
       return 0;

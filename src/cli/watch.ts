@@ -3,7 +3,7 @@ import type { LevelProgress } from '../services/read-models/post-levels.service'
 import type { PostView } from '../services/read-models/post-views.service';
 import type { ApiClient } from './api-client';
 
-const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled', 'recalling', 'recalled']);
+const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled', 'recalling', 'recalled', 'rejected']);
 
 /** Names of the tree levels: root 0, provinces 1, then communes 2 (the tree since 2025-07), or districts 2 and communes 3 (before). */
 const LEVEL_NAMES: Record<number, string> = { 0: 'central', 1: 'provinces', 2: 'districts', 3: 'communes' };

@@ -215,6 +215,19 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('connect_links_unit_idx').on('connect_links').column('unit_id').execute();
       },
     },
+    // Rejection (issue 11): an approver refuses a pending post or edit with a reason; a rejected post can be
+    // resubmitted once as a new post (`resubmit_of`, unique, so two concurrent resubmissions cannot both win).
+    '0009_post_rejection': {
+      async up(db: Kysely<any>) {
+        for (const table of ['posts', 'post_edits']) {
+          for (const col of ['rejected_by', 'rejected_at', 'rejection_reason']) {
+            await db.schema.alterTable(table).addColumn(col, 'text').execute();
+          }
+        }
+        await db.schema.alterTable('posts').addColumn('resubmit_of', 'text').execute();
+        await db.schema.createIndex('posts_resubmit_of_uq').on('posts').column('resubmit_of').unique().execute();
+      },
+    },
   };
 }
 

@@ -77,6 +77,12 @@ export interface PostsTable {
   recall_reason: string | null;
   /** Incremented by each recall request; part of the recall job ids so a retried recall gets new jobs. */
   recall_round: Generated<number>;
+  /** Rejection (0009): which approver refused the post, when and why. */
+  rejected_by: string | null;
+  rejected_at: Timestamp | null;
+  rejection_reason: string | null;
+  /** The rejected post this one resubmits (0009; unique: a rejected post is resubmitted at most once). */
+  resubmit_of: string | null;
 }
 
 export interface DeliveriesTable {
@@ -184,7 +190,7 @@ export interface PostEditsTable {
   revision: number;
   message: string;
   previous_message: string;
-  /** `pending_approval` → `applying` → `applied` | `partially_failed`; or `superseded` / `cancelled`. */
+  /** `pending_approval` → `applying` → `applied` | `partially_failed`; or `superseded` / `cancelled` / `rejected`. */
   status: string;
   requested_by: string;
   requested_at: Timestamp;
@@ -193,6 +199,10 @@ export interface PostEditsTable {
   completed_at: Timestamp | null;
   applied: number;
   failed: number;
+  /** Rejection (0009): which approver refused the edit, when and why. */
+  rejected_by: string | null;
+  rejected_at: Timestamp | null;
+  rejection_reason: string | null;
 }
 
 /** `Idempotency-Key` of `POST /v1/posts`, per API key: same key + same body → the same post. */

@@ -195,3 +195,34 @@ export function classifyFailure(err: unknown, op: 'write' | 'read' | 'delete'): 
   }
   return { kind: 'transient', reason: 'internal_error', explanation: err instanceof Error ? err.message : String(err) };
 }
+
+/** Reasons stored on deliveries that no table row above names (they come from the branches of classifyApiError and classifyFailure). */
+const OTHER_REASONS: Record<string, FailureKind> = {
+  already_deleted: 'gone',
+  not_yet_visible: 'transient',
+  object_not_found: 'permanent',
+  duplicate_post: 'already_posted',
+  upload_chunk_error: 'transient',
+  graph_transient: 'transient',
+  graph_server_error: 'transient',
+  graph_error: 'permanent',
+  graph_http_error: 'transient',
+  internal_error: 'transient',
+};
+
+let kindsByReason: Map<string, FailureKind> | undefined;
+
+/**
+ * The failure kind a stored delivery reason came from (`token_expired` → reauth, `bad_image` → permanent),
+ * or undefined for reasons this classifier does not produce (`no_page`, `retries_exhausted`, …).
+ */
+export function kindOfReason(reason: string): FailureKind | undefined {
+  if (!kindsByReason) {
+    kindsByReason = new Map(Object.entries(OTHER_REASONS));
+    for (const row of [...Object.values(TOKEN_SUBCODES), ...Object.values(CODES), ...Object.values(SUBCODES)]) {
+      kindsByReason.set(row.reason, row.kind);
+    }
+  }
+  if (reason.startsWith('network_')) return 'transient';
+  return kindsByReason.get(reason);
+}

@@ -4,6 +4,7 @@ import type { Deps } from '../../deps';
 import { allow, principalOf } from '../auth';
 import { EditParams, EditPostSchema, EditView, RecallBody, RecallResult } from '../governance-schemas';
 import { errorResponses, PostIdParam } from '../schemas';
+import { RejectSchema } from '../../services/posts/posts.service';
 
 const security = [{ bearer: [] }];
 
@@ -62,6 +63,21 @@ export function changesRoutes(deps: Deps): FastifyPluginAsyncZod {
         reply.status(202);
         return res;
       },
+    });
+
+    app.post('/posts/:id/edits/:revision/reject', {
+      preValidation: allow(['approver', 'admin'], 'reject edits'),
+      bodyLimit: 16 * 1024,
+      schema: {
+        tags: ['posts'],
+        summary:
+          'Reject a pending edit with a reason (approver, admin holding the target; never the key that asked for it). The Pages keep the current message.',
+        security,
+        params: EditParams,
+        body: RejectSchema,
+        response: { 200: EditView, ...errorResponses },
+      },
+      handler: async (req) => deps.edits.reject(principalOf(req), req.params.id, req.params.revision, req.body.reason),
     });
 
     app.get('/posts/:id/edits', {

@@ -1,15 +1,36 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Deps } from '../../deps';
-import { CreatePostSchema } from '../../services/posts/posts.service';
+import { CreatePostSchema, RejectSchema } from '../../services/posts/posts.service';
+import { POST_STATUSES } from '../../services/posts/post-status';
 import { TargetSchema } from '../../services/tree/target.service';
 import { toPostView } from '../../services/read-models/post-views.service';
 import { requireScope } from '../../services/auth/keys.service';
 import { allow, principalOf } from '../auth';
 import { IdempotencyHeaders } from '../governance-schemas';
-import { DeliveriesQuery, DeliveryList, errorResponses, PostIdParam, PostList, PostsQuery, PostView, StatusChange } from '../schemas';
+import {
+  DeliveriesQuery,
+  DeliveryList,
+  errorResponses,
+  PostIdParam,
+  PostList,
+  PostsQuery,
+  PostView,
+  Rejection,
+  StatusChange,
+  TargetPreview,
+} from '../schemas';
 
 const security = [{ bearer: [] }];
+
+const RetryResult = z.object({
+  id: z.string(),
+  /** `publishing` when something was requeued; otherwise the post's status, unchanged. */
+  status: z.enum(POST_STATUSES),
+  requeued: z.number(),
+  /** Failed deliveries left alone: their Page needs relinking first, or Facebook refused the content for good. */
+  skipped: z.object({ needs_relink: z.number(), permanent: z.number() }),
+});
 
 export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
   return async (app) => {
@@ -19,20 +40,7 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
         summary: 'How many units and Pages a target reaches, by level (nothing is created)',
         security,
         body: z.object({ target: TargetSchema }).strict(),
-        response: {
-          200: z.object({
-            unit: z.object({ code: z.string(), path: z.string(), level: z.number() }),
-            units: z.number(),
-            withPage: z.number(),
-            withoutPage: z.number(),
-            /** Active Pages of those units: what a post to this target is sent to (a unit may have several). */
-            pages: z.number(),
-            /** Units no post can reach now: no Page with a token that is not known broken. */
-            withoutHealthyPage: z.number(),
-            byLevel: z.record(z.string(), z.number()),
-          }),
-          ...errorResponses,
-        },
+        response: { 200: TargetPreview, ...errorResponses },
       },
       handler: async (req) => {
         const summary = await deps.targets.summarize(req.body.target);
@@ -78,6 +86,21 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
       },
     });
 
+    app.post('/posts/:id/reject', {
+      preValidation: allow(['approver', 'admin'], 'reject posts'),
+      bodyLimit: 16 * 1024,
+      schema: {
+        tags: ['posts'],
+        summary:
+          'Reject a pending post with a reason its author sees (approver, admin holding the target; never its author). Final: the author may resubmit it as a new post (resubmitOf).',
+        security,
+        params: PostIdParam,
+        body: RejectSchema,
+        response: { 200: z.object({ id: z.string(), status: z.literal('rejected'), rejection: Rejection }), ...errorResponses },
+      },
+      handler: async (req) => deps.posts.reject(principalOf(req), req.params.id, req.body.reason),
+    });
+
     app.post('/posts/:id/cancel', {
       preValidation: allow(['editor', 'approver', 'admin'], 'cancel posts'),
       schema: {
@@ -94,15 +117,16 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
       preValidation: allow(['editor', 'approver', 'admin'], 'retry deliveries'),
       schema: {
         tags: ['posts'],
-        summary: 'Re-queue failed deliveries (all, or only those with the given reasons), e.g. after tokens were fixed',
+        summary:
+          'Re-queue the failed deliveries a retry can fix (all, or only those with the given reasons): token and permission failures only once their Page was linked again after the failure, content refusals never. 202 when something was requeued; 200 with requeued 0 when everything failed needs a relink or was refused for good (skipped says how many of each).',
         security,
         params: PostIdParam,
         body: z.object({ reasons: z.array(z.string().min(1).max(100)).min(1).max(50).optional() }).strict(),
-        response: { 202: z.object({ id: z.string(), status: z.literal('publishing'), requeued: z.number() }), ...errorResponses },
+        response: { 200: RetryResult, 202: RetryResult, ...errorResponses },
       },
       handler: async (req, reply) => {
         const res = await deps.retries.retry(principalOf(req), req.params.id, req.body.reasons);
-        reply.status(202);
+        reply.status(res.requeued > 0 ? 202 : 200);
         return res;
       },
     });

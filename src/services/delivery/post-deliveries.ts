@@ -119,17 +119,23 @@ export async function startEdit(trx: Executor, postId: string, revision: number)
     .execute();
 }
 
-/** Manual retry: the failed deliveries (optionally only some reasons) go back to `queued` with a new job round. */
+/**
+ * Manual retry: the failed deliveries (optionally only some reasons, and only the given ids) go back to
+ * `queued` with a new job round.
+ */
 export async function requeueFailed(
   trx: Executor,
   postId: string,
   reasons: readonly string[] | undefined,
   at: string,
+  onlyIds?: readonly number[],
 ): Promise<Array<{ id: number; round: number }>> {
+  if (onlyIds && onlyIds.length === 0) return [];
   let q = trx.selectFrom('deliveries').select(['id', 'job_round']).where('post_id', '=', postId).where('status', '=', 'failed');
   if (reasons?.length) q = q.where('reason', 'in', reasons);
-  const rows = await q.execute();
   const CHUNK = 500;
+  const only = onlyIds ? new Set(onlyIds) : undefined;
+  const rows = (await q.execute()).filter((r) => !only || only.has(r.id));
   for (let i = 0; i < rows.length; i += CHUNK) {
     await trx
       .updateTable('deliveries')

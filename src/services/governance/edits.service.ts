@@ -11,8 +11,18 @@ import { Debouncer } from '../shared/debounce';
 import { requireRole, requireScope, type Principal } from '../auth/keys.service';
 import type { PostsService } from '../posts/posts.service';
 import { hasNoNul, NO_NUL_MESSAGE } from '../shared/text';
+import { subtreeEnd } from '../tree/unit-paths';
 
-export const EDIT_STATUSES = ['pending_approval', 'applying', 'applied', 'partially_failed', 'failed', 'superseded', 'cancelled'] as const;
+export const EDIT_STATUSES = [
+  'pending_approval',
+  'applying',
+  'applied',
+  'partially_failed',
+  'failed',
+  'superseded',
+  'cancelled',
+  'rejected',
+] as const;
 export type EditStatus = (typeof EDIT_STATUSES)[number];
 
 export const EditPostSchema = z
@@ -37,6 +47,8 @@ export interface EditView {
   completedAt: string | null;
   /** Pages: still to edit, edited, could not be edited. */
   counts: { pending: number; applied: number; failed: number };
+  /** Which approver rejected the edit, when and why (null unless rejected). */
+  rejection: { by: string; at: string; reason: string } | null;
 }
 
 /**
@@ -93,6 +105,9 @@ export class EditsService {
           completed_at: null,
           applied: 0,
           failed: 0,
+          rejected_by: null,
+          rejected_at: null,
+          rejection_reason: null,
         })
         .execute();
       await appendAudit(trx, {
@@ -151,6 +166,54 @@ export class EditsService {
     );
     this.requestRollUp(postId);
     return this.view(await this.get(postId, revision));
+  }
+
+  /** An approver refuses an edit (same four eyes and scope as approving); the Pages keep the current message. */
+  async reject(p: Principal, postId: string, revision: number, reason: string): Promise<EditView> {
+    requireRole(p, ['approver', 'admin'], 'reject edits');
+    const post = await this.posts.load(p, postId);
+    const edit = await this.get(postId, revision);
+    if (edit.requested_by === p.keyId) throw new ForbiddenError('the author of an edit may not reject it');
+    requireScope(p, post.target_path, post.target_unit_code);
+    if (edit.status !== 'pending_approval') {
+      throw new ConflictError(`edit ${revision} is ${edit.status}, not pending_approval`, { status: edit.status });
+    }
+    const now = new Date().toISOString();
+    const done = await this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('post_edits')
+        .set({ status: 'rejected', rejected_by: p.keyId, rejected_at: now, rejection_reason: reason, completed_at: now })
+        .where('post_id', '=', postId)
+        .where('revision', '=', revision)
+        .where('status', '=', 'pending_approval')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      await appendAudit(trx, {
+        actor: p,
+        action: 'post.edit_reject',
+        subject: { type: 'post', id: postId, path: post.target_path },
+        details: { revision, reason, requestedBy: edit.requested_by },
+      });
+      return true;
+    });
+    const after = await this.get(postId, revision);
+    if (!done) throw new ConflictError(`edit ${revision} is ${after.status}, not pending_approval`, { status: after.status });
+    return this.view(after);
+  }
+
+  /** Pending edits of posts whose target lies in `path`'s subtree, not requested by `exceptKey` (the approvals inbox). */
+  async pendingIn(path: string, exceptKey: string): Promise<PostEditRow[]> {
+    return this.db
+      .selectFrom('post_edits')
+      .innerJoin('posts', 'posts.id', 'post_edits.post_id')
+      .innerJoin('units', 'units.id', 'posts.target_unit_id')
+      .selectAll('post_edits')
+      .where('post_edits.status', '=', 'pending_approval')
+      .where('post_edits.requested_by', '!=', exceptKey)
+      .where('units.path', '>=', path)
+      .where('units.path', '<', subtreeEnd(path))
+      .orderBy('post_edits.requested_at', 'desc')
+      .execute();
   }
 
   async list(p: Principal, postId: string): Promise<EditView[]> {
@@ -212,6 +275,7 @@ export class EditsService {
       approvedAt: r.approved_at,
       completedAt: r.completed_at,
       counts,
+      rejection: r.rejected_by && r.rejected_at ? { by: r.rejected_by, at: r.rejected_at, reason: r.rejection_reason ?? '' } : null,
     };
   }
 

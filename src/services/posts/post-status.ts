@@ -1,6 +1,7 @@
 /**
  * Post lifecycle: pending_approval → approved → scheduled → publishing → published | partially_failed | failed,
  * or cancelled. A post that reached Pages can be recalled: recalling → recalled (deleted everywhere it could be).
+ * An approver may instead reject a pending post (final: `rejected`); its author resubmits it as a new post.
  */
 export const POST_STATUSES = [
   'pending_approval',
@@ -13,6 +14,7 @@ export const POST_STATUSES = [
   'cancelled',
   'recalling',
   'recalled',
+  'rejected',
 ] as const;
 export type PostStatus = (typeof POST_STATUSES)[number];
 

@@ -25,9 +25,32 @@ export const CreatePostSchema = z
     photos: z.array(httpUrl).max(10).optional(),
     target: TargetSchema,
     publishAt: z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date-time, e.g. 2026-12-01T08:00:00+07:00' }).optional(),
+    /** The id of a rejected post this one replaces (its author, or an editor/admin holding its target). */
+    resubmitOf: z.string().trim().min(1).max(100).refine(hasNoNul, NO_NUL_MESSAGE).optional(),
   })
   .strict();
 export type CreatePostInput = z.infer<typeof CreatePostSchema>;
+
+/** Why an approver refuses a post or an edit; shown to its author. */
+export const RejectSchema = z
+  .object({ reason: z.string().trim().min(1, 'must not be empty').max(1000).refine(hasNoNul, NO_NUL_MESSAGE) })
+  .strict();
+
+export interface Rejection {
+  by: string;
+  at: string;
+  reason: string;
+}
+
+/**
+ * Told when a post starts waiting for approval or is rejected (the webhook dispatcher listens).
+ * Called after the commit; it must not throw.
+ */
+export interface PostNotifier {
+  pendingApproval(postId: string): void;
+  rejected(postId: string): void;
+}
+const NO_NOTIFIER: PostNotifier = { pendingApproval: () => {}, rejected: () => {} };
 
 /** Clock skew tolerated between a client's "now" and ours. */
 const PUBLISH_AT_TOLERANCE_MS = 60_000;
@@ -39,6 +62,7 @@ export class PostsService {
     private readonly targets: TargetService,
     private readonly queues: Queues,
     private readonly log: Logger,
+    private readonly notify: PostNotifier = NO_NOTIFIER,
   ) {}
 
   async create(p: Principal, input: CreatePostInput): Promise<PostRow> {
@@ -72,6 +96,8 @@ export class PostsService {
     const earlier = await replay();
     if (earlier) return earlier;
     const row = await this.prepare(p, input);
+    const resubmitted = input.resubmitOf === undefined ? undefined : await this.checkResubmission(p, input.resubmitOf);
+    row.resubmit_of = resubmitted?.id ?? null;
     try {
       await this.db.transaction().execute(async (trx) => {
         await trx.insertInto('posts').values(row).execute();
@@ -85,16 +111,54 @@ export class PostsService {
           actor: p,
           action: 'post.create',
           subject: { type: 'post', id: row.id, path: await this.targetPath(trx, row.target_unit_id!) },
-          details: { target: input.target, publishAt: row.publish_at, idempotencyKey: idempotencyKey ?? null },
+          details: {
+            target: input.target,
+            publishAt: row.publish_at,
+            idempotencyKey: idempotencyKey ?? null,
+            resubmitOf: row.resubmit_of,
+            ...(resubmitted ? { rejectedBy: resubmitted.rejected_by, rejectionReason: resubmitted.rejection_reason } : {}),
+          },
         });
       });
     } catch (err) {
       // A concurrent request with the same key won the insert: answer as its replay.
       const raced = await replay();
       if (raced) return raced;
+      // A concurrent resubmission of the same rejected post won (posts.resubmit_of is unique).
+      if (input.resubmitOf !== undefined) await this.checkResubmission(p, input.resubmitOf);
       throw err;
     }
+    this.notify.pendingApproval(row.id);
     return { post: row, replayed: false };
+  }
+
+  /**
+   * A rejected post may be resubmitted once, by its author or by an editor/admin whose scope holds its
+   * target. The new post is an ordinary submission; the old one stays rejected and points to it.
+   */
+  private async checkResubmission(p: Principal, oldId: string): Promise<PostRow & { target_path: string }> {
+    let old: PostRow & { target_path: string };
+    try {
+      old = await this.load(p, oldId);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new ValidationError(`resubmitOf: post ${oldId} not found`, { field: 'resubmitOf' });
+      throw err;
+    }
+    if (old.created_by !== p.keyId) requireScope(p, old.target_path, old.target_unit_code);
+    if (old.status !== 'rejected') {
+      throw new ConflictError(`resubmitOf: post ${oldId} is ${old.status}; only a rejected post can be resubmitted`, {
+        field: 'resubmitOf',
+        status: old.status,
+      });
+    }
+    const newer = await this.db.selectFrom('posts').select('id').where('resubmit_of', '=', oldId).executeTakeFirst();
+    if (newer) {
+      throw new ConflictError(`resubmitOf: post ${oldId} was already resubmitted as ${newer.id}`, {
+        field: 'resubmitOf',
+        resubmittedAs: newer.id,
+      });
+    }
+    return old;
   }
 
   private async targetPath(db: Db, unitId: number): Promise<string> {
@@ -136,6 +200,10 @@ export class PostsService {
       recalled_at: null,
       recall_reason: null,
       recall_round: 0,
+      rejected_by: null,
+      rejected_at: null,
+      rejection_reason: null,
+      resubmit_of: null,
     };
     return row;
   }
@@ -199,6 +267,44 @@ export class PostsService {
       );
     }
     return { id, status, publishAt: post.publish_at };
+  }
+
+  /**
+   * Four eyes, the other way: an approver (or admin) holding the target refuses a pending post, with a
+   * reason its author sees. Final: the author resubmits it as a new post (`resubmitOf`).
+   */
+  async reject(p: Principal, id: string, reason: string): Promise<{ id: string; status: 'rejected'; rejection: Rejection }> {
+    requireRole(p, ['approver', 'admin'], 'reject posts');
+    const post = await this.load(p, id);
+    if (post.created_by === p.keyId) throw new ForbiddenError('the author of a post may not reject it');
+    requireScope(p, post.target_path, post.target_unit_code);
+    if (post.status !== 'pending_approval') {
+      throw new ConflictError(`post is ${post.status}, not pending_approval`, { status: post.status });
+    }
+    const at = new Date().toISOString();
+    const rejected = await this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('posts')
+        .set({ status: 'rejected', rejected_by: p.keyId, rejected_at: at, rejection_reason: reason, updated_at: at, completed_at: at })
+        .where('id', '=', id)
+        .where('status', '=', 'pending_approval')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      await appendAudit(trx, {
+        actor: p,
+        action: 'post.reject',
+        subject: { type: 'post', id, path: post.target_path },
+        details: { reason, author: post.created_by },
+      });
+      return true;
+    });
+    if (!rejected) {
+      // Another approver (or a cancel) got there first.
+      const now = await this.db.selectFrom('posts').select('status').where('id', '=', id).executeTakeFirstOrThrow();
+      throw new ConflictError(`post is ${now.status}, not pending_approval`, { status: now.status });
+    }
+    this.notify.rejected(id);
+    return { id, status: 'rejected', rejection: { by: p.keyId, at, reason } };
   }
 
   /** Cancels a post that has not finished; deliveries not yet sent become `cancelled`. */

@@ -39,7 +39,7 @@ export class PostLevelsService {
       const n = Number(r.n);
       entry.counts[r.status as DeliveryStatus] += n;
       entry.total += n;
-      if (r.status !== 'queued' && r.status !== 'publishing') entry.done += n;
+      if (r.status !== 'queued' && r.status !== 'publishing' && r.status !== 'recalling') entry.done += n;
       byLevel.set(level, entry);
     }
     return { postId, status: post.status as PostStatus, levels: [...byLevel.values()].sort((a, b) => a.level - b.level) };

@@ -11,8 +11,15 @@ export interface ProgressView {
   completedAt: string | null;
 }
 
-/** Post statuses after which nothing changes any more: a live stream stops there. */
-export const FINAL_POST_STATUSES: ReadonlySet<PostStatus> = new Set<PostStatus>(['published', 'partially_failed', 'failed', 'cancelled']);
+/** Post statuses after which nothing changes any more: a live stream stops there (a recall or retry starts a new stream). */
+export const FINAL_POST_STATUSES: ReadonlySet<PostStatus> = new Set<PostStatus>([
+  'published',
+  'partially_failed',
+  'failed',
+  'cancelled',
+  'recalled',
+  'rejected',
+]);
 
 /**
  * Progress of a post as the caller sees it (counts scoped to the caller's subtree). Live streams poll

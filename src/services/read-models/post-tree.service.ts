@@ -5,6 +5,7 @@ import { requireScope, type Principal } from '../auth/keys.service';
 import type { DeliveryStatus } from '../posts/post-status';
 import type { PostsService } from '../posts/posts.service';
 import { subtreeEnd, versionAt } from '../tree/units.service';
+import { retryActionOf, type RetryAction } from '../delivery/retry-policy';
 
 export interface RollUp {
   published: number;
@@ -13,7 +14,7 @@ export interface RollUp {
   /** queued + publishing */
   pending: number;
   cancelled: number;
-  /** A recall's statuses: a recalled copy is counted as recalled, no longer as published. */
+  /** A recall: deleting, deleted, could not delete (the copy is still on the Page). */
   recalling: number;
   recalled: number;
   recall_failed: number;
@@ -26,7 +27,7 @@ export interface TreeNode {
   type: string;
   level: number;
   counts: RollUp;
-  /** The unit's own delivery (its first Page's, when it has several), or null. */
+  /** The unit's own delivery (its first Page's, when it has several), or null. `permalink` is null once recalled. */
   delivery: { status: DeliveryStatus; permalink: string | null; reason: string | null } | null;
   /** One entry per Page of the unit the post went to. */
   pages: Array<{ pageId: string | null; status: DeliveryStatus; permalink: string | null; reason: string | null }>;
@@ -41,6 +42,8 @@ export interface FailureGroup {
   subcode: number | null;
   count: number;
   sampleMessage: string | null;
+  /** What can fix this group: a retry, relinking the Page first, or nothing (Facebook refused the content). */
+  action: RetryAction;
 }
 
 const emptyRollUp = (): RollUp => ({
@@ -59,6 +62,11 @@ function add(r: RollUp, status: string, n: number): void {
   const key = status === 'queued' || status === 'publishing' ? 'pending' : (status as keyof RollUp);
   if (key in r) r[key] += n;
   r.total += n;
+}
+
+/** The Facebook link of a delivery, or null once its copy was deleted by a recall. */
+export function livePermalink(status: string, permalink: string | null): string | null {
+  return status === 'recalled' ? null : permalink;
 }
 
 /**
@@ -143,7 +151,8 @@ export class PostTreeService {
     for (const d of own) {
       const n = byId.get(d.unit_id!);
       if (!n) continue;
-      const entry = { status: d.status as DeliveryStatus, permalink: d.permalink, reason: d.reason };
+      // A recalled copy was deleted from Facebook: no link to it.
+      const entry = { status: d.status as DeliveryStatus, permalink: livePermalink(d.status, d.permalink), reason: d.reason };
       n.pages.push({ pageId: d.page_id, ...entry });
       n.delivery ??= entry;
     }
@@ -178,6 +187,7 @@ export class PostTreeService {
         subcode: r.error_subcode,
         count: Number(r.n),
         sampleMessage: (r.sample as string | null) ?? null,
+        action: retryActionOf(r.reason),
       }))
       .sort((a, b) => b.count - a.count || String(a.reason).localeCompare(String(b.reason)));
     return { postId, total: items.reduce((s, i) => s + i.count, 0), items };

@@ -5,6 +5,7 @@ import type { Principal } from '../auth/keys.service';
 import { emptyCounts, type DeliveryCounts, type DeliveryStatus, type PostStatus } from '../posts/post-status';
 import type { PostsService } from '../posts/posts.service';
 import { subtreeEnd, versionAt } from '../tree/units.service';
+import { livePermalink } from './post-tree.service';
 
 export interface PostView {
   id: string;
@@ -26,6 +27,11 @@ export interface PostView {
   completedAt: string | null;
   /** Who recalled the post, when and why (null unless recalled). */
   recall: { by: string; at: string; reason: string } | null;
+  /** Which approver rejected the post, when and why (null unless rejected). */
+  rejection: { by: string; at: string; reason: string } | null;
+  /** The rejected post this one resubmits, and the post that resubmitted this one. */
+  resubmitOf: string | null;
+  resubmittedAs: string | null;
 }
 
 export interface DeliveryView {
@@ -38,6 +44,7 @@ export interface DeliveryView {
   status: DeliveryStatus;
   attempts: number;
   fbPostId: string | null;
+  /** Null once the copy was deleted from Facebook by a recall (`recalled`): there is nothing to link to. */
   permalink: string | null;
   reason: string | null;
   error: { code: number | null; subcode: number | null; message: string | null } | null;
@@ -46,7 +53,7 @@ export interface DeliveryView {
   updatedAt: string;
 }
 
-export function toPostView(row: PostRow, counts: DeliveryCounts = emptyCounts()): PostView {
+export function toPostView(row: PostRow, counts: DeliveryCounts = emptyCounts(), resubmittedAs: string | null = null): PostView {
   return {
     id: row.id,
     status: row.status as PostStatus,
@@ -66,6 +73,9 @@ export function toPostView(row: PostRow, counts: DeliveryCounts = emptyCounts())
     startedAt: row.started_at,
     completedAt: row.completed_at,
     recall: row.recalled_by && row.recalled_at ? { by: row.recalled_by, at: row.recalled_at, reason: row.recall_reason ?? '' } : null,
+    rejection: row.rejected_by && row.rejected_at ? { by: row.rejected_by, at: row.rejected_at, reason: row.rejection_reason ?? '' } : null,
+    resubmitOf: row.resubmit_of,
+    resubmittedAs,
   };
 }
 
@@ -98,7 +108,16 @@ export class PostViewsService {
 
   async get(p: Principal, id: string): Promise<PostView> {
     const post = await this.posts.load(p, id);
-    return toPostView(post, await this.counts(p, id));
+    const [counts, next] = await Promise.all([this.counts(p, id), this.resubmissions([post])]);
+    return toPostView(post, counts, next.get(id) ?? null);
+  }
+
+  /** Rejected post id → the id of the post that resubmitted it. */
+  async resubmissions(rows: readonly PostRow[]): Promise<Map<string, string>> {
+    const rejected = rows.filter((r) => r.status === 'rejected').map((r) => r.id);
+    if (rejected.length === 0) return new Map();
+    const next = await this.db.selectFrom('posts').select(['id', 'resubmit_of']).where('resubmit_of', 'in', rejected).execute();
+    return new Map(next.map((n) => [n.resubmit_of!, n.id]));
   }
 
   async list(
@@ -127,7 +146,8 @@ export class PostViewsService {
       .limit(q.limit + 1)
       .execute();
     const page = rows.slice(0, q.limit);
-    const items = await Promise.all(page.map(async (r) => toPostView(r, await this.counts(p, r.id))));
+    const next = await this.resubmissions(page);
+    const items = await Promise.all(page.map(async (r) => toPostView(r, await this.counts(p, r.id), next.get(r.id) ?? null)));
     const last = page[page.length - 1];
     return { items, nextCursor: rows.length > q.limit && last ? encodeCursor({ c: last.created_at, i: last.id }) : null };
   }
@@ -188,7 +208,7 @@ export class PostViewsService {
         status: r.status as DeliveryStatus,
         attempts: r.attempts,
         fbPostId: r.fb_post_id,
-        permalink: r.permalink,
+        permalink: livePermalink(r.status, r.permalink),
         reason: r.reason,
         error:
           r.error_code !== null || r.error_message !== null

@@ -3,6 +3,7 @@ import type { Db } from '../../db/create-db';
 import { JOB, type WebhookEventBody } from '../../queues/catalog';
 import type { Queues } from '../../queues/queues';
 import type { EventBus, LantoaEvent } from '../shared/events';
+import type { PostNotifier } from '../posts/posts.service';
 import type { ActiveHook, WebhooksService } from './webhooks.service';
 
 type PostFinished = Extract<LantoaEvent, { type: 'post.finished' }>;
@@ -12,12 +13,14 @@ type DeliveryFinished = Extract<LantoaEvent, { type: 'delivery.finished' }>;
  * Turns domain events into webhook jobs: `post.finished` → `post.published | post.partially_failed |
  * post.failed`, a failed `delivery.finished` → `delivery.failed`. A webhook receives an event only when
  * its subject (the post's target unit, the delivery's unit) lies in the subtree of the key that
- * registered it. Runs in the worker processes, where these events are raised.
+ * registered it. Runs in the worker processes, where these events are raised; the API process uses it
+ * as the posts service's `PostNotifier` for `post.pending_approval` (a submission, so approvers can be
+ * told) and `post.rejected`.
  *
  * Enqueueing happens after the ledger write and is not part of it: if Redis is down at that moment the
  * event is logged and lost (the ledger and `GET /v1/posts/{id}` stay authoritative).
  */
-export class WebhookDispatcher {
+export class WebhookDispatcher implements PostNotifier {
   private readonly inflight = new Set<Promise<void>>();
 
   constructor(
@@ -66,6 +69,58 @@ export class WebhookDispatcher {
       type,
       createdAt: post.completed_at ?? new Date().toISOString(),
       data: { post: { id: e.postId, status: e.status, targetUnit: post.target_unit_code, total: post.total, counts: e.counts } },
+    });
+  }
+
+  pendingApproval(postId: string): void {
+    this.track(this.onPostReview(postId, 'post.pending_approval'));
+  }
+
+  rejected(postId: string): void {
+    this.track(this.onPostReview(postId, 'post.rejected'));
+  }
+
+  /** Payload like the other post events, plus who submitted it, the target and when it is to go out (and the rejection). */
+  private async onPostReview(postId: string, type: 'post.pending_approval' | 'post.rejected'): Promise<void> {
+    const listening = await this.listening(type);
+    if (listening.length === 0) return;
+    const post = await this.db
+      .selectFrom('posts')
+      .innerJoin('units', 'units.id', 'posts.target_unit_id')
+      .select([
+        'posts.id',
+        'posts.status',
+        'posts.target',
+        'posts.target_unit_code',
+        'posts.created_by',
+        'posts.created_at',
+        'posts.publish_at',
+        'posts.resubmit_of',
+        'posts.rejected_by',
+        'posts.rejected_at',
+        'posts.rejection_reason',
+        'units.path',
+      ])
+      .where('posts.id', '=', postId)
+      .executeTakeFirst();
+    if (!post) return;
+    const rejected = type === 'post.rejected';
+    await this.enqueue(listening, post.path, {
+      id: `evt_post_${postId}_${rejected ? 'rejected' : 'pending_approval'}`,
+      type,
+      createdAt: (rejected ? post.rejected_at : post.created_at) ?? new Date().toISOString(),
+      data: {
+        post: {
+          id: post.id,
+          status: rejected ? 'rejected' : 'pending_approval',
+          targetUnit: post.target_unit_code,
+          target: JSON.parse(post.target) as unknown,
+          createdBy: post.created_by,
+          publishAt: post.publish_at,
+          resubmitOf: post.resubmit_of,
+          ...(rejected ? { rejection: { by: post.rejected_by, at: post.rejected_at, reason: post.rejection_reason } } : {}),
+        },
+      },
     });
   }
 

@@ -8,7 +8,14 @@ import { decodeCursor, encodeCursor } from '../shared/cursor';
 import { BOOTSTRAP_ADMIN_ID, type Principal } from '../auth/keys.service';
 import { generateWebhookSecret } from './webhook-signature';
 
-export const WEBHOOK_EVENTS = ['post.published', 'post.partially_failed', 'post.failed', 'delivery.failed'] as const;
+export const WEBHOOK_EVENTS = [
+  'post.pending_approval',
+  'post.rejected',
+  'post.published',
+  'post.partially_failed',
+  'post.failed',
+  'delivery.failed',
+] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 export type WebhookOutcome = 'delivered' | 'retrying' | 'failed';

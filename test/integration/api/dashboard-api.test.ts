@@ -136,6 +136,7 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
       subcode: 460,
       reason: expect.any(String),
       sampleMessage: expect.any(String),
+      action: 'relink', // a token failure: relink the Page, a retry alone cannot fix it
     });
     const hanoi = (await get(`/v1/posts/${postId}/failures`, keys.hanoi)).json();
     expect(hanoi.total).toBe(3);

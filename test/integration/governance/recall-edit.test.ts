@@ -66,6 +66,21 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
     expect(rows.every((d) => d.status === 'recalled')).toBe(true);
     expect(rows.find((d) => d.unitCode === units[1])!.reason).toBe('already_deleted');
     expect(rows.filter((d) => d.reason === 'recalled')).toHaveLength(units.length - 1);
+    // Deleted from Facebook: no link to it, in the deliveries list nor in the tree, whose counts say recalled.
+    expect(rows.every((d) => d.permalink === null && typeof d.fbPostId === 'string')).toBe(true);
+    const tree = (
+      await s.app.inject({ method: 'GET', url: `/v1/posts/${id}/tree`, headers: { authorization: `Bearer ${editorKey}` } })
+    ).json();
+    expect(tree.node.counts).toMatchObject({ recalled: units.length, published: 0, recalling: 0, recall_failed: 0, total: units.length });
+    for (const n of [tree.node, ...tree.children]) {
+      expect(n.delivery === null || n.delivery.permalink === null).toBe(true);
+      expect(n.pages.every((pg: { permalink: string | null }) => pg.permalink === null)).toBe(true);
+    }
+    expect(tree.children.length).toBeGreaterThan(0);
+    const levels = (
+      await s.app.inject({ method: 'GET', url: `/v1/posts/${id}/levels`, headers: { authorization: `Bearer ${editorKey}` } })
+    ).json();
+    expect(levels.levels.reduce((n: number, l: { counts: { recalled: number } }) => n + l.counts.recalled, 0)).toBe(units.length);
 
     const audit = await editor.audit({ subject: id });
     expect(audit.items.map((e) => e.action)).toEqual(['post.create', 'post.approve', 'post.recall', 'post.recall_finished']);
