@@ -79,7 +79,8 @@ export class OpsViewsService {
   async keyNames(p: Principal, ids: string[]): Promise<Array<{ id: string; name: string; role: string; unitCode: string }>> {
     const unique = [...new Set(ids)].slice(0, 100);
     const out: Array<{ id: string; name: string; role: string; unitCode: string }> = [];
-    if (unique.includes(BOOTSTRAP_ADMIN_ID)) out.push({ id: BOOTSTRAP_ADMIN_ID, name: 'ADMIN_API_KEY', role: 'admin', unitCode: 'root' });
+    // Named in words, not by the environment variable that holds it (the dashboard also translates it).
+    if (unique.includes(BOOTSTRAP_ADMIN_ID)) out.push({ id: BOOTSTRAP_ADMIN_ID, name: 'bootstrap admin', role: 'admin', unitCode: 'root' });
     const rest = unique.filter((i) => i !== BOOTSTRAP_ADMIN_ID);
     if (!rest.length) return out;
     const ancestors = ancestorPaths(p.unitPath);
