@@ -39,6 +39,7 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
   let context: BrowserContext;
   let recalledId: string;
   let failedId: string;
+  let levelsId: string;
   const problems: string[] = [];
 
   async function open(width = 1280, height = 900): Promise<Page> {
@@ -95,6 +96,9 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
     await approver.approve(failedId);
     await final(failedId, ['partially_failed']);
 
+    // Waiting for approval, to the communes of Hà Nội only: level 2 of this two-level tree.
+    levelsId = (await editor.createPost({ message: 'Hà Nội: gửi các phường', target: { unit: '01', scope: 'subtree', levels: [2] } })).id;
+
     browser = await launchChromium({ locale: 'vi-VN' });
     context = browser.context;
   }, 120_000);
@@ -137,6 +141,11 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
     // The bootstrap admin is named in words, never by its variable.
     expect(await card.innerText()).toContain('Quản trị viên hệ thống (khóa khởi tạo)');
     expect(await page.locator('main').innerText()).not.toContain('ADMIN_API_KEY');
+
+    // Levels are named by the tree: level 2 of the 2025-07 tree is the communes, not the districts.
+    const levels = await page.locator(`[data-post-id="${levelsId}"] .meta`).innerText();
+    expect(levels).toContain('cấp: xã/phường');
+    expect(levels).not.toContain('quận/huyện');
 
     // The status filter offers the recall statuses, and finds the post under "Đã thu hồi".
     const options = await page.locator('#post-filter option').evaluateAll((els: any[]) => els.map((e) => e.value as string));
