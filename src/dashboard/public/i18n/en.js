@@ -392,6 +392,8 @@ export default {
   'relink.askAdmin': "To reconnect {name}'s Page, ask an administrator to create a connect link.",
 
   'pages.ancestorsOf': 'Units above {name}',
+  'pages.relinkAskAdmin':
+    'To reconnect a Page, ask an administrator to create a connect link for its unit (here or under “Page connections”).',
   'pages.reasonOther': 'Another reason ({code})',
   'pages.tokenExpiresAt': 'The access token expires on {at}: reconnect before then',
   'pages.dataAccessExpiresAt': 'Data access expires on {at}: reconnect before then',

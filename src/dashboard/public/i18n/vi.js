@@ -385,6 +385,8 @@ export default {
   'relink.askAdmin': 'Để kết nối lại Trang của {name}, hãy nhờ quản trị viên tạo liên kết kết nối.',
 
   'pages.ancestorsOf': 'Đơn vị cấp trên của {name}',
+  'pages.relinkAskAdmin':
+    'Để kết nối lại một Trang, hãy nhờ quản trị viên tạo liên kết kết nối cho đơn vị đó (ở đây hoặc ở mục “Kết nối Trang”).',
   'pages.reasonOther': 'Lý do khác ({code})',
   'pages.tokenExpiresAt': 'Mã truy cập hết hạn lúc {at}: hãy kết nối lại trước thời điểm đó',
   'pages.dataAccessExpiresAt': 'Quyền truy cập dữ liệu hết hạn lúc {at}: hãy kết nối lại trước thời điểm đó',

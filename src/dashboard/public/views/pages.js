@@ -55,6 +55,8 @@ export function pagesView(main, { me } = {}) {
   main.append(
     h('div', { class: 'page-head' }, h('h1', {}, t('pages.title'))),
     h('p', { class: 'lead' }, t('pages.lead')),
+    // Connect links are for admins: other keys are told once, not on every row.
+    me?.role === 'admin' ? null : h('p', { class: 'hint' }, t('pages.relinkAskAdmin')),
     summary,
     h('div', { class: 'segmented', role: 'group', 'aria-label': t('pages.filterLabel') }, buttons),
     list,
@@ -83,7 +85,7 @@ export function pagesView(main, { me } = {}) {
       h('p', { class: 'small muted' }, t('pages.where', { type: p.unitType, code: p.unitCode, page: p.pageId })),
       h('div', { class: 'page-item__reason' }, ...reasonText(p.tokenStatusReason)),
       p.checkedAt ? h('p', { class: 'small muted' }, t('pages.checkedAt', { at: dateTime(p.checkedAt) })) : null,
-      connectLinkAction({ code: p.unitCode, name: p.unitName }, me),
+      me?.role === 'admin' ? connectLinkAction({ code: p.unitCode, name: p.unitName }, me) : null,
     );
   }
 
