@@ -59,10 +59,17 @@ export class ApprovalsService {
       ...posts.map((r) => ({ at: r.created_at, key: r.id, post: r })),
       ...edits.map((e) => ({ at: e.requested_at, key: `${e.post_id}/${e.revision}`, edit: e })),
     ].sort((a, b) => (a.at === b.at ? b.key.localeCompare(a.key) : b.at.localeCompare(a.at)));
+    // Posts to the same target share one preview (a national inbox often holds several posts to the same units).
+    const previews = new Map<string, Promise<TargetSummary | null>>();
+    const previewOf = (post: PostRow) => {
+      let hit = previews.get(post.target);
+      if (!hit) previews.set(post.target, (hit = this.preview(post)));
+      return hit;
+    };
     const items = await Promise.all(
       all.slice(0, q.limit).map(async (e): Promise<ApprovalItem> => {
         if (e.post) {
-          return { kind: 'post', post: await this.views.get(p, e.post.id), preview: await this.preview(e.post) };
+          return { kind: 'post', post: await this.views.get(p, e.post.id), preview: await previewOf(e.post) };
         }
         const edit = e.edit!;
         return {

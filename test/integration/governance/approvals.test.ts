@@ -143,6 +143,11 @@ describe.each(testDatabases())('reject, resubmit and the approvals inbox, on $na
       expect(again.json().error.message).toContain('post is rejected');
     }
     expect((await call('editor', 'POST', `/v1/posts/${post.id}/cancel`)).statusCode).toBe(409);
+    // A live stream of a rejected post ends at once: rejected is final.
+    const stream = await fetch(`${s.apiUrl}/v1/posts/${post.id}/events`, { headers: { authorization: `Bearer ${keys.editor!.key}` } });
+    const text = await stream.text();
+    expect(text).toContain('"status":"rejected"');
+    expect(text).toMatch(/event: end/);
     expect((await audit(post.id)).map((e) => e.action)).toEqual(['post.create', 'post.reject']);
   });
 
@@ -305,6 +310,16 @@ describe.each(testDatabases())('reject, resubmit and the approvals inbox, on $na
       expect((await call('approver', 'GET', `/v1/approvals${q}`)).statusCode).toBe(400);
     }
     for (const who of ['editor', 'viewer']) expect((await call(who, 'GET', '/v1/approvals')).statusCode).toBe(403);
+
+    // A post whose target unit a reorganisation retired stays in the inbox, without a preview (approving it is a 400 naming the target).
+    const lost = childCodes(UNITS_TEXT, '01')[5]!;
+    const orphan = await submit('editor', {}, { unit: lost, scope: 'self' });
+    await s.deps.store.db.updateTable('units').set({ retired_at: new Date().toISOString() }).where('code', '=', lost).execute();
+    const orphanItem = (await inbox('approver', '?limit=200')).items.find((i: { post: { id: string } }) => i.post.id === orphan.id);
+    expect(orphanItem).toMatchObject({ kind: 'post', preview: null });
+    const approve = await call('approver', 'POST', `/v1/posts/${orphan.id}/approve`);
+    expect(approve.statusCode).toBe(400);
+    expect(approve.json().error.message).toContain('target.unit');
   });
 
   it('pending edits are in the inbox; an edit is rejected with a reason under the same rules', async () => {

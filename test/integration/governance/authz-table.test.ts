@@ -67,6 +67,14 @@ const ACTIONS: Action[] = [
     request: async (u, f) => json('POST', `/v1/posts/${await f.pendingPost(u)}/approve`),
   },
   {
+    name: 'reject a post',
+    roles: ['approver', 'admin'],
+    scope: 'write',
+    ok: 200,
+    outside: { ancestor: 403, sibling: 404 },
+    request: async (u, f) => json('POST', `/v1/posts/${await f.pendingPost(u)}/reject`, { reason: 'kiểm tra quyền' }),
+  },
+  {
     name: 'cancel a post',
     roles: ['editor', 'approver', 'admin'],
     scope: 'write',
@@ -97,6 +105,22 @@ const ACTIONS: Action[] = [
     ok: 202,
     outside: { ancestor: 403, sibling: 404 },
     request: async (u, f) => json('POST', `/v1/posts/${await f.pendingEdit(u)}/edits/1/approve`),
+  },
+  {
+    name: 'reject an edit',
+    roles: ['approver', 'admin'],
+    scope: 'write',
+    ok: 200,
+    outside: { ancestor: 403, sibling: 404 },
+    request: async (u, f) => json('POST', `/v1/posts/${await f.pendingEdit(u)}/edits/1/reject`, { reason: 'kiểm tra quyền' }),
+  },
+  {
+    name: 'see the approvals inbox',
+    roles: ['approver', 'admin'],
+    scope: 'read-unit',
+    ok: 200,
+    outside: { ancestor: 200, sibling: 200 },
+    request: async () => json('GET', '/v1/approvals'),
   },
   {
     name: 'read a post',

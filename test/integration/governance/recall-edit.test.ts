@@ -81,6 +81,17 @@ describe.each(testDatabases())('recall and edit of published posts, on $name', (
       await s.app.inject({ method: 'GET', url: `/v1/posts/${id}/levels`, headers: { authorization: `Bearer ${editorKey}` } })
     ).json();
     expect(levels.levels.reduce((n: number, l: { counts: { recalled: number } }) => n + l.counts.recalled, 0)).toBe(units.length);
+    // The live stream carries the recall counts and ends: recalled is final.
+    const stream = await fetch(`${s.apiUrl}/v1/posts/${id}/events`, { headers: { authorization: `Bearer ${editorKey}` } });
+    const blocks = (await stream.text()).split('\n\n').filter((b) => b.startsWith('event:'));
+    expect(blocks[blocks.length - 1]).toMatch(/^event: end/);
+    const progress = JSON.parse(
+      blocks
+        .find((b) => b.startsWith('event: progress'))!
+        .split('\n')[1]!
+        .slice('data: '.length),
+    );
+    expect(progress).toMatchObject({ id, status: 'recalled', counts: { recalled: units.length, recalling: 0, recall_failed: 0 } });
 
     const audit = await editor.audit({ subject: id });
     expect(audit.items.map((e) => e.action)).toEqual(['post.create', 'post.approve', 'post.recall', 'post.recall_finished']);

@@ -252,6 +252,7 @@ export default {
   'post.cancelled': 'Cancelled',
   'post.recalling': 'Recalling',
   'post.recalled': 'Recalled',
+  'post.rejected': 'Rejected',
 
   'delivery.queued': 'Queued',
   'delivery.publishing': 'Sending',

@@ -248,6 +248,7 @@ export default {
   'post.cancelled': 'Đã hủy',
   'post.recalling': 'Đang thu hồi',
   'post.recalled': 'Đã thu hồi',
+  'post.rejected': 'Bị từ chối',
 
   'delivery.queued': 'Chờ gửi',
   'delivery.publishing': 'Đang gửi',
