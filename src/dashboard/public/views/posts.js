@@ -8,6 +8,7 @@ const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled', '
 const FILTERS = [
   '',
   'pending_approval',
+  'rejected',
   'scheduled',
   'publishing',
   'published',
