@@ -18,6 +18,8 @@ export const Me = z.object({
   name: z.string(),
   role: z.enum(ROLES),
   unit: z.object({ code: z.string(), name: z.string() }),
+  /** The deepest level of the active tree (2 since the 2025-07 reform: provinces, communes; 3 before). */
+  deepestLevel: z.number(),
 });
 
 export const KeyNamesQuery = z.object({ ids: z.string().min(1).max(2000).describe('comma-separated key ids (at most 100)') });
@@ -25,7 +27,7 @@ export const KeyNames = z.object({
   items: z.array(z.object({ id: z.string(), name: z.string(), role: z.string(), unitCode: z.string() })),
 });
 
-/** Counts of a subtree, with `queued` and `publishing` folded into `pending`. */
+/** Counts of a subtree, with `queued` and `publishing` folded into `pending`, and the recall's statuses. */
 export const RollUp = z.object({
   published: z.number(),
   failed: z.number(),
@@ -107,6 +109,8 @@ export const PageStatusView = z.object({
   tokenStatus: z.enum(TOKEN_STATUSES),
   tokenStatusReason: z.string().nullable(),
   checkedAt: z.string().nullable(),
+  /** The unit's parents, top first (the root left out), e.g. the province of a commune. */
+  ancestors: z.array(z.object({ code: z.string(), name: z.string(), level: z.number() })),
 });
 export const PageStatusList = z.object({
   items: z.array(PageStatusView),

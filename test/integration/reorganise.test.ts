@@ -204,6 +204,8 @@ describe.each(testDatabases())('reorganisation 2025-03 → 2025-07 on $name', (d
     expect(rescoped.json()).toMatchObject({ id: commune.id, unit: '13279', suspended: false });
     const me = await s.app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${commune.key}` } });
     expect(me.json().unit.name).toBe('Xã Vũ Tiên');
+    // The tree after the reform has two levels: clients name level 2 the communes.
+    expect(me.json().deepestLevel).toBe(2);
     const audit = await s.deps.store.db.selectFrom('audit_log').select('details').where('action', '=', 'key.rescope').execute();
     expect(audit.map((a) => JSON.parse(a.details))).toContainEqual(
       expect.objectContaining({ from: '13279', fromRetired: true, to: '13279' }),

@@ -1,4 +1,5 @@
 import { sleep } from './dom.js';
+import { label, t } from './i18n.js';
 
 /**
  * The API key lives in sessionStorage (gone when the tab closes) and only ever travels in the
@@ -18,18 +19,61 @@ export const session = {
   },
 };
 
+/** `not found` subjects the server names (`post <id> not found`) that have a message of their own. */
+const NOT_FOUND_SUBJECTS = ['post', 'unit', 'page', 'key', 'webhook', 'edit'];
+
+/**
+ * The error in the chosen language. The server's own text (English, for operators and logs) is kept
+ * as `serverMessage`; `detail` holds it only where it tells the user more than the localized text
+ * (why a key may not do something, which status is in the way), and is null otherwise.
+ */
+function localize(status, code, serverMessage, details) {
+  if (status === 0) return { message: t('error.network'), detail: null };
+  if (code === 'unit_retired') return { message: t('error.unitRetired'), detail: null };
+  if (status === 400 && code === 'VALIDATION_FAILED') {
+    const fields = [...new Set((details?.problems ?? []).map((p) => p.field ?? (p.line ? `#${p.line}` : null)).filter(Boolean))];
+    return fields.length
+      ? { message: t('error.invalidFields', { fields: fields.slice(0, 5).join(', '), n: fields.length }), detail: serverMessage }
+      : { message: t('error.invalid'), detail: serverMessage };
+  }
+  if (status === 401) return { message: t('error.unauthenticated'), detail: null };
+  if (status === 403) return { message: t('error.forbidden'), detail: serverMessage };
+  if (status === 404) {
+    const subject = /^(\w+) .* not found$|^(\w+) not found$/.exec(serverMessage ?? '');
+    const what = subject?.[1] ?? subject?.[2];
+    return { message: NOT_FOUND_SUBJECTS.includes(what) ? t(`error.notFound.${what}`) : t('error.notFound'), detail: null };
+  }
+  if (status === 409) {
+    return details?.status
+      ? { message: t('error.conflictStatus', { status: label('post', details.status) }), detail: serverMessage }
+      : { message: t('error.conflict'), detail: serverMessage };
+  }
+  if (status === 413) return { message: t('error.tooLarge'), detail: null };
+  if (status === 415) return { message: t('error.mediaType'), detail: serverMessage };
+  if (status === 429) return { message: t('error.rateLimited'), detail: null };
+  if (status === 503) return { message: t('error.unavailable'), detail: null };
+  if (status >= 500) return { message: t('error.server', { status }), detail: null };
+  return { message: t('error.http', { status }), detail: serverMessage };
+}
+
 export class ApiError extends Error {
-  /** `details` is the error body's `details` (e.g. `{problems: […]}` of a 400), or null. */
-  constructor(status, code, message, details = null) {
+  /**
+   * `message` is in the chosen language (see localize); `serverMessage` is what the server said.
+   * `details` is the error body's `details` (e.g. `{problems: […]}` of a 400), or null.
+   */
+  constructor(status, code, serverMessage, details = null) {
+    const { message, detail } = localize(status, code, serverMessage, details);
     super(message);
     this.status = status;
     this.code = code;
+    this.serverMessage = serverMessage;
+    this.detail = detail && detail !== message ? detail : null;
     this.details = details;
   }
 
   /** A 404 from the router itself: the route does not exist on this server (yet). */
   get missingRoute() {
-    return this.status === 404 && /^no route /.test(this.message);
+    return this.status === 404 && /^no route /.test(this.serverMessage ?? '');
   }
 }
 
@@ -53,13 +97,23 @@ async function toError(res) {
   );
 }
 
+/** fetch, with a network failure (server down, offline) turned into an ApiError the views can show. */
+async function send(path, init) {
+  try {
+    return await fetch(path, init);
+  } catch (err) {
+    if (err?.name === 'AbortError') throw err;
+    throw new ApiError(0, 'NETWORK', err?.message ?? 'network error');
+  }
+}
+
 function headers(extra = {}) {
   return { authorization: `Bearer ${session.key ?? ''}`, ...extra };
 }
 
 /** JSON call to the API; a 401 signs the user out. `headers` adds request headers (e.g. Idempotency-Key). */
 export async function api(path, { method = 'GET', body, signal, key, headers: extra = {} } = {}) {
-  const res = await fetch(path, {
+  const res = await send(path, {
     method,
     signal,
     cache: 'no-store',
@@ -83,7 +137,7 @@ export async function api(path, { method = 'GET', body, signal, key, headers: ex
  * when the server gives one. Errors and a 401 behave as in `api`.
  */
 export async function apiFile(path, { method = 'GET', body, accept = 'text/csv' } = {}) {
-  const res = await fetch(path, {
+  const res = await send(path, {
     method,
     cache: 'no-store',
     headers: headers({ accept, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }),

@@ -1,3 +1,4 @@
+import { formatDateTime } from './dates.js';
 import en from './i18n/en.js';
 import vi from './i18n/vi.js';
 
@@ -34,6 +35,9 @@ export function t(key, params = {}) {
   });
 }
 
+/** Whether the catalogue has an entry for `key` (in the chosen language or Vietnamese). */
+export const has = (key) => key in CATALOGUES[lang] || key in CATALOGUES.vi;
+
 /** `t` with a fallback for codes (statuses, reasons) that may have no entry. */
 export function label(prefix, code) {
   if (code === null || code === undefined) return '';
@@ -45,9 +49,9 @@ export function label(prefix, code) {
 export const num = (n) => new Intl.NumberFormat(LOCALES[lang]).format(n);
 export const decimal = (n) => new Intl.NumberFormat(LOCALES[lang], { maximumFractionDigits: 1 }).format(n);
 
+/** Every date and time the dashboard shows goes through here: one format per language (see dates.js). */
 export function dateTime(iso) {
-  if (!iso) return '';
-  return new Intl.DateTimeFormat(LOCALES[lang], { dateStyle: 'short', timeStyle: 'short' }).format(new Date(iso));
+  return formatDateTime(iso, lang);
 }
 
 export function time(date) {

@@ -19,6 +19,8 @@ export interface PageStatusView {
   tokenStatus: TokenStatus;
   tokenStatusReason: string | null;
   checkedAt: string | null;
+  /** The unit's ancestors, top first, the root left out (a key may see the units above it): province › district. */
+  ancestors: Array<{ code: string; name: string; level: number }>;
 }
 
 export interface ThroughputWindow {
@@ -42,9 +44,32 @@ const isPathCursor = (v: unknown): v is { p: string; g?: string } =>
 export class OpsViewsService {
   constructor(private readonly db: Db) {}
 
-  async me(p: Principal): Promise<{ keyId: string; name: string; role: Principal['role']; unit: { code: string; name: string } }> {
-    const unit = await this.db.selectFrom('units').select(['code', 'name']).where('id', '=', p.unitId).executeTakeFirst();
-    return { keyId: p.keyId, name: p.name, role: p.role, unit: { code: p.unitCode, name: unit?.name ?? p.unitCode } };
+  /**
+   * The caller, and the deepest level of the active tree, so that clients name levels by the tree:
+   * level 2 is the districts in a three-level tree (before 2025-07) and the communes in a two-level one.
+   */
+  async me(p: Principal): Promise<{
+    keyId: string;
+    name: string;
+    role: Principal['role'];
+    unit: { code: string; name: string };
+    deepestLevel: number;
+  }> {
+    const [unit, deepest] = await Promise.all([
+      this.db.selectFrom('units').select(['code', 'name']).where('id', '=', p.unitId).executeTakeFirst(),
+      this.db
+        .selectFrom('units')
+        .select((eb) => eb.fn.max('level').as('level'))
+        .where('retired_at', 'is', null)
+        .executeTakeFirst(),
+    ]);
+    return {
+      keyId: p.keyId,
+      name: p.name,
+      role: p.role,
+      unit: { code: p.unitCode, name: unit?.name ?? p.unitCode },
+      deepestLevel: Number(deepest?.level ?? 0),
+    };
   }
 
   /**
@@ -54,7 +79,8 @@ export class OpsViewsService {
   async keyNames(p: Principal, ids: string[]): Promise<Array<{ id: string; name: string; role: string; unitCode: string }>> {
     const unique = [...new Set(ids)].slice(0, 100);
     const out: Array<{ id: string; name: string; role: string; unitCode: string }> = [];
-    if (unique.includes(BOOTSTRAP_ADMIN_ID)) out.push({ id: BOOTSTRAP_ADMIN_ID, name: 'ADMIN_API_KEY', role: 'admin', unitCode: 'root' });
+    // Named in words, not by the environment variable that holds it (the dashboard also translates it).
+    if (unique.includes(BOOTSTRAP_ADMIN_ID)) out.push({ id: BOOTSTRAP_ADMIN_ID, name: 'bootstrap admin', role: 'admin', unitCode: 'root' });
     const rest = unique.filter((i) => i !== BOOTSTRAP_ADMIN_ID);
     if (!rest.length) return out;
     const ancestors = ancestorPaths(p.unitPath);
@@ -118,6 +144,7 @@ export class OpsViewsService {
     const last = page[page.length - 1];
     const counts = Object.fromEntries(TOKEN_STATUSES.map((s) => [s, 0])) as Record<TokenStatus, number>;
     for (const r of byStatus) if (r.token_status in counts) counts[r.token_status as TokenStatus] = Number(r.n);
+    const above = await this.ancestorsOf(page.map((r) => r.path));
     return {
       items: page.map((r) => ({
         unitCode: r.unit_code,
@@ -129,10 +156,28 @@ export class OpsViewsService {
         tokenStatus: r.token_status as TokenStatus,
         tokenStatusReason: r.token_status_reason,
         checkedAt: r.token_checked_at,
+        ancestors: ancestorPaths(r.path)
+          .map((a) => above.get(a))
+          .filter((a): a is { code: string; name: string; level: number } => a !== undefined && a.level > 0),
       })),
       nextCursor: rows.length > q.limit && last ? encodeCursor({ p: last.path, g: last.page_id }) : null,
       counts,
     };
+  }
+
+  /** The active units at the given units' ancestor paths (one query for a page of rows), by path. */
+  private async ancestorsOf(paths: string[]): Promise<Map<string, { code: string; name: string; level: number }>> {
+    const wanted = [...new Set(paths.flatMap((p) => ancestorPaths(p)))];
+    const out = new Map<string, { code: string; name: string; level: number }>();
+    if (!wanted.length) return out;
+    const rows = await this.db
+      .selectFrom('units')
+      .select(['path', 'code', 'name', 'level'])
+      .where('path', 'in', wanted)
+      .where('retired_at', 'is', null)
+      .execute();
+    for (const r of rows) out.set(r.path, { code: r.code, name: r.name, level: r.level });
+    return out;
   }
 
   /**

@@ -157,12 +157,18 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
       tokenStatus: 'needs_reauth',
       tokenStatusReason: expect.any(String),
       checkedAt: expect.any(String),
+      // Province › district of the commune (the root is left out).
+      ancestors: [
+        { code: '01', name: 'Thành phố Hà Nội', level: 1 },
+        { code: '001', name: 'Quận Ba Đình', level: 2 },
+      ],
     });
     expect(body.counts.needs_reauth).toBe(3);
     expect(res.body).not.toMatch(/EAAG|token_ciphertext|v1\./);
     expect((await get('/v1/pages?status=needs_reauth', keys.hcm)).json()).toMatchObject({ items: [], counts: { needs_reauth: 0 } });
     const page1 = (await get('/v1/pages?limit=2', keys.badinh)).json();
     expect(page1.items.map((p: any) => p.unitCode)).toEqual(['001', '00001']);
+    expect(page1.items[0].ancestors).toEqual([{ code: '01', name: 'Thành phố Hà Nội', level: 1 }]);
     const page2 = (await get(`/v1/pages?limit=2&cursor=${page1.nextCursor}`, keys.badinh)).json();
     expect(page2.items.map((p: any) => p.unitCode)).toEqual(['00004', '00006']);
     expect((await get('/v1/pages?status=broken')).statusCode).toBe(400);
@@ -180,10 +186,13 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
       name: 'viewer 01',
       role: 'viewer',
       unit: { code: '01', name: 'Thành phố Hà Nội' },
+      deepestLevel: 3,
     });
     const post = await editor.getPost(postId);
     const names = (await get(`/v1/keys/names?ids=${post.createdBy},${post.approvedBy},nope`, keys.hanoi)).json();
     expect(names.items.map((k: any) => k.name).sort()).toEqual(['approver root', 'editor root']);
+    const bootstrap = (await get('/v1/keys/names?ids=bootstrap-admin', keys.hanoi)).json();
+    expect(bootstrap.items).toEqual([{ id: 'bootstrap-admin', name: 'bootstrap admin', role: 'admin', unitCode: 'root' }]);
   });
 
   it('documents every dashboard route in the OpenAPI document', async () => {

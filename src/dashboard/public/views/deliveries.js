@@ -1,13 +1,26 @@
 import { api } from '../api.js';
-import { badge, emptyState, errorBox, retiredTag, safeUrl } from '../components.js';
+import { badge, emptyState, errorBox, postLink, retiredTag } from '../components.js';
 import { h } from '../dom.js';
 import { dateTime, label, t } from '../i18n.js';
 
-const FILTERS = ['published', 'failed', 'skipped', 'queued', 'publishing', 'cancelled'];
+/** '' lists every status. */
+const FILTERS = ['', 'published', 'failed', 'skipped', 'queued', 'publishing', 'cancelled', 'recalling', 'recalled', 'recall_failed'];
 
-/** Per-Page deliveries of a post, filtered by status, with a link to each published Page post. */
-export function deliveriesPanel(postId) {
-  const state = { status: 'published', cursor: null, generation: 0 };
+/**
+ * The filter a list opens with: one that shows something for the post as it stands. A recalled post
+ * opens on its recalled Pages, a post being recalled on all of them, a published one on its Pages.
+ */
+export function defaultDeliveryFilter(post) {
+  const c = post?.counts ?? {};
+  if (post?.status === 'recalled' && c.recalled) return 'recalled';
+  if (post?.status === 'recalling' || post?.status === 'recalled') return '';
+  if (c.published && (post?.status === 'published' || post?.status === 'partially_failed')) return 'published';
+  return '';
+}
+
+/** Per-Page deliveries of a post, filtered by status, with a link to each Page post still on Facebook. */
+export function deliveriesPanel(postId, post = null) {
+  const state = { status: '', cursor: null, generation: 0 };
   const list = h('ul', { class: 'delivery-list' });
   const more = h('button', { type: 'button', class: 'btn', hidden: true, onclick: () => load(false) }, t('common.more'));
   const select = h(
@@ -19,7 +32,7 @@ export function deliveriesPanel(postId) {
         load(true);
       },
     },
-    FILTERS.map((s) => h('option', { value: s }, label('delivery', s))),
+    FILTERS.map((s) => h('option', { value: s }, s ? label('delivery', s) : t('deliveries.filterAll'))),
   );
   const el = h(
     'div',
@@ -43,10 +56,10 @@ export function deliveriesPanel(postId) {
         d.unitRetired ? retiredTag() : null,
         badge('delivery', d.status, 'badge--small'),
       ),
-      safeUrl(d.permalink)
-        ? h('a', { href: safeUrl(d.permalink), target: '_blank', rel: 'noopener noreferrer', class: 'small' }, t('tree.viewPost'))
-        : null,
-      d.reason && d.status !== 'published'
+      postLink(d) ? h('a', { href: postLink(d), target: '_blank', rel: 'noopener noreferrer', class: 'small' }, t('tree.viewPost')) : null,
+      d.status === 'recalled' ? h('p', { class: 'small muted' }, t('deliveries.deleted')) : null,
+      // A reason that only repeats the status (`recalled`) says nothing more.
+      d.reason && d.status !== 'published' && d.reason !== d.status
         ? h('p', { class: 'small' }, label('reason', d.reason), why ? h('span', { class: 'muted' }, ` — ${why}`) : null)
         : null,
       h('p', { class: 'small muted' }, t('deliveries.updated', { at: dateTime(d.updatedAt), attempts: d.attempts, n: d.attempts })),
@@ -59,7 +72,8 @@ export function deliveriesPanel(postId) {
     if (reset) state.cursor = null;
     more.disabled = true;
     try {
-      const q = new URLSearchParams({ status: state.status, limit: '20' });
+      const q = new URLSearchParams({ limit: '20' });
+      if (state.status) q.set('status', state.status);
       if (state.cursor) q.set('cursor', state.cursor);
       const res = await api(`/v1/posts/${postId}/deliveries?${q}`);
       if (generation !== state.generation) return;
@@ -75,6 +89,12 @@ export function deliveriesPanel(postId) {
     }
   }
 
-  load(true);
+  // Without the post at hand (the detail view passes only its id), read it once to pick the opening filter.
+  const ready = post ? Promise.resolve(post) : api(`/v1/posts/${postId}`).catch(() => null);
+  ready.then((p) => {
+    state.status = defaultDeliveryFilter(p);
+    select.value = state.status;
+    load(true);
+  });
   return { el, refresh: () => load(true) };
 }

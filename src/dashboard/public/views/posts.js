@@ -3,8 +3,21 @@ import { badge, describeTarget, emptyState, errorBox, keyName, liveIndicator, lo
 import { h, replace } from '../dom.js';
 import { dateTime, label, t } from '../i18n.js';
 
-const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled']);
-const FILTERS = ['', 'pending_approval', 'scheduled', 'publishing', 'published', 'partially_failed', 'failed', 'cancelled'];
+/** Statuses after which a post's counts no longer move (a recall may still start: the list is reloaded for that). */
+const FINAL = new Set(['published', 'partially_failed', 'failed', 'cancelled', 'recalled', 'rejected']);
+const FILTERS = [
+  '',
+  'pending_approval',
+  'rejected',
+  'scheduled',
+  'publishing',
+  'published',
+  'partially_failed',
+  'failed',
+  'cancelled',
+  'recalling',
+  'recalled',
+];
 const PAGE_SIZE = 20;
 
 function excerpt(message, max = 160) {
@@ -54,6 +67,18 @@ export function postsView(main) {
         h('div', {}, h('dt', {}, t('post.target')), h('dd', {}, target)),
         h('div', {}, h('dt', {}, t('post.author')), h('dd', {}, keyName(post.createdBy))),
         h('div', {}, h('dt', {}, t('post.approver')), approver),
+        post.recall
+          ? h(
+              'div',
+              { class: 'post-card__recall' },
+              h('dt', {}, t('posts.recall')),
+              h(
+                'dd',
+                {},
+                t('posts.recallWhoWhen', { by: keyName(post.recall.by), at: dateTime(post.recall.at), reason: post.recall.reason }),
+              ),
+            )
+          : null,
       ),
       bar.el,
     );
@@ -68,7 +93,7 @@ export function postsView(main) {
           .catch(() => {});
       }
       replace(status, badge('post', v.status));
-      bar.update(rollUp(v.counts, v.total));
+      bar.update(rollUp(v.counts, v.total), v.status);
       el.dataset.status = v.status;
     };
     update(post);
@@ -102,7 +127,7 @@ export function postsView(main) {
       if (state.status) q.set('status', state.status);
       if (state.cursor) q.set('cursor', state.cursor);
       const res = await api(`/v1/posts?${q}`);
-      await loadKeyNames(res.items.flatMap((p) => [p.createdBy, p.approvedBy]));
+      await loadKeyNames(res.items.flatMap((p) => [p.createdBy, p.approvedBy, p.recall?.by]));
       if (generation !== state.generation) return;
       if (reset) {
         state.cards.clear();

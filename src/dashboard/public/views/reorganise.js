@@ -267,10 +267,8 @@ export function reorganiseView(main, { me }) {
         state.plan ? summary(state.plan.result, { withBlocked: false }) : null,
       );
     } else if (err.status === 403) {
-      say(
-        err.code === 'unit_retired' ? t('reorg.keyRetired', { message: err.message }) : t('reorg.forbidden', { message: err.message }),
-        'error',
-      );
+      // The message is in the chosen language already (api.js); a retired unit has a message of its own.
+      say(err.message, 'error');
       replace(result);
     } else if (err.missingRoute) {
       say(t('reorg.unavailable'), 'warn');

@@ -1,5 +1,5 @@
 import { api } from '../api.js';
-import { badge, errorBox, progressBar, retiredTag, safeUrl } from '../components.js';
+import { badge, errorBox, postLink, progressBar, retiredTag, rollUp } from '../components.js';
 import { h, replace } from '../dom.js';
 import { t } from '../i18n.js';
 
@@ -22,11 +22,11 @@ export function targetTree(postId) {
       'span',
       { class: 'tree-own' },
       badge('delivery', d.status, 'badge--small'),
-      safeUrl(d.permalink)
+      postLink(d)
         ? h(
             'a',
             {
-              href: safeUrl(d.permalink),
+              href: postLink(d),
               target: '_blank',
               rel: 'noopener noreferrer',
               class: 'small',
@@ -79,7 +79,7 @@ export function targetTree(postId) {
       li.classList.toggle('tree-node--retired', Boolean(n.retired));
       retired.hidden = !n.retired;
       replace(own, ownStatus(n));
-      bar.update(n.counts);
+      bar.update(rollUp(n.counts));
     };
     r.update(node);
     if (node.hasChildren) toggle.addEventListener('click', () => setOpen(r, !r.open));
