@@ -85,7 +85,7 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
     expect((await get(`/v1/posts/${postId}/events`, keys.hcm)).statusCode).toBe(404);
     const bad = await get('/v1/posts/events?ids=nope');
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().error.message).toContain('querystring.ids');
+    expect(bad.json().error.message).toContain('query.ids');
   });
 
   it('rolls the target tree up per subtree, one level at a time', async () => {
