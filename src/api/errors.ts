@@ -62,7 +62,10 @@ export function installErrorHandler(app: FastifyInstance): void {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 415) {
       const expected = (req.routeOptions.schema as { consumes?: string[] } | undefined)?.consumes ?? ['application/json'];
-      const got = String(req.headers['content-type'] ?? 'none').split(';')[0]!.trim().slice(0, 100);
+      const got = String(req.headers['content-type'] ?? 'none')
+        .split(';')[0]!
+        .trim()
+        .slice(0, 100);
       req.log.warn({ code: err.code, got }, 'request rejected');
       return reply.status(415).send({
         error: {

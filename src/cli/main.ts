@@ -5,6 +5,7 @@ import { ApiClient } from './api-client';
 import { levelSummary, watchPostLevels } from './watch';
 import { reorganiseCommand } from './reorganise';
 import { rotateKeyCommand } from './rotate-key';
+import { errorLines, uploading } from './problems';
 
 const USAGE = `lantoa — command line for a running Lan Tỏa API
 
@@ -83,9 +84,12 @@ async function main(argv: string[]): Promise<number> {
   };
 
   switch (`${cmd} ${sub ?? ''}`.trim()) {
-    case 'units import':
-      print(await api.importUnits(fs.readFileSync(need(arg, '<file.csv>'), 'utf8'), { inPlace: values['in-place'] }));
+    case 'units import': {
+      // Sent as bytes: the API refuses a file that is not UTF-8, naming the line (reading it as utf8 here would hide that).
+      const file = need(arg, '<file.csv>');
+      print(await uploading(file, () => api.importUnits(fs.readFileSync(file), { inPlace: values['in-place'] })));
       return 0;
+    }
     case 'units reorganise':
       return reorganiseCommand(api, {
         unitsFile: need(arg, '<units.csv>'),
@@ -94,9 +98,11 @@ async function main(argv: string[]): Promise<number> {
         force: values.force,
         pages: values.pages,
       });
-    case 'pages import':
-      print(await api.importPages(fs.readFileSync(need(arg, '<file.csv>'), 'utf8')));
+    case 'pages import': {
+      const file = need(arg, '<file.csv>');
+      print(await uploading(file, () => api.importPages(fs.readFileSync(file))));
       return 0;
+    }
     case 'keys create':
       print(
         await api.createKey({ name: need(values.name, '--name'), role: need(values.role, '--role'), unit: need(values.unit, '--unit') }),
@@ -152,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    console.error(err.message);
+    for (const line of errorLines(err, (err as { source?: string }).source)) console.error(line);
     process.exit(1);
   },
 );

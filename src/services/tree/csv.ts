@@ -185,11 +185,12 @@ export function parseCsv(text: string, required: readonly string[]): CsvRow[] {
     const d = header.length > 1 && record.length === 1 ? foreignDelimiter(record[0]!) : undefined;
     return d ? [{ line: info.lines, d }] : [];
   });
-  if (foreign.length)
+  if (foreign.length) {
     throw delimiterError(
       foreign.map((f) => f.line),
       foreign[0]!.d,
     );
+  }
   return records.slice(1).map(({ record, info }) => ({
     line: info.lines,
     values: Object.fromEntries(header.map((h, j) => [h, record[j] ?? ''])),
