@@ -6,6 +6,7 @@ import { levelSummary, watchPostLevels } from './watch';
 import { reorganiseCommand } from './reorganise';
 import { rotateKeyCommand } from './rotate-key';
 import { errorLines, uploading } from './problems';
+import { keysBootstrapCommand } from './keys-bootstrap';
 
 const USAGE = `lantoa — command line for a running Lan Tỏa API
 
@@ -32,6 +33,10 @@ Commands:
   posts show <postId>
   posts recall <postId> --reason TEXT            delete the post from every Page it reached
   keys revoke <keyId>                            revoke a key at once
+  keys bootstrap [--name N] [--force]            create the first admin key over root, in the store directly
+                                                 (the service's environment: DATABASE_URL…), for a service
+                                                 without ADMIN_API_KEY; refused while an admin key of root
+                                                 is active unless --force; audited (key.bootstrap)
   watch <postId>                                 live progress bar and provinces / districts / communes done,
                                                  until the post is final (exit 0 only when published)
   tokens rotate-key [--dry-run]                  re-encrypt every Page token with TOKEN_ENCRYPTION_KEY
@@ -70,6 +75,9 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   if (cmd === 'tokens' && sub === 'rotate-key') return rotateKeyCommand({ dryRun: values['dry-run'] === true });
+  if (cmd === 'keys' && sub === 'bootstrap') {
+    return keysBootstrapCommand({ ...(values.name ? { name: values.name } : {}), force: values.force });
+  }
   const env = loadCliEnv();
   const key = values.key ?? env.LANTOA_API_KEY;
   if (!key) {

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/create-db';
 import { decodeCursor, encodeCursor } from '../shared/cursor';
-import { BOOTSTRAP_ADMIN_ID, type Principal } from '../auth/keys.service';
+import { BOOTSTRAP_ADMIN_ID, BOOTSTRAP_ADMIN_NAME, type Principal } from '../auth/keys.service';
+import { ROOT_CODE } from '../tree/unit-paths';
 import { TOKEN_STATUSES } from '../tree/pages.service';
 import { ACTIVE_POST_STATUSES } from '../posts/post-status';
 import { subtreeEnd } from '../tree/units.service';
@@ -54,7 +55,9 @@ export class OpsViewsService {
   async keyNames(p: Principal, ids: string[]): Promise<Array<{ id: string; name: string; role: string; unitCode: string }>> {
     const unique = [...new Set(ids)].slice(0, 100);
     const out: Array<{ id: string; name: string; role: string; unitCode: string }> = [];
-    if (unique.includes(BOOTSTRAP_ADMIN_ID)) out.push({ id: BOOTSTRAP_ADMIN_ID, name: 'ADMIN_API_KEY', role: 'admin', unitCode: 'root' });
+    if (unique.includes(BOOTSTRAP_ADMIN_ID)) {
+      out.push({ id: BOOTSTRAP_ADMIN_ID, name: BOOTSTRAP_ADMIN_NAME, role: 'admin', unitCode: ROOT_CODE });
+    }
     const rest = unique.filter((i) => i !== BOOTSTRAP_ADMIN_ID);
     if (!rest.length) return out;
     const ancestors = ancestorPaths(p.unitPath);
