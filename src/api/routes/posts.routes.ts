@@ -7,6 +7,8 @@ import { toPostView } from '../../services/read-models/post-views.service';
 import { requireScope } from '../../services/auth/keys.service';
 import { allow, principalOf } from '../auth';
 import { IdempotencyHeaders } from '../governance-schemas';
+import { QueueCounts } from '../ops-schemas';
+import { OpsViewsService } from '../../services/read-models/ops-views.service';
 import { DeliveriesQuery, DeliveryList, errorResponses, PostIdParam, PostList, PostsQuery, PostView, StatusChange } from '../schemas';
 
 const security = [{ bearer: [] }];
@@ -144,14 +146,16 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
     app.get('/queues', {
       schema: {
         tags: ['ops'],
-        summary: 'BullMQ job counts per queue',
+        summary:
+          "Queue counts: BullMQ waiting, active, delayed per queue; deliveries.failed is the ledger's failed deliveries of your subtree",
         security,
-        response: {
-          200: z.object({ fanout: z.record(z.string(), z.number()), deliveries: z.record(z.string(), z.number()) }),
-          ...errorResponses,
-        },
+        response: { 200: QueueCounts, ...errorResponses },
       },
-      handler: async () => deps.queues.counts(),
+      handler: async (req) => {
+        const p = principalOf(req);
+        const [counts, failed] = await Promise.all([deps.queues.counts(), new OpsViewsService(deps.store.db).failedDeliveries(p)]);
+        return { fanout: counts.fanout, deliveries: { ...counts.deliveries, failed }, scope: { unit: p.unitCode } };
+      },
     });
   };
 }

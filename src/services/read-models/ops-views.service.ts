@@ -4,7 +4,7 @@ import { decodeCursor, encodeCursor } from '../shared/cursor';
 import { BOOTSTRAP_ADMIN_ID, BOOTSTRAP_ADMIN_NAME, type Principal } from '../auth/keys.service';
 import { ROOT_CODE } from '../tree/unit-paths';
 import { TOKEN_STATUSES } from '../tree/pages.service';
-import { ACTIVE_POST_STATUSES } from '../posts/post-status';
+import { ACTIVE_POST_STATUSES, type PostStatus } from '../posts/post-status';
 import { subtreeEnd } from '../tree/units.service';
 import { ancestorPaths } from './post-views.service';
 
@@ -33,6 +33,8 @@ export interface ThroughputWindow {
 }
 
 const FINISHED = ['published', 'failed', 'skipped', 'cancelled'] as const;
+/** Posts whose failed deliveries a retry can still requeue (as RetryService accepts them). */
+const RETRYABLE_POST_STATUSES: readonly PostStatus[] = ['publishing', 'partially_failed', 'failed'];
 const isPathCursor = (v: unknown): v is { p: string; g?: string } =>
   typeof v === 'object' &&
   v !== null &&
@@ -136,6 +138,26 @@ export class OpsViewsService {
       nextCursor: rows.length > q.limit && last ? encodeCursor({ p: last.path, g: last.page_id }) : null,
       counts,
     };
+  }
+
+  /**
+   * Failed deliveries in the caller's subtree, from the ledger: rows whose status is `failed` now, of
+   * posts a retry can still act on (publishing, partially_failed, failed). A delivery that failed and
+   * then succeeded on a retry is `published` and not counted, whatever BullMQ still keeps in its failed
+   * set (those jobs age out with the queue's retention; Bull Board, for admins, shows them raw).
+   */
+  async failedDeliveries(p: Principal): Promise<number> {
+    const retryable = this.db.selectFrom('posts').select('id').where('status', 'in', RETRYABLE_POST_STATUSES);
+    const row = await this.db
+      .selectFrom('deliveries as d')
+      .innerJoin('units as u', 'u.id', 'd.unit_id')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('d.post_id', 'in', retryable)
+      .where('d.status', '=', 'failed')
+      .where('u.path', '>=', p.unitPath)
+      .where('u.path', '<', subtreeEnd(p.unitPath))
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
   }
 
   /**
