@@ -173,6 +173,9 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
     const post = await editor.getPost(postId);
     const names = (await get(`/v1/keys/names?ids=${post.createdBy},${post.approvedBy},nope`, keys.hanoi)).json();
     expect(names.items.map((k: any) => k.name).sort()).toEqual(['approver root', 'editor root']);
+    // The ADMIN_API_KEY principal has a name for people, never the variable's.
+    const bootstrap = (await get('/v1/keys/names?ids=bootstrap-admin', keys.hanoi)).json();
+    expect(bootstrap.items).toEqual([{ id: 'bootstrap-admin', name: 'bootstrap admin', role: 'admin', unitCode: 'root' }]);
   });
 
   it('documents every dashboard route in the OpenAPI document', async () => {
