@@ -115,9 +115,9 @@ function foreignDelimiter(line: string): (typeof DELIMITERS)[number] | undefined
 }
 
 function delimiterError(lines: number[], d: (typeof DELIMITERS)[number]): ValidationError {
-  const where = lines[0] === 1 ? 'the header (line 1)' : `line ${lines[0]}`;
+  const where = lines[0] === 1 ? 'CSV header (line 1)' : `CSV line ${lines[0]}`;
   return new ValidationError(
-    `CSV ${where} uses ${d.name} as separator; Lan Tỏa expects commas: ${SAVE_AS_CSV_UTF8} and upload it again; nothing was imported`,
+    `${where} uses ${d.name} as separator; Lan Tỏa expects commas: ${SAVE_AS_CSV_UTF8} and upload it again; nothing was imported`,
     {
       problems: lines.slice(0, MAX_REPORTED_PROBLEMS).map((line) => ({ line, message: `separated by ${d.name}, expected commas` })),
       ...(lines.length > MAX_REPORTED_PROBLEMS ? { totalProblems: lines.length } : {}),

@@ -84,7 +84,7 @@ describe.each(testDatabases())('CSV uploads that are not UTF-8 or not comma-sepa
     const semi = await post('/v1/units/import', ORIGINAL.replace(/,/g, ';').replace('Hai', 'Năm'));
     expect(semi.statusCode).toBe(400);
     expect(semi.json().error.message).toBe(
-      'CSV the header (line 1) uses \';\' (semicolon) as separator; Lan Tỏa expects commas: in Excel choose Save As → "CSV UTF-8 (Comma delimited) (*.csv)" and upload it again; nothing was imported',
+      'CSV header (line 1) uses \';\' (semicolon) as separator; Lan Tỏa expects commas: in Excel choose Save As → "CSV UTF-8 (Comma delimited) (*.csv)" and upload it again; nothing was imported',
     );
     expect(semi.json().error.details.problems).toEqual([{ line: 1, message: "separated by ';' (semicolon), expected commas" }]);
     const tab = await post('/v1/units/import', ORIGINAL.replace(/,/g, '\t').replace('Hai', 'Sáu'));
@@ -142,7 +142,7 @@ describe.each(testDatabases())('CSV uploads that are not UTF-8 or not comma-sepa
       payload: { units: ORIGINAL, merges: 'new_code;old_code;kind\n98;98;full' },
     });
     expect(semi.statusCode).toBe(400);
-    expect(semi.json().error.message).toContain("merges: CSV the header (line 1) uses ';' (semicolon) as separator");
+    expect(semi.json().error.message).toContain("merges: CSV header (line 1) uses ';' (semicolon) as separator");
     await expectUnchanged();
   });
 });
