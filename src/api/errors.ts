@@ -110,7 +110,8 @@ function locateField(err: ValidationError, req: FastifyRequest): ValidationError
   if (!where) return err;
   const located = `${where}.${field}`;
   const message = err.message.startsWith(`${field}:`) ? `${located}${err.message.slice(field.length)}` : err.message;
-  const problems = details?.problems ?? [{ field: located, message: message.slice(located.length + 1).trim() || message }];
+  const own = message.startsWith(`${located}:`) ? message.slice(located.length + 1).trim() : message;
+  const problems = details?.problems ?? [{ field: located, message: own || message }];
   return new ValidationError(message, { ...details, field: located, problems });
 }
 
