@@ -106,7 +106,7 @@ export default {
   'queues.deliveries': 'Đăng lên từng Trang',
   'queues.deliveriesHint': 'Mỗi việc là một lần đăng lên một Trang.',
   'queues.deliveriesFailedHint':
-    'Lỗi: số Trang trong phạm vi của bạn đăng lỗi và chưa được thử lại, tính từ sổ ghi (lần đăng đã thành công sau đó không bị tính).',
+    'Thất bại: số Trang trong phạm vi của bạn đăng lỗi và chưa được thử lại, tính từ sổ ghi (lần đăng đã thành công sau đó không bị tính).',
   'queues.fanout': 'Chia bài',
   'queues.fanoutHint': 'Mỗi việc chia một bài đã duyệt thành các lần đăng.',
   'queues.throughput': 'Tốc độ đăng',
