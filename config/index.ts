@@ -84,8 +84,9 @@ function parseDatabaseUrl(url: string, env: Env): DatabaseConfig {
 
 /** Parses the environment once; throws ConfigError listing every bad variable with what was expected. */
 export function loadConfig(source: Record<string, string | undefined> = readEnv()): Config {
-  // Empty strings count as unset so `FOO=` in .env falls back to the default.
-  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  // Empty (or blank) values count as unset, so `FOO=` in .env falls back to the default: an empty
+  // ADMIN_API_KEY is no key at all (the service then warns how to create the first admin key).
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const parsed = EnvSchema.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(

@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import { loadConfigOrExit } from '../config';
 import { buildApp } from './api/app';
 import { createDeps } from './deps';
+import { NO_ADMIN_WARNING } from './services/auth/keys.service';
 import { exitIfStoreNeverCame, guardProcessErrors, PROCESS_ERROR_EVENTS } from './errors/process-errors';
 import { probeRedis } from './queues/redis';
 import { startWorkers, type Workers } from '../workers/create-workers';
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
   if (role === 'all') workers = await startWorkers(deps);
   await app.listen({ port: config.port, host: config.host });
   deps.log.info({ role, url: `http://${config.host}:${config.port}`, docs: `http://${config.host}:${config.port}/docs` }, 'lantoa started');
+  if (!(await deps.keys.hasAdminAccess())) deps.log.warn(NO_ADMIN_WARNING);
 
   const shutdown = async () => {
     await app.close(); // stop accepting requests first

@@ -23,6 +23,7 @@ import { registerQueueBoard } from './queue-board';
 import { auditRoutes } from './routes/audit.routes';
 import { changesRoutes } from './routes/changes.routes';
 import { keysRoutes } from './routes/keys.routes';
+import { decodeCsvBytes } from '../services/tree/csv';
 import { installHelmet, installRateLimit } from './security';
 
 /** Largest CSV upload (the full tree with tokens is ~3 MB). */
@@ -39,7 +40,14 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
   await installHelmet(app);
-  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: CSV_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  // As bytes: a file that is not UTF-8 is a 400 naming its line, never text with U+FFFD in place of its letters.
+  app.addContentTypeParser('text/csv', { parseAs: 'buffer', bodyLimit: CSV_BODY_LIMIT }, (_req, body, done) => {
+    try {
+      done(null, decodeCsvBytes(body as Buffer));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
 
   await app.register(fastifySwagger, {
     openapi: {

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { describeStoreError, isStoreUnavailable, storeUnavailableReason } from '../db/store-errors';
-import { AppError } from '../errors/app-error';
+import { AppError, ValidationError } from '../errors/app-error';
 
 /** Seconds a client should wait before retrying a 503 (Redis or the store unavailable). */
 export const RETRY_AFTER_S = 5;
@@ -26,7 +26,9 @@ const CODE_BY_STATUS: Record<number, string> = {
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const where = err.validationContext ?? 'body';
+      // Fastify calls the query string `querystring`; field paths say `query`, as `req.query` does.
+      const context = err.validationContext ?? 'body';
+      const where = context === 'querystring' ? 'query' : context;
       const problems = err.validation.map((v) => {
         const field = [where, ...v.instancePath.split('/').filter(Boolean)].join('.');
         return { field, message: v.message ?? 'invalid' };
@@ -41,14 +43,15 @@ export function installErrorHandler(app: FastifyInstance): void {
       });
     }
     if (err instanceof AppError) {
-      if (err.statusCode === 503) {
-        req.log.warn({ code: err.code, reason: err.message }, 'dependency unavailable');
+      const e = err instanceof ValidationError ? locateField(err, req) : err;
+      if (e.statusCode === 503) {
+        req.log.warn({ code: e.code, reason: e.message }, 'dependency unavailable');
         reply.header('retry-after', String(RETRY_AFTER_S));
-      } else if (err.statusCode >= 500) req.log.error({ err }, 'request failed');
-      else req.log.warn({ code: err.code, reason: err.message }, 'request rejected');
+      } else if (e.statusCode >= 500) req.log.error({ err: e }, 'request failed');
+      else req.log.warn({ code: e.code, reason: e.message }, 'request rejected');
       return reply
-        .status(err.statusCode)
-        .send({ error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } });
+        .status(e.statusCode)
+        .send({ error: { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } });
     }
     if (isStoreUnavailable(err)) {
       // The store went away (restart, network) or is locked/full: the request was fine, try again shortly.
@@ -57,6 +60,21 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.status(503).send({ error: { code: 'SERVICE_UNAVAILABLE', message: `${storeUnavailableReason(err)}; retry later` } });
     }
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 415) {
+      const expected = (req.routeOptions.schema as { consumes?: string[] } | undefined)?.consumes ?? ['application/json'];
+      const got = String(req.headers['content-type'] ?? 'none')
+        .split(';')[0]!
+        .trim()
+        .slice(0, 100);
+      req.log.warn({ code: err.code, got }, 'request rejected');
+      return reply.status(415).send({
+        error: {
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+          message: `this route takes ${expected.join(' or ')}, not ${got}: send the body with Content-Type: ${expected[0]}`,
+          details: { expected, got },
+        },
+      });
+    }
     if (status < 500) {
       req.log.warn({ code: err.code, reason: err.message }, 'request rejected');
       return reply.status(status).send({ error: { code: CODE_BY_STATUS[status] ?? 'BAD_REQUEST', message: err.message } });
@@ -70,6 +88,31 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
+}
+
+const LOCATIONS = ['body', 'query', 'params'] as const;
+
+/**
+ * Field paths start with where the field came from, as the schema validation's do (`body.target.unit`,
+ * `query.cursor`, `params.id`). Services name fields relative to the input they were given
+ * (`target.unit`); the request tells which part holds its first segment. The message's leading
+ * `<field>:` is rewritten the same way, and the field is listed in `details.problems` like a schema problem.
+ */
+function locateField(err: ValidationError, req: FastifyRequest): ValidationError {
+  const details = err.details as { field?: unknown; problems?: unknown } | undefined;
+  const field = details?.field;
+  if (typeof field !== 'string' || LOCATIONS.some((l) => field === l || field.startsWith(`${l}.`))) return err;
+  const head = field.split(/[.[]/, 1)[0]!;
+  const where = LOCATIONS.find((l) => {
+    const part = req[l] as unknown;
+    return typeof part === 'object' && part !== null && Object.hasOwn(part, head);
+  });
+  if (!where) return err;
+  const located = `${where}.${field}`;
+  const message = err.message.startsWith(`${field}:`) ? `${located}${err.message.slice(field.length)}` : err.message;
+  const own = message.startsWith(`${located}:`) ? message.slice(located.length + 1).trim() : message;
+  const problems = details?.problems ?? [{ field: located, message: own || message }];
+  return new ValidationError(message, { ...details, field: located, problems });
 }
 
 /**

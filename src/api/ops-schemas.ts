@@ -129,3 +129,14 @@ const Window = z.object({
   perSecond: z.number(),
 });
 export const Throughput = z.object({ at: z.string(), lastMinute: Window, last5Minutes: Window });
+
+const JobCounts = z.record(z.string(), z.number());
+export const QueueCounts = z.object({
+  fanout: JobCounts.describe('BullMQ job counts of the fan-out queue, by state (every unit: a fan-out job is one post)'),
+  deliveries: JobCounts.describe(
+    'BullMQ counts of the deliveries queue (waiting, active, delayed…, every unit) except `failed`: the failed deliveries of ' +
+      'your subtree from the ledger, of posts a retry can still act on. A delivery that failed and later succeeded is not counted; ' +
+      "BullMQ's own failed set (stale jobs included) is on Bull Board for admins.",
+  ),
+  scope: z.object({ unit: z.string().describe("the unit whose subtree `deliveries.failed` counts (your key's unit)") }),
+});

@@ -107,7 +107,7 @@ export class ApiClient {
     return res.data as T;
   }
 
-  importUnits(csv: string, opts: { inPlace?: boolean } = {}) {
+  importUnits(csv: string | Buffer, opts: { inPlace?: boolean } = {}) {
     const url = opts.inPlace ? '/v1/units/import?inPlace=true' : '/v1/units/import';
     return this.call<{ created: number; updated: number; total: number }>('post', url, csv, 'text/csv');
   }
@@ -131,7 +131,7 @@ export class ApiClient {
       requests: number;
     }>('post', `/v1/pages/sync${opts.suggest ? '?suggest=true' : ''}`, {});
   }
-  importPages(csv: string) {
+  importPages(csv: string | Buffer) {
     return this.call<{ linked: number; total: number }>('post', '/v1/pages/import', csv, 'text/csv');
   }
   /** Plans (dry run, the default) or applies a reorganisation of the unit tree (admin of root). */

@@ -6,6 +6,8 @@ import { levelSummary, watchPostLevels } from './watch';
 import { reorganiseCommand } from './reorganise';
 import { rotateKeyCommand } from './rotate-key';
 import { rejectCommand } from './reject';
+import { errorLines, uploading } from './problems';
+import { keysBootstrapCommand } from './keys-bootstrap';
 
 const USAGE = `lantoa — command line for a running Lan Tỏa API
 
@@ -34,6 +36,10 @@ Commands:
   posts show <postId>
   posts recall <postId> --reason TEXT            delete the post from every Page it reached
   keys revoke <keyId>                            revoke a key at once
+  keys bootstrap [--name N] [--force]            create the first admin key over root, in the store directly
+                                                 (the service's environment: DATABASE_URL…), for a service
+                                                 without ADMIN_API_KEY; refused while an admin key of root
+                                                 is active unless --force; audited (key.bootstrap)
   watch <postId>                                 live progress bar and provinces / districts / communes done,
                                                  until the post is final (exit 0 only when published)
   tokens rotate-key [--dry-run]                  re-encrypt every Page token with TOKEN_ENCRYPTION_KEY
@@ -72,6 +78,9 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   if (cmd === 'tokens' && sub === 'rotate-key') return rotateKeyCommand({ dryRun: values['dry-run'] === true });
+  if (cmd === 'keys' && sub === 'bootstrap') {
+    return keysBootstrapCommand({ ...(values.name ? { name: values.name } : {}), force: values.force });
+  }
   const env = loadCliEnv();
   const key = values.key ?? env.LANTOA_API_KEY;
   if (!key) {
@@ -86,9 +95,12 @@ async function main(argv: string[]): Promise<number> {
   };
 
   switch (`${cmd} ${sub ?? ''}`.trim()) {
-    case 'units import':
-      print(await api.importUnits(fs.readFileSync(need(arg, '<file.csv>'), 'utf8'), { inPlace: values['in-place'] }));
+    case 'units import': {
+      // Sent as bytes: the API refuses a file that is not UTF-8, naming the line (reading it as utf8 here would hide that).
+      const file = need(arg, '<file.csv>');
+      print(await uploading(file, () => api.importUnits(fs.readFileSync(file), { inPlace: values['in-place'] })));
       return 0;
+    }
     case 'units reorganise':
       return reorganiseCommand(api, {
         unitsFile: need(arg, '<units.csv>'),
@@ -97,9 +109,11 @@ async function main(argv: string[]): Promise<number> {
         force: values.force,
         pages: values.pages,
       });
-    case 'pages import':
-      print(await api.importPages(fs.readFileSync(need(arg, '<file.csv>'), 'utf8')));
+    case 'pages import': {
+      const file = need(arg, '<file.csv>');
+      print(await uploading(file, () => api.importPages(fs.readFileSync(file))));
       return 0;
+    }
     case 'keys create':
       print(
         await api.createKey({ name: need(values.name, '--name'), role: need(values.role, '--role'), unit: need(values.unit, '--unit') }),
@@ -157,7 +171,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    console.error(err.message);
+    for (const line of errorLines(err, (err as { source?: string }).source)) console.error(line);
     process.exit(1);
   },
 );

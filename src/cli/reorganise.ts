@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { MAX_PRINTED_PROBLEMS } from './problems';
 import { ApiError, type ApiClient, type ReorganiseInput, type ReorganiseProblem, type ReorganiseResult } from './api-client';
 
 /** How many unassigned Pages and validation problems the summary lists (the counts are always whole). */
@@ -30,12 +31,16 @@ export function reorganiseSummary(r: ReorganiseResult): string[] {
 
 /** The lines of a 400 `validation_failed` answer: its message and each problem as `file line N, field: message`. */
 export function problemLines(err: ApiError): string[] {
-  const problems = (err.details as { problems?: ReorganiseProblem[] } | undefined)?.problems ?? [];
-  const lines = [`Rejected (${err.status} ${err.code ?? ''}): ${problems.length ? `${n(problems.length)} problem(s)` : err.message}`];
-  for (const p of problems.slice(0, LIST_FIRST)) {
+  const details = err.details as { problems?: ReorganiseProblem[]; totalProblems?: number } | undefined;
+  const problems = details?.problems ?? [];
+  const total = Math.max(details?.totalProblems ?? 0, problems.length);
+  const lines = [`Rejected (${err.status} ${err.code ?? ''}): ${problems.length ? `${n(total)} problem(s)` : err.message}`];
+  if (problems.length) lines.push(`  ${err.message}`);
+  for (const p of problems.slice(0, MAX_PRINTED_PROBLEMS)) {
     lines.push(`  ${p.file} line ${p.line}${p.field ? `, ${p.field}` : ''}: ${p.message}`);
   }
-  if (problems.length > LIST_FIRST) lines.push(`  … and ${n(problems.length - LIST_FIRST)} more`);
+  const shown = Math.min(problems.length, MAX_PRINTED_PROBLEMS);
+  if (total > shown) lines.push(`  … and ${n(total - shown)} more`);
   return lines;
 }
 

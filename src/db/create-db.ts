@@ -54,6 +54,32 @@ export class StoreStartupError extends Error {
   }
 }
 
+/**
+ * The PostgreSQL server answered but has no database of that name (SQLSTATE 3D000): waiting will not
+ * help, so the entry points print `message` (one line, with the `createdb` command) and exit non-zero.
+ */
+export class MissingDatabaseError extends Error {
+  override name = 'MissingDatabaseError';
+  constructor(url: string) {
+    super(missingDatabaseMessage(url));
+  }
+}
+
+/** `database "x" does not exist on host:port — create it with: createdb -h host -p port -U user x` (never the password). */
+export function missingDatabaseMessage(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'the database named in DATABASE_URL does not exist — create it with createdb';
+  }
+  const name = decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username) || 'postgres';
+  const host = u.hostname || 'localhost';
+  const port = u.port || '5432';
+  const user = u.username ? ` -U ${decodeURIComponent(u.username)}` : '';
+  return `database "${name}" does not exist on ${host}:${port} — create it with: createdb -h ${host} -p ${port}${user} ${name}`;
+}
+
 /** The store's address for logs and messages: a PostgreSQL URL without its password, or the SQLite file. */
 export function storeTarget(config: DatabaseConfig): string {
   if (config.kind === 'sqlite') return `sqlite:${config.file}`;
@@ -86,6 +112,7 @@ export async function openStore(config: DatabaseConfig, opts: OpenStoreOptions =
       if (tries > 1) opts.log?.info({ store: storeTarget(config), tries, waitedMs: Date.now() - started }, 'store reachable; starting');
       return store;
     } catch (err) {
+      if (config.kind === 'postgres' && hasCode(err, '3D000')) throw new MissingDatabaseError(config.url);
       const kind = storeErrorKind(err);
       if (kind !== 'unreachable' && kind !== 'busy') throw err;
       const waited = Date.now() - started;
@@ -102,6 +129,14 @@ export async function openStore(config: DatabaseConfig, opts: OpenStoreOptions =
       delay = Math.min(delay * 2, STARTUP_BACKOFF_CAP_MS);
     }
   }
+}
+
+/** Whether the error or one of its causes (a failed migration wraps the driver's error) has this code. */
+function hasCode(err: unknown, code: string): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === code) return true;
+  }
+  return false;
 }
 
 async function openOnce(config: DatabaseConfig, opts: OpenStoreOptions): Promise<Store> {

@@ -1,16 +1,17 @@
 import type { Logger } from 'pino';
-import { StoreStartupError } from '../db/create-db';
+import { MissingDatabaseError, StoreStartupError } from '../db/create-db';
 import { describeStoreError, isStoreUnavailable } from '../db/store-errors';
 
 /**
- * For entry points: the store did not answer within STORE_STARTUP_TIMEOUT_MS. That is an expected
- * case, so one line (naming the store without its password) and exit 1, no stack trace.
+ * For entry points: the store did not answer within STORE_STARTUP_TIMEOUT_MS, or PostgreSQL has no
+ * database of that name. Those are expected cases, so one line (naming the store without its
+ * password) and exit 1, no stack trace.
  */
 export async function exitIfStoreNeverCame<T>(starting: Promise<T>): Promise<T> {
   try {
     return await starting;
   } catch (err) {
-    if (!(err instanceof StoreStartupError)) throw err;
+    if (!(err instanceof StoreStartupError) && !(err instanceof MissingDatabaseError)) throw err;
     process.stderr.write(`${err.message}\n`);
     process.exit(1);
   }

@@ -51,6 +51,10 @@ describe('loadConfig', () => {
 
   it('treats empty strings as unset', () => {
     expect(loadConfig({ PORT: '', LOG_LEVEL: '' }).port).toBe(3000);
+    // `ADMIN_API_KEY=` (or blanks) in .env is no bootstrap key, not a 400-style config error.
+    expect(loadConfig({ ADMIN_API_KEY: '' }).adminApiKey).toBeUndefined();
+    expect(loadConfig({ ADMIN_API_KEY: '   ' }).adminApiKey).toBeUndefined();
+    expect(loadConfig({ ADMIN_API_KEY: 'a-key-of-16-chars-or-more' }).adminApiKey).toBe('a-key-of-16-chars-or-more');
   });
 
   it('lists every bad variable with what was expected, and never echoes secrets', () => {

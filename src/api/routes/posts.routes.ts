@@ -20,6 +20,8 @@ import {
   StatusChange,
   TargetPreview,
 } from '../schemas';
+import { QueueCounts } from '../ops-schemas';
+import { OpsViewsService } from '../../services/read-models/ops-views.service';
 
 const security = [{ bearer: [] }];
 
@@ -168,14 +170,16 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
     app.get('/queues', {
       schema: {
         tags: ['ops'],
-        summary: 'BullMQ job counts per queue',
+        summary:
+          "Queue counts: BullMQ waiting, active, delayed per queue; deliveries.failed is the ledger's failed deliveries of your subtree",
         security,
-        response: {
-          200: z.object({ fanout: z.record(z.string(), z.number()), deliveries: z.record(z.string(), z.number()) }),
-          ...errorResponses,
-        },
+        response: { 200: QueueCounts, ...errorResponses },
       },
-      handler: async () => deps.queues.counts(),
+      handler: async (req) => {
+        const p = principalOf(req);
+        const [counts, failed] = await Promise.all([deps.queues.counts(), new OpsViewsService(deps.store.db).failedDeliveries(p)]);
+        return { fanout: counts.fanout, deliveries: { ...counts.deliveries, failed }, scope: { unit: p.unitCode } };
+      },
     });
   };
 }

@@ -1,7 +1,14 @@
 import crypto from 'node:crypto';
-import type { Db } from '../../db/create-db';
-import { ForbiddenError, NotFoundError, UnauthenticatedError, UnitRetiredError, ValidationError } from '../../errors/app-error';
-import { appendAudit } from '../governance/audit.service';
+import type { Db, Executor } from '../../db/create-db';
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  UnauthenticatedError,
+  UnitRetiredError,
+  ValidationError,
+} from '../../errors/app-error';
+import { appendAudit, type AuditActor } from '../governance/audit.service';
 import { ROOT_CODE, subtreeEnd } from '../tree/unit-paths';
 
 export const ROLES = ['admin', 'editor', 'approver', 'viewer'] as const;
@@ -19,6 +26,18 @@ export interface Principal {
 }
 
 export const BOOTSTRAP_ADMIN_ID = 'bootstrap-admin';
+/**
+ * Display name of the ADMIN_API_KEY principal (audit rows, authors, key names): a name for people, not
+ * the variable's. The dashboard translates it by its id (BOOTSTRAP_ADMIN_ID).
+ */
+export const BOOTSTRAP_ADMIN_NAME = 'bootstrap admin';
+/** Logged at start when nobody can sign in as an admin: never a dead end. */
+export const NO_ADMIN_WARNING =
+  'no admin key: ADMIN_API_KEY is unset (or empty) and the store has no active admin key of root; ' +
+  "create the first one with `lantoa keys bootstrap` (or `npm run cli -- keys bootstrap`), run with this service's environment (DATABASE_URL…)";
+
+/** Default name of the key `lantoa keys bootstrap` creates. */
+export const BOOTSTRAP_KEY_NAME = 'first admin (keys bootstrap)';
 
 /** What a key listing shows: never the key or its hash. */
 export interface KeyView {
@@ -52,32 +71,37 @@ export class KeysService {
   async create(creator: Principal, input: { name: string; role: Role; unit: string }) {
     const unit = await this.activeUnit(input.unit);
     if (!unit.path.startsWith(creator.unitPath)) throw new ForbiddenError(`unit ${input.unit} is outside your unit ${creator.unitCode}`);
-    const id = `key_${crypto.randomBytes(9).toString('base64url')}`;
-    // 32 random bytes (256 bits): only its SHA-256 is stored, and the key is shown once.
-    const key = `lt_${crypto.randomBytes(32).toString('base64url')}`;
-    await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('api_keys')
-        .values({
-          id,
-          name: input.name,
-          role: input.role,
-          unit_id: unit.id,
-          unit_code: unit.code,
-          key_hash: hashKey(key),
-          created_by: creator.keyId,
-          created_at: new Date().toISOString(),
-          revoked_at: null,
-        })
-        .execute();
-      await appendAudit(trx, {
-        actor: creator,
-        action: 'key.create',
-        subject: { type: 'key', id, path: unit.path },
-        details: { name: input.name, role: input.role, unit: unit.code },
+    return this.db.transaction().execute((trx) => insertKey(trx, creator, 'key.create', { ...input, unit }));
+  }
+
+  /**
+   * `lantoa keys bootstrap`: the first admin key over root, for a service that has no ADMIN_API_KEY.
+   * Run next to the store (no key is needed to call it, so it never goes through the API). Refused while
+   * an active admin key of root exists, unless `force`. Audited as `key.bootstrap`; the key is returned once.
+   */
+  async bootstrap(actor: AuditActor, opts: { name?: string; force?: boolean } = {}) {
+    const unit = await this.activeUnit(ROOT_CODE);
+    return this.db.transaction().execute(async (trx) => {
+      const existing = await activeRootAdmins(trx);
+      if (existing.length && !opts.force) {
+        throw new ConflictError(
+          `an active admin key of root already exists (${existing.map((k) => `${k.id} "${k.name}"`).join(', ')}); ` +
+            'use it to create more keys, or pass --force to create another one anyway',
+          { keys: existing },
+        );
+      }
+      return insertKey(trx, actor, 'key.bootstrap', {
+        name: opts.name ?? BOOTSTRAP_KEY_NAME,
+        role: 'admin',
+        unit,
+        details: { alreadyActiveAdmins: existing.length },
       });
     });
-    return { id, key, name: input.name, role: input.role, unit: unit.code };
+  }
+
+  /** Whether anyone can administer the service: ADMIN_API_KEY is set, or an active admin key of root exists. */
+  async hasAdminAccess(): Promise<boolean> {
+    return this.adminHash !== undefined || (await activeRootAdmins(this.db)).length > 0;
   }
 
   /** Keys whose unit lies in the caller's subtree (optionally one unit's subtree), newest first. */
@@ -184,7 +208,7 @@ export class KeysService {
     const unitId = await this.rootUnitId();
     return {
       keyId: BOOTSTRAP_ADMIN_ID,
-      name: 'bootstrap admin (ADMIN_API_KEY)',
+      name: BOOTSTRAP_ADMIN_NAME,
       role: 'admin',
       unitId,
       unitCode: ROOT_CODE,
@@ -217,8 +241,56 @@ export class KeysService {
   }
 }
 
+/** Inserts a key and its audit row in `trx`; the secret is returned once and only its hash is stored. */
+async function insertKey(
+  trx: Executor,
+  actor: AuditActor,
+  action: 'key.create' | 'key.bootstrap',
+  input: { name: string; role: Role; unit: { id: number; code: string; path: string }; details?: Record<string, unknown> },
+) {
+  const { unit } = input;
+  const id = `key_${crypto.randomBytes(9).toString('base64url')}`;
+  // 32 random bytes (256 bits): only its SHA-256 is stored, and the key is shown once.
+  const key = `lt_${crypto.randomBytes(32).toString('base64url')}`;
+  await trx
+    .insertInto('api_keys')
+    .values({
+      id,
+      name: input.name,
+      role: input.role,
+      unit_id: unit.id,
+      unit_code: unit.code,
+      key_hash: hashKey(key),
+      created_by: actor.keyId,
+      created_at: new Date().toISOString(),
+      revoked_at: null,
+    })
+    .execute();
+  await appendAudit(trx, {
+    actor,
+    action,
+    subject: { type: 'key', id, path: unit.path },
+    details: { name: input.name, role: input.role, unit: unit.code, ...input.details },
+  });
+  return { id, key, name: input.name, role: input.role, unit: unit.code };
+}
+
+/** Active (not revoked) admin keys scoped to the active root unit. */
+function activeRootAdmins(db: Executor): Promise<Array<{ id: string; name: string }>> {
+  return db
+    .selectFrom('api_keys')
+    .innerJoin('units', 'units.id', 'api_keys.unit_id')
+    .select(['api_keys.id', 'api_keys.name'])
+    .where('api_keys.role', '=', 'admin')
+    .where('api_keys.revoked_at', 'is', null)
+    .where('units.code', '=', ROOT_CODE)
+    .where('units.retired_at', 'is', null)
+    .orderBy('api_keys.created_at')
+    .execute();
+}
+
 /** A key with the unit version it is scoped to. */
-function keyWithUnit(db: Db) {
+function keyWithUnit(db: Executor) {
   return db
     .selectFrom('api_keys')
     .innerJoin('units', 'units.id', 'api_keys.unit_id')

@@ -7,6 +7,7 @@ import { subtreeEnd } from '../tree/unit-paths';
 /** Every action the audit log records (dotted, verb last, stable). */
 export const AUDIT_ACTIONS = [
   'key.create',
+  'key.bootstrap',
   'key.revoke',
   'key.rescope',
   'units.import',

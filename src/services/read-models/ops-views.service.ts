@@ -1,9 +1,10 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/create-db';
 import { decodeCursor, encodeCursor } from '../shared/cursor';
-import { BOOTSTRAP_ADMIN_ID, type Principal } from '../auth/keys.service';
+import { BOOTSTRAP_ADMIN_ID, BOOTSTRAP_ADMIN_NAME, type Principal } from '../auth/keys.service';
+import { ROOT_CODE } from '../tree/unit-paths';
 import { TOKEN_STATUSES } from '../tree/pages.service';
-import { ACTIVE_POST_STATUSES } from '../posts/post-status';
+import { ACTIVE_POST_STATUSES, type PostStatus } from '../posts/post-status';
 import { subtreeEnd } from '../tree/units.service';
 import { ancestorPaths } from './post-views.service';
 
@@ -34,6 +35,8 @@ export interface ThroughputWindow {
 }
 
 const FINISHED = ['published', 'failed', 'skipped', 'cancelled'] as const;
+/** Posts whose failed deliveries a retry can still requeue (as RetryService accepts them). */
+const RETRYABLE_POST_STATUSES: readonly PostStatus[] = ['publishing', 'partially_failed', 'failed'];
 const isPathCursor = (v: unknown): v is { p: string; g?: string } =>
   typeof v === 'object' &&
   v !== null &&
@@ -79,8 +82,9 @@ export class OpsViewsService {
   async keyNames(p: Principal, ids: string[]): Promise<Array<{ id: string; name: string; role: string; unitCode: string }>> {
     const unique = [...new Set(ids)].slice(0, 100);
     const out: Array<{ id: string; name: string; role: string; unitCode: string }> = [];
-    // Named in words, not by the environment variable that holds it (the dashboard also translates it).
-    if (unique.includes(BOOTSTRAP_ADMIN_ID)) out.push({ id: BOOTSTRAP_ADMIN_ID, name: 'bootstrap admin', role: 'admin', unitCode: 'root' });
+    if (unique.includes(BOOTSTRAP_ADMIN_ID)) {
+      out.push({ id: BOOTSTRAP_ADMIN_ID, name: BOOTSTRAP_ADMIN_NAME, role: 'admin', unitCode: ROOT_CODE });
+    }
     const rest = unique.filter((i) => i !== BOOTSTRAP_ADMIN_ID);
     if (!rest.length) return out;
     const ancestors = ancestorPaths(p.unitPath);
@@ -178,6 +182,26 @@ export class OpsViewsService {
       .execute();
     for (const r of rows) out.set(r.path, { code: r.code, name: r.name, level: r.level });
     return out;
+  }
+
+  /**
+   * Failed deliveries in the caller's subtree, from the ledger: rows whose status is `failed` now, of
+   * posts a retry can still act on (publishing, partially_failed, failed). A delivery that failed and
+   * then succeeded on a retry is `published` and not counted, whatever BullMQ still keeps in its failed
+   * set (those jobs age out with the queue's retention; Bull Board, for admins, shows them raw).
+   */
+  async failedDeliveries(p: Principal): Promise<number> {
+    const retryable = this.db.selectFrom('posts').select('id').where('status', 'in', RETRYABLE_POST_STATUSES);
+    const row = await this.db
+      .selectFrom('deliveries as d')
+      .innerJoin('units as u', 'u.id', 'd.unit_id')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('d.post_id', 'in', retryable)
+      .where('d.status', '=', 'failed')
+      .where('u.path', '>=', p.unitPath)
+      .where('u.path', '<', subtreeEnd(p.unitPath))
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
   }
 
   /**

@@ -101,22 +101,45 @@ describe.each(testDatabases())('authentication, roles and four eyes on $name', (
       [{ target: { unit: '01', scope: 'subtree' } }, 'body.message'],
       [{ message: '', target: { unit: '01', scope: 'subtree' } }, 'body.message'],
       [{ message: 'x', target: { unit: '01', scope: 'everything' } }, 'body.target.scope'],
-      [{ message: 'x', target: { unit: 'nope', scope: 'subtree' } }, 'target.unit'],
-      [{ message: 'x', target: { unit: '01', scope: 'subtree', levels: [7] } }, 'target'],
+      [{ message: 'x', target: { unit: 'nope', scope: 'subtree' } }, 'body.target.unit'],
+      [{ message: 'x', target: { unit: '01', scope: 'subtree', levels: [7] } }, 'body.target'],
       [{ message: 'x', link: 'javascript:alert(1)', target: { unit: '01', scope: 'subtree' } }, 'body.link'],
       [{ message: 'x', photos: ['ftp://a/b.jpg'], target: { unit: '01', scope: 'subtree' } }, 'body.photos.0'],
       [{ message: 'x', publishAt: 'tomorrow', target: { unit: '01', scope: 'subtree' } }, 'body.publishAt'],
-      [{ message: 'x', publishAt: '2020-01-01T00:00:00Z', target: { unit: '01', scope: 'subtree' } }, 'publishAt'],
+      [{ message: 'x', publishAt: '2020-01-01T00:00:00Z', target: { unit: '01', scope: 'subtree' } }, 'body.publishAt'],
       [{ message: 'x', target: { unit: '01', scope: 'subtree' }, extra: 1 }, 'body'],
     ];
     for (const [payload, field] of cases) {
       const res = await call(keys.editor, 'POST', '/v1/posts', payload);
       expect({ field, status: res.statusCode }).toEqual({ field, status: 400 });
       expect(res.json().error.message).toContain(field);
+      // Every problem's field path starts with where it came from, schema-checked or not.
+      for (const problem of res.json().error.details.problems) expect(problem.field).toMatch(/^(body|query|params)(\.|$)/);
     }
     expect((await call(keys.editor, 'GET', '/v1/posts/not-a-uuid')).statusCode).toBe(400);
     expect((await call(keys.editor, 'GET', '/v1/posts?limit=0')).statusCode).toBe(400);
-    expect((await call(keys.editor, 'GET', '/v1/posts?cursor=garbage')).json().error.message).toContain('cursor');
+    expect((await call(keys.editor, 'GET', '/v1/posts?cursor=garbage')).json().error.details).toMatchObject({
+      field: 'query.cursor',
+      problems: [{ field: 'query.cursor', message: 'not a cursor returned by this API' }],
+    });
+    expect((await call(keys.editor, 'GET', '/v1/posts?limit=0')).json().error.details.problems[0].field).toBe('query.limit');
+    // 415 names the type the route takes.
+    const xml = await s.app.inject({
+      method: 'POST',
+      url: '/v1/posts',
+      headers: { authorization: `Bearer ${keys.editor}`, 'content-type': 'application/xml' },
+      payload: '<post/>',
+    });
+    expect(xml.statusCode).toBe(415);
+    expect(xml.json().error.message).toMatch(/^this route takes application\/json, not application\/xml/);
+    const csvAsJson = await s.app.inject({
+      method: 'POST',
+      url: '/v1/units/import',
+      headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/vnd.ms-excel' },
+      payload: 'code,parent_code,level,type,name\n',
+    });
+    expect(csvAsJson.statusCode).toBe(415);
+    expect(csvAsJson.json().error.message).toContain('this route takes text/csv, not application/vnd.ms-excel');
     expect((await s.deps.store.db.selectFrom('posts').select('id').execute()).length).toBe(before);
   });
 });

@@ -85,7 +85,7 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
     expect((await get(`/v1/posts/${postId}/events`, keys.hcm)).statusCode).toBe(404);
     const bad = await get('/v1/posts/events?ids=nope');
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().error.message).toContain('querystring.ids');
+    expect(bad.json().error.message).toContain('query.ids');
   });
 
   it('rolls the target tree up per subtree, one level at a time', async () => {
@@ -191,6 +191,7 @@ describe.each(testDatabases())('dashboard read models on $name', (db) => {
     const post = await editor.getPost(postId);
     const names = (await get(`/v1/keys/names?ids=${post.createdBy},${post.approvedBy},nope`, keys.hanoi)).json();
     expect(names.items.map((k: any) => k.name).sort()).toEqual(['approver root', 'editor root']);
+    // The ADMIN_API_KEY principal has a name for people, never the variable's.
     const bootstrap = (await get('/v1/keys/names?ids=bootstrap-admin', keys.hanoi)).json();
     expect(bootstrap.items).toEqual([{ id: 'bootstrap-admin', name: 'bootstrap admin', role: 'admin', unitCode: 'root' }]);
   });

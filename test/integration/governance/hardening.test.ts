@@ -150,7 +150,7 @@ describe.each(testDatabases())('API hardening on $name', (db) => {
       ['key name', await call(s.adminKey, 'POST', '/v1/keys', { name: 'x\u0000', role: 'viewer', unit: '01' }), 'body.name'],
       ['recall reason', await call(s.adminKey, 'POST', `/v1/posts/${post.id}/recall`, { reason: 'abc\u0000' }), 'body.reason'],
       ['edit message', await call(s.adminKey, 'PATCH', `/v1/posts/${post.id}`, { message: '\u0000x' }), 'body.message'],
-      ['audit subject', await call(s.adminKey, 'GET', '/v1/audit?subject=%00'), 'querystring.subject'],
+      ['audit subject', await call(s.adminKey, 'GET', '/v1/audit?subject=%00'), 'query.subject'],
       ['post cursor', await call(s.adminKey, 'GET', `/v1/posts?cursor=${cursor({ c: '\u0000', i: 'x' })}`), 'cursor'],
       ['delivery cursor', await call(s.adminKey, 'GET', `/v1/posts/${post.id}/deliveries?cursor=${cursor({ i: 1e21 })}`), 'cursor'],
       ['audit cursor', await call(s.adminKey, 'GET', `/v1/audit?cursor=${cursor({ i: -1e300 })}`), 'cursor'],

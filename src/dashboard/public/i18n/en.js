@@ -108,6 +108,8 @@ export default {
   'queues.title': 'Queues',
   'queues.deliveries': 'Posting to each Page',
   'queues.deliveriesHint': 'One job is one post to one Page.',
+  'queues.deliveriesFailedHint':
+    'Failed: Pages in your scope whose delivery failed and was not retried since, from the ledger (a delivery that later succeeded is not counted).',
   'queues.fanout': 'Fan-out',
   'queues.fanoutHint': 'One job splits an approved post into its deliveries.',
   'queues.throughput': 'Throughput',

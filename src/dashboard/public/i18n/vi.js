@@ -108,6 +108,8 @@ export default {
   'queues.title': 'Hàng đợi',
   'queues.deliveries': 'Đăng lên từng Trang',
   'queues.deliveriesHint': 'Mỗi việc là một lần đăng lên một Trang.',
+  'queues.deliveriesFailedHint':
+    'Thất bại: số Trang trong phạm vi của bạn đăng lỗi và chưa được thử lại, tính từ sổ ghi (lần đăng đã thành công sau đó không bị tính).',
   'queues.fanout': 'Chia bài',
   'queues.fanoutHint': 'Mỗi việc chia một bài đã duyệt thành các lần đăng.',
   'queues.throughput': 'Tốc độ đăng',

@@ -6,6 +6,11 @@ import { decimal, label, num, t, time } from '../i18n.js';
 const STATES = ['waiting', 'active', 'delayed', 'failed'];
 const REFRESH_MS = 2_000;
 
+/** A failed count is red only when there is something to look at: 0 is the good case. */
+function statClass(state, n) {
+  return `stat stat--${state}${state === 'failed' && n > 0 ? ' stat--alert' : ''}`;
+}
+
 function queueCard(name, counts) {
   return h(
     'section',
@@ -16,9 +21,15 @@ function queueCard(name, counts) {
       'dl',
       { class: 'stats' },
       STATES.map((s) =>
-        h('div', { class: `stat stat--${s}`, dataset: { state: s } }, h('dt', {}, label('queue', s)), h('dd', {}, num(counts[s] ?? 0))),
+        h(
+          'div',
+          { class: statClass(s, counts[s] ?? 0), dataset: { state: s } },
+          h('dt', {}, label('queue', s)),
+          h('dd', {}, num(counts[s] ?? 0)),
+        ),
       ),
     ),
+    name === 'deliveries' ? h('p', { class: 'hint small' }, t('queues.deliveriesFailedHint')) : null,
   );
 }
 
@@ -36,7 +47,7 @@ function windowRow(key, w) {
   );
 }
 
-/** BullMQ counts and store-side throughput, refreshed every 2 s while the tab is visible. */
+/** BullMQ counts (deliveries' failed: the ledger's, in your scope) and store-side throughput, refreshed every 2 s while the tab is visible. */
 export function queuesView(main) {
   const ac = new AbortController();
   const body = h('div', { class: 'queues' });
