@@ -35,6 +35,7 @@ const RetryResult = z.object({
 });
 
 export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
+  const opsViews = new OpsViewsService(deps.store.db);
   return async (app) => {
     app.post('/targets/preview', {
       schema: {
@@ -177,7 +178,7 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
       },
       handler: async (req) => {
         const p = principalOf(req);
-        const [counts, failed] = await Promise.all([deps.queues.counts(), new OpsViewsService(deps.store.db).failedDeliveries(p)]);
+        const [counts, failed] = await Promise.all([deps.queues.counts(), opsViews.failedDeliveries(p)]);
         return { fanout: counts.fanout, deliveries: { ...counts.deliveries, failed }, scope: { unit: p.unitCode } };
       },
     });
