@@ -195,3 +195,15 @@ export function classifyFailure(err: unknown, op: 'write' | 'read' | 'delete'): 
   }
   return { kind: 'transient', reason: 'internal_error', explanation: err instanceof Error ? err.message : String(err) };
 }
+
+/**
+ * The kind and explanation of a stored delivery reason (`token_expired`, `bad_image`, …), for the views that
+ * say what to do about a failure; undefined for reasons that are not Graph errors (`needs_reauth`, `no_page`…).
+ */
+export function describeReason(reason: string): { kind: FailureKind; explanation: string } | undefined {
+  for (const table of [TOKEN_SUBCODES, SUBCODES, CODES]) {
+    const row = Object.values(table).find((r) => r.reason === reason);
+    if (row) return { kind: row.kind, explanation: row.explanation };
+  }
+  return undefined;
+}

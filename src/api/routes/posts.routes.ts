@@ -29,6 +29,8 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
             pages: z.number(),
             /** Units no post can reach now: no Page with a token that is not known broken. */
             withoutHealthyPage: z.number(),
+            /** The first 10 of those units, in tree order, so a preview can name them. */
+            withoutHealthyPageUnits: z.array(z.object({ code: z.string(), name: z.string(), level: z.number() })),
             byLevel: z.record(z.string(), z.number()),
           }),
           ...errorResponses,
@@ -37,7 +39,8 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
       handler: async (req) => {
         const summary = await deps.targets.summarize(req.body.target);
         requireScope(principalOf(req), summary.unit.path, summary.unit.code); // reads are scoped too
-        return summary;
+        const withoutHealthyPageUnits = summary.withoutHealthyPage > 0 ? await deps.targets.unitsWithoutHealthyPage(req.body.target) : [];
+        return { ...summary, withoutHealthyPageUnits };
       },
     });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sql } from 'kysely';
 import type { Db } from '../../db/create-db';
 import { ValidationError } from '../../errors/app-error';
 import { subtreeEnd, UNIT_CODE_RE } from './units.service';
@@ -103,6 +104,20 @@ export class TargetService {
       .orderBy('pages.page_id')
       .execute();
     return rows.map((r) => ({ unitId: r.id, code: r.code, name: r.name, level: r.level, pageId: r.page_id ?? null }));
+  }
+
+  /** The first `limit` units of the target without a healthy Page (see `withoutHealthyPage`), in tree order: a preview names them. */
+  async unitsWithoutHealthyPage(target: Target, limit = 10): Promise<Array<{ code: string; name: string; level: number }>> {
+    const { path, excludePaths } = await this.check(target);
+    const healthy = sql<number>`max(case when pages.token_ciphertext is not null and pages.token_status <> 'needs_reauth' then 1 else 0 end)`;
+    const rows = await this.query(target, path, excludePaths)
+      .select(['units.code', 'units.name', 'units.level', 'units.path'])
+      .groupBy(['units.id', 'units.code', 'units.name', 'units.level', 'units.path'])
+      .having(healthy, '=', 0)
+      .orderBy('units.path')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ code: r.code, name: r.name, level: r.level }));
   }
 
   /** Counts for a preview, without listing the units. */
