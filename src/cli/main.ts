@@ -216,6 +216,12 @@ main(process.argv.slice(2)).then(
       console.error(err.message);
       process.exit(err instanceof CliInputError ? 2 : 1);
     }
+    if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS_')) {
+      // An unknown or malformed flag: what was wrong, and where the list of flags is.
+      const unknown = /^Unknown option '([^']+)'/.exec(err.message);
+      console.error(`${unknown ? `unknown option ${unknown[1]}` : err.message} (lantoa --help lists the commands and their flags)`);
+      process.exit(2);
+    }
     if (err instanceof ApiError && err.status === 404) {
       // `post … not found`: the API's own words, without the request line.
       console.error(`${err.message.replace(/^.*? → 404 [A-Z_]*: /, '')} (404)`);

@@ -122,6 +122,8 @@ describe.each(testDatabases())('lantoa: the CLI for the whole day, against a rea
     const deep = await cli(['posts', 'preview', '--unit', PROVINCE, '--levels', '1,3']);
     expect(deep.code).toBe(2);
     expect(deep.err).toContain('--levels: this tree has no level 3 (its deepest is 2)');
+    const flag = await cli(['posts', 'list', '--api', s.apiUrl]);
+    expect(flag).toEqual({ code: 2, out: '', err: 'unknown option --api (lantoa --help lists the commands and their flags)\n' });
     expect((await s.admin.listPosts()).items.length).toBe(before);
   });
 
