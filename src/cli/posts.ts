@@ -107,7 +107,11 @@ export async function postsShow(api: ApiClient, id: string, o: { json?: boolean 
   out(`  created    ${formatTime(post.createdAt)} by ${who(post.createdBy)}`);
   if (post.approvedBy) out(`  approved   ${formatTime(post.approvedAt)} by ${who(post.approvedBy)}`);
   if (extra.rejection) out(`  rejected   ${formatTime(extra.rejection.at)} by ${who(extra.rejection.by)}: ${extra.rejection.reason}`);
-  if (post.cancelledBy) out(`  cancelled  ${formatTime(extra.cancelledAt ?? post.updatedAt)} by ${who(post.cancelledBy)}`);
+  if (post.cancelledBy) {
+    // The view has no cancel time: the audit log has it (the entry of the cancel).
+    const cancel = extra.cancelledAt ? null : (await api.audit({ subject: post.id, action: 'post.cancel', limit: 1 })).items[0];
+    out(`  cancelled  ${formatTime(extra.cancelledAt ?? cancel?.at ?? post.updatedAt)} by ${who(post.cancelledBy)}`);
+  }
   if (post.publishAt) out(`  schedule   ${formatTime(post.publishAt)}`);
   if (post.startedAt) out(`  started    ${formatTime(post.startedAt)}`);
   if (post.completedAt) out(`  completed  ${formatTime(post.completedAt)}`);

@@ -56,6 +56,7 @@ describe.each(testDatabases())('lantoa: the CLI for the whole day, against a rea
   let approver: ApiClient;
   let postId: string;
   let broken: { unitCode: string; pageId: string };
+  let adminPostId: string;
   const cli = (args: string[], opts: { key?: string; stdin?: string } = {}) =>
     startCli(args, { url: s.apiUrl, key: opts.key ?? s.adminKey, ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}) }).done;
 
@@ -167,7 +168,7 @@ describe.each(testDatabases())('lantoa: the CLI for the whole day, against a rea
       ),
     );
     // A post by the bootstrap admin is named as such, never by its variable name.
-    await s.admin.createPost({ message: 'by the admin', target: { unit: PROVINCE, scope: 'self' } });
+    adminPostId = (await s.admin.createPost({ message: 'by the admin', target: { unit: PROVINCE, scope: 'self' } })).id;
     const all = await cli(['posts', 'list', '--limit', '5']);
     expect(all.out).toContain('bootstrap admin');
     expect(all.out).not.toContain('ADMIN_API_KEY');
@@ -187,6 +188,12 @@ describe.each(testDatabases())('lantoa: the CLI for the whole day, against a rea
     expect(res.out).toMatch(/ {2}counts +published \d+ · failed 1 · skipped 2/);
     expect(res.out).toContain('failures (1):');
     expect(res.out).toContain('token_expired (190/463) × 1');
+
+    await approver.cancel(adminPostId);
+    const cancelled = await cli(['posts', 'show', adminPostId]);
+    expect(cancelled.out).toMatch(/ {2}status +cancelled/);
+    expect(cancelled.out).toMatch(/ {2}created +\d{4}-\d\d-\d\d \d\d:\d\d UTC by bootstrap admin/);
+    expect(cancelled.out).toMatch(/ {2}cancelled +\d{4}-\d\d-\d\d \d\d:\d\d UTC by Duyệt Lai Châu/);
 
     const missing = crypto.randomUUID();
     expect(await cli(['posts', 'show', missing])).toEqual({ code: 1, out: '', err: `post ${missing} not found (404)\n` });
