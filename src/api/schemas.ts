@@ -102,6 +102,8 @@ export const TargetPreview = z.object({
   pages: z.number(),
   /** Units no post can reach now: no Page with a token that is not known broken. */
   withoutHealthyPage: z.number(),
+  /** The first 10 of those units, in tree order, so a preview can name them. */
+  withoutHealthyPageUnits: z.array(z.object({ code: z.string(), name: z.string(), level: z.number() })),
   /** Units per level (root = 0). */
   byLevel: z.record(z.string(), z.number()),
   /** Active Pages per level. */

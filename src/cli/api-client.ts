@@ -1,4 +1,4 @@
-import axios, { type AxiosInstance } from 'axios';
+import axios, { isAxiosError, type AxiosInstance } from 'axios';
 import type { LevelProgress } from '../services/read-models/post-levels.service';
 import type { PostView } from '../services/read-models/post-views.service';
 import type { ReorganiseInput, ReorganiseResult } from '../services/tree/reorganise.service';
@@ -16,7 +16,67 @@ export class ApiError extends Error {
   }
 }
 
+/** No answer at all from the API (refused, unknown host, timeout): the CLI prints one line about it, no stack. */
+export class ApiUnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    readonly code: string,
+  ) {
+    super(`cannot reach the Lan Tỏa API at ${url} — is it running? (npm start; set LANTOA_API_URL or --url)`);
+    this.name = 'ApiUnreachableError';
+  }
+}
+
+/** Network error codes that mean "nothing answered" (rather than a bug of ours). */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
 export type { ReorganiseInput, ReorganiseResult };
+
+/** `POST /v1/targets/preview`. */
+export interface TargetPreview {
+  unit: { code: string; path: string; level: number };
+  units: number;
+  withPage: number;
+  withoutPage: number;
+  pages: number;
+  withoutHealthyPage: number;
+  byLevel: Record<string, number>;
+  /** The first units without a healthy Page, in tree order (absent from older APIs). */
+  withoutHealthyPageUnits?: Array<{ code: string; name: string; level: number }>;
+}
+
+/** `GET /v1/posts/{id}/failures`: failed deliveries grouped by reason and Graph error code. */
+export interface PostFailures {
+  postId: string;
+  total: number;
+  items: Array<{
+    reason: string | null;
+    code: number | null;
+    subcode: number | null;
+    count: number;
+    sampleMessage: string | null;
+    /** What can be done: retry it, relink the Page first, or nothing (content refused). */
+    action: 'retry' | 'relink' | 'none';
+  }>;
+}
+
+/** `POST /v1/posts/{id}/retry`: what was requeued, and what was left and why. */
+export interface RetryResult {
+  id: string;
+  status: string;
+  requeued: number;
+  /** Failed deliveries a retry left: their Page must be relinked first, or Facebook refused the content. */
+  skipped: { needs_relink: number; permanent: number };
+}
 
 /** One problem of a 400 `validation_failed` answer of the reorganisation. */
 export interface ReorganiseProblem {
@@ -88,13 +148,20 @@ export class ApiClient {
     contentType = 'application/json',
     timeout?: number,
   ): Promise<T> {
-    const res = await this.http.request({
-      method,
-      url: path,
-      data: body,
-      ...(timeout !== undefined ? { timeout } : {}),
-      headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
-    });
+    const res = await this.http
+      .request({
+        method,
+        url: path,
+        data: body,
+        ...(timeout !== undefined ? { timeout } : {}),
+        headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { 'content-type': contentType } : {}) },
+      })
+      .catch((err: unknown) => {
+        if (isAxiosError(err) && !err.response && err.code && UNREACHABLE_CODES.has(err.code)) {
+          throw new ApiUnreachableError(this.http.defaults.baseURL!, err.code);
+        }
+        throw err;
+      });
     if (res.status >= 400) {
       const e = (res.data as { error?: { code?: string; message?: string; details?: unknown } })?.error;
       throw new ApiError(
@@ -166,17 +233,35 @@ export class ApiClient {
     return this.call<{ id: string; status: string }>('post', `/v1/posts/${id}/cancel`, {});
   }
   retry(id: string, reasons?: string[]) {
-    return this.call<{ id: string; status: string; requeued: number; skipped: { needs_relink: number; permanent: number } }>(
-      'post',
-      `/v1/posts/${id}/retry`,
-      reasons ? { reasons } : {},
-    );
+    return this.call<RetryResult>('post', `/v1/posts/${id}/retry`, reasons ? { reasons } : {});
   }
-  putPage(unitCode: string, pageId: string, accessToken: string) {
-    return this.call<{ unitCode: string; pageId: string; tokenStatus: string }>('put', `/v1/units/${unitCode}/page`, {
+  putPage(unitCode: string, pageId: string, accessToken: string, label?: string) {
+    return this.call<{ unitCode: string; pageId: string; tokenStatus: string }>('put', `/v1/units/${encodeURIComponent(unitCode)}/page`, {
       pageId,
       accessToken,
+      ...(label ? { label } : {}),
     });
+  }
+  /** A one-time link with which the unit's Page admin connects the Page (the URL is shown only in this answer). */
+  createConnectLink(unitCode: string) {
+    return this.call<{ url: string; expiresAt: string }>('post', `/v1/units/${encodeURIComponent(unitCode)}/connect-links`, {});
+  }
+  previewTarget(target: unknown) {
+    return this.call<TargetPreview>('post', '/v1/targets/preview', { target });
+  }
+  listPosts(query: Record<string, string | number> = {}) {
+    const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
+    return this.call<{ items: PostView[]; nextCursor: string | null }>('get', `/v1/posts${qs ? `?${qs}` : ''}`);
+  }
+  failures(id: string) {
+    return this.call<PostFailures>('get', `/v1/posts/${id}/failures`);
+  }
+  /** Display names of keys (authors, approvers); keys outside the caller's branch are left out. */
+  keyNames(ids: string[]) {
+    return this.call<{ items: Array<{ id: string; name: string; role: string; unitCode: string }> }>(
+      'get',
+      `/v1/keys/names?ids=${encodeURIComponent(ids.join(','))}`,
+    );
   }
   recall(id: string, reason: string) {
     return this.call<{ id: string; status: string; queued: number }>('post', `/v1/posts/${id}/recall`, { reason });

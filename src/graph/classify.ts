@@ -226,3 +226,15 @@ export function kindOfReason(reason: string): FailureKind | undefined {
   if (reason.startsWith('network_')) return 'transient';
   return kindsByReason.get(reason);
 }
+
+/**
+ * The kind and explanation of a stored delivery reason (`token_expired`, `bad_image`, …), for the views that
+ * say what to do about a failure; undefined for reasons that are not Graph errors (`needs_reauth`, `no_page`…).
+ */
+export function describeReason(reason: string): { kind: FailureKind; explanation: string } | undefined {
+  for (const table of [TOKEN_SUBCODES, SUBCODES, CODES]) {
+    const row = Object.values(table).find((r) => r.reason === reason);
+    if (row) return { kind: row.kind, explanation: row.explanation };
+  }
+  return undefined;
+}

@@ -65,7 +65,9 @@ export function postsRoutes(deps: Deps): FastifyPluginAsyncZod {
       },
       handler: async (req, reply) => {
         const p = principalOf(req);
-        const { post, replayed } = await deps.posts.createOnce(p, req.body, req.headers['idempotency-key']);
+        // Level names become this tree's numbers before anything is stored (the post keeps what it was sent to).
+        const body = { ...req.body, target: await deps.targets.normalize(req.body.target) };
+        const { post, replayed } = await deps.posts.createOnce(p, body, req.headers['idempotency-key']);
         reply.status(201);
         if (!replayed) return toPostView(post);
         reply.header('idempotent-replayed', 'true');

@@ -174,7 +174,7 @@ export class PostsService {
     }
     const { id: unitId, path } = await this.targets.check(input.target);
     requireScope(p, path, input.target.unit);
-    const summary = await this.targets.summarize(input.target);
+    const summary = await this.targets.summarize(input.target, { nameUnits: false });
     if (summary.units === 0) throw new ValidationError('target: resolves to no unit (check levels and exclude)', { field: 'target' });
     const now = new Date().toISOString();
     const row: PostRow = {

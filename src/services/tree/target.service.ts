@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { sql } from 'kysely';
 import type { Db } from '../../db/create-db';
 import { ValidationError } from '../../errors/app-error';
+import { levelOf } from './level-names';
 import { subtreeEnd, UNIT_CODE_RE } from './units.service';
 
 const unitCode = z.string().regex(UNIT_CODE_RE, 'expected a unit code (letters, digits, _ or -)');
@@ -9,7 +11,16 @@ export const TargetSchema = z
   .object({
     unit: unitCode,
     scope: z.enum(['self', 'subtree']),
-    levels: z.array(z.number().int().min(0).max(64)).min(1).max(65).optional(),
+    /** Level numbers (0 = root) or the tree's level names: `provinces`, `communes` (and `districts` on the 2025-03 tree). */
+    levels: z
+      .array(
+        z.union([z.number().int().min(0).max(64), z.string().trim().min(1).max(40)], {
+          error: 'expected a level number (0 = root) or a level name (provinces, communes…)',
+        }),
+      )
+      .min(1)
+      .max(65)
+      .optional(),
     exclude: z.array(unitCode).max(2000).optional(),
   })
   .strict();
@@ -33,6 +44,8 @@ export interface TargetSummary {
   pages: number;
   /** Units with no healthy Page: none with a token whose status is not `needs_reauth` (a post cannot reach them). */
   withoutHealthyPage: number;
+  /** The first 10 units without a healthy Page, in tree order, so a preview can name them. */
+  withoutHealthyPageUnits: Array<{ code: string; name: string; level: number }>;
   /** Units per level (root = 0), keyed by the level number. */
   byLevel: Record<string, number>;
   /** Active Pages per level. */
@@ -49,8 +62,35 @@ export interface TargetSummary {
 export class TargetService {
   constructor(private readonly db: Db) {}
 
+  /**
+   * The target with its level names as numbers of this tree (`provinces` → 1, `communes` → 2 or 3), so a
+   * post stores what it was sent to. An unknown name is a 400 naming the field and the valid names.
+   */
+  async normalize<T extends Target>(target: T): Promise<T & { levels?: number[] }> {
+    if (!target.levels) return target as T & { levels?: number[] };
+    const levels = await this.levelNumbers(target.levels);
+    return { ...target, levels };
+  }
+
+  private async levelNumbers(specs: ReadonlyArray<number | string>): Promise<number[]> {
+    if (specs.every((l) => typeof l === 'number')) return specs as number[];
+    const row = await this.db
+      .selectFrom('units')
+      .select((eb) => eb.fn.max('level').as('depth'))
+      .where('retired_at', 'is', null)
+      .executeTakeFirst();
+    const depth = Number(row?.depth ?? 0);
+    const out: number[] = [];
+    for (const [i, spec] of specs.entries()) {
+      const r = levelOf(spec, typeof spec === 'number' ? Number.MAX_SAFE_INTEGER : depth);
+      if ('problem' in r) throw new ValidationError(`target.levels[${i}]: ${r.problem}`, { field: `target.levels[${i}]` });
+      if (!out.includes(r.level)) out.push(r.level);
+    }
+    return out;
+  }
+
   /** Validates the target against the tree; errors name the offending field. */
-  async check(target: Target): Promise<{ id: number; path: string; level: number; excludePaths: string[] }> {
+  async check(target: Target): Promise<{ id: number; path: string; level: number; excludePaths: string[]; levels?: number[] }> {
     const unit = await this.db
       .selectFrom('units')
       .select(['id', 'path', 'level'])
@@ -79,10 +119,11 @@ export class TargetService {
         excludePaths.push(p);
       }
     }
-    return { id: unit.id, path: unit.path, level: unit.level, excludePaths };
+    const levels = target.levels ? await this.levelNumbers(target.levels) : undefined;
+    return { id: unit.id, path: unit.path, level: unit.level, excludePaths, ...(levels ? { levels } : {}) };
   }
 
-  private query(target: Target, path: string, excludePaths: string[]) {
+  private query(target: Target, path: string, excludePaths: string[], levels: number[] | undefined) {
     let q = this.db
       .selectFrom('units')
       .leftJoin('pages', (j) => j.onRef('pages.unit_id', '=', 'units.id').on('pages.retired_at', 'is', null))
@@ -91,7 +132,7 @@ export class TargetService {
       target.scope === 'self'
         ? q.where('units.path', '=', path)
         : q.where('units.path', '>=', path).where('units.path', '<', subtreeEnd(path));
-    if (target.levels) q = q.where('units.level', 'in', target.levels);
+    if (levels) q = q.where('units.level', 'in', levels);
     for (const ex of excludePaths) {
       q = q.where((eb) => eb.or([eb('units.path', '<', ex), eb('units.path', '>=', subtreeEnd(ex))]));
     }
@@ -100,8 +141,8 @@ export class TargetService {
 
   /** Every (unit, Page) the target reaches, in tree order, a unit's Pages in their order. */
   async resolve(target: Target): Promise<TargetUnit[]> {
-    const { path, excludePaths } = await this.check(target);
-    const rows = await this.query(target, path, excludePaths)
+    const { path, excludePaths, levels } = await this.check(target);
+    const rows = await this.query(target, path, excludePaths, levels)
       .select(['units.id', 'units.code', 'units.name', 'units.level', 'pages.page_id'])
       .orderBy('units.path')
       .orderBy('pages.position')
@@ -110,10 +151,24 @@ export class TargetService {
     return rows.map((r) => ({ unitId: r.id, code: r.code, name: r.name, level: r.level, pageId: r.page_id ?? null }));
   }
 
-  /** Counts for a preview, without listing the units. */
-  async summarize(target: Target): Promise<TargetSummary> {
-    const { path, level, excludePaths } = await this.check(target);
-    const rows = await this.query(target, path, excludePaths)
+  /** The first `limit` units of the target without a healthy Page (see `withoutHealthyPage`), in tree order: a preview names them. */
+  async unitsWithoutHealthyPage(target: Target, limit = 10): Promise<Array<{ code: string; name: string; level: number }>> {
+    const { path, excludePaths, levels } = await this.check(target);
+    const healthy = sql<number>`max(case when pages.token_ciphertext is not null and pages.token_status <> 'needs_reauth' then 1 else 0 end)`;
+    const rows = await this.query(target, path, excludePaths, levels)
+      .select(['units.code', 'units.name', 'units.level', 'units.path'])
+      .groupBy(['units.id', 'units.code', 'units.name', 'units.level', 'units.path'])
+      .having(healthy, '=', 0)
+      .orderBy('units.path')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ code: r.code, name: r.name, level: r.level }));
+  }
+
+  /** Counts for a preview, naming only the first units without a healthy Page (`nameUnits: false` skips that query). */
+  async summarize(target: Target, { nameUnits = true }: { nameUnits?: boolean } = {}): Promise<TargetSummary> {
+    const { path, level, excludePaths, levels } = await this.check(target);
+    const rows = await this.query(target, path, excludePaths, levels)
       .select((eb) => [
         'units.level',
         eb.fn.count<number>('units.id').distinct().as('n'),
@@ -151,6 +206,7 @@ export class TargetService {
       pages += Number(r.p);
       healthy += Number(r.h);
     }
+    const withoutHealthyPageUnits = nameUnits && units - healthy > 0 ? await this.unitsWithoutHealthyPage(target) : [];
     return {
       unit: { code: target.unit, path, level },
       units,
@@ -158,6 +214,7 @@ export class TargetService {
       withoutPage: units - withPage,
       pages,
       withoutHealthyPage: units - healthy,
+      withoutHealthyPageUnits,
       byLevel,
       pagesByLevel,
       withoutHealthyPageByLevel,

@@ -100,6 +100,42 @@ describe.each(testDatabases())('target resolution against the current tree (2025
     });
   });
 
+  it('levels may be named: provinces and communes are 1 and 2 here; a name not in this tree lists the valid ones', async () => {
+    expect((await resolve({ unit: 'root', scope: 'subtree', levels: ['provinces'] })).length).toBe(34);
+    expect((await resolve({ unit: 'root', scope: 'subtree', levels: ['Xã', 1] })).length).toBe(34 + 3_321);
+    expect((await resolve({ unit: '01', scope: 'subtree', levels: ['commune'] })).every((u) => u.level === 2)).toBe(true);
+    await expect(resolve({ unit: 'root', scope: 'subtree', levels: [1, 'districts'] })).rejects.toThrow(
+      'target.levels[1]: unknown level "districts" (this tree has no districts: provinces, then communes); valid levels of this tree: ' +
+        '0 root/central/trung-uong, 1 provinces/province/tinh, 2 communes/commune/xa',
+    );
+    await expect(resolve({ unit: 'root', scope: 'subtree', levels: ['wards'] })).rejects.toThrow('target.levels[0]: unknown level "wards"');
+  });
+
+  it('over HTTP: a preview and a post take level names; the post stores the numbers; a bad name is a 400 that creates nothing', async () => {
+    const http = (method: 'POST' | 'GET', url: string, payload?: unknown) =>
+      s.app.inject({ method, url, headers: { authorization: `Bearer ${s.adminKey}` }, ...(payload ? { payload } : {}) });
+    const preview = await http('POST', '/v1/targets/preview', { target: { unit: '01', scope: 'subtree', levels: ['tinh', 'communes'] } });
+    expect(preview.statusCode).toBe(200);
+    expect(preview.json()).toMatchObject({ byLevel: { 1: 1 }, withoutHealthyPageUnits: expect.any(Array) });
+    const created = await http('POST', '/v1/posts', {
+      message: 'theo tên cấp',
+      target: { unit: '01', scope: 'subtree', levels: ['communes'] },
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.json().target).toEqual({ unit: '01', scope: 'subtree', levels: [2] });
+    const before = (await http('GET', '/v1/posts')).json().items.length;
+    const bad = await http('POST', '/v1/posts', { message: 'x', target: { unit: '01', scope: 'subtree', levels: ['districts'] } });
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.stringify(bad.json())).toContain('unknown level \\"districts\\"');
+    expect(JSON.stringify(bad.json())).toContain(
+      'valid levels of this tree: 0 root/central/trung-uong, 1 provinces/province/tinh, 2 communes/commune/xa',
+    );
+    const nul = await http('POST', '/v1/targets/preview', { target: { unit: '01', scope: 'subtree', levels: [null] } });
+    expect(nul.statusCode).toBe(400);
+    expect(JSON.stringify(nul.json())).toContain('expected a level number (0 = root) or a level name (provinces, communes…)');
+    expect((await http('GET', '/v1/posts')).json().items.length).toBe(before);
+  });
+
   it('names the bad field for unknown units and exclusions outside the target', async () => {
     await expect(resolve({ unit: 'nope', scope: 'subtree' })).rejects.toThrow('target.unit');
     await expect(resolve({ unit: '01', scope: 'subtree', exclude: ['79'] })).rejects.toThrow('target.exclude[0]: 79 is not inside 01');
@@ -120,6 +156,11 @@ describe.each(testDatabases())('target resolution against the 2025-03 tree (thre
   afterAll(() => s.dispose());
 
   const resolve = (t: Parameters<TestStack['deps']['targets']['resolve']>[0]) => s.deps.targets.resolve(t);
+
+  it('level names follow this tree: districts are 2 and communes 3', async () => {
+    expect((await resolve({ unit: 'root', scope: 'subtree', levels: ['districts'] })).length).toBe(696);
+    expect((await resolve({ unit: 'root', scope: 'subtree', levels: ['communes', 'huyện'] })).length).toBe(696 + 10_047);
+  });
 
   it('subtree of root is all 10,807 units; levels pick provinces, districts, communes', async () => {
     expect((await resolve({ unit: 'root', scope: 'subtree' })).length).toBe(10_807);
