@@ -66,40 +66,6 @@ describe.each(testDatabases())('target resolution against the current tree (2025
     }
   });
 
-  it('the preview counts units, Pages and units without a healthy Page, per level', async () => {
-    const admin = await s.deps.keys.bootstrapPrincipal();
-    // Province 01 with one Page; commune 00004 with two; commune 00008 with one whose token is known broken.
-    await s.deps.pages.importCsv(
-      admin,
-      [
-        'unit_code,page_id,access_token',
-        '01,9101,EAAtoken0001',
-        '00004,9102,EAAtoken0002',
-        '00004,9103,EAAtoken0003',
-        '00008,9104,EAAtoken0004',
-      ].join('\n'),
-    );
-    await s.deps.store.db.updateTable('pages').set({ token_status: 'needs_reauth' }).where('page_id', '=', '9104').execute();
-    const preview = await s.deps.targets.summarize({ unit: '01', scope: 'subtree' });
-    expect(preview).toMatchObject({
-      units: 127,
-      withPage: 3,
-      pages: 4,
-      withoutHealthyPage: 127 - 2,
-      byLevel: { '1': 1, '2': 126 },
-      pagesByLevel: { '1': 1, '2': 3 },
-      withoutHealthyPageByLevel: { '1': 0, '2': 126 - 1 },
-    });
-    const communes = await s.deps.targets.summarize({ unit: '01', scope: 'subtree', levels: [2], exclude: ['00004'] });
-    expect(communes).toMatchObject({
-      units: 125,
-      pages: 1,
-      byLevel: { '2': 125 },
-      pagesByLevel: { '2': 1 },
-      withoutHealthyPageByLevel: { '2': 125 },
-    });
-  });
-
   it('levels may be named: provinces and communes are 1 and 2 here; a name not in this tree lists the valid ones', async () => {
     expect((await resolve({ unit: 'root', scope: 'subtree', levels: ['provinces'] })).length).toBe(34);
     expect((await resolve({ unit: 'root', scope: 'subtree', levels: ['Xã', 1] })).length).toBe(34 + 3_321);
@@ -143,6 +109,40 @@ describe.each(testDatabases())('target resolution against the current tree (2025
     await expect(resolve({ unit: '01', scope: 'subtree', exclude: ['01147'] })).rejects.toThrow(
       'target.exclude[0]: 01147 is not inside 01',
     );
+  });
+
+  it('the preview counts units, Pages and units without a healthy Page, per level', async () => {
+    const admin = await s.deps.keys.bootstrapPrincipal();
+    // Province 01 with one Page; commune 00004 with two; commune 00008 with one whose token is known broken.
+    await s.deps.pages.importCsv(
+      admin,
+      [
+        'unit_code,page_id,access_token',
+        '01,9101,EAAtoken0001',
+        '00004,9102,EAAtoken0002',
+        '00004,9103,EAAtoken0003',
+        '00008,9104,EAAtoken0004',
+      ].join('\n'),
+    );
+    await s.deps.store.db.updateTable('pages').set({ token_status: 'needs_reauth' }).where('page_id', '=', '9104').execute();
+    const preview = await s.deps.targets.summarize({ unit: '01', scope: 'subtree' });
+    expect(preview).toMatchObject({
+      units: 127,
+      withPage: 3,
+      pages: 4,
+      withoutHealthyPage: 127 - 2,
+      byLevel: { '1': 1, '2': 126 },
+      pagesByLevel: { '1': 1, '2': 3 },
+      withoutHealthyPageByLevel: { '1': 0, '2': 126 - 1 },
+    });
+    const communes = await s.deps.targets.summarize({ unit: '01', scope: 'subtree', levels: [2], exclude: ['00004'] });
+    expect(communes).toMatchObject({
+      units: 125,
+      pages: 1,
+      byLevel: { '2': 125 },
+      pagesByLevel: { '2': 1 },
+      withoutHealthyPageByLevel: { '2': 125 },
+    });
   });
 });
 
