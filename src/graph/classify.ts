@@ -210,21 +210,26 @@ const OTHER_REASONS: Record<string, FailureKind> = {
   internal_error: 'transient',
 };
 
-let kindsByReason: Map<string, FailureKind> | undefined;
+let rowsByReason: Map<string, { kind: FailureKind; explanation: string }> | undefined;
+
+/** The table row a stored reason came from: token subcodes first, then subcodes, then codes. */
+function rowOf(reason: string): { kind: FailureKind; explanation: string } | undefined {
+  if (!rowsByReason) {
+    rowsByReason = new Map();
+    for (const table of [TOKEN_SUBCODES, SUBCODES, CODES]) {
+      for (const row of Object.values(table)) if (!rowsByReason.has(row.reason)) rowsByReason.set(row.reason, row);
+    }
+  }
+  return rowsByReason.get(reason);
+}
 
 /**
  * The failure kind a stored delivery reason came from (`token_expired` → reauth, `bad_image` → permanent),
  * or undefined for reasons this classifier does not produce (`no_page`, `retries_exhausted`, …).
  */
 export function kindOfReason(reason: string): FailureKind | undefined {
-  if (!kindsByReason) {
-    kindsByReason = new Map(Object.entries(OTHER_REASONS));
-    for (const row of [...Object.values(TOKEN_SUBCODES), ...Object.values(CODES), ...Object.values(SUBCODES)]) {
-      kindsByReason.set(row.reason, row.kind);
-    }
-  }
   if (reason.startsWith('network_')) return 'transient';
-  return kindsByReason.get(reason);
+  return rowOf(reason)?.kind ?? OTHER_REASONS[reason];
 }
 
 /**
@@ -232,9 +237,6 @@ export function kindOfReason(reason: string): FailureKind | undefined {
  * say what to do about a failure; undefined for reasons that are not Graph errors (`needs_reauth`, `no_page`…).
  */
 export function describeReason(reason: string): { kind: FailureKind; explanation: string } | undefined {
-  for (const table of [TOKEN_SUBCODES, SUBCODES, CODES]) {
-    const row = Object.values(table).find((r) => r.reason === reason);
-    if (row) return { kind: row.kind, explanation: row.explanation };
-  }
-  return undefined;
+  const row = rowOf(reason);
+  return row ? { kind: row.kind, explanation: row.explanation } : undefined;
 }
