@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/create-db';
 import type { DeliveryLedger } from '../delivery/delivery-ledger';
-import type { PostRow } from '../../db/types';
+import type { PostRow, PostsTable } from '../../db/types';
+import type { Updateable } from 'kysely';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors/app-error';
 import type { Queues } from '../../queues/queues';
 import { appendAudit } from '../governance/audit.service';
@@ -229,33 +230,16 @@ export class PostsService {
    * enqueues its fan-out when Redis is back, so an approval is never lost.
    */
   async approve(p: Principal, id: string): Promise<{ id: string; status: PostStatus; publishAt: string | null }> {
-    requireRole(p, ['approver', 'admin'], 'approve posts');
-    const post = await this.load(p, id);
-    if (post.created_by === p.keyId) throw new ForbiddenError('the author of a post may not approve it');
-    requireScope(p, post.target_path, post.target_unit_code);
-    if (post.status !== 'pending_approval') {
-      throw new ConflictError(`post is ${post.status}, not pending_approval`, { status: post.status });
-    }
+    const post = await this.pendingForDecision(p, id, 'approve');
     const target = JSON.parse(post.target) as Target;
     await this.targets.check(target); // the tree may have changed since submission
     const now = new Date();
     const publishAt = post.publish_at ? new Date(post.publish_at) : null;
     const status: PostStatus = publishAt && publishAt.getTime() > now.getTime() ? 'scheduled' : 'approved';
-    const approved = await this.db.transaction().execute(async (trx) => {
-      const res = await trx
-        .updateTable('posts')
-        .set({ status, approved_by: p.keyId, approved_at: now.toISOString(), updated_at: now.toISOString() })
-        .where('id', '=', id)
-        .where('status', '=', 'pending_approval')
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return false;
-      await appendAudit(trx, {
-        actor: p,
-        action: 'post.approve',
-        subject: { type: 'post', id, path: post.target_path },
-        details: { status, author: post.created_by },
-      });
-      return true;
+    const approved = await this.decide(p, post, {
+      set: { status, approved_by: p.keyId, approved_at: now.toISOString(), updated_at: now.toISOString() },
+      action: 'post.approve',
+      details: { status, author: post.created_by },
     });
     if (!approved) throw new ConflictError('post changed while approving; reload it');
     try {
@@ -274,29 +258,12 @@ export class PostsService {
    * reason its author sees. Final: the author resubmits it as a new post (`resubmitOf`).
    */
   async reject(p: Principal, id: string, reason: string): Promise<{ id: string; status: 'rejected'; rejection: Rejection }> {
-    requireRole(p, ['approver', 'admin'], 'reject posts');
-    const post = await this.load(p, id);
-    if (post.created_by === p.keyId) throw new ForbiddenError('the author of a post may not reject it');
-    requireScope(p, post.target_path, post.target_unit_code);
-    if (post.status !== 'pending_approval') {
-      throw new ConflictError(`post is ${post.status}, not pending_approval`, { status: post.status });
-    }
+    const post = await this.pendingForDecision(p, id, 'reject');
     const at = new Date().toISOString();
-    const rejected = await this.db.transaction().execute(async (trx) => {
-      const res = await trx
-        .updateTable('posts')
-        .set({ status: 'rejected', rejected_by: p.keyId, rejected_at: at, rejection_reason: reason, updated_at: at, completed_at: at })
-        .where('id', '=', id)
-        .where('status', '=', 'pending_approval')
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return false;
-      await appendAudit(trx, {
-        actor: p,
-        action: 'post.reject',
-        subject: { type: 'post', id, path: post.target_path },
-        details: { reason, author: post.created_by },
-      });
-      return true;
+    const rejected = await this.decide(p, post, {
+      set: { status: 'rejected', rejected_by: p.keyId, rejected_at: at, rejection_reason: reason, updated_at: at, completed_at: at },
+      action: 'post.reject',
+      details: { reason, author: post.created_by },
     });
     if (!rejected) {
       // Another approver (or a cancel) got there first.
@@ -305,6 +272,42 @@ export class PostsService {
     }
     this.notify.rejected(id);
     return { id, status: 'rejected', rejection: { by: p.keyId, at, reason } };
+  }
+
+  /** Four eyes and scope for approving or rejecting: an approver or admin holding the target, never the author, of a pending post. */
+  private async pendingForDecision(p: Principal, id: string, verb: 'approve' | 'reject'): Promise<PostRow & { target_path: string }> {
+    requireRole(p, ['approver', 'admin'], `${verb} posts`);
+    const post = await this.load(p, id);
+    if (post.created_by === p.keyId) throw new ForbiddenError(`the author of a post may not ${verb} it`);
+    requireScope(p, post.target_path, post.target_unit_code);
+    if (post.status !== 'pending_approval') {
+      throw new ConflictError(`post is ${post.status}, not pending_approval`, { status: post.status });
+    }
+    return post;
+  }
+
+  /** Moves a pending post on (approved, scheduled or rejected) and audits it, in one transaction; false if it was no longer pending. */
+  private async decide(
+    p: Principal,
+    post: PostRow & { target_path: string },
+    change: { set: Updateable<PostsTable>; action: 'post.approve' | 'post.reject'; details: Record<string, unknown> },
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('posts')
+        .set(change.set)
+        .where('id', '=', post.id)
+        .where('status', '=', 'pending_approval')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      await appendAudit(trx, {
+        actor: p,
+        action: change.action,
+        subject: { type: 'post', id: post.id, path: post.target_path },
+        details: change.details,
+      });
+      return true;
+    });
   }
 
   /** Cancels a post that has not finished; deliveries not yet sent become `cancelled`. */
