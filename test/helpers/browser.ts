@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sparticuz from '@sparticuz/chromium';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { loadTestEnv } from '../../config/test-env';
 
 /**
@@ -118,4 +118,49 @@ export async function launchChromium(opts: { locale?: string } = {}): Promise<Ch
     fs.rmSync(userDataDir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Where the browser tests leave their screenshots: test/artifacts (ignored by git). */
+export const ARTIFACTS = path.resolve(__dirname, '../artifacts');
+
+/** The path of the file `name` in ARTIFACTS, the folder created if need be. */
+export function artifactPath(name: string): string {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  return path.join(ARTIFACTS, name);
+}
+
+/** A screenshot of the page's viewport (or of the whole page, with `fullPage`) to ARTIFACTS/`name`. */
+export async function screenshot(page: Page, name: string, opts: { fullPage?: boolean } = {}): Promise<void> {
+  await page.screenshot({ path: artifactPath(name), fullPage: opts.fullPage ?? false });
+}
+
+/** The viewports the dashboard tests use: a desktop window and a narrow phone. */
+export const DESKTOP = { width: 1280, height: 900 };
+export const PHONE = { width: 375, height: 812 };
+
+/**
+ * Collects the page's uncaught script errors and console errors into `problems`, which a test checks at
+ * its end (less the failed fetches it expects: the browser logs a 4xx answer as a console error).
+ */
+export function trackProblems(page: Page, problems: string[]): Page {
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  return page;
+}
+
+/** A new tab in `context` of the given size (DESKTOP unless told), its problems collected into `problems`. */
+export async function openPage(context: BrowserContext, problems: string[], viewport = DESKTOP): Promise<Page> {
+  const page = await context.newPage();
+  await page.setViewportSize(viewport);
+  return trackProblems(page, problems);
+}
+
+/** Signs in on the dashboard at `apiUrl` with `key` (sessionStorage: this tab only) and waits for the posts view. */
+export async function signIn(page: Page, apiUrl: string, key: string): Promise<void> {
+  await page.goto(`${apiUrl}/dashboard`);
+  await page.getByLabel('Khóa API').fill(key);
+  await page.getByRole('button', { name: 'Đăng nhập' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Bài đăng' }).waitFor();
 }

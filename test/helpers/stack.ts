@@ -23,6 +23,23 @@ export const UNITS_TEXT = fs.readFileSync(UNITS_CSV_2025_07, 'utf8');
  */
 export const UNITS_TEXT_2025_03 = fs.readFileSync(UNITS_CSV_2025_03, 'utf8');
 
+/**
+ * A small tree of the 2025-07 shape (two levels, no districts), for the tests that look at every unit (the
+ * dashboard's browser tests): Hà Nội (01) with four wards (00004 Ba Đình, 00008 Ngọc Hà, 00025 Giảng Võ,
+ * 00070 Hoàn Kiếm) and Hồ Chí Minh (79) with two (26734 Sài Gòn, 26737 Tân Định); with root 9 units.
+ */
+export const SMALL_TREE_UNITS = [
+  'code,parent_code,level,type,name',
+  '01,,1,Thành phố Trung ương,Thành phố Hà Nội',
+  '00004,01,2,Phường,Phường Ba Đình',
+  '00008,01,2,Phường,Phường Ngọc Hà',
+  '00025,01,2,Phường,Phường Giảng Võ',
+  '00070,01,2,Phường,Phường Hoàn Kiếm',
+  '79,,1,Thành phố Trung ương,Thành phố Hồ Chí Minh',
+  '26734,79,2,Phường,Phường Sài Gòn',
+  '26737,79,2,Phường,Phường Tân Định',
+].join('\n');
+
 /** Codes of the direct children of `parent` in a units CSV, in file order (`root` for the provinces). */
 export function childCodes(csv: string, parent: string): string[] {
   return csv

@@ -1,9 +1,8 @@
 import fs from 'node:fs';
-import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { launchChromium, type ChromiumSession } from '../helpers/browser';
+import type { Page } from 'playwright-core';
+import { launchChromium, openPage, PHONE, screenshot, signIn, type ChromiumSession } from '../helpers/browser';
 import { testDatabases } from '../helpers/databases';
-import { seedOrganisation, startTestStack, type TestStack } from '../helpers/stack';
+import { seedOrganisation, SMALL_TREE_UNITS, startTestStack, type TestStack } from '../helpers/stack';
 
 /**
  * The "Page connections" view in a headless Chromium against the real stack (like
@@ -12,20 +11,6 @@ import { seedOrganisation, startTestStack, type TestStack } from '../helpers/sta
  * connect-link buttons (which answer 404 until the connect-links routes are on the server: either
  * the notice or the link is accepted, and the test says which it got).
  */
-const ARTIFACTS = path.resolve(__dirname, '../artifacts');
-
-/** Two cities: Hà Nội with four wards, Hồ Chí Minh with two (2025-07 shape: no districts). */
-const UNITS = [
-  'code,parent_code,level,type,name',
-  '01,,1,Thành phố Trung ương,Thành phố Hà Nội',
-  '00004,01,2,Phường,Phường Ba Đình',
-  '00008,01,2,Phường,Phường Ngọc Hà',
-  '00025,01,2,Phường,Phường Giảng Võ',
-  '00070,01,2,Phường,Phường Hoàn Kiếm',
-  '79,,1,Thành phố Trung ương,Thành phố Hồ Chí Minh',
-  '26734,79,2,Phường,Phường Sài Gòn',
-  '26737,79,2,Phường,Phường Tân Định',
-].join('\n');
 
 /** No Page at all: missing. */
 const NO_PAGE = new Set(['00070', '26737']);
@@ -56,26 +41,8 @@ describe('dashboard Page connections in chromium', () => {
   let s: TestStack;
   let viewerKey: string;
   let browser: ChromiumSession;
-  let context: BrowserContext;
   const problems: string[] = [];
   const outcomes: string[] = [];
-
-  async function open(width = 1280, height = 900): Promise<Page> {
-    const page = await context.newPage();
-    await page.setViewportSize({ width, height });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    return page;
-  }
-
-  async function signIn(page: Page, key: string): Promise<void> {
-    await page.goto(`${s.apiUrl}/dashboard`);
-    await page.getByLabel('Khóa API').fill(key);
-    await page.getByRole('button', { name: 'Đăng nhập' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Bài đăng' }).waitFor();
-  }
 
   async function openView(page: Page): Promise<void> {
     await page.getByRole('link', { name: 'Kết nối Trang' }).click();
@@ -91,10 +58,8 @@ describe('dashboard Page connections in chromium', () => {
   }
 
   const rowBar = (code: string) => `.cov-node[data-code="${code}"] > .tree-row .cov-progress`;
-  const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: path.join(ARTIFACTS, name), fullPage });
 
   beforeAll(async () => {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
     // Configured for connect links (app id and secret, PUBLIC_BASE_URL = this API), so the buttons get real links.
     s = await startTestStack(testDatabases()[0]!, 'dash-cov', {
       simulator: { latency: { kind: 'fixed', ms: 5 } },
@@ -103,7 +68,7 @@ describe('dashboard Page connections in chromium', () => {
       // No workers: with the app configured, the new-token check queued by the import would overwrite the statuses set below.
       workers: false,
     });
-    const { pages } = await seedOrganisation(s, UNITS, { only: (code) => !NO_PAGE.has(code) });
+    const { pages } = await seedOrganisation(s, SMALL_TREE_UNITS, { only: (code) => !NO_PAGE.has(code) });
     const pageOf = new Map(pages.map((p) => [p.unitCode, p.pageId]));
     // Imported tokens are "not checked yet" (missing); mark them checked and valid, then break a few.
     const now = new Date().toISOString();
@@ -116,7 +81,6 @@ describe('dashboard Page connections in chromium', () => {
       .execute();
     viewerKey = (await s.admin.createKey({ name: 'Cán bộ Hà Nội', role: 'viewer', unit: '01' })).key;
     browser = await launchChromium({ locale: 'vi-VN' });
-    context = browser.context;
   }, 120_000);
 
   afterAll(async () => {
@@ -125,8 +89,8 @@ describe('dashboard Page connections in chromium', () => {
   });
 
   it("shows the root's coverage, a child's bar and the units missing a Page", async () => {
-    const page = await open();
-    await signIn(page, s.adminKey);
+    const page = await openPage(browser.context, problems);
+    await signIn(page, s.apiUrl, s.adminKey);
     await openView(page);
 
     // The root, opened one level: its numbers, in the tree and in the panel of the selected unit.
@@ -162,7 +126,7 @@ describe('dashboard Page connections in chromium', () => {
     await panel.locator('.cov-units tbody tr').first().waitFor();
     expect(await panel.locator('.cov-units tbody tr td:nth-child(2)').allInnerTexts()).toEqual(['00070', '26737']);
     expect(await panel.locator('.cov-truncated').count()).toBe(0);
-    await shot(page, 'dashboard-connections-missing.png', true);
+    await screenshot(page, 'dashboard-connections-missing.png', { fullPage: true });
     await page.locator('.cov-node[data-code="01"] > .tree-row .cov-select').click();
     await panel.locator('h2', { hasText: 'Thành phố Hà Nội' }).waitFor();
     await waitForRows(page, ['00070']);
@@ -185,8 +149,8 @@ describe('dashboard Page connections in chromium', () => {
   }
 
   it('creates a connect link and downloads the links CSV, or says the server cannot yet', async () => {
-    const page = await open();
-    await signIn(page, s.adminKey);
+    const page = await openPage(browser.context, problems);
+    await signIn(page, s.apiUrl, s.adminKey);
     await openView(page);
     await page.locator('.cov-node[data-code="79"] > .tree-row .cov-select').click();
     const panel = page.locator('.cov-panel');
@@ -227,13 +191,13 @@ describe('dashboard Page connections in chromium', () => {
     } else {
       outcomes.push('links CSV: 404 notice');
     }
-    await shot(page, 'dashboard-connections-links.png', true);
+    await screenshot(page, 'dashboard-connections-links.png', { fullPage: true });
     await page.close();
   });
 
   it('shows a view-only key its own province, without the connect-link buttons, and fits 375 px', async () => {
-    const page = await open(375, 812);
-    await signIn(page, viewerKey);
+    const page = await openPage(browser.context, problems, PHONE);
+    await signIn(page, s.apiUrl, viewerKey);
     await openView(page);
     await page.locator(rowBar('01')).waitFor();
     expect(await page.locator(rowBar('root')).count()).toBe(0);
@@ -241,8 +205,8 @@ describe('dashboard Page connections in chromium', () => {
     await page.locator('.cov-node[data-code="00004"]').waitFor();
     expect(await page.getByRole('button', { name: 'Tạo liên kết kết nối' }).count()).toBe(0);
     await page.locator('.cov-panel .hint', { hasText: 'Chỉ khóa quản trị' }).waitFor();
-    expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(375);
-    await shot(page, 'dashboard-connections-mobile.png', true);
+    expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(PHONE.width);
+    await screenshot(page, 'dashboard-connections-mobile.png', { fullPage: true });
     await page.close();
   });
 

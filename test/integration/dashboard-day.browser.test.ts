@@ -1,9 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { launchChromium, type ChromiumSession } from '../helpers/browser';
+import type { Page } from 'playwright-core';
+import { launchChromium, openPage, PHONE, screenshot, signIn, type ChromiumSession } from '../helpers/browser';
 import { testDatabases } from '../helpers/databases';
-import { seedOrganisation, startTestStack, waitFor, type TestStack } from '../helpers/stack';
+import { seedOrganisation, SMALL_TREE_UNITS, startTestStack, waitFor, type TestStack } from '../helpers/stack';
 
 /**
  * An editor's and an approver's day in a headless Chromium against the real stack (API → BullMQ →
@@ -13,20 +11,7 @@ import { seedOrganisation, startTestStack, waitFor, type TestStack } from '../he
  * recalled post shows reason, who and when, with no link to a deleted Facebook post. A screenshot of
  * each step goes to test/artifacts/day-*.png.
  */
-const ARTIFACTS = path.resolve(__dirname, '../artifacts');
 
-/** Two cities (2025-07 shape: no districts): Hà Nội with four wards, Hồ Chí Minh with two. */
-const UNITS = [
-  'code,parent_code,level,type,name',
-  '01,,1,Thành phố Trung ương,Thành phố Hà Nội',
-  '00004,01,2,Phường,Phường Ba Đình',
-  '00008,01,2,Phường,Phường Ngọc Hà',
-  '00025,01,2,Phường,Phường Giảng Võ',
-  '00070,01,2,Phường,Phường Hoàn Kiếm',
-  '79,,1,Thành phố Trung ương,Thành phố Hồ Chí Minh',
-  '26734,79,2,Phường,Phường Sài Gòn',
-  '26737,79,2,Phường,Phường Tân Định',
-].join('\n');
 /** Its Page must be re-authorised: the preview counts it among the units the post cannot reach. */
 const BROKEN = '00008';
 /** The target the editor builds: Hà Nội's wards (level 2), except Hoàn Kiếm. */
@@ -59,7 +44,6 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
   let editorKey: string;
   let approverKey: string;
   let browser: ChromiumSession;
-  let context: BrowserContext;
   let ed: Page;
   let ap: Page;
   let firstId: string;
@@ -67,24 +51,7 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
   let pageOf: Map<string, string>;
   const problems: string[] = [];
 
-  async function open(): Promise<Page> {
-    const page = await context.newPage();
-    await page.setViewportSize({ width: 1280, height: 900 });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    return page;
-  }
-
-  async function signIn(page: Page, key: string): Promise<void> {
-    await page.goto(`${s.apiUrl}/dashboard`);
-    await page.getByLabel('Khóa API').fill(key);
-    await page.getByRole('button', { name: 'Đăng nhập' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Bài đăng' }).waitFor();
-  }
-
-  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `day-${name}.png`), fullPage: true });
+  const shot = (page: Page, name: string) => screenshot(page, `day-${name}.png`, { fullPage: true });
 
   /** The API as the editor sees it. */
   async function asEditor<T>(method: string, url: string, body?: unknown): Promise<T> {
@@ -102,12 +69,11 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
   const stat = (page: Page, scope: string, id: string) => page.locator(`${scope} .stat[data-count="${id}"] dd`).innerText();
 
   beforeAll(async () => {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
     s = await startTestStack(testDatabases()[0]!, 'dash-day', {
       simulator: { latency: { kind: 'fixed', ms: 5 } },
       env: { WORKER_CONCURRENCY: '2' },
     });
-    const { pages } = await seedOrganisation(s, UNITS);
+    const { pages } = await seedOrganisation(s, SMALL_TREE_UNITS);
     pageOf = new Map(pages.map((p) => [p.unitCode, p.pageId]));
     s.sim.invalidateToken(pageOf.get(BROKEN)!, 460);
     await s.deps.store.db
@@ -118,10 +84,9 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
     editorKey = (await s.admin.createKey({ name: EDITOR_NAME, role: 'editor', unit: '01' })).key;
     approverKey = (await s.admin.createKey({ name: APPROVER_NAME, role: 'approver', unit: '01' })).key;
     browser = await launchChromium({ locale: 'vi-VN' });
-    context = browser.context;
     // Two tabs: each keeps its own key (sessionStorage is per tab).
-    ed = await open();
-    ap = await open();
+    ed = await openPage(browser.context, problems);
+    ap = await openPage(browser.context, problems);
   }, 120_000);
 
   afterAll(async () => {
@@ -130,7 +95,7 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
   });
 
   it('the editor composes a post on the tree; the preview matches the API; a bad field is shown next to it', async () => {
-    await signIn(ed, editorKey);
+    await signIn(ed, s.apiUrl, editorKey);
     // An editor composes and never sees the approvals inbox.
     await expect(ed.getByRole('link', { name: 'Chờ duyệt' }).count()).resolves.toBe(0);
     await ed.getByRole('link', { name: 'Soạn bài' }).click();
@@ -206,7 +171,7 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
   });
 
   it('the approver finds it in "Chờ duyệt" with its reach and rejects it with a reason', async () => {
-    await signIn(ap, approverKey);
+    await signIn(ap, s.apiUrl, approverKey);
     expect(await ap.getByRole('link', { name: 'Soạn bài' }).count()).toBe(0);
     const nav = ap.getByRole('link', { name: /Chờ duyệt/ });
     await nav.locator('.nav__count[data-count="1"]').waitFor();
@@ -360,20 +325,20 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
 
   it('the composer and the inbox are readable at 375 px wide (no sideways scrolling)', async () => {
     const overflow = async (page: Page) => Number(await page.evaluate('document.documentElement.scrollWidth'));
-    await ed.setViewportSize({ width: 375, height: 812 });
+    await ed.setViewportSize(PHONE);
     await ed.goto(`${s.apiUrl}/dashboard/#/compose`);
     await ed.getByRole('heading', { level: 1, name: 'Soạn bài' }).waitFor();
     await ed.locator('#compose-preview[data-state="ready"]').waitFor();
     await ed.getByRole('button', { name: 'Thêm ảnh' }).click();
     await ed.getByText('Thêm đơn vị cần trừ').click();
-    expect(await overflow(ed)).toBeLessThanOrEqual(375);
+    expect(await overflow(ed)).toBeLessThanOrEqual(PHONE.width);
     await shot(ed, '10-mobile-compose');
     await asEditor('POST', '/v1/posts', { message: FIRST, target: TARGET });
-    await ap.setViewportSize({ width: 375, height: 812 });
+    await ap.setViewportSize(PHONE);
     await ap.getByRole('button', { name: 'Làm mới' }).click();
     const item = ap.locator('.approval[data-kind="post"]');
     await item.waitFor();
-    expect(await overflow(ap)).toBeLessThanOrEqual(375);
+    expect(await overflow(ap)).toBeLessThanOrEqual(PHONE.width);
     await shot(ap, '11-mobile-inbox');
     // Approved from the inbox this time; the nav count goes back to none.
     await item.getByRole('button', { name: 'Duyệt', exact: true }).click();
@@ -383,8 +348,8 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
 
   it('a viewer sees neither the composer nor the inbox, and is told so if it opens them', async () => {
     const viewerKey = (await s.admin.createKey({ name: 'Văn phòng Hà Nội', role: 'viewer', unit: '01' })).key;
-    const page = await open();
-    await signIn(page, viewerKey);
+    const page = await openPage(browser.context, problems);
+    await signIn(page, s.apiUrl, viewerKey);
     expect(await page.getByRole('link', { name: 'Soạn bài' }).count()).toBe(0);
     expect(await page.getByRole('link', { name: /Chờ duyệt/ }).count()).toBe(0);
     await page.goto(`${s.apiUrl}/dashboard/#/compose`);

@@ -1,9 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { launchChromium, type ChromiumSession } from '../helpers/browser';
+import type { Page } from 'playwright-core';
+import { launchChromium, openPage, screenshot, signIn, type ChromiumSession } from '../helpers/browser';
 import { testDatabases } from '../helpers/databases';
-import { seedOrganisation, startTestStack, waitFor, type TestStack } from '../helpers/stack';
+import { seedOrganisation, SMALL_TREE_UNITS, startTestStack, waitFor, type TestStack } from '../helpers/stack';
 import type { ApiClient } from '../../src/cli/api-client';
 
 /**
@@ -14,19 +12,7 @@ import type { ApiClient } from '../../src/cli/api-client';
  * its reason in the chosen language, a missing post shows only the localized message, and dates have
  * one format per language. A small tree of the 2025-07 shape (two levels: level 2 is the communes).
  */
-const ARTIFACTS = path.resolve(__dirname, '../artifacts');
 
-const UNITS = [
-  'code,parent_code,level,type,name',
-  '01,,1,Thành phố Trung ương,Thành phố Hà Nội',
-  '00004,01,2,Phường,Phường Ba Đình',
-  '00008,01,2,Phường,Phường Ngọc Hà',
-  '00025,01,2,Phường,Phường Giảng Võ',
-  '00070,01,2,Phường,Phường Hoàn Kiếm',
-  '79,,1,Thành phố Trung ương,Thành phố Hồ Chí Minh',
-  '26734,79,2,Phường,Phường Sài Gòn',
-  '26737,79,2,Phường,Phường Tân Định',
-].join('\n');
 /** Their Page tokens are invalidated on the simulator (190/460: password changed) before the Hà Nội post. */
 const BROKEN = ['00008', '00025'];
 const RECALL_REASON = 'Thông tin sai ngày tổ chức';
@@ -36,32 +22,17 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
   let editor: ApiClient;
   let approver: ApiClient;
   let browser: ChromiumSession;
-  let context: BrowserContext;
   let recalledId: string;
   let failedId: string;
   let levelsId: string;
   const problems: string[] = [];
 
-  async function open(width = 1280, height = 900): Promise<Page> {
-    const page = await context.newPage();
-    await page.setViewportSize({ width, height });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    return page;
-  }
-
-  /** Signs in with the bootstrap admin key (connect links are for admins). */
-  async function signIn(page: Page, hash = ''): Promise<void> {
-    await page.goto(`${s.apiUrl}/dashboard/`);
-    await page.getByLabel('Khóa API').fill(s.adminKey);
-    await page.getByRole('button', { name: 'Đăng nhập' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Bài đăng' }).waitFor();
+  /** Signs in with the bootstrap admin key (connect links are for admins), then opens `hash`. */
+  async function signInAsAdmin(page: Page, hash = ''): Promise<void> {
+    await signIn(page, s.apiUrl, s.adminKey);
     if (hash) await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
   }
 
-  const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: path.join(ARTIFACTS, name), fullPage });
   const final = (id: string, statuses: string[]) =>
     waitFor(async () => {
       const p = await editor.getPost(id);
@@ -69,14 +40,13 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
     }, 60_000);
 
   beforeAll(async () => {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
     // Configured for connect links (app id and secret), so the relink buttons get real links.
     s = await startTestStack(testDatabases()[0]!, 'dash-honest', {
       simulator: { latency: { kind: 'fixed', ms: 5 } },
       env: { FB_APP_ID: '100000000000001', FB_APP_SECRET: 'sim-app-secret' },
       connectFlow: true,
     });
-    const { pages } = await seedOrganisation(s, UNITS);
+    const { pages } = await seedOrganisation(s, SMALL_TREE_UNITS);
     const pageOf = new Map(pages.map((p) => [p.unitCode, p.pageId]));
     editor = s.admin.withKey((await s.admin.createKey({ name: 'Ban Tuyên giáo', role: 'editor', unit: 'root' })).key);
     approver = s.admin.withKey((await s.admin.createKey({ name: 'Thường trực', role: 'approver', unit: 'root' })).key);
@@ -100,7 +70,6 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
     levelsId = (await editor.createPost({ message: 'Hà Nội: gửi các phường', target: { unit: '01', scope: 'subtree', levels: [2] } })).id;
 
     browser = await launchChromium({ locale: 'vi-VN' });
-    context = browser.context;
   }, 120_000);
 
   afterAll(async () => {
@@ -120,8 +89,8 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
   });
 
   it('shows a recalled post as recalled: badge, recall counts, filters, no link to the deleted copies', async () => {
-    const page = await open();
-    await signIn(page);
+    const page = await openPage(browser.context, problems);
+    await signInAsAdmin(page);
     const card = page.locator(`[data-post-id="${recalledId}"]`);
     const badge = card.locator('.badge.badge--recalled', { hasText: 'Đã thu hồi' });
     await badge.waitFor();
@@ -153,7 +122,7 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
     await page.locator('#post-filter').selectOption('recalled');
     await page.locator(`.post-card[data-post-id="${failedId}"]`).waitFor({ state: 'detached' });
     expect(await page.locator('.post-card').count()).toBe(1);
-    await shot(page, 'dashboard-honest-recalled-list.png');
+    await screenshot(page, 'dashboard-honest-recalled-list.png');
 
     await card.getByRole('link').click();
     await page.getByRole('heading', { level: 1, name: 'Chi tiết bài đăng' }).waitFor();
@@ -170,13 +139,13 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
     const summary = await page.locator('.post-summary .bar__caption').innerText();
     expect(summary).toContain('Đã thu hồi');
     expect(summary).toContain('3 / 3 Trang');
-    await shot(page, 'dashboard-honest-recalled-post.png', true);
+    await screenshot(page, 'dashboard-honest-recalled-post.png', { fullPage: true });
     await page.close();
   });
 
   it('points a broken-token failure group to reconnecting, not to a retry that fails at once', async () => {
-    const page = await open();
-    await signIn(page, `#/posts/${failedId}`);
+    const page = await openPage(browser.context, problems);
+    await signInAsAdmin(page, `#/posts/${failedId}`);
     const group = page.locator('.failure', { hasText: 'Mã truy cập bị vô hiệu (đổi mật khẩu)' });
     await group.locator('.failure__count', { hasText: String(BROKEN.length) }).waitFor();
     expect(await group.getAttribute('data-action')).toBe('relink');
@@ -194,13 +163,13 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
     const notice = page.locator('.notice:not([hidden])');
     await notice.waitFor();
     expect(await notice.innerText()).toContain(`Bỏ qua ${BROKEN.length} Trang cần kết nối lại trước`);
-    await shot(page, 'dashboard-honest-relink.png', true);
+    await screenshot(page, 'dashboard-honest-relink.png', { fullPage: true });
     await page.close();
   });
 
   it('lists Pages needing attention with their parents, translated reasons and a relink action, in vi and en', async () => {
-    const page = await open();
-    await signIn(page, '#/pages');
+    const page = await openPage(browser.context, problems);
+    await signInAsAdmin(page, '#/pages');
     await page.getByRole('heading', { level: 1, name: 'Trang cần xử lý' }).waitFor();
     const item = page.locator('.page-item[data-unit="00008"]');
     await item.waitFor();
@@ -213,7 +182,7 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
     await item.getByRole('button', { name: 'Tạo liên kết kết nối lại cho Phường Ngọc Hà' }).waitFor();
     // One date format per language: 02/12/2026 14:05.
     expect(await item.innerText()).toMatch(/Kiểm tra lúc \d{2}\/\d{2}\/\d{4} \d{2}:\d{2}/);
-    await shot(page, 'dashboard-honest-pages-vi.png', true);
+    await screenshot(page, 'dashboard-honest-pages-vi.png', { fullPage: true });
 
     await page.getByRole('button', { name: /Switch to English/ }).click();
     await page.getByRole('heading', { level: 1, name: 'Pages needing attention' }).waitFor();
@@ -222,7 +191,7 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
     expect(await en.locator('.page-item__path').innerText()).toContain('Thành phố Hà Nội');
     await en.getByRole('button', { name: 'Create a reconnect link for Phường Ngọc Hà' }).waitFor();
     expect(await en.innerText()).toMatch(/Checked \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}/);
-    await shot(page, 'dashboard-honest-pages-en.png', true);
+    await screenshot(page, 'dashboard-honest-pages-en.png', { fullPage: true });
     // The language is kept in localStorage for the whole browser profile: back to Vietnamese for the next test.
     await page.getByRole('button', { name: 'Tiếng Việt' }).click();
     await page.getByRole('heading', { level: 1, name: 'Trang cần xử lý' }).waitFor();
@@ -230,8 +199,8 @@ describe('dashboard: recall, retry and Pages told honestly, in chromium', () => 
   });
 
   it('shows a missing post with the localized message only', async () => {
-    const page = await open();
-    await signIn(page, '#/posts/00000000-0000-4000-8000-000000000000');
+    const page = await openPage(browser.context, problems);
+    await signInAsAdmin(page, '#/posts/00000000-0000-4000-8000-000000000000');
     const alert = page.getByRole('alert');
     await alert.waitFor();
     const text = await alert.innerText();

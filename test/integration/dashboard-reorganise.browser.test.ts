@@ -1,7 +1,4 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { launchChromium, type ChromiumSession } from '../helpers/browser';
+import { launchChromium, openPage, screenshot, signIn, type ChromiumSession } from '../helpers/browser';
 import { testDatabases } from '../helpers/databases';
 import { seedOrganisation, startTestStack, waitFor, type TestStack } from '../helpers/stack';
 import type { ApiClient } from '../../src/cli/api-client';
@@ -11,7 +8,6 @@ import type { ApiClient } from '../../src/cli/api-client';
  * a small tree, two small CSVs uploaded through the file inputs, the dry run's numbers, a rejected file,
  * the apply (cancelling the blocked post), then the tree of an older post with its retired units greyed.
  */
-const ARTIFACTS = path.resolve(__dirname, '../artifacts');
 
 /** Old tree: a city with two districts of three and two wards. */
 const OLD_UNITS = [
@@ -70,34 +66,14 @@ describe('dashboard reorganisation in chromium', () => {
   let editor: ApiClient;
   let approverKey: string;
   let browser: ChromiumSession;
-  let context: BrowserContext;
   let olderPostId: string;
   let blockedPostId: string;
   let splitPageId: string;
   const problems: string[] = [];
 
-  async function open(width = 1280, height = 900): Promise<Page> {
-    const page = await context.newPage();
-    await page.setViewportSize({ width, height });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    return page;
-  }
-
-  async function signIn(page: Page, key: string): Promise<void> {
-    await page.goto(`${s.apiUrl}/dashboard`);
-    await page.getByLabel('Khóa API').fill(key);
-    await page.getByRole('button', { name: 'Đăng nhập' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Bài đăng' }).waitFor();
-  }
-
   const csv = (name: string, text: string) => ({ name, mimeType: 'text/csv', buffer: Buffer.from(text, 'utf8') });
-  const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: path.join(ARTIFACTS, name), fullPage });
 
   beforeAll(async () => {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
     s = await startTestStack(testDatabases()[0]!, 'dash-reorg', { simulator: { latency: { kind: 'fixed', ms: 5 } } });
     const { pages } = await seedOrganisation(s, OLD_UNITS);
     splitPageId = pages.find((p) => p.unitCode === '00006')!.pageId;
@@ -118,7 +94,6 @@ describe('dashboard reorganisation in chromium', () => {
       await editor.createPost({ message: 'Quận Hoàn Kiếm: thông báo họp tổ dân phố', target: { unit: '002', scope: 'self' } })
     ).id;
     browser = await launchChromium({ locale: 'vi-VN' });
-    context = browser.context;
   }, 120_000);
 
   afterAll(async () => {
@@ -127,8 +102,8 @@ describe('dashboard reorganisation in chromium', () => {
   });
 
   it('is hidden from a key that is not an admin over the whole tree', async () => {
-    const page = await open();
-    await signIn(page, approverKey);
+    const page = await openPage(browser.context, problems);
+    await signIn(page, s.apiUrl, approverKey);
     expect(await page.getByRole('link', { name: 'Tổ chức lại' }).count()).toBe(0);
     await page.goto(`${s.apiUrl}/dashboard/#/reorganise`);
     await page.getByRole('heading', { level: 1, name: 'Tổ chức lại' }).waitFor();
@@ -138,8 +113,8 @@ describe('dashboard reorganisation in chromium', () => {
   });
 
   it('dry-runs two CSV files, shows the plan, applies it and greys the retired units of an older post', async () => {
-    const page = await open();
-    await signIn(page, s.adminKey);
+    const page = await openPage(browser.context, problems);
+    await signIn(page, s.apiUrl, s.adminKey);
     await page.getByRole('link', { name: 'Tổ chức lại' }).click();
     await page.getByRole('heading', { level: 1, name: 'Tổ chức lại' }).waitFor();
     const applyButton = page.getByRole('button', { name: 'Áp dụng', exact: true });
@@ -152,7 +127,7 @@ describe('dashboard reorganisation in chromium', () => {
     await page.locator('.reorg-problems tbody tr').first().waitFor();
     expect(await page.locator('.notice', { hasText: 'lỗi' }).count()).toBeGreaterThan(0);
     expect(await applyButton.isDisabled()).toBe(true);
-    await shot(page, 'dashboard-reorg-problems.png', true);
+    await screenshot(page, 'dashboard-reorg-problems.png', { fullPage: true });
 
     // The right file: the plan.
     await page.setInputFiles('#reorg-merges', csv('merges-2025-07.csv', MERGES));
@@ -167,7 +142,7 @@ describe('dashboard reorganisation in chromium', () => {
     expect(await plan.locator('.reorg-unassigned tbody').innerText()).toContain(splitPageId);
     expect(await plan.locator('.reorg-keys tbody').innerText()).toContain('Cán bộ Quận Ba Đình');
     expect(await plan.locator('.reorg-blocked tbody').innerText()).toContain(blockedPostId);
-    await shot(page, 'dashboard-reorg-plan.png', true);
+    await screenshot(page, 'dashboard-reorg-plan.png', { fullPage: true });
 
     // A post blocks the plain apply: the button offers to cancel it, after a confirmation.
     await page.getByRole('button', { name: 'Áp dụng và hủy các bài bị chặn' }).click();
@@ -179,7 +154,7 @@ describe('dashboard reorganisation in chromium', () => {
     expect(await done.locator('.stat[data-count="units.retired"] dd').innerText()).toBe('7');
     expect(await applyButton.isDisabled()).toBe(true);
     await waitFor(async () => (await editor.getPost(blockedPostId)).status === 'cancelled', 10_000);
-    await shot(page, 'dashboard-reorg-applied.png', true);
+    await screenshot(page, 'dashboard-reorg-applied.png', { fullPage: true });
 
     // The older post still shows where it went, with the dissolved units greyed and tagged.
     await page.goto(`${s.apiUrl}/dashboard/#/posts/${olderPostId}`);
@@ -194,7 +169,7 @@ describe('dashboard reorganisation in chromium', () => {
     await page.locator('.delivery--retired').first().waitFor();
     expect(await page.locator('.delivery--retired').count()).toBe(4);
     expect(await page.locator('.delivery[data-unit="00001"] strong').innerText()).toBe('Phường Phúc Xá');
-    await shot(page, 'dashboard-reorg-retired-tree.png', true);
+    await screenshot(page, 'dashboard-reorg-retired-tree.png', { fullPage: true });
     await page.close();
   });
 

@@ -1,7 +1,4 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { launchChromium, type ChromiumSession } from '../helpers/browser';
+import { artifactPath, launchChromium, openPage, PHONE, screenshot, signIn, type ChromiumSession } from '../helpers/browser';
 import { testDatabases } from '../helpers/databases';
 import { seedOrganisation, startTestStack, waitFor, type TestStack } from '../helpers/stack';
 import type { ApiClient } from '../../src/cli/api-client';
@@ -13,7 +10,6 @@ import type { ApiClient } from '../../src/cli/api-client';
  * run on both dialects in api/dashboard-api.test.ts. The post is national, on the current tree (3,356 Pages):
  * root, then its provinces, then their communes, so opening a province fetches a level of its own.
  */
-const ARTIFACTS = path.resolve(__dirname, '../artifacts');
 const BROKEN = ['00004', '00008', '00025'];
 
 describe('dashboard in chromium during a real fan-out', () => {
@@ -22,31 +18,10 @@ describe('dashboard in chromium during a real fan-out', () => {
   let approver: ApiClient;
   let approverKey: string;
   let browser: ChromiumSession;
-  let context: BrowserContext;
   let postId: string;
   const problems: string[] = [];
 
-  async function open(width: number, height: number): Promise<Page> {
-    const page = await context.newPage();
-    await page.setViewportSize({ width, height });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    return page;
-  }
-
-  async function signIn(page: Page): Promise<void> {
-    await page.goto(`${s.apiUrl}/dashboard`);
-    await page.getByLabel('Khóa API').fill(approverKey);
-    await page.getByRole('button', { name: 'Đăng nhập' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Bài đăng' }).waitFor();
-  }
-
-  const shot = (page: Page, name: string, fullPage = false) => page.screenshot({ path: path.join(ARTIFACTS, name), fullPage });
-
   beforeAll(async () => {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
     s = await startTestStack(testDatabases()[0]!, 'dash-ui', {
       simulator: { latency: { kind: 'fixed', ms: 20 } },
       env: { WORKER_CONCURRENCY: '4' },
@@ -78,7 +53,6 @@ describe('dashboard in chromium during a real fan-out', () => {
     });
     postId = post.id;
     browser = await launchChromium({ locale: 'vi-VN' });
-    context = browser.context;
   }, 120_000);
 
   afterAll(async () => {
@@ -87,11 +61,11 @@ describe('dashboard in chromium during a real fan-out', () => {
   });
 
   it('signs in, follows the fan-out live to 100 %, opens the tree, switches language', async () => {
-    const page = await open(1280, 900);
+    const page = await openPage(browser.context, problems);
     await page.goto(`${s.apiUrl}/dashboard`);
     expect(page.url()).toBe(`${s.apiUrl}/dashboard/`);
     await page.getByRole('heading', { name: 'Đăng nhập' }).waitFor();
-    await shot(page, 'dashboard-signin.png');
+    await screenshot(page, 'dashboard-signin.png');
     await page.getByLabel('Khóa API').fill('lt_wrong_key_wrong_key');
     await page.getByRole('button', { name: 'Đăng nhập' }).click();
     await page.getByRole('alert').filter({ hasText: 'Khóa không đúng' }).waitFor();
@@ -107,11 +81,11 @@ describe('dashboard in chromium during a real fan-out', () => {
     // Approval happens elsewhere; the open page follows through its event stream, without reloading.
     await approver.approve(postId);
     await card.locator('.progress:not([data-total="0"])').waitFor({ timeout: 30_000 });
-    await shot(page, 'dashboard-posts-live.png');
+    await screenshot(page, 'dashboard-posts-live.png');
     await card.locator('.progress[data-percent="100"]').waitFor({ timeout: 90_000 });
     await card.locator('.badge', { hasText: 'Đăng một phần' }).waitFor();
     expect(await card.locator('.bar__caption').innerText()).toContain('3.356 / 3.356 Trang');
-    await shot(page, 'dashboard-posts.png');
+    await screenshot(page, 'dashboard-posts.png');
 
     await card.getByRole('link').click();
     await page.getByRole('heading', { level: 1, name: 'Chi tiết bài đăng' }).waitFor();
@@ -128,18 +102,16 @@ describe('dashboard in chromium during a real fan-out', () => {
       /^https:\/\/www\.facebook\.com\//,
     );
     await page.locator('.failure', { hasText: 'Mã truy cập bị vô hiệu' }).locator('.failure__count', { hasText: '3' }).waitFor();
-    await shot(page, 'dashboard-post.png');
-    await shot(page, 'dashboard-post-full.png', true);
-    await page
-      .locator('section.card', { hasText: 'Lỗi theo nguyên nhân' })
-      .screenshot({ path: path.join(ARTIFACTS, 'dashboard-failures.png') });
+    await screenshot(page, 'dashboard-post.png');
+    await screenshot(page, 'dashboard-post-full.png', { fullPage: true });
+    await page.locator('section.card', { hasText: 'Lỗi theo nguyên nhân' }).screenshot({ path: artifactPath('dashboard-failures.png') });
 
     await page.getByRole('button', { name: /Switch to English/ }).click();
     await page.getByRole('heading', { level: 1, name: 'Post details' }).waitFor();
     await page.locator('.failure', { hasText: 'Token invalidated (password changed)' }).waitFor();
     await page.locator('.tree-node[data-code="root"] .bar__caption', { hasText: '3,356 / 3,356 Pages' }).first().waitFor();
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
-    await shot(page, 'dashboard-post-en.png');
+    await screenshot(page, 'dashboard-post-en.png');
 
     // Broken tokens: no plain retry (it would fail at once), but reconnecting first; asked anyway, the
     // server leaves the Pages that were not reconnected, and the view says so.
@@ -157,27 +129,27 @@ describe('dashboard in chromium during a real fan-out', () => {
     expect(await page.locator('.page-item').count()).toBe(BROKEN.length + 1);
     await page.getByRole('button', { name: 'Tiếng Việt' }).click();
     await page.getByRole('heading', { level: 1, name: 'Trang cần xử lý' }).waitFor();
-    await shot(page, 'dashboard-pages.png');
+    await screenshot(page, 'dashboard-pages.png');
 
     await page.getByRole('link', { name: 'Hàng đợi' }).click();
     await page.locator('.throughput', { hasText: 'Trang/giây' }).waitFor();
     await page.locator('.stat[data-state="waiting"]').first().waitFor();
-    await shot(page, 'dashboard-queues.png');
+    await screenshot(page, 'dashboard-queues.png');
     await page.close();
   });
 
   it('is readable at 375 px wide (no sideways scrolling)', async () => {
-    const page = await open(375, 812);
-    await signIn(page);
+    const page = await openPage(browser.context, problems, PHONE);
+    await signIn(page, s.apiUrl, approverKey);
     const overflow = async () => Number(await page.evaluate('document.documentElement.scrollWidth'));
-    expect(await overflow()).toBeLessThanOrEqual(375);
-    await shot(page, 'dashboard-mobile-posts.png');
+    expect(await overflow()).toBeLessThanOrEqual(PHONE.width);
+    await screenshot(page, 'dashboard-mobile-posts.png');
     await page.locator(`[data-post-id="${postId}"]`).getByRole('link').click();
     await page.locator('.tree-node[data-code="01"]').waitFor();
     await page.locator('.tree-node[data-code="01"] > .tree-row .tree-toggle').click();
     await page.locator('.tree-node[data-code="00004"]').waitFor();
-    expect(await overflow()).toBeLessThanOrEqual(375);
-    await shot(page, 'dashboard-mobile-post.png');
+    expect(await overflow()).toBeLessThanOrEqual(PHONE.width);
+    await screenshot(page, 'dashboard-mobile-post.png');
     await page.close();
   });
 

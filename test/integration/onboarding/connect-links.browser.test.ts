@@ -1,7 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { launchChromium, type ChromiumSession } from '../../helpers/browser';
+import { launchChromium, screenshot, trackProblems, type ChromiumSession } from '../../helpers/browser';
 import { testDatabases } from '../../helpers/databases';
 import { startTestStack, type TestStack } from '../../helpers/stack';
 
@@ -13,7 +11,6 @@ import { startTestStack, type TestStack } from '../../helpers/stack';
  */
 jest.setTimeout(120_000);
 
-const ARTIFACTS = path.resolve(__dirname, '../../artifacts');
 const TREE = [
   'code,parent_code,level,type,name',
   '01,,1,Thành phố Trung ương,Thành phố Hà Nội',
@@ -39,7 +36,6 @@ describe('connect link in chromium', () => {
   };
 
   beforeAll(async () => {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
     s = await startTestStack(testDatabases()[0]!, 'connect-ui', {
       env: { FB_APP_ID: '100000000000001', FB_APP_SECRET: 'sim-app-secret' },
       connectFlow: true,
@@ -81,15 +77,12 @@ describe('connect link in chromium', () => {
     expect(made.statusCode).toBe(201);
     const { url } = made.json() as { url: string };
 
-    const page: Page = await browser.context.newPage();
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
+    // Not openPage: this tab keeps the context's default viewport.
+    const page: Page = trackProblems(await browser.context.newPage(), problems);
     await page.goto(url);
     await page.getByRole('heading', { level: 1, name: 'Kết nối Trang Facebook' }).waitFor();
     expect(await page.locator('main').innerText()).toContain('Phường Ba Đình (00004)');
-    await page.screenshot({ path: path.join(ARTIFACTS, 'connect-link-open.png') });
+    await screenshot(page, 'connect-link-open.png');
 
     await page.getByRole('link', { name: 'Đăng nhập Facebook' }).click();
     await page.waitForURL((u) => u.pathname === '/connect/callback');
@@ -98,13 +91,13 @@ describe('connect link in chromium', () => {
     const main = await page.locator('main').innerText();
     expect(main).toContain('UBMTTQ Phường Ba Đình');
     expect(main).toContain('Câu lạc bộ thơ Ba Đình');
-    await page.screenshot({ path: path.join(ARTIFACTS, 'connect-link-pick.png') });
+    await screenshot(page, 'connect-link-pick.png');
 
     await page.getByLabel('UBMTTQ Phường Ba Đình').check();
     await page.getByRole('button', { name: 'Kết nối Trang đã chọn' }).click();
     await page.getByRole('heading', { level: 1, name: 'Đã kết nối' }).waitFor();
     expect(await page.locator('main').innerText()).toContain('UBMTTQ Phường Ba Đình');
-    await page.screenshot({ path: path.join(ARTIFACTS, 'connect-link-done.png') });
+    await screenshot(page, 'connect-link-done.png');
 
     const row = await s.deps.store.db.selectFrom('pages').selectAll().where('page_id', '=', PAGE_A).executeTakeFirstOrThrow();
     expect(row).toMatchObject({ unit_code: '00004', token_status: 'valid', label: 'UBMTTQ Phường Ba Đình' });
