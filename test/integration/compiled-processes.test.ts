@@ -139,7 +139,7 @@ describe('compiled entry points (node dist/…)', () => {
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
       const queues = await fetch(`http://127.0.0.1:${port}/v1/queues`, { headers: { authorization: 'Bearer test-admin-key-0123456789' } });
       expect(queues.status).toBe(200);
-      expect(Object.keys((await queues.json()) as object)).toEqual(['fanout', 'deliveries']);
+      expect(Object.keys((await queues.json()) as object)).toEqual(['fanout', 'deliveries', 'scope']);
       expect(await p.terminate(GRACE_MS)).toBe(0);
     } finally {
       await dropPrefix(prefix);
