@@ -305,7 +305,15 @@ describe("an editor's and an approver's day in the dashboard (chromium)", () => 
     expect(await panel.locator('.outcome__by').innerText()).toBe(EDITOR_NAME);
     expect(await panel.locator('.outcome__at').getAttribute('datetime')).toBe(recall.at);
     // The badge is styled (not the browser's default inline text).
-    const color = await ed.evaluate("getComputedStyle(document.querySelector('.post-summary .badge--recalled')).backgroundColor");
+    // Through a locator, retried: the live view may re-render the summary between finding the badge and reading it.
+    const badge = ed.locator('.post-summary .badge--recalled').first();
+    const readColor = () =>
+      badge.evaluate(
+        (el) =>
+          (el.ownerDocument.defaultView as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el)
+            .backgroundColor,
+      );
+    const color = await waitFor(() => readColor().catch(() => null), 10_000);
     expect(color).not.toBe('rgba(0, 0, 0, 0)');
 
     // No "Xem bài" link to a deleted Facebook post anywhere: tree (every ward open) and Page list.
