@@ -2,6 +2,7 @@ import axios, { isAxiosError, type AxiosInstance } from 'axios';
 import type { LevelProgress } from '../services/read-models/post-levels.service';
 import type { PostView } from '../services/read-models/post-views.service';
 import type { ReorganiseInput, ReorganiseResult } from '../services/tree/reorganise.service';
+import type { TargetSummary } from '../services/tree/target.service';
 
 /** An error answer of the API (status >= 400), with the `error` body's code and details. */
 export class ApiError extends Error {
@@ -41,18 +42,8 @@ const UNREACHABLE_CODES = new Set([
 
 export type { ReorganiseInput, ReorganiseResult };
 
-/** `POST /v1/targets/preview`. */
-export interface TargetPreview {
-  unit: { code: string; path: string; level: number };
-  units: number;
-  withPage: number;
-  withoutPage: number;
-  pages: number;
-  withoutHealthyPage: number;
-  byLevel: Record<string, number>;
-  /** The first units without a healthy Page, in tree order (absent from older APIs). */
-  withoutHealthyPageUnits?: Array<{ code: string; name: string; level: number }>;
-}
+/** `POST /v1/targets/preview`: the service's summary, as the API answers it. */
+export type TargetPreview = TargetSummary;
 
 /** `GET /v1/posts/{id}/failures`: failed deliveries grouped by reason and Graph error code. */
 export interface PostFailures {
