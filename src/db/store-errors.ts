@@ -45,7 +45,24 @@ const PG_CLIENT_MESSAGES = [
 const SQLITE_BUSY = /^SQLITE_(BUSY|LOCKED)(_|$)/;
 const SQLITE_WRITE_FAILED = /^SQLITE_(IOERR|FULL|READONLY|CANTOPEN)(_|$)/;
 
+/**
+ * PostgreSQL SQLSTATEs of a transaction that lost a race with another one: the same transaction
+ * run again works. Two writers taking row locks in different orders (a recall cancelling a post's
+ * queued rows while a ledger batch claims some of them) is a deadlock PostgreSQL breaks by aborting one.
+ */
+const PG_CONFLICT_STATES = new Set([
+  '40P01', // deadlock_detected
+  '40001', // serialization_failure
+  '55P03', // lock_not_available
+]);
+
 export type StoreErrorKind = 'unreachable' | 'busy' | 'write_failed';
+
+/** True when a transaction was aborted only because a concurrent one won a lock: run it again. */
+export function isTransactionConflict(err: unknown): boolean {
+  for (const e of chain(err)) if (typeof e.code === 'string' && PG_CONFLICT_STATES.has(e.code)) return true;
+  return false;
+}
 
 /** The errors to look at: the error itself, its `cause` chain and the parts of an AggregateError (one per address tried). */
 function* chain(err: unknown): Generator<{ code?: unknown; message?: unknown }> {
@@ -67,7 +84,7 @@ export function storeErrorKind(err: unknown): StoreErrorKind | undefined {
   for (const e of chain(err)) {
     const code = typeof e.code === 'string' ? e.code : '';
     const message = typeof e.message === 'string' ? e.message : '';
-    if (SQLITE_BUSY.test(code)) return 'busy';
+    if (SQLITE_BUSY.test(code) || PG_CONFLICT_STATES.has(code)) return 'busy';
     if (SQLITE_WRITE_FAILED.test(code)) return 'write_failed';
     if (PG_UNAVAILABLE_STATES.has(code) || code.startsWith('08')) return 'unreachable';
     if (NET_CODES.has(code)) return 'unreachable';

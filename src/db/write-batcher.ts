@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import type { Db } from './create-db';
-import { isStoreUnavailable } from './store-errors';
+import { isStoreUnavailable, isTransactionConflict } from './store-errors';
+import { transact } from './transact';
 import type { Database } from './types';
 
 type Op = { run: (trx: Transaction<Database>) => Promise<number>; resolve: (n: number) => void; reject: (e: unknown) => void };
@@ -49,14 +50,11 @@ export class WriteBatcher {
       } catch (err) {
         // One bad write must not fail its neighbours: retry them one by one outside the batch.
         // The store being away is not one bad write: fail them all at once (each caller retries later).
-        if (batch.length === 1 || isStoreUnavailable(err)) batch.forEach((op) => op.reject(err));
+        // A deadlock with another transaction is neither: each write is run again on its own.
+        const conflict = isTransactionConflict(err);
+        if (!conflict && (batch.length === 1 || isStoreUnavailable(err))) batch.forEach((op) => op.reject(err));
         else {
-          for (const op of batch) {
-            this.db
-              .transaction()
-              .execute((trx) => op.run(trx))
-              .then(op.resolve, op.reject);
-          }
+          for (const op of batch) transact(this.db, (trx) => op.run(trx)).then(op.resolve, op.reject);
         }
       }
     }

@@ -24,6 +24,8 @@ describe('store error classification', () => {
     ['wrapped in a cause', new Error('database migration failed', { cause: err('57P01') }), 'unreachable'],
     ['SQLITE_BUSY', err('SQLITE_BUSY', 'database is locked'), 'busy'],
     ['SQLITE_BUSY_SNAPSHOT', err('SQLITE_BUSY_SNAPSHOT'), 'busy'],
+    ['PostgreSQL deadlock_detected', err('40P01', 'deadlock detected'), 'busy'],
+    ['PostgreSQL serialization_failure', err('40001', 'could not serialize access'), 'busy'],
     ['SQLITE_IOERR_WRITE', err('SQLITE_IOERR_WRITE', 'disk I/O error'), 'write_failed'],
     ['SQLITE_FULL', err('SQLITE_FULL', 'database or disk is full'), 'write_failed'],
   ])('%s → %s', (_name, e, kind) => {

@@ -1,3 +1,4 @@
+import { transact } from '../../db/transact';
 import type { Logger } from 'pino';
 import type { DeliveryLedger } from './delivery-ledger';
 import type { Db } from '../../db/create-db';
@@ -53,7 +54,7 @@ export class RetryService {
     }
     const now = new Date().toISOString();
     const skipped: RetrySkipped = { needs_relink: 0, permanent: 0 };
-    const outcome = await this.db.transaction().execute(async (trx) => {
+    const outcome = await transact(this.db, async (trx) => {
       let q = trx
         .selectFrom('deliveries as d')
         .leftJoin('pages as g', 'g.page_id', 'd.page_id')

@@ -1,3 +1,4 @@
+import { transact } from '../../db/transact';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/create-db';
@@ -78,7 +79,7 @@ export class EditsService {
     }
     if (message === post.message) throw new ValidationError('message: is the same as the current message', { field: 'message' });
     const now = new Date().toISOString();
-    const revision = await this.db.transaction().execute(async (trx) => {
+    const revision = await transact(this.db, async (trx) => {
       const edits = await trx.selectFrom('post_edits').select(['revision', 'status']).where('post_id', '=', postId).execute();
       if (edits.some((e) => e.status === 'applying')) {
         throw new ConflictError('an approved edit of this post is still being applied; try again when it has finished');
@@ -135,7 +136,7 @@ export class EditsService {
       throw new ConflictError(`post is ${post.status}; only published posts can be edited`, { status: post.status });
     }
     const now = new Date().toISOString();
-    await this.db.transaction().execute(async (trx) => {
+    await transact(this.db, async (trx) => {
       const e = await trx
         .updateTable('post_edits')
         .set({ status: 'applying', approved_by: p.keyId, approved_at: now })
@@ -179,7 +180,7 @@ export class EditsService {
       throw new ConflictError(`edit ${revision} is ${edit.status}, not pending_approval`, { status: edit.status });
     }
     const now = new Date().toISOString();
-    const done = await this.db.transaction().execute(async (trx) => {
+    const done = await transact(this.db, async (trx) => {
       const res = await trx
         .updateTable('post_edits')
         .set({ status: 'rejected', rejected_by: p.keyId, rejected_at: now, rejection_reason: reason, completed_at: now })
@@ -329,7 +330,7 @@ export class EditsService {
         .executeTakeFirstOrThrow()
     ).path;
     const now = new Date().toISOString();
-    return this.db.transaction().execute(async (trx) => {
+    return transact(this.db, async (trx) => {
       const res = await trx
         .updateTable('post_edits')
         .set({ status, completed_at: now, applied: c.applied, failed: c.failed })

@@ -1,3 +1,4 @@
+import { transact } from '../../db/transact';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/create-db';
 import type { DeliveryLedger } from '../delivery/delivery-ledger';
@@ -57,7 +58,7 @@ export class RecallService {
     const now = new Date().toISOString();
     const again = post.status === 'recalling' || post.status === 'recalled';
     const round = post.recall_round + 1;
-    const counts = await this.db.transaction().execute(async (trx) => {
+    const counts = await transact(this.db, async (trx) => {
       const res = await trx
         .updateTable('posts')
         .set({
@@ -156,7 +157,7 @@ export class RecallService {
     const counts = await this.ledger.countByStatus(postId);
     if (counts.queued + counts.publishing + counts.recalling + counts.published > 0) return null;
     const path = (await this.db.selectFrom('units').select('path').where('id', '=', post.target_unit_id!).executeTakeFirstOrThrow()).path;
-    const done = await this.db.transaction().execute(async (trx) => {
+    const done = await transact(this.db, async (trx) => {
       const res = await trx
         .updateTable('posts')
         .set({ status: 'recalled', updated_at: now })

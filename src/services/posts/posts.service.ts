@@ -1,3 +1,4 @@
+import { transact } from '../../db/transact';
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from 'pino';
@@ -100,7 +101,7 @@ export class PostsService {
     const resubmitted = input.resubmitOf === undefined ? undefined : await this.checkResubmission(p, input.resubmitOf);
     row.resubmit_of = resubmitted?.id ?? null;
     try {
-      await this.db.transaction().execute(async (trx) => {
+      await transact(this.db, async (trx) => {
         await trx.insertInto('posts').values(row).execute();
         if (idempotencyKey !== undefined) {
           await trx
@@ -292,7 +293,7 @@ export class PostsService {
     post: PostRow & { target_path: string },
     change: { set: Updateable<PostsTable>; action: 'post.approve' | 'post.reject'; details: Record<string, unknown> },
   ): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return transact(this.db, async (trx) => {
       const res = await trx
         .updateTable('posts')
         .set(change.set)
@@ -316,7 +317,7 @@ export class PostsService {
     const post = await this.load(p, id);
     requireScope(p, post.target_path, post.target_unit_code);
     const now = new Date().toISOString();
-    const changed = await this.db.transaction().execute(async (trx) => {
+    const changed = await transact(this.db, async (trx) => {
       const res = await trx
         .updateTable('posts')
         .set({ status: 'cancelled', cancelled_by: p.keyId, updated_at: now, completed_at: now })

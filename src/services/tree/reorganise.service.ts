@@ -1,3 +1,4 @@
+import { transact } from '../../db/transact';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db, Executor } from '../../db/create-db';
@@ -65,7 +66,7 @@ export class ReorganiseService {
     throwPlanProblems(problems);
 
     const started = Date.now();
-    const outcome = await this.db.transaction().execute(async (trx) => {
+    const outcome = await transact(this.db, async (trx) => {
       // One reorganisation (or unit import) at a time on PostgreSQL; SQLite transactions are serial already.
       if (this.dialect === 'postgres') await sql`lock table units in share row exclusive mode`.execute(trx);
       const state = await loadState(trx);
