@@ -2,6 +2,7 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
 import type { DatabaseConfig } from '../../config';
 import { governanceMigration } from './migration-0003-governance';
 import { unitVersionsMigration } from './migration-0006-unit-versions';
+import { deliveryCountsMigration } from './migration-0010-delivery-counts';
 
 type Dialect = DatabaseConfig['kind'];
 
@@ -228,6 +229,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('posts_resubmit_of_uq').on('posts').column('resubmit_of').unique().execute();
       },
     },
+    // Status reads in O(1) (issue 12): counts per post, level and tree node, maintained by the ledger's writes.
+    '0010_delivery_counts': deliveryCountsMigration(dialect),
   };
 }
 

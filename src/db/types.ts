@@ -118,6 +118,25 @@ export interface DeliveriesTable {
   claim_token: Generated<string | null>;
   /** Fence (0005): when the latest claim's lease ends; null once its holder released it. */
   lease_until: Generated<Timestamp | null>;
+  /** Counters (0010): the path and level of the unit version, copied at insert so a transition knows its counter scopes without a read. */
+  unit_path: Generated<string | null>;
+  unit_level: Generated<number | null>;
+  /** Counters (0010): the status before the latest status change (set with it), so a conditional UPDATE RETURNING tells its from-status. */
+  prev_status: Generated<string | null>;
+}
+
+/**
+ * Delivery counts maintained by the ledger's writes (0010), in the same transaction as the rows:
+ * per post and status in scope `''`, and per proper ancestor of the delivery's unit (its path), each by the delivery's level.
+ */
+export interface DeliveryCountsTable {
+  post_id: string;
+  /** `''` (the whole post) or a unit path (`/root/01/`): the deliveries strictly below that unit. */
+  scope: string;
+  /** The level of the counted deliveries' units (-1 when unknown). */
+  level: number;
+  status: string;
+  n: number;
 }
 
 export interface ApiKeysTable {
@@ -267,6 +286,7 @@ export interface Database {
   pages: PagesTable;
   posts: PostsTable;
   deliveries: DeliveriesTable;
+  delivery_counts: DeliveryCountsTable;
   api_keys: ApiKeysTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;

@@ -4,7 +4,8 @@ import type { Db } from '../../db/create-db';
 import type { Database } from '../../db/types';
 import { WriteBatcher } from '../../db/write-batcher';
 import { EventBus } from '../shared/events';
-import { emptyCounts, finalStatus, OPEN_DELIVERY_STATUSES, type DeliveryStatus } from '../posts/post-status';
+import { finalStatus, OPEN_DELIVERY_STATUSES, type DeliveryStatus } from '../posts/post-status';
+import { applyCounts, COUNTED_COLUMNS, countingBatch, postCounts, type CountDeltas } from './delivery-counts';
 import { bumpJobRound, cancelQueued, errorColumns, insertForPost, now, requeueFailed, startEdit, startRecall } from './post-deliveries';
 import { Lease, type ClaimFor, type DeliveryError, type DeliveryRef, type LedgerDelivery, type LedgerSettings } from './lease';
 
@@ -28,7 +29,7 @@ export {
 export class DeliveryLedger {
   /** Posts with a roll-up check pending in this process. */
   private readonly rollUps = new Map<string, Promise<void>>();
-  private readonly writes: WriteBatcher;
+  private readonly writes: WriteBatcher<CountDeltas>;
 
   constructor(
     private readonly db: Db,
@@ -36,7 +37,8 @@ export class DeliveryLedger {
     readonly settings: LedgerSettings = { leaseMs: 30_000, takeoverMs: 45_000 },
     private readonly rollUpDelayMs = 100,
   ) {
-    this.writes = new WriteBatcher(db);
+    // Each batch folds its status changes into the post, level and node counters (delivery-counts.ts).
+    this.writes = new WriteBatcher(db, 256, countingBatch);
   }
 
   async load(id: number): Promise<LedgerDelivery | undefined> {
@@ -118,14 +120,26 @@ export class DeliveryLedger {
     set: UpdateObject<Database, 'deliveries'>,
   ): Promise<boolean> {
     return this.writes
-      .submit(async (trx) => {
-        const res = await trx
+      .submit(async (trx, deltas) => {
+        if (set.status === undefined) {
+          const res = await trx
+            .updateTable('deliveries')
+            .set({ ...set, updated_at: now() })
+            .where('id', '=', id)
+            .where(where)
+            .executeTakeFirst();
+          return Number(res.numUpdatedRows);
+        }
+        // A status change: `prev_status` takes the old status (SET reads the row as it was), RETURNING tells the counters.
+        const rows = await trx
           .updateTable('deliveries')
-          .set({ ...set, updated_at: now() })
+          .set({ ...set, prev_status: sql<string>`status`, updated_at: now() })
           .where('id', '=', id)
           .where(where)
-          .executeTakeFirst();
-        return Number(res.numUpdatedRows);
+          .returning(COUNTED_COLUMNS)
+          .execute();
+        deltas.moved(rows);
+        return rows.length;
       })
       .then((n) => n === 1);
   }
@@ -289,6 +303,8 @@ export class DeliveryLedger {
   readonly startRecall = startRecall;
   readonly startEdit = startEdit;
   readonly requeueFailed = requeueFailed;
+  /** Writes the counter changes collected by the whole-post transitions above (pass them one `CountDeltas`), after the transaction's last write of `deliveries`. */
+  readonly applyCounts = applyCounts;
 
   /** Reconciler: open deliveries whose job id is held by a dead job get a new job round (a new id). */
   bumpJobRound(ids: readonly number[]): Promise<void> {
@@ -326,15 +342,8 @@ export class DeliveryLedger {
 
   /** When no delivery of the post is open, rolls the post up to published / partially_failed / failed. */
   async rollUp(postId: string): Promise<string | null> {
-    const open = await this.db
-      .selectFrom('deliveries')
-      .select('id')
-      .where('post_id', '=', postId)
-      .where('status', 'in', OPEN_DELIVERY_STATUSES)
-      .limit(1)
-      .executeTakeFirst();
-    if (open) return null;
     const counts = await this.countByStatus(postId);
+    if (OPEN_DELIVERY_STATUSES.some((s) => counts[s] > 0)) return null;
     const status = finalStatus(counts);
     const at = now();
     const res = await this.db
@@ -348,15 +357,8 @@ export class DeliveryLedger {
     return status;
   }
 
-  async countByStatus(postId: string): Promise<Record<DeliveryStatus, number>> {
-    const rows = await this.db
-      .selectFrom('deliveries')
-      .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
-      .where('post_id', '=', postId)
-      .groupBy('status')
-      .execute();
-    const counts = emptyCounts();
-    for (const r of rows) counts[r.status as DeliveryStatus] = Number(r.n);
-    return counts;
+  /** The post's counts as the ledger maintains them (no count over its deliveries). */
+  countByStatus(postId: string): Promise<Record<DeliveryStatus, number>> {
+    return postCounts(this.db, postId);
   }
 }

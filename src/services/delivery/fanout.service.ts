@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../../db/create-db';
 import { JOB } from '../../queues/catalog';
 import type { Queues } from '../../queues/queues';
+import { CountDeltas } from './delivery-counts';
 import type { DeliveryLedger } from './delivery-ledger';
 import type { EventBus } from '../shared/events';
 import type { Target, TargetService } from '../tree/target.service';
@@ -82,9 +83,11 @@ export class FanoutService {
         .where('status', 'in', ['approved', 'scheduled'])
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return; // cancelled meanwhile, or another fan-out won
+      const counts = new CountDeltas();
       for (let i = 0; i < units.length; i += INSERT_CHUNK) {
-        await this.ledger.insertForPost(trx, postId, units.slice(i, i + INSERT_CHUNK), now);
+        await this.ledger.insertForPost(trx, postId, units.slice(i, i + INSERT_CHUNK), now, counts);
       }
+      await this.ledger.applyCounts(trx, counts);
     });
   }
 }

@@ -2,6 +2,7 @@ import { transact } from '../../db/transact';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/create-db';
 import type { DeliveryLedger } from '../delivery/delivery-ledger';
+import { CountDeltas } from '../delivery/delivery-counts';
 import { ConflictError } from '../../errors/app-error';
 import { JOB } from '../../queues/catalog';
 import type { Queues } from '../../queues/queues';
@@ -72,9 +73,11 @@ export class RecallService {
         .where('recall_round', '=', post.recall_round)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return undefined;
-      const cancelled = await this.ledger.cancelQueued(trx, id, 'post_recalled', now);
+      const deltas = new CountDeltas();
+      const cancelled = await this.ledger.cancelQueued(trx, id, 'post_recalled', now, deltas);
       // Facebook confirmed the content but we never learnt its id: nothing to delete by id; the ledger says so.
-      const { toDelete, withoutPostId: unknown } = await this.ledger.startRecall(trx, id, now);
+      const { toDelete, withoutPostId: unknown } = await this.ledger.startRecall(trx, id, now, undefined, deltas);
+      await this.ledger.applyCounts(trx, deltas);
       // A pending or running edit stops: its remaining Page edits become no-ops.
       await trx
         .updateTable('post_edits')

@@ -1,10 +1,10 @@
-import { sql } from 'kysely';
 import type { Db } from '../../db/create-db';
 import { NotFoundError } from '../../errors/app-error';
 import { requireScope, type Principal } from '../auth/keys.service';
 import type { DeliveryStatus } from '../posts/post-status';
 import type { PostsService } from '../posts/posts.service';
-import { subtreeEnd, versionAt } from '../tree/units.service';
+import { ROOT_CODE, subtreeEnd, versionAt } from '../tree/units.service';
+import { POST_SCOPE, scopeCounts } from '../delivery/delivery-counts';
 import { retryActionOf, type RetryAction } from '../delivery/retry-policy';
 
 export interface RollUp {
@@ -83,11 +83,9 @@ export class PostTreeService {
    * The node and its direct children, each rolled up over its subtree; children whose subtree holds
    * no delivery of the post are left out.
    *
-   * One grouped query does the roll-up: the deliveries of the post inside the node's path range
-   * (an index range scan), grouped by the first `L + K` characters of the unit path, where L is the
-   * node path's length and K the longest child code + 1. Each group key then starts with exactly one
-   * child's path (paths of siblings are prefix-free), so a few dozen groups map onto the children.
-   * A range join per child would compare every delivery with every child instead.
+   * The roll-ups are the ledger's counters (delivery-counts.ts): a unit's counters hold the deliveries
+   * strictly below it, so a node's subtree is its counter rows plus its own deliveries (a unit has a
+   * few Pages), read together with the children's by index. No count over the subtree's deliveries.
    */
   async tree(p: Principal, postId: string, unitCode?: string): Promise<{ postId: string; node: TreeNode; children: TreeNode[] }> {
     const post = await this.posts.load(p, postId);
@@ -109,16 +107,13 @@ export class PostTreeService {
       .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', at)]))
       .orderBy('path')
       .execute();
-    const prefixLength = unit.path.length + Math.max(0, ...kids.map((k) => k.code.length + 1));
-    const groups = await this.db
-      .selectFrom('deliveries as d')
-      .innerJoin('units as u', 'u.id', 'd.unit_id')
-      .select((eb) => [sql<string>`substr(u.path, 1, ${sql.lit(prefixLength)})`.as('prefix'), 'd.status', eb.fn.countAll<number>().as('n')])
-      .where('d.post_id', '=', postId)
-      .where('u.path', '>=', unit.path)
-      .where('u.path', '<', subtreeEnd(unit.path))
-      .groupBy([sql`substr(u.path, 1, ${sql.lit(prefixLength)})`, 'd.status'])
-      .execute();
+    const isRoot = unit.path === `/${ROOT_CODE}/`;
+    const paths = [unit.path, ...kids.map((k) => k.path)];
+    const scopes = await scopeCounts(
+      this.db,
+      postId,
+      paths.map((path) => (path === unit.path && isRoot ? POST_SCOPE : path)),
+    );
 
     const toNode = (u: (typeof kids)[number]): TreeNode => ({
       code: u.code,
@@ -133,21 +128,43 @@ export class PostTreeService {
     });
     const node = toNode(unit);
     const children = kids.map((k) => ({ path: k.path, id: k.id, node: toNode(k) }));
-    for (const g of groups) {
-      const n = Number(g.n);
-      add(node.counts, g.status, n);
-      const child = children.find((c) => g.prefix.startsWith(c.path));
-      if (child) add(child.node.counts, g.status, n);
+    const byPath = new Map([[unit.path, node], ...children.map((c) => [c.path, c.node] as const)]);
+    for (const [scope, statuses] of scopes) {
+      const n = byPath.get(scope === POST_SCOPE ? unit.path : scope);
+      if (n) for (const [status, count] of statuses) add(n.counts, status, count);
+    }
+    // The units' own deliveries (by the versions at these paths): counted into their subtrees (the root's are in its counters already).
+    const own: Array<{
+      unit_id: number | null;
+      path: string;
+      page_id: string | null;
+      status: string;
+      permalink: string | null;
+      reason: string | null;
+    }> = [];
+    for (let i = 0; i < paths.length; i += 500) {
+      own.push(
+        ...(await this.db
+          .selectFrom('deliveries as d')
+          .innerJoin('units as u', 'u.id', 'd.unit_id')
+          .select(['d.unit_id', 'u.path', 'd.page_id', 'd.status', 'd.permalink', 'd.reason'])
+          .where('d.post_id', '=', postId)
+          .where('d.unit_id', 'in', (eb) =>
+            eb
+              .selectFrom('units')
+              .select('id')
+              .where('path', 'in', paths.slice(i, i + 500)),
+          )
+          .orderBy('d.id')
+          .execute()),
+      );
+    }
+    for (const d of own) {
+      const n = byPath.get(d.path);
+      if (n && !(isRoot && n === node)) add(n.counts, d.status, 1);
     }
     const shownKids = children.filter((c) => c.node.counts.total > 0);
     const byId = new Map([[unit.id, node], ...shownKids.map((c) => [c.id, c.node] as const)]);
-    const own = await this.db
-      .selectFrom('deliveries')
-      .select(['unit_id', 'page_id', 'status', 'permalink', 'reason'])
-      .where('post_id', '=', postId)
-      .where('unit_id', 'in', [...byId.keys()])
-      .orderBy('id')
-      .execute();
     for (const d of own) {
       const n = byId.get(d.unit_id!);
       if (!n) continue;

@@ -6,6 +6,7 @@ import { emptyCounts, type DeliveryCounts, type DeliveryStatus, type PostStatus 
 import type { PostsService } from '../posts/posts.service';
 import { subtreeEnd, versionAt } from '../tree/units.service';
 import { livePermalink } from './post-tree.service';
+import { countsIn } from '../delivery/delivery-counts';
 
 export interface PostView {
   id: string;
@@ -90,20 +91,9 @@ export class PostViewsService {
     private readonly posts: PostsService,
   ) {}
 
-  /** Delivery counts of a post, limited to the units inside the caller's subtree. */
+  /** Delivery counts of a post, limited to the units inside the caller's subtree (maintained counters, no count per read). */
   async counts(p: Principal, postId: string): Promise<DeliveryCounts> {
-    const rows = await this.db
-      .selectFrom('deliveries')
-      .innerJoin('units', 'units.id', 'deliveries.unit_id')
-      .select((eb) => ['deliveries.status', eb.fn.countAll<number>().as('n')])
-      .where('deliveries.post_id', '=', postId)
-      .where('units.path', '>=', p.unitPath)
-      .where('units.path', '<', subtreeEnd(p.unitPath))
-      .groupBy('deliveries.status')
-      .execute();
-    const counts = emptyCounts();
-    for (const r of rows) counts[r.status as DeliveryStatus] = Number(r.n);
-    return counts;
+    return (await countsIn(this.db, [postId], p.unitPath)).get(postId)!;
   }
 
   async get(p: Principal, id: string): Promise<PostView> {
@@ -146,8 +136,15 @@ export class PostViewsService {
       .limit(q.limit + 1)
       .execute();
     const page = rows.slice(0, q.limit);
-    const next = await this.resubmissions(page);
-    const items = await Promise.all(page.map(async (r) => toPostView(r, await this.counts(p, r.id), next.get(r.id) ?? null)));
+    const [next, counts] = await Promise.all([
+      this.resubmissions(page),
+      countsIn(
+        this.db,
+        page.map((r) => r.id),
+        p.unitPath,
+      ),
+    ]);
+    const items = page.map((r) => toPostView(r, counts.get(r.id), next.get(r.id) ?? null));
     const last = page[page.length - 1];
     return { items, nextCursor: rows.length > q.limit && last ? encodeCursor({ c: last.created_at, i: last.id }) : null };
   }

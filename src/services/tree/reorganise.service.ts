@@ -5,6 +5,7 @@ import type { Db, Executor } from '../../db/create-db';
 import { ConflictError, ForbiddenError, ValidationError } from '../../errors/app-error';
 import type { Queues } from '../../queues/queues';
 import { requireRole, type Principal } from '../auth/keys.service';
+import { applyCounts, CountDeltas } from '../delivery/delivery-counts';
 import { cancelQueued } from '../delivery/post-deliveries';
 import { appendAudit, appendAuditMany } from '../governance/audit.service';
 import { MAX_REPORTED_PROBLEMS, parseCsv } from './csv';
@@ -216,6 +217,7 @@ async function blockedPosts(
 
 /** `force`: the blocked posts are cancelled (their unsent deliveries too), each audited with reason `unit_retired`. */
 async function cancelBlocked(trx: Executor, p: Principal, blocked: ReorganiseResult['posts']['blocked'], at: string): Promise<void> {
+  const counts = new CountDeltas();
   for (const b of blocked) {
     const res = await trx
       .updateTable('posts')
@@ -224,8 +226,9 @@ async function cancelBlocked(trx: Executor, p: Principal, blocked: ReorganiseRes
       .where('status', '=', b.status)
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) !== 1) throw new ConflictError(`post ${b.id} changed while the reorganisation ran; try again`);
-    await cancelQueued(trx, b.id, 'unit_retired', at);
+    await cancelQueued(trx, b.id, 'unit_retired', at, counts);
   }
+  await applyCounts(trx, counts);
   if (!blocked.length) return;
   const paths = new Map(
     (

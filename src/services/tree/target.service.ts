@@ -32,6 +32,8 @@ export interface TargetUnit {
   code: string;
   name: string;
   level: number;
+  /** The unit's path: its delivery is counted under each of its ancestors (delivery_counts). */
+  path: string;
   pageId: string | null;
 }
 
@@ -143,12 +145,12 @@ export class TargetService {
   async resolve(target: Target): Promise<TargetUnit[]> {
     const { path, excludePaths, levels } = await this.check(target);
     const rows = await this.query(target, path, excludePaths, levels)
-      .select(['units.id', 'units.code', 'units.name', 'units.level', 'pages.page_id'])
+      .select(['units.id', 'units.code', 'units.name', 'units.level', 'units.path', 'pages.page_id'])
       .orderBy('units.path')
       .orderBy('pages.position')
       .orderBy('pages.page_id')
       .execute();
-    return rows.map((r) => ({ unitId: r.id, code: r.code, name: r.name, level: r.level, pageId: r.page_id ?? null }));
+    return rows.map((r) => ({ unitId: r.id, code: r.code, name: r.name, level: r.level, path: r.path, pageId: r.page_id ?? null }));
   }
 
   /** The first `limit` units of the target without a healthy Page (see `withoutHealthyPage`), in tree order: a preview names them. */

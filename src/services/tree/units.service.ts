@@ -5,6 +5,7 @@ import { ConflictError, NotFoundError } from '../../errors/app-error';
 import { appendAudit, type AuditActor } from '../governance/audit.service';
 import { parseCsv, throwIfProblems, type CsvRow, type RowProblem } from './csv';
 import { ROOT_CODE, subtreeEnd, UNIT_CODE_RE } from './unit-paths';
+import { syncUnitPaths } from '../delivery/post-deliveries';
 
 // The path facts live in ./unit-paths (imported by audit and keys without pulling this service in);
 // re-exported here so existing importers keep working.
@@ -133,6 +134,12 @@ export class UnitsService {
           .execute();
       }
       if (inserts.length || updates.length) await linkParents(trx);
+      // In place: the deliveries made for the corrected units count under their new path from now on.
+      if (updates.length)
+        await syncUnitPaths(
+          trx,
+          updates.map((n) => before.get(n.code)!.id),
+        );
       const result = { created: inserts.length, updated: updates.length, total: rows.length };
       if (actor) {
         await appendAudit(trx, {
