@@ -1,12 +1,14 @@
 import crypto from 'node:crypto';
 import { sql, type Expression, type ExpressionBuilder, type SqlBool, type UpdateObject } from 'kysely';
+import type { PreparedSql } from '../../db/prepared';
 import type { Db } from '../../db/create-db';
 import type { Database } from '../../db/types';
 import { WriteBatcher } from '../../db/write-batcher';
 import { EventBus } from '../shared/events';
 import { finalStatus, OPEN_DELIVERY_STATUSES, type DeliveryStatus } from '../posts/post-status';
-import { applyCounts, COUNTED_COLUMNS, countingBatch, postCounts, type CountDeltas } from './delivery-counts';
+import { applyCounts, COUNTED_COLUMNS, countingBatch, postCounts, type CountDeltas, type CountedRow } from './delivery-counts';
 import { bumpJobRound, cancelQueued, errorColumns, insertForPost, now, requeueFailed, startEdit, startRecall } from './post-deliveries';
+import { LedgerStatements, type LoadRow } from './ledger-statements';
 import { Lease, type ClaimFor, type DeliveryError, type DeliveryRef, type LedgerDelivery, type LedgerSettings } from './lease';
 
 export {
@@ -30,6 +32,8 @@ export class DeliveryLedger {
   /** Posts with a roll-up check pending in this process. */
   private readonly rollUps = new Map<string, Promise<void>>();
   private readonly writes: WriteBatcher<CountDeltas>;
+  /** The hot statements, precompiled for this store's dialect. */
+  private readonly sql: LedgerStatements;
 
   constructor(
     private readonly db: Db,
@@ -39,39 +43,11 @@ export class DeliveryLedger {
   ) {
     // Each batch folds its status changes into the post, level and node counters (delivery-counts.ts).
     this.writes = new WriteBatcher(db, 256, countingBatch);
+    this.sql = new LedgerStatements(db);
   }
 
   async load(id: number): Promise<LedgerDelivery | undefined> {
-    const r = await this.db
-      .selectFrom('deliveries as d')
-      .innerJoin('posts as p', 'p.id', 'd.post_id')
-      .leftJoin('pages as g', 'g.page_id', 'd.page_id')
-      .select([
-        'd.id',
-        'd.post_id',
-        'd.unit_code',
-        'd.status',
-        'd.attempts',
-        'd.reason',
-        'd.attempt_started_at',
-        'd.claim_token',
-        'd.lease_until',
-        'd.page_id as published_page_id',
-        'd.fb_post_id',
-        'd.edit_revision',
-        'd.edit_status',
-        'p.status as post_status',
-        'p.message',
-        'p.link',
-        'p.photos',
-        'g.page_id',
-        'g.token_ciphertext',
-        'g.token_status',
-        'g.token_status_reason',
-        'g.retired_at as page_retired_at',
-      ])
-      .where('d.id', '=', id)
-      .executeTakeFirst();
+    const r = (await this.sql.load.run<LoadRow>(this.db, [id])).rows[0];
     if (!r) return undefined;
     return {
       id: r.id,
@@ -112,6 +88,17 @@ export class DeliveryLedger {
   takeoverAt(d: Pick<LedgerDelivery, 'status' | 'leaseUntil' | 'attemptStartedAt' | 'claimToken'>): number {
     const until = d.leaseUntil ?? (d.status === 'publishing' && d.claimToken === null ? d.attemptStartedAt : null);
     return until ? Date.parse(until) + this.settings.takeoverMs : 0;
+  }
+
+  /** One precompiled status change through the group commit, counted in its batch: true when it changed the row. */
+  private held(statement: PreparedSql, parameters: readonly unknown[]): Promise<boolean> {
+    return this.writes
+      .submit(async (trx, deltas) => {
+        const rows = (await statement.run<CountedRow>(trx, parameters)).rows;
+        deltas.moved(rows);
+        return rows.length;
+      })
+      .then((n) => n === 1);
   }
 
   private submit(
@@ -155,23 +142,26 @@ export class DeliveryLedger {
     const deadline = Lease.deadlineFor(this.settings.leaseMs);
     const leaseUntil = new Date(Date.now() + this.settings.leaseMs).toISOString();
     const cutoff = new Date(Date.now() - this.settings.takeoverMs).toISOString();
-    const set: UpdateObject<Database, 'deliveries'> = { claim_token: token, lease_until: leaseUntil };
     if (what.kind === 'publish') {
-      set.status = 'publishing';
-      set.attempt_started_at = now();
-      if (what.countAttempt) set.attempts = sql<number>`attempts + 1`;
+      // The hot path: one precompiled statement, same conditions as the builder form below.
+      const at = now();
+      const attempt = what.countAttempt ? 1 : 0;
+      const ok = await (d.claimToken === null
+        ? this.held(this.sql.claimPublishFree, [token, leaseUntil, at, attempt, at, d.id, cutoff])
+        : this.held(this.sql.claimPublishHeld, [token, leaseUntil, at, attempt, at, d.id, d.claimToken, cutoff]));
+      return ok ? new Lease(d.id, token, deadline) : null;
     }
+    // Recall and edit claims (rarer): the query builder.
+    const set: UpdateObject<Database, 'deliveries'> = { claim_token: token, lease_until: leaseUntil };
     const ok = await this.submit(
       d.id,
       (eb) =>
         eb.and([
           d.claimToken === null ? eb('claim_token', 'is', null) : eb('claim_token', '=', d.claimToken),
           eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', cutoff)]),
-          ...(what.kind === 'publish'
-            ? [eb('status', 'in', ['queued', 'publishing'])]
-            : what.kind === 'recall'
-              ? [eb('status', '=', 'recalling')]
-              : [eb('status', '=', 'published'), eb('edit_revision', '=', what.revision), eb('edit_status', '=', 'pending')]),
+          ...(what.kind === 'recall'
+            ? [eb('status', '=', 'recalling')]
+            : [eb('status', '=', 'published'), eb('edit_revision', '=', what.revision), eb('edit_status', '=', 'pending')]),
         ]),
       set,
     );
@@ -209,20 +199,23 @@ export class DeliveryLedger {
     permalink: string | null,
     reason: string | null = null,
   ): Promise<boolean> {
-    const ok = await this.settle(lease, ['queued', 'publishing'], {
-      status: 'published',
-      fb_post_id: fbPostId,
-      permalink,
-      published_at: now(),
-      reason,
-      ...errorColumns(null),
-    });
+    const ok = await this.held(this.sql.published, [fbPostId, permalink, now(), reason, now(), lease.deliveryId, lease.token]);
     if (ok) this.finished(d, 'published', reason, null);
     return ok;
   }
 
   async markFailed(d: DeliveryRef, lease: Lease, reason: string, error: DeliveryError | null): Promise<boolean> {
-    const ok = await this.settle(lease, ['queued', 'publishing'], { status: 'failed', reason, ...errorColumns(error) });
+    const e = errorColumns(error);
+    const ok = await this.held(this.sql.closed, [
+        'failed',
+        reason,
+        e.error_code,
+        e.error_subcode,
+        e.error_message,
+        now(),
+        lease.deliveryId,
+        lease.token,
+      ]);
     if (ok) this.finished(d, 'failed', reason, error);
     return ok;
   }
@@ -240,13 +233,18 @@ export class DeliveryLedger {
     refundAttempt = false,
     attemptStartedAt: string | null = null,
   ): Promise<boolean> {
-    const ok = await this.settle(lease, 'publishing', {
-      status: 'queued',
-      reason,
-      ...errorColumns(error),
-      ...(refundAttempt ? { attempts: sql<number>`attempts - 1` } : {}),
-      ...(attemptStartedAt ? { attempt_started_at: attemptStartedAt } : {}),
-    });
+    const e = errorColumns(error);
+    const ok = await this.held(this.sql.requeue, [
+        reason,
+        e.error_code,
+        e.error_subcode,
+        e.error_message,
+        refundAttempt ? 1 : 0,
+        attemptStartedAt,
+        now(),
+        lease.deliveryId,
+        lease.token,
+      ]);
     if (ok) {
       this.events.emit({
         type: 'delivery.retrying',
@@ -261,7 +259,7 @@ export class DeliveryLedger {
   }
 
   async markCancelled(d: DeliveryRef, lease: Lease): Promise<boolean> {
-    const ok = await this.settle(lease, ['queued', 'publishing'], { status: 'cancelled', reason: 'post_cancelled' });
+    const ok = await this.held(this.sql.closed, ['cancelled', 'post_cancelled', null, null, null, now(), lease.deliveryId, lease.token]);
     if (ok) this.finished(d, 'cancelled', 'post_cancelled', null);
     return ok;
   }
