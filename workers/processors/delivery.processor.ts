@@ -65,7 +65,8 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
   await awaitPageSlot(job, token, deps.pacer, page.pageId);
   const lease = await ledger.claim(d, { kind: 'publish', countAttempt: true });
   if (!lease) return 'lost_claim';
-  const log = deps.log.child({ deliveryId: d.id, postId: d.postId, unit: d.unitCode, attempt: d.attempts + 1 });
+  // The delivery's child logger is made only when something is logged (most deliveries log nothing).
+  const log = (): Logger => deps.log.child({ deliveryId: d.id, postId: d.postId, unit: d.unitCode, attempt: d.attempts + 1 });
   const accessToken = deps.cipher.decrypt(page.tokenCiphertext);
   // True until this attempt has looked for the post an earlier attempt may have created.
   let unresolved = ambiguous;
@@ -78,14 +79,14 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
       if (found) {
         await ledger.markPublished(d, lease, found.fbPostId, found.permalink, 'recovered_after_unknown_outcome');
         rollUpLater(d, deps);
-        log.info({ fbPostId: found.fbPostId }, 'earlier attempt had published; recorded without re-posting');
+        log().info({ fbPostId: found.fbPostId }, 'earlier attempt had published; recorded without re-posting');
         return 'published:recovered';
       }
       unresolved = false;
     }
     res = await deps.publisher.publish(page.pageId, accessToken, contentOf(d), () => lease.check());
   } catch (err) {
-    if (err instanceof LeaseExpiredError) return leaseExpired(job, token, lease, deps, log);
+    if (err instanceof LeaseExpiredError) return leaseExpired(job, token, lease, deps, log());
     return handlePageWriteFailure(
       { job, token, pageId: page.pageId, unitCode: d.unitCode, unresolved, creates: true },
       err,
@@ -108,7 +109,7 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
           return `published:${reason}`;
         },
       },
-      { ...deps, log },
+      { ...deps, log: log() },
     );
   }
   // The post exists now. An error from here on (the store refusing a connection, Redis for the pacer) is
