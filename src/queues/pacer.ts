@@ -50,11 +50,21 @@ function pct(m: UsageMetrics | undefined): number {
   return m ? Math.max(m.callCount, m.totalCputime, m.totalTime) : 0;
 }
 
+/** The reserve script as an ioredis command: sent by SHA (EVALSHA), its text only once per connection. */
+type WithReserve = { lantoaPaceReserve?(...args: Array<string | number>): Promise<number> };
+
 export class Pacer {
+  private readonly keyPrefix: string;
+  private readonly appKeys: [string, string];
+
   constructor(
     private readonly redis: Redis,
     private readonly s: PacerSettings,
-  ) {}
+  ) {
+    if (!(redis as unknown as WithReserve).lantoaPaceReserve) redis.defineCommand('lantoaPaceReserve', { numberOfKeys: 5, lua: RESERVE });
+    this.keyPrefix = `${s.prefix}:pace:`;
+    this.appKeys = [this.key('app-next'), this.key('app-slow')];
+  }
 
   private key(kind: string, id = ''): string {
     return `${this.s.prefix}:pace:${kind}${id ? `:${id}` : ''}`;
@@ -62,14 +72,16 @@ export class Pacer {
 
   /** 0 when the Page may be written to now (the slot is then taken), else how long to wait in ms. */
   async reserve(pageId: string): Promise<number> {
-    const keys = [
-      this.key('next', pageId),
-      this.key('block', pageId),
-      this.key('slow', pageId),
-      this.key('app-next'),
-      this.key('app-slow'),
-    ];
-    const wait = await this.redis.eval(RESERVE, keys.length, ...keys, this.s.pageSpacingMs, this.s.slowBaseMs);
+    const p = this.keyPrefix;
+    const wait = await (this.redis as unknown as Required<WithReserve>).lantoaPaceReserve(
+      `${p}next:${pageId}`,
+      `${p}block:${pageId}`,
+      `${p}slow:${pageId}`,
+      this.appKeys[0],
+      this.appKeys[1],
+      this.s.pageSpacingMs,
+      this.s.slowBaseMs,
+    );
     return Number(wait);
   }
 
