@@ -4,7 +4,6 @@
  * `Authorization: Bearer` header and never reach errors or logs. No retries
  * here: retrying is the queue's decision (house style §5.4c).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
@@ -117,13 +116,12 @@ export interface WriteOptions {
   fence?: Fence;
 }
 
-/** The fence of the write being dispatched, for the socket it ends up on. */
+/** The fence of one write, checked again on the socket it ends up on. */
 interface FenceScope {
   fence: Fence;
   /** Set when the fence refused at connect time (the request is then destroyed unsent). */
   refused?: unknown;
 }
-const fenceScope = new AsyncLocalStorage<FenceScope>();
 
 /**
  * Where a fenced write is checked for the last time: as late as the socket write itself. Axios does
@@ -144,30 +142,31 @@ function refuse(scope: FenceScope, destroy: (err: Error) => void): boolean {
   }
 }
 
-function guardRequest(req: http.ClientRequest): void {
-  const scope = fenceScope.getStore();
-  if (!scope) return;
+/** Installed in the tick the request is created: the agent hands it its socket one tick later at the earliest. */
+function guardRequest(req: http.ClientRequest, scope: FenceScope): void {
   req.prependOnceListener('socket', (socket: net.Socket) => {
     if (socket.connecting) socket.prependOnceListener('connect', () => refuse(scope, (err) => req.destroy(err)));
     else refuse(scope, (err) => req.destroy(err));
   });
 }
 
-type AddRequest = (req: http.ClientRequest, options: unknown) => void;
+type RequestFn = (options: http.RequestOptions, cb?: (res: http.IncomingMessage) => void) => http.ClientRequest;
 
-class FencedHttpAgent extends http.Agent {
-  addRequest(req: http.ClientRequest, options: unknown): void {
-    guardRequest(req);
-    (http.Agent.prototype as unknown as { addRequest: AddRequest }).addRequest.call(this, req, options);
-  }
-}
-
-class FencedHttpsAgent extends https.Agent {
-  addRequest(req: http.ClientRequest, options: unknown): void {
-    // On a new TLS connection the check is at TCP connect: the handshake (one round trip) still follows.
-    guardRequest(req);
-    (https.Agent.prototype as unknown as { addRequest: AddRequest }).addRequest.call(this, req, options);
-  }
+/**
+ * The transport axios uses for one fenced write: node's own http(s).request, with the fence guard on
+ * the request it returns. (It replaced an AsyncLocalStorage scope read by the agent: on Node 20 any
+ * AsyncLocalStorage turns on a promise hook for every promise of the process, which cost more than
+ * the whole fence.)
+ */
+function fencedTransport(scope: FenceScope): { request: RequestFn } {
+  return {
+    request(options, cb) {
+      const send: RequestFn = options.protocol === 'https:' ? https.request : http.request;
+      const req = send(options, cb);
+      guardRequest(req, scope);
+      return req;
+    },
+  };
 }
 
 export class GraphClient {
@@ -190,8 +189,8 @@ export class GraphClient {
     this.logger = opts.logger;
     this.onRequest = opts.onRequest;
     const maxSockets = opts.maxSockets ?? 256;
-    this.httpAgent = new FencedHttpAgent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
-    this.httpsAgent = new FencedHttpsAgent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
     this.http = axios.create({
       httpAgent: this.httpAgent,
       httpsAgent: this.httpsAgent,
@@ -240,7 +239,8 @@ export class GraphClient {
     token: string,
     opts: { query?: Query; body?: Record<string, unknown>; secrets?: string[]; fence?: Fence } = {},
   ): Promise<GraphResponse<T>> {
-    const redact = makeRedactor([token, ...(opts.secrets ?? [])]);
+    // Built only on a failure (the success path never redacts).
+    const redact = (text: string) => makeRedactor([token, ...(opts.secrets ?? [])])(text);
     const started = performance.now();
     let res: AxiosResponse<unknown>;
     // The fence runs synchronously right before the request is handed to axios: from here to the socket
@@ -248,16 +248,15 @@ export class GraphClient {
     // nothing was sent.
     opts.fence?.();
     const scope: FenceScope | undefined = opts.fence ? { fence: opts.fence } : undefined;
-    const request = () =>
-      this.http.request({
+    try {
+      res = await this.http.request({
         method,
         url: this.buildUrl(segments, opts.query),
         data: opts.body,
         headers: { Authorization: `Bearer ${token}` },
         signal: AbortSignal.timeout(this.timeoutMs),
+        ...(scope ? { transport: fencedTransport(scope) } : {}),
       });
-    try {
-      res = await (scope ? fenceScope.run(scope, request) : request());
     } catch (err) {
       // The fence refused when the new connection came up: nothing was written.
       if (scope?.refused) throw scope.refused;
