@@ -24,6 +24,8 @@ export interface Config {
     readonly attempts: number;
     readonly backoffMs: number;
     readonly fanoutChunkSize: number;
+    /** Length of one minute of a post's spread, in ms (SPREAD_MINUTE_MS; shorter only in tests). */
+    readonly spreadMinuteMs: number;
     readonly pageSpacingMs: number;
     readonly appSlowSpacingMs: number;
     readonly readbackDelayMs: number;
@@ -115,6 +117,7 @@ export function loadConfig(source: Record<string, string | undefined> = readEnv(
       attempts: env.DELIVERY_ATTEMPTS,
       backoffMs: env.DELIVERY_BACKOFF_MS,
       fanoutChunkSize: env.FANOUT_CHUNK_SIZE,
+      spreadMinuteMs: env.SPREAD_MINUTE_MS,
       pageSpacingMs: env.PAGE_MIN_SPACING_MS,
       appSlowSpacingMs: env.APP_SLOW_SPACING_MS,
       readbackDelayMs: env.READBACK_DELAY_MS,

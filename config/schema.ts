@@ -81,6 +81,11 @@ export const EnvSchema = z
     DELIVERY_BACKOFF_MS: int(7_000, 10, 3_600_000),
     /** Delivery jobs added per addBulk call during fan-out. */
     FANOUT_CHUNK_SIZE: int(500, 1, 5000),
+    /**
+     * Length of one minute of a post's `spread`, in ms. 60000 in production; tests shorten it so a spread
+     * of a few "minutes" runs in seconds (the API contract stays whole minutes).
+     */
+    SPREAD_MINUTE_MS: int(60_000, 10, 60_000),
     /** Minimum time between two writes to the same Page, in ms (stretched when Meta reports usage ≥ 80 %). */
     PAGE_MIN_SPACING_MS: int(2_000, 0, 3_600_000),
     /** Spacing between any two writes while the app's usage is ≥ 80 %, in ms. */

@@ -120,7 +120,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
   });
   const webhooks = new WebhooksService(db, getCipher);
   const webhookEvents = new WebhookDispatcher(db, webhooks, queues, log.child({ component: 'webhooks' }));
-  const posts = new PostsService(db, ledger, targets, queues, log, webhookEvents);
+  const posts = new PostsService(db, ledger, targets, queues, log, webhookEvents, config.queue.spreadMinuteMs);
   const publisher = new Publisher(graph);
   const pages = new PagesService(db, getCipher);
   const postViews = new PostViewsService(db, posts);
@@ -146,7 +146,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     postViews,
     approvals: new ApprovalsService(db, postViews, edits, targets),
     ledger,
-    fanout: new FanoutService(db, targets, ledger, queues, config.queue.fanoutChunkSize, log, events),
+    fanout: new FanoutService(db, targets, ledger, queues, config.queue.fanoutChunkSize, log, events, config.queue.spreadMinuteMs),
     publisher,
     reconciler: new ReconcilerService(db, queues, ledger, log),
     retries: new RetryService(db, ledger, posts, queues, log),

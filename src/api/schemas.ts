@@ -137,6 +137,12 @@ export const PostView = z.object({
   rejection: Rejection.nullable(),
   resubmitOf: z.string().nullable(),
   resubmittedAs: z.string().nullable(),
+  /**
+   * The spread the post asked for: its deliveries go out evenly over `minutes` (root, then provinces, then
+   * communes). `plannedEndAt` is the end of that window: set when the fan-out starts (a scheduled post has
+   * it from the start: `publishAt` + the spread); null until then for a post published on approval. Null without a spread.
+   */
+  spread: z.object({ minutes: z.number(), plannedEndAt: z.string().nullable() }).nullable(),
 });
 
 export const PostList = z.object({ items: z.array(PostView), nextCursor: z.string().nullable() });

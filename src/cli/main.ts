@@ -39,7 +39,9 @@ Commands:
                                                  Page's admin
   keys create --name N --role R --unit CODE      create an API key (shown once)
   posts submit --message M --unit CODE [--scope subtree|self] [--levels 1,2] [--exclude a,b]
-               [--link URL] [--photo URL]... [--publish-at ISO]
+               [--link URL] [--photo URL]... [--publish-at ISO] [--spread MINUTES]
+                                                 --spread: the Pages get it evenly over that many minutes
+                                                 (1–1440; root, then provinces, then communes)
   posts list [--status S[,S]] [--limit N] [--json]
                                                  newest first: id, status, created, author, target, progress
   posts show <postId> [--json]                   the post, who created / approved / cancelled / recalled it and
@@ -93,6 +95,7 @@ function parse(argv: string[]) {
       link: { type: 'string' },
       photo: { type: 'string', multiple: true },
       'publish-at': { type: 'string' },
+      spread: { type: 'string' },
       reason: { type: 'string' },
       reasons: { type: 'string' },
       status: { type: 'string' },
@@ -171,6 +174,8 @@ const COMMANDS: Record<string, (c: Ctx) => Promise<number>> = {
       ...(v.link ? { link: v.link } : {}),
       ...(v.photo?.length ? { photos: v.photo } : {}),
       ...(v['publish-at'] ? { publishAt: v['publish-at'] } : {}),
+      // Whole minutes go as numbers; anything else as given, so the API's 400 names `body.spread.minutes`.
+      ...(v.spread !== undefined ? { spread: { minutes: /^\d+$/.test(v.spread) ? Number(v.spread) : v.spread } } : {}),
     });
     out(JSON.stringify(post, null, 2));
     return 0;

@@ -113,6 +113,10 @@ export async function postsShow(api: ApiClient, id: string, o: { json?: boolean 
     out(`  cancelled  ${formatTime(extra.cancelledAt ?? cancel?.at ?? post.updatedAt)} by ${who(post.cancelledBy)}`);
   }
   if (post.publishAt) out(`  schedule   ${formatTime(post.publishAt)}`);
+  if (post.spread) {
+    const end = post.spread.plannedEndAt ? `, planned end ${formatTime(post.spread.plannedEndAt)}` : ', planned end set when it goes out';
+    out(`  spread     ${post.spread.minutes} min${end}`);
+  }
   if (post.startedAt) out(`  started    ${formatTime(post.startedAt)}`);
   if (post.completedAt) out(`  completed  ${formatTime(post.completedAt)}`);
   if (post.recall) out(`  recalled   ${formatTime(post.recall.at)} by ${who(post.recall.by)}: ${post.recall.reason}`);

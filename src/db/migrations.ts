@@ -231,6 +231,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     },
     // Status reads in O(1) (issue 12): counts per post, level and tree node, maintained by the ledger's writes.
     '0010_delivery_counts': deliveryCountsMigration(dialect),
+    // Optional spread (issue 12): a post's deliveries go out evenly over `spread_minutes`; the fan-out plans the
+    // window (`spread_ends_at`) and gives each delivery row its slot (`not_before`), so a re-run, a retry or
+    // the reconciler never sends it early.
+    '0011_post_spread': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('posts').addColumn('spread_minutes', 'integer').execute();
+        await db.schema.alterTable('posts').addColumn('spread_ends_at', 'text').execute();
+        await db.schema.alterTable('deliveries').addColumn('not_before', 'text').execute();
+      },
+    },
   };
 }
 

@@ -83,6 +83,10 @@ export interface PostsTable {
   rejection_reason: string | null;
   /** The rejected post this one resubmits (0009; unique: a rejected post is resubmitted at most once). */
   resubmit_of: string | null;
+  /** Spread (0011): the deliveries go out evenly over this many minutes from the fan-out's start; null = as fast as possible. */
+  spread_minutes: number | null;
+  /** Spread (0011): the end of the planned window, written when the fan-out starts. */
+  spread_ends_at: Timestamp | null;
 }
 
 export interface DeliveriesTable {
@@ -123,6 +127,8 @@ export interface DeliveriesTable {
   unit_level: Generated<number | null>;
   /** Counters (0010): the status before the latest status change (set with it), so a conditional UPDATE RETURNING tells its from-status. */
   prev_status: Generated<string | null>;
+  /** Spread (0011): the delivery's planned slot; it is never sent before it. Null = no spread. */
+  not_before: Timestamp | null;
 }
 
 /**

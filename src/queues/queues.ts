@@ -49,10 +49,17 @@ export class Queues {
     await this.available(() => this.byName[JOBS[name].queue].add(job.name, job.data, { ...job.opts, ...opts }));
   }
 
-  /** Adds jobs of one catalog name in one round trip (deterministic ids make a repeated batch harmless). */
-  async addBulk<N extends OneOffJobName>(name: N, items: readonly JobData<N>[]): Promise<void> {
+  /**
+   * Adds jobs of one catalog name in one round trip (deterministic ids make a repeated batch harmless).
+   * `delayOf` gives a job's delay in ms (a spread post's planned slot); 0 or absent: runs as soon as possible.
+   */
+  async addBulk<N extends OneOffJobName>(name: N, items: readonly JobData<N>[], delayOf?: (data: JobData<N>) => number): Promise<void> {
     if (items.length === 0) return;
-    const jobs = items.map((d) => buildJob(name, d, this.settings.catalog));
+    const jobs = items.map((d) => {
+      const job = buildJob(name, d, this.settings.catalog);
+      const delay = delayOf ? delayOf(d) : 0;
+      return delay > 0 ? { ...job, opts: { ...job.opts, delay } } : job;
+    });
     await this.available(() => this.byName[JOBS[name].queue].addBulk(jobs), 30_000);
   }
 

@@ -4,6 +4,7 @@ import type { TokenCipher } from '../../src/security/token-cipher';
 import { LeaseExpiredError, type DeliveryLedger, type Lease, type LedgerDelivery } from '../../src/services/delivery/delivery-ledger';
 import type { Publisher } from '../../src/services/delivery/publisher';
 import { JOB, parseJobData, type DeliveryJobData } from '../../src/queues/catalog';
+import { delayUntil } from '../../src/services/delivery/spread-plan';
 import { WITHDRAWN_POST_STATUSES, type PostStatus } from '../../src/services/posts/post-status';
 import { awaitPageSlot, handlePageWriteFailure, later, observeUsage, type PageWriteDeps } from './page-write-policy';
 
@@ -60,6 +61,11 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
     return `failed:${reason}`;
   }
   const page = { ...d.page!, tokenCiphertext: d.page!.tokenCiphertext! };
+
+  // A spread post's delivery waits for its slot, whichever path enqueued the job (fan-out, reconciler, manual
+  // retry, a promoted job): the slot is in the store, and waiting costs no attempt.
+  const untilSlot = delayUntil(d.notBefore);
+  if (untilSlot > 0) return later(job, token, untilSlot);
 
   // Per-Page spacing and throttle blocks, shared by all workers; waiting costs no attempt.
   await awaitPageSlot(job, token, deps.pacer, page.pageId);

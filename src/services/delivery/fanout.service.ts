@@ -6,6 +6,7 @@ import { CountDeltas } from './delivery-counts';
 import type { DeliveryLedger } from './delivery-ledger';
 import type { EventBus } from '../shared/events';
 import type { Target, TargetService } from '../tree/target.service';
+import { delayUntil, planSlots, spreadWindow } from './spread-plan';
 
 const INSERT_CHUNK = 500;
 
@@ -28,6 +29,8 @@ export class FanoutService {
     private readonly chunkSize: number,
     private readonly log: Logger,
     private readonly events: EventBus,
+    /** Length of one minute of a post's spread, in ms (SPREAD_MINUTE_MS). */
+    private readonly spreadMinuteMs = 60_000,
   ) {}
 
   async run(postId: string, checkpoint: { get(): number; set(id: number): Promise<void> }): Promise<FanoutOutcome> {
@@ -39,14 +42,14 @@ export class FanoutService {
     }
 
     const started = Date.now();
-    if (post.status !== 'publishing') await this.writeDeliveries(postId, JSON.parse(post.target) as Target);
+    if (post.status !== 'publishing') await this.writeDeliveries(postId, JSON.parse(post.target) as Target, post.spread_minutes);
 
     let last = checkpoint.get();
     let queued = 0;
     for (;;) {
       const rows = await this.db
         .selectFrom('deliveries')
-        .select(['id', 'job_round'])
+        .select(['id', 'job_round', 'not_before'])
         .where('post_id', '=', postId)
         .where('status', '=', 'queued')
         .where('id', '>', last)
@@ -55,9 +58,13 @@ export class FanoutService {
         .execute();
       if (rows.length === 0) break;
       // With the row's job round: after a reconcile gave a row a new round, a re-run must not add the old id too.
+      // A spread post's jobs wait for their slots (planned when the rows were written; see spread-plan.ts).
+      const slots = new Map(rows.map((r) => [r.id, r.not_before]));
+      const at = Date.now();
       await this.queues.addBulk(
         JOB.publish,
         rows.map((r) => ({ deliveryId: r.id, postId, round: r.job_round })),
+        (d) => delayUntil(slots.get(d.deliveryId) ?? null, at),
       );
       queued += rows.length;
       last = rows[rows.length - 1]!.id;
@@ -71,14 +78,23 @@ export class FanoutService {
     return { kind: 'done', total: counts.total, queued, skipped: counts.total - queued };
   }
 
-  /** One transaction: the post becomes `publishing` together with all its delivery rows. */
-  private async writeDeliveries(postId: string, target: Target): Promise<void> {
-    const units = await this.targets.resolve(target);
-    const now = new Date().toISOString();
+  /**
+   * One transaction: the post becomes `publishing` together with all its delivery rows. A spread post's
+   * window starts now: each row gets its slot and the post its planned end, once (a re-run finds the post
+   * `publishing` and keeps the plan).
+   */
+  private async writeDeliveries(postId: string, target: Target, spreadMinutes: number | null): Promise<void> {
+    const resolved = await this.targets.resolve(target);
+    const startMs = Date.now();
+    const now = new Date(startMs).toISOString();
+    const window = spreadWindow(spreadMinutes, startMs, this.spreadMinuteMs);
+    const slots = window ? planSlots(resolved, window) : null;
+    const units = slots ? resolved.map((u, i) => ({ ...u, notBefore: slots[i] })) : resolved;
+    const spreadEndsAt = window ? new Date(window.startMs + window.lengthMs).toISOString() : null;
     await this.db.transaction().execute(async (trx) => {
       const res = await trx
         .updateTable('posts')
-        .set({ status: 'publishing', started_at: now, updated_at: now, total: units.length })
+        .set({ status: 'publishing', started_at: now, updated_at: now, total: units.length, spread_ends_at: spreadEndsAt })
         .where('id', '=', postId)
         .where('status', 'in', ['approved', 'scheduled'])
         .executeTakeFirst();

@@ -18,6 +18,8 @@ export interface LedgerDelivery {
   fbPostId: string | null;
   editRevision: number;
   editStatus: string | null;
+  /** A spread post's planned slot for this delivery: never sent before it (null without a spread). */
+  notBefore: string | null;
   postStatus: string;
   message: string;
   link: string | null;

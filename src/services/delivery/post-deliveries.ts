@@ -30,11 +30,15 @@ async function settleCounts(trx: Executor, own: CountDeltas, shared: CountDeltas
   if (!shared) await applyCounts(trx, own);
 }
 
-/** The post's delivery rows, written with the post becoming `publishing` (fan-out). */
+/** The post's delivery rows, written with the post becoming `publishing` (fan-out); `notBefore`: a spread post's slot. */
 export async function insertForPost(
   trx: Executor,
   postId: string,
+<<<<<<< HEAD
   units: ReadonlyArray<{ unitId: number; code: string; path: string; level: number; pageId: string | null }>,
+=======
+  units: ReadonlyArray<{ unitId: number; code: string; pageId: string | null; notBefore?: string | null }>,
+>>>>>>> Optional spread: spread.minutes (1..1440) on POST /v1/posts; the fan-out plans a slot per delivery level by level (0011_post_spread), jobs are delayed to it, the worker never sends before it, the reconciler re-adds to it; GET shows spread {minutes, plannedEndAt}; dashboard compose/post page and CLI --spread
   at: string,
   deltas?: CountDeltas,
 ): Promise<void> {
@@ -63,6 +67,7 @@ export async function insertForPost(
         created_at: at,
         updated_at: at,
         published_at: null,
+        not_before: u.notBefore ?? null,
       })),
     )
     .onConflict((oc) => oc.doNothing())

@@ -4,12 +4,18 @@ import { deliveryJobId, JOB } from '../../queues/catalog';
 import type { Queues } from '../../queues/queues';
 import type { DeliveryLedger } from './delivery-ledger';
 import { ACTIVE_POST_STATUSES, OPEN_DELIVERY_STATUSES } from '../posts/post-status';
+import { delayUntil } from './spread-plan';
 
 const CHUNK = 500;
 /** Job states in which a delivery's job will still run by itself. */
 const LIVE_STATES = new Set<string>(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 /** Deliveries untouched for this long are re-enqueued (a no-op when their job still exists). */
 const STALE_MS = 10_000;
+/**
+ * A spread post's deliveries due later than this are not checked yet (10k job-state reads every run for a
+ * day-long spread): a lost job among them is re-added once its slot is this close, three runs before it is due.
+ */
+const SLOT_HORIZON_MS = 60_000;
 
 /**
  * The store is the ledger; Redis is a dispatcher that can forget (restart without persistence,
@@ -29,14 +35,18 @@ export class ReconcilerService {
    * (completed, failed, or a partial hash left when Redis lost keys mid-flight): re-adding that id
    * would be ignored, so such a delivery gets a new job round (a new id) instead.
    */
-  private async requeue(rows: Array<{ id: number; post_id: string; job_round: number }>): Promise<number> {
+  private async requeue(rows: Array<{ id: number; post_id: string; job_round: number; not_before: string | null }>): Promise<number> {
     const states = await Promise.all(rows.map((r) => this.queues.deliveries.getJobState(deliveryJobId(r.id, r.job_round))));
     const dead = rows.filter((_, i) => !LIVE_STATES.has(states[i]!));
     if (dead.length === 0) return 0;
     await this.ledger.bumpJobRound(dead.map((r) => r.id));
+    // A spread post's delivery is re-added delayed to its stored slot, never earlier (the worker checks it too).
+    const slots = new Map(dead.map((r) => [r.id, r.not_before]));
+    const at = Date.now();
     await this.queues.addBulk(
       JOB.publish,
       dead.map((r) => ({ deliveryId: r.id, postId: r.post_id, round: r.job_round + 1 })),
+      (d) => delayUntil(slots.get(d.deliveryId) ?? null, at),
     );
     return dead.length;
   }
@@ -53,16 +63,18 @@ export class ReconcilerService {
       if (p.status === 'publishing') await this.ledger.rollUp(p.id);
     }
     const staleBefore = new Date(Date.now() - STALE_MS).toISOString();
+    const dueBefore = new Date(Date.now() + SLOT_HORIZON_MS).toISOString();
     let last = 0;
     let deliveries = 0;
     for (;;) {
       const rows = await this.db
         .selectFrom('deliveries')
         .innerJoin('posts', 'posts.id', 'deliveries.post_id')
-        .select(['deliveries.id', 'deliveries.post_id', 'deliveries.job_round'])
+        .select(['deliveries.id', 'deliveries.post_id', 'deliveries.job_round', 'deliveries.not_before'])
         .where('posts.status', '=', 'publishing')
         .where('deliveries.status', 'in', OPEN_DELIVERY_STATUSES)
         .where('deliveries.updated_at', '<', staleBefore)
+        .where((eb) => eb.or([eb('deliveries.not_before', 'is', null), eb('deliveries.not_before', '<', dueBefore)]))
         .where('deliveries.id', '>', last)
         .orderBy('deliveries.id')
         .limit(CHUNK)

@@ -20,6 +20,9 @@ const httpUrl = z
   .max(2048)
   .refine(hasNoNul, NO_NUL_MESSAGE);
 
+/** The longest spread a post may ask for: one day. */
+export const SPREAD_MAX_MINUTES = 1440;
+
 export const CreatePostSchema = z
   .object({
     message: z.string().trim().min(1, 'must not be empty').max(63_206).refine(hasNoNul, NO_NUL_MESSAGE),
@@ -27,6 +30,14 @@ export const CreatePostSchema = z
     photos: z.array(httpUrl).max(10).optional(),
     target: TargetSchema,
     publishAt: z.iso.datetime({ offset: true, error: 'expected an ISO-8601 date-time, e.g. 2026-12-01T08:00:00+07:00' }).optional(),
+    /**
+     * Spread the deliveries evenly over this many minutes from the moment the post goes out (on approval, or
+     * at `publishAt`), root first, then provinces, then communes, instead of as fast as possible.
+     */
+    spread: z
+      .object({ minutes: z.number().int().min(1).max(SPREAD_MAX_MINUTES) })
+      .strict()
+      .optional(),
     /** The id of a rejected post this one replaces (its author, or an editor/admin holding its target). */
     resubmitOf: z.string().trim().min(1).max(100).refine(hasNoNul, NO_NUL_MESSAGE).optional(),
   })
@@ -65,6 +76,8 @@ export class PostsService {
     private readonly queues: Queues,
     private readonly log: Logger,
     private readonly notify: PostNotifier = NO_NOTIFIER,
+    /** Length of one minute of a post's spread, in ms (SPREAD_MINUTE_MS). */
+    private readonly spreadMinuteMs = 60_000,
   ) {}
 
   async create(p: Principal, input: CreatePostInput): Promise<PostRow> {
@@ -116,6 +129,7 @@ export class PostsService {
           details: {
             target: input.target,
             publishAt: row.publish_at,
+            spreadMinutes: row.spread_minutes,
             idempotencyKey: idempotencyKey ?? null,
             resubmitOf: row.resubmit_of,
             ...(resubmitted ? { rejectedBy: resubmitted.rejected_by, rejectionReason: resubmitted.rejection_reason } : {}),
@@ -206,6 +220,10 @@ export class PostsService {
       rejected_at: null,
       rejection_reason: null,
       resubmit_of: null,
+      spread_minutes: input.spread?.minutes ?? null,
+      // A scheduled post's window is known now (publishAt is never changed); the fan-out writes the real start.
+      spread_ends_at:
+        publishAt && input.spread ? new Date(publishAt.getTime() + input.spread.minutes * this.spreadMinuteMs).toISOString() : null,
     };
     return row;
   }

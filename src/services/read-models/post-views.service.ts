@@ -33,6 +33,8 @@ export interface PostView {
   /** The rejected post this one resubmits, and the post that resubmitted this one. */
   resubmitOf: string | null;
   resubmittedAs: string | null;
+  /** The spread the post asked for and the end of its window (null when it goes out as fast as possible). */
+  spread: { minutes: number; plannedEndAt: string | null } | null;
 }
 
 export interface DeliveryView {
@@ -77,6 +79,7 @@ export function toPostView(row: PostRow, counts: DeliveryCounts = emptyCounts(),
     rejection: row.rejected_by && row.rejected_at ? { by: row.rejected_by, at: row.rejected_at, reason: row.rejection_reason ?? '' } : null,
     resubmitOf: row.resubmit_of,
     resubmittedAs,
+    spread: row.spread_minutes === null ? null : { minutes: row.spread_minutes, plannedEndAt: row.spread_ends_at },
   };
 }
 

@@ -52,6 +52,9 @@ export default {
   'post.createdAt': 'Created',
   'post.publishAt': 'Scheduled for',
   'post.startedAt': 'Started',
+  'post.spread': 'Spread',
+  'post.spreadValue': 'Over {minutes} min, planned end {end}',
+  'post.spreadEndUnknown': 'set when it goes out',
   'post.completedAt': 'Finished',
 
   'target.subtree': '{unit} and every unit under it',
@@ -379,6 +382,12 @@ export default {
   'compose.err.link': 'The link must be an address starting with http:// or https://.',
   'compose.err.photo': 'A photo address must start with http:// or https:// (at most 10 photos).',
   'compose.err.publishAt': 'The publish time is invalid or already past.',
+  'compose.err.spread': 'The spread must be a whole number of minutes from 1 to 1440.',
+  'compose.spread': 'Spread the Pages over time',
+  'compose.spread.hint':
+    'Thousands of identical posts in the same seconds can look like spam to Facebook. Pages get it evenly over this window: the top level first, then provinces, then communes.',
+  'compose.spread.minutes': 'Minutes',
+  'compose.spread.end': 'Planned end: {end}',
   'compose.err.other': 'The server refused it: {message}',
   'compose.failed': 'Could not submit the post: {message}',
   'compose.resubmitOf': 'You are editing a rejected post.',

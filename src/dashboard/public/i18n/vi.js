@@ -52,6 +52,9 @@ export default {
   'post.createdAt': 'Tạo lúc',
   'post.publishAt': 'Hẹn giờ đăng',
   'post.startedAt': 'Bắt đầu đăng',
+  'post.spread': 'Giãn thời gian',
+  'post.spreadValue': 'Trong {minutes} phút, dự kiến xong lúc {end}',
+  'post.spreadEndUnknown': 'xác định khi bắt đầu đăng',
   'post.completedAt': 'Hoàn tất lúc',
 
   'target.subtree': '{unit} và toàn bộ đơn vị trực thuộc',
@@ -375,6 +378,12 @@ export default {
   'compose.err.link': 'Đường dẫn phải là một địa chỉ bắt đầu bằng http:// hoặc https://.',
   'compose.err.photo': 'Địa chỉ ảnh phải bắt đầu bằng http:// hoặc https:// (tối đa 10 ảnh).',
   'compose.err.publishAt': 'Thời điểm đăng không hợp lệ hoặc đã qua.',
+  'compose.err.spread': 'Thời gian giãn phải là số phút nguyên từ 1 đến 1440.',
+  'compose.spread': 'Giãn việc đăng lên các Trang theo thời gian',
+  'compose.spread.hint':
+    'Hàng nghìn bài giống nhau trong cùng vài giây có thể bị Facebook coi là spam. Các Trang nhận bài đều trong khoảng này: cấp trên cùng trước, rồi tỉnh, rồi xã.',
+  'compose.spread.minutes': 'Số phút',
+  'compose.spread.end': 'Dự kiến xong lúc: {end}',
   'compose.err.other': 'Máy chủ từ chối: {message}',
   'compose.failed': 'Không gửi được bài: {message}',
   'compose.resubmitOf': 'Bạn đang sửa một bài bị từ chối.',

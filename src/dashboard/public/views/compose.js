@@ -29,6 +29,7 @@ const FIELD_MESSAGES = {
   link: 'compose.err.link',
   photos: 'compose.err.photo',
   publishAt: 'compose.err.publishAt',
+  spread: 'compose.err.spread',
 };
 
 const coverageUrl = (code, query = '') => `/v1/units/${encodeURIComponent(code)}/coverage${query}`;
@@ -438,12 +439,37 @@ export function composeView(main, { me, params: [resubmitOf] }) {
         onchange: () => {
           when.disabled = s === 'now';
           if (s === 'at') when.focus();
+          showSpread();
         },
       }),
       ' ',
       t(`compose.schedule.${s}`),
     ),
   );
+
+  // Spread: the Pages get the post evenly over a window; the planned end follows the schedule and the minutes.
+  const spreadOn = h('input', { type: 'checkbox', id: 'compose-spread', onchange: () => showSpread() });
+  const spreadMinutes = h('input', {
+    id: 'compose-spread-minutes',
+    type: 'number',
+    min: '1',
+    max: '1440',
+    step: '1',
+    value: '60',
+    disabled: true,
+    'aria-describedby': 'compose-spread-end compose-spread-error',
+    oninput: () => showSpread(),
+  });
+  const spreadEnd = h('p', { id: 'compose-spread-end', class: 'hint', 'aria-live': 'polite' });
+  const spreadError = fieldError('compose-spread-error');
+  function showSpread() {
+    spreadMinutes.disabled = !spreadOn.checked;
+    const minutes = Number(spreadMinutes.value);
+    const start = !when.disabled && when.value ? new Date(when.value) : new Date();
+    const ok = spreadOn.checked && Number.isInteger(minutes) && minutes >= 1 && minutes <= 1440 && !Number.isNaN(start.getTime());
+    replace(spreadEnd, ok ? t('compose.spread.end', { end: dateTime(new Date(start.getTime() + minutes * 60_000).toISOString()) }) : null);
+  }
+  when.addEventListener('input', () => showSpread());
 
   // Preview.
   const preview = h('div', { class: 'preview', id: 'compose-preview', 'aria-live': 'polite' }, t('common.loading'));
@@ -536,6 +562,12 @@ export function composeView(main, { me, params: [resubmitOf] }) {
       h('label', { for: 'compose-when', class: 'sr-only' }, t('compose.scheduleAt')),
       when,
       whenError,
+      h('label', { class: 'choice' }, spreadOn, ' ', t('compose.spread')),
+      h('p', { class: 'hint' }, t('compose.spread.hint')),
+      h('label', { for: 'compose-spread-minutes' }, t('compose.spread.minutes')),
+      spreadMinutes,
+      spreadEnd,
+      spreadError,
     ),
     formError,
     h('div', { class: 'compose-actions' }, submit, h('a', { href: '#/posts', class: 'btn' }, t('common.cancel'))),
@@ -550,12 +582,17 @@ export function composeView(main, { me, params: [resubmitOf] }) {
       const d = new Date(when.value);
       b.publishAt = Number.isNaN(d.getTime()) ? when.value : d.toISOString();
     }
+    if (spreadOn.checked) {
+      // A whole number goes as one; anything else as typed, so the server's 400 points at this field.
+      const m = spreadMinutes.value.trim();
+      b.spread = { minutes: /^\d+$/.test(m) ? Number(m) : m };
+    }
     if (resubmitOf) b.resubmitOf = resubmitOf;
     return b;
   }
 
   function clearErrors() {
-    for (const el of [messageError, linkError, photoError, targetError, whenError]) setError(el, null);
+    for (const el of [messageError, linkError, photoError, targetError, whenError, spreadError]) setError(el, null);
     for (const p of state.photos) setError(p.error, null);
     replace(formError);
   }
@@ -578,6 +615,7 @@ export function composeView(main, { me, params: [resubmitOf] }) {
         where = row ? [row.error, row.input] : [photoError, addPhoto];
       } else if (path[0] === 'target') where = [targetError, picker.input];
       else if (path[0] === 'publishAt') where = [whenError, when];
+      else if (path[0] === 'spread') where = [spreadError, spreadMinutes];
       else if (path[0] === 'resubmitOf') where = null;
       if (where) {
         const [el, input] = where;
@@ -654,6 +692,11 @@ export function composeView(main, { me, params: [resubmitOf] }) {
           for (const r of form.querySelectorAll('input[name="compose-schedule"]')) r.checked = r.value === 'at';
           when.disabled = false;
           when.value = localValue(old.publishAt);
+        }
+        if (old.spread) {
+          spreadOn.checked = true;
+          spreadMinutes.value = String(old.spread.minutes);
+          showSpread();
         }
         showTarget();
         showExcluded();

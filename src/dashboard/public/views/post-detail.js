@@ -58,6 +58,15 @@ export function postDetailView(main, { me, params: [postId] }) {
         metaRow(t('post.createdAt'), dateTime(p.createdAt)),
         metaRow(t('post.publishAt'), p.publishAt ? dateTime(p.publishAt) : null),
         metaRow(t('post.startedAt'), p.startedAt ? dateTime(p.startedAt) : null),
+        p.spread
+          ? metaRow(
+              t('post.spread'),
+              t('post.spreadValue', {
+                minutes: p.spread.minutes,
+                end: p.spread.plannedEndAt ? dateTime(p.spread.plannedEndAt) : t('post.spreadEndUnknown'),
+              }),
+            )
+          : null,
         metaRow(t('post.completedAt'), p.completedAt ? dateTime(p.completedAt) : null),
       );
     // A post still waiting for approval, or rejected, has no deliveries: their sections stay hidden.
