@@ -28,6 +28,9 @@ const oldEncryptionKeys = z
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
+/** Default of WORKER_CONCURRENCY (README, "Choosing WORKER_CONCURRENCY"). */
+export const DEFAULT_WORKER_CONCURRENCY = 50;
+
 /** Every variable the service reads. Parsed once at start; see .env.example for comments. */
 export const EnvSchema = z
   .object({
@@ -63,7 +66,7 @@ export const EnvSchema = z
     /** Bootstrap admin API key over `root`; use it to create the real keys. */
     ADMIN_API_KEY: z.string().trim().min(16, 'expected at least 16 characters').optional(),
     /** Deliveries processed at once by each worker process. */
-    WORKER_CONCURRENCY: int(50, 1, 1000),
+    WORKER_CONCURRENCY: int(DEFAULT_WORKER_CONCURRENCY, 1, 1000),
     /**
      * Most PostgreSQL connections one process opens (ignored for SQLite). Unset: min(WORKER_CONCURRENCY + 5, 60)
      * (see `defaultPgPoolMax`). Size PostgreSQL's `max_connections` for the sum over every process.

@@ -47,41 +47,7 @@ export class DeliveryLedger {
   }
 
   async load(id: number): Promise<LedgerDelivery | undefined> {
-<<<<<<< HEAD
     const r = (await this.sql.load.run<LoadRow>(this.db, [id])).rows[0];
-=======
-    const r = await this.db
-      .selectFrom('deliveries as d')
-      .innerJoin('posts as p', 'p.id', 'd.post_id')
-      .leftJoin('pages as g', 'g.page_id', 'd.page_id')
-      .select([
-        'd.id',
-        'd.post_id',
-        'd.unit_code',
-        'd.status',
-        'd.attempts',
-        'd.reason',
-        'd.attempt_started_at',
-        'd.claim_token',
-        'd.lease_until',
-        'd.page_id as published_page_id',
-        'd.fb_post_id',
-        'd.edit_revision',
-        'd.edit_status',
-        'd.not_before',
-        'p.status as post_status',
-        'p.message',
-        'p.link',
-        'p.photos',
-        'g.page_id',
-        'g.token_ciphertext',
-        'g.token_status',
-        'g.token_status_reason',
-        'g.retired_at as page_retired_at',
-      ])
-      .where('d.id', '=', id)
-      .executeTakeFirst();
->>>>>>> Optional spread: spread.minutes (1..1440) on POST /v1/posts; the fan-out plans a slot per delivery level by level (0011_post_spread), jobs are delayed to it, the worker never sends before it, the reconciler re-adds to it; GET shows spread {minutes, plannedEndAt}; dashboard compose/post page and CLI --spread
     if (!r) return undefined;
     return {
       id: r.id,

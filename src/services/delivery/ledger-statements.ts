@@ -22,6 +22,7 @@ export interface LoadRow {
   fb_post_id: string | null;
   edit_revision: number;
   edit_status: string | null;
+  not_before: string | null;
   post_status: string;
   message: string;
   link: string | null;
@@ -35,7 +36,7 @@ export interface LoadRow {
 
 const LOAD = `
   select d.id, d.post_id, d.unit_code, d.status, d.attempts, d.reason, d.attempt_started_at, d.claim_token,
-         d.lease_until, d.page_id as published_page_id, d.fb_post_id, d.edit_revision, d.edit_status,
+         d.lease_until, d.page_id as published_page_id, d.fb_post_id, d.edit_revision, d.edit_status, d.not_before,
          p.status as post_status, p.message, p.link, p.photos,
          g.page_id, g.token_ciphertext, g.token_status, g.token_status_reason, g.retired_at as page_retired_at
   from deliveries as d

@@ -34,11 +34,7 @@ async function settleCounts(trx: Executor, own: CountDeltas, shared: CountDeltas
 export async function insertForPost(
   trx: Executor,
   postId: string,
-<<<<<<< HEAD
-  units: ReadonlyArray<{ unitId: number; code: string; path: string; level: number; pageId: string | null }>,
-=======
-  units: ReadonlyArray<{ unitId: number; code: string; pageId: string | null; notBefore?: string | null }>,
->>>>>>> Optional spread: spread.minutes (1..1440) on POST /v1/posts; the fan-out plans a slot per delivery level by level (0011_post_spread), jobs are delayed to it, the worker never sends before it, the reconciler re-adds to it; GET shows spread {minutes, plannedEndAt}; dashboard compose/post page and CLI --spread
+  units: ReadonlyArray<{ unitId: number; code: string; path: string; level: number; pageId: string | null; notBefore?: string | null }>,
   at: string,
   deltas?: CountDeltas,
 ): Promise<void> {
