@@ -208,15 +208,15 @@ export class DeliveryLedger {
   async markFailed(d: DeliveryRef, lease: Lease, reason: string, error: DeliveryError | null): Promise<boolean> {
     const e = errorColumns(error);
     const ok = await this.held(this.sql.closed, [
-        'failed',
-        reason,
-        e.error_code,
-        e.error_subcode,
-        e.error_message,
-        now(),
-        lease.deliveryId,
-        lease.token,
-      ]);
+      'failed',
+      reason,
+      e.error_code,
+      e.error_subcode,
+      e.error_message,
+      now(),
+      lease.deliveryId,
+      lease.token,
+    ]);
     if (ok) this.finished(d, 'failed', reason, error);
     return ok;
   }
@@ -236,16 +236,16 @@ export class DeliveryLedger {
   ): Promise<boolean> {
     const e = errorColumns(error);
     const ok = await this.held(this.sql.requeue, [
-        reason,
-        e.error_code,
-        e.error_subcode,
-        e.error_message,
-        refundAttempt ? 1 : 0,
-        attemptStartedAt,
-        now(),
-        lease.deliveryId,
-        lease.token,
-      ]);
+      reason,
+      e.error_code,
+      e.error_subcode,
+      e.error_message,
+      refundAttempt ? 1 : 0,
+      attemptStartedAt,
+      now(),
+      lease.deliveryId,
+      lease.token,
+    ]);
     if (ok) {
       this.events.emit({
         type: 'delivery.retrying',
