@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import os from 'node:os';
+import { readEnv } from '../config';
 import { DEFAULT_WORKER_CONCURRENCY } from '../config/schema';
 import { GraphClient } from '../src/graph/graph-client';
 import { fanout, LOGNORMAL, startBenchStack, type BenchStack } from './lib/bench-stack';
@@ -118,7 +119,7 @@ async function rawHttpLoop(
 
 async function main(): Promise<void> {
   // The realistic part runs at 500 in flight: size the Graph client's sockets (and a PG pool) for it.
-  const configured = Number(process.env.WORKER_CONCURRENCY ?? DEFAULT_WORKER_CONCURRENCY);
+  const configured = Number(readEnv().WORKER_CONCURRENCY ?? DEFAULT_WORKER_CONCURRENCY);
   const bench = await startBenchStack({ WORKER_CONCURRENCY: String(Math.max(REALISTIC_CONCURRENCY, configured)) });
   const { stack, sim, control, pages } = bench;
   // The zero-latency part runs at the configured concurrency (WORKER_CONCURRENCY, default of config/schema.ts).

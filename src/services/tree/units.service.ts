@@ -135,11 +135,12 @@ export class UnitsService {
       }
       if (inserts.length || updates.length) await linkParents(trx);
       // In place: the deliveries made for the corrected units count under their new path from now on.
-      if (updates.length)
+      if (updates.length) {
         await syncUnitPaths(
           trx,
           updates.map((n) => before.get(n.code)!.id),
         );
+      }
       const result = { created: inserts.length, updated: updates.length, total: rows.length };
       if (actor) {
         await appendAudit(trx, {

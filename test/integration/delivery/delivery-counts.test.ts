@@ -128,8 +128,9 @@ describe.each(testDatabases())('maintained delivery counts, on $name', (db) => {
     const rows = await s.deps.store.db.selectFrom('deliveries').select('id').where('post_id', '=', id).orderBy('id').execute();
     // A claims three rows (queued → publishing) and "crashes": it never records.
     const held = [];
-    for (const r of rows.slice(0, 3))
+    for (const r of rows.slice(0, 3)) {
       held.push({ d: (await a.load(r.id))!, lease: (await a.claim((await a.load(r.id))!, { kind: 'publish', countAttempt: true }))! });
+    }
     expect((await editor.getPost(id)).counts.publishing).toBe(3);
     await expectNoDrift(id, districts[0]);
     await sleep(settings.leaseMs + settings.takeoverMs + 50);
