@@ -34,6 +34,8 @@ export interface RunResult {
   unclassified: number;
   /** Failed deliveries the scenario did not expect (e.g. retries exhausted on a healthy Page). */
   unexpectedFailed: number;
+  /** Maintained delivery counters of the post that differ from a full count of its rows (verifyCounts): must be 0. */
+  countDrift: number;
   /** Processes (workers, API) that exited by themselves, plus 500 answers, during the run: must be 0. */
   processIssues: number;
   seconds: number;
@@ -118,6 +120,7 @@ export function evaluate(i: EvaluateInput): RunResult {
     lost,
     unclassified,
     unexpectedFailed,
+    countDrift: 0,
     processIssues: 0,
     seconds: i.seconds,
     chaos: i.chaos,
@@ -126,7 +129,9 @@ export function evaluate(i: EvaluateInput): RunResult {
 }
 
 export function runOk(r: RunResult): boolean {
-  return r.duplicates === 0 && r.lost === 0 && r.unclassified === 0 && r.unexpectedFailed === 0 && r.processIssues === 0;
+  return (
+    r.duplicates === 0 && r.lost === 0 && r.unclassified === 0 && r.unexpectedFailed === 0 && r.countDrift === 0 && r.processIssues === 0
+  );
 }
 
 function fmtReasons(f: Record<string, number>): string {
@@ -146,6 +151,7 @@ export function formatTable(results: RunResult[]): string {
     'lost',
     'unclass.',
     'unexp.',
+    'drift',
     'exits/500',
     's',
     'chaos',
@@ -160,6 +166,7 @@ export function formatTable(results: RunResult[]): string {
     String(r.lost),
     String(r.unclassified),
     String(r.unexpectedFailed),
+    String(r.countDrift),
     String(r.processIssues),
     r.seconds.toFixed(1),
     r.chaos,
@@ -182,6 +189,7 @@ export function formatTable(results: RunResult[]): string {
       sum((r) => r.lost),
       sum((r) => r.unclassified),
       sum((r) => r.unexpectedFailed),
+      sum((r) => r.countDrift),
       sum((r) => r.processIssues),
       rs.reduce((a, r) => a + r.seconds, 0).toFixed(1),
       '',

@@ -10,6 +10,7 @@ import pg from 'pg';
 import type { ApiClient } from '../../src/cli/api-client';
 import { seedOrganisation, startStack, subtreeCodes, UNITS_CSV_2025_03, type Stack } from '../../dev/stack';
 import { createLogger } from '../../src/logger';
+import { verifyCounts } from '../../src/services/delivery/delivery-counts';
 import { generateEncryptionKey } from '../../src/security/token-cipher';
 import { evaluate, type RunResult } from './report';
 import { sleep, WorkerPool, type PgCluster, type RedisServer, type SimulatorProcess } from './procs';
@@ -234,6 +235,13 @@ export class RunEnv {
     const visible = await this.shared.sim.visibleCounts();
     const result = evaluate({ scenario, label: this.label, seconds, rows, visible, pageOf: this.pageOf, expectFailed, chaos });
     result.notes.unshift(...this.notes);
+    // The counters the status reads use (kept by the ledger's writes) against a full count, after the chaos.
+    const drift = await verifyCounts(this.stack.deps.store.db, this.postId);
+    result.countDrift = drift.length;
+    if (drift.length) {
+      const shown = drift.slice(0, 3).map((d) => `${d.scope || 'post'}/${d.level}/${d.status}: kept ${d.actual}, counted ${d.expected}`);
+      result.notes.push(`${drift.length} delivery counters drifted from a full count: ${shown.join('; ')}`);
+    }
     if (this.pool.unexpectedExits) {
       result.processIssues += this.pool.unexpectedExits;
       result.notes.push(`${this.pool.unexpectedExits} worker process(es) exited by themselves (see the worker logs)`);

@@ -47,7 +47,7 @@ export async function runSuite(opts: SuiteOptions, runs: Partial<Record<Scenario
         results.push(r);
         const verdict = runOk(r) ? 'ok' : 'FAILED';
         opts.log(
-          `  ${verdict}: ${r.published}/${r.pages} published, failed ${JSON.stringify(r.failedByReason)}, dup ${r.duplicates}, lost ${r.lost}, unclassified ${r.unclassified}, unexpected ${r.unexpectedFailed}, exits/500 ${r.processIssues}, ${r.seconds.toFixed(1)} s — ${r.chaos}`,
+          `  ${verdict}: ${r.published}/${r.pages} published, failed ${JSON.stringify(r.failedByReason)}, dup ${r.duplicates}, lost ${r.lost}, unclassified ${r.unclassified}, unexpected ${r.unexpectedFailed}, count drift ${r.countDrift}, exits/500 ${r.processIssues}, ${r.seconds.toFixed(1)} s — ${r.chaos}`,
         );
         for (const n of r.notes) opts.log(`    ${n}`);
       }

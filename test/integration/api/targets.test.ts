@@ -32,10 +32,10 @@ describe.each(testDatabases())('target resolution against the current tree (2025
 
   it('self is exactly the unit', async () => {
     expect(await resolve({ unit: '01', scope: 'self' })).toEqual([
-      { code: '01', name: 'Thành phố Hà Nội', level: 1, pageId: null, unitId: expect.any(Number) },
+      { code: '01', name: 'Thành phố Hà Nội', level: 1, path: '/root/01/', pageId: null, unitId: expect.any(Number) },
     ]);
     expect(await resolve({ unit: '00004', scope: 'self' })).toEqual([
-      { code: '00004', name: 'Phường Ba Đình', level: 2, pageId: null, unitId: expect.any(Number) },
+      { code: '00004', name: 'Phường Ba Đình', level: 2, path: '/root/01/00004/', pageId: null, unitId: expect.any(Number) },
     ]);
   });
 
@@ -171,7 +171,7 @@ describe.each(testDatabases())('target resolution against the 2025-03 tree (thre
 
   it('self is exactly the unit', async () => {
     expect(await resolve({ unit: '01', scope: 'self' })).toEqual([
-      { code: '01', name: 'Thành phố Hà Nội', level: 1, pageId: null, unitId: expect.any(Number) },
+      { code: '01', name: 'Thành phố Hà Nội', level: 1, path: '/root/01/', pageId: null, unitId: expect.any(Number) },
     ]);
   });
 
