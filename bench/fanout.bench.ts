@@ -13,6 +13,47 @@ import { fanout, LOGNORMAL, startBenchStack, type BenchStack } from './lib/bench
 /** Deliveries in flight in the realistic-latency part (issue 12). */
 const REALISTIC_CONCURRENCY = 500;
 
+/** `--sweep 50,100,500`: the concurrencies of the realistic-latency sweep (how WORKER_CONCURRENCY's default was chosen), or null. */
+function sweepArg(): number[] | null {
+  const i = process.argv.indexOf('--sweep');
+  if (i < 0) return null;
+  const list = (process.argv[i + 1] ?? '50,100,200,300,500,800').split(',').map(Number);
+  if (!list.every((n) => Number.isInteger(n) && n >= 1 && n <= 1000)) {
+    console.error('--sweep takes concurrencies from 1 to 1000, comma-separated, e.g. --sweep 50,100,200,500');
+    process.exit(2);
+  }
+  return list;
+}
+
+/** The mean of the benches' log-normal Graph latency, in ms. */
+const MEAN_LATENCY_MS = LOGNORMAL.medianMs * Math.exp((LOGNORMAL.sigma * LOGNORMAL.sigma) / 2);
+
+/**
+ * The realistic-latency fan-out at each concurrency of `list`: seconds, deliveries/s, the ratio to the
+ * ideal N × mean latency ÷ concurrency, CPU seconds of this process (API + workers) per 1,000
+ * deliveries, and peak RSS. Tells where more deliveries in flight stop paying off.
+ */
+async function sweep(bench: BenchStack, list: number[]): Promise<void> {
+  const N = bench.pages.length;
+  await bench.control('config', { latency: { kind: 'lognormal', ...LOGNORMAL } });
+  console.log(`\n[3] concurrency sweep at realistic latency (log-normal median ${LOGNORMAL.medianMs} ms, sigma ${LOGNORMAL.sigma})`);
+  console.log(
+    `  ${'concurrency'.padStart(11)} ${'secs'.padStart(7)} ${'/s'.padStart(6)} ${'ideal s'.padStart(8)} ${'ratio'.padStart(6)} ${'CPU s/1k'.padStart(9)} ${'peak RSS'.padStart(9)}`,
+  );
+  for (const c of list) {
+    bench.stack.workers!.deliveries.concurrency = c;
+    const ideal = (N * MEAN_LATENCY_MS) / 1000 / c;
+    const cpu0 = process.cpuUsage();
+    const f = await withPeakRss(() => fanout(bench, `Bench sweep ${c} ${Date.now()}`));
+    const cpu = process.cpuUsage(cpu0);
+    const cpuPer1k = ((cpu.user + cpu.system) / 1e6 / N) * 1000;
+    console.log(
+      `  ${String(c).padStart(11)} ${f.secs.toFixed(1).padStart(7)} ${(N / f.secs).toFixed(0).padStart(6)} ${ideal.toFixed(1).padStart(8)} ${(f.secs / ideal).toFixed(2).padStart(6)} ${cpuPer1k.toFixed(2).padStart(9)} ${`${f.peakRssMb.toFixed(0)} MB`.padStart(9)}` +
+        (f.failed ? `  (${f.failed} failed)` : ''),
+    );
+  }
+}
+
 /** Several national posts approved at once; resolves when all are done. Deliveries/s over all of them. */
 async function fanoutMany(b: BenchStack, count: number): Promise<{ secs: number; deliveries: number }> {
   const ids: string[] = [];
@@ -120,7 +161,9 @@ async function rawHttpLoop(
 async function main(): Promise<void> {
   // The realistic part runs at 500 in flight: size the Graph client's sockets (and a PG pool) for it.
   const configured = Number(readEnv().WORKER_CONCURRENCY ?? DEFAULT_WORKER_CONCURRENCY);
-  const bench = await startBenchStack({ WORKER_CONCURRENCY: String(Math.max(REALISTIC_CONCURRENCY, configured)) });
+  const sweepList = sweepArg();
+  const most = Math.max(REALISTIC_CONCURRENCY, configured, ...(sweepList ?? []));
+  const bench = await startBenchStack({ WORKER_CONCURRENCY: String(most) });
   const { stack, sim, control, pages } = bench;
   // The zero-latency part runs at the configured concurrency (WORKER_CONCURRENCY, default of config/schema.ts).
   const concurrency = configured;
@@ -158,7 +201,7 @@ async function main(): Promise<void> {
       );
       await control('config', { latency: { kind: 'lognormal', ...LOGNORMAL } });
       stack.workers!.deliveries.concurrency = REALISTIC_CONCURRENCY;
-      const meanMs = LOGNORMAL.medianMs * Math.exp((LOGNORMAL.sigma * LOGNORMAL.sigma) / 2);
+      const meanMs = MEAN_LATENCY_MS;
       const ideal = (N * meanMs) / 1000 / REALISTIC_CONCURRENCY;
       const f1 = await withPeakRss(() => fanout(bench, `Bench realistic latency ${Date.now()}`));
       row('ideal N × mean latency ÷ concurrency', ideal, `(mean ${meanMs.toFixed(0)} ms)`);
@@ -167,6 +210,7 @@ async function main(): Promise<void> {
       realistic = f1.secs / ideal;
       peakRssMb = Math.max(peakRssMb, f1.peakRssMb);
     }
+    if (sweepList) await sweep(bench, sweepList);
     console.log(`  process max RSS over the whole run (seeding included): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
     // The last four lines (issue 12); fanout/raw stays last with its meaning unchanged.
     console.log(`\nfanout/bare ratio: ${(bare / f0.secs).toFixed(2)}`);

@@ -8,6 +8,7 @@ import { processFanout } from './processors/fanout.processor';
 import type { ChangeDeps } from './processors/change-job';
 import { pageWriteDeps } from './processors/page-write-policy';
 import { processRecall } from './processors/recall.processor';
+import { DeliveryLanes } from './delivery-lanes';
 import { StoreGuard } from './store-guard';
 import { startWebhookWorker, type WebhookWorker } from './webhook-worker';
 import { checkTokensBeforeFanout, ensureMaintenanceSchedulers, RetiredSchedulers, startMaintenanceWorker } from './maintenance-worker';
@@ -17,7 +18,8 @@ const WATCHDOG_EVERY_MS = 10_000;
 
 export interface Workers {
   fanout: Worker;
-  deliveries: Worker;
+  /** The deliveries queue's Workers (WORKER_CONCURRENCY spread over lanes; see delivery-lanes.ts). */
+  deliveries: DeliveryLanes;
   maintenance: Worker;
   webhooks: WebhookWorker;
   /** Pauses these workers while the store is unavailable and puts back the jobs that met the outage. */
@@ -88,20 +90,22 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
     },
     change: { ...pageWriteDeps(deps), ledger: deps.ledger, graph: deps.graph, cipher },
   };
-  const deliveries = new Worker(
-    QUEUE.deliveries,
-    guard.wrap((job, token) => dispatchDelivery(job, token, deliveryDeps)),
-    {
+  const processDeliveryJob = guard.wrap((job, token) => dispatchDelivery(job, token, deliveryDeps));
+  const deliveries = new DeliveryLanes(opts.concurrency ?? config.queue.concurrency, (concurrency) => {
+    const lane = new Worker(QUEUE.deliveries, processDeliveryJob, {
       ...common,
       // A limiter must exist for queue.rateLimit() (app-level throttle) to pause fetching; this one never binds.
       limiter: { max: 100_000, duration: 1_000 },
       // While paused, wake every 5 s (not BullMQ's 30 s) so a lifted pause resumes promptly.
       maximumRateLimitDelay: 5_000,
-      concurrency: opts.concurrency ?? config.queue.concurrency,
+      concurrency,
       ...QUEUES.deliveries.retention,
-    },
-  );
-  for (const w of [fanout, deliveries]) {
+    });
+    // A job whose lock could not be renewed may be running elsewhere: stop this copy.
+    lane.on('lockRenewalFailed', (ids) => ids.forEach((id) => lane.cancelJob(id, 'lock renewal failed')));
+    return lane;
+  });
+  for (const w of [fanout, ...deliveries.lanes]) {
     w.on('error', (err) => log.error({ err: err.message, queue: w.name }, 'worker error'));
     w.on('failed', (job, err) => {
       if (job && (job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof JobNotRunError)) {
@@ -110,8 +114,6 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
     });
   }
   const webhooks = startWebhookWorker(deps, connection);
-  // A job whose lock could not be renewed may be running elsewhere: stop this copy.
-  deliveries.on('lockRenewalFailed', (ids) => ids.forEach((id) => deliveries.cancelJob(id, 'lock renewal failed')));
 
   // Upgrade path: schedulers an older deploy created where their jobs no longer run.
   const retired = new RetiredSchedulers(deps);
@@ -131,7 +133,7 @@ export async function startWorkers(deps: Deps, opts: { concurrency?: number } = 
     })().catch((err: Error) => log.warn({ err: err.message }, 'reconcile watchdog failed'));
   }, WATCHDOG_EVERY_MS);
   watchdog.unref();
-  guard.attach(fanout, deliveries, webhooks.worker, maintenance);
+  guard.attach(fanout, ...deliveries.lanes, webhooks.worker, maintenance);
 
   return {
     fanout,

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { loadConfig, readEnv } from '../../config';
 import { createLogger } from '../../src/logger';
 import { probeRedis } from '../../src/queues/redis';
+import { dropKeysUnder } from '../../dev/demo/redis-keys';
 import { seedOrganisation, startStack, UNITS_CSV_2025_03, type Stack } from '../../dev/stack';
 import { SimulatorProcess } from '../reliability/procs';
 
@@ -74,12 +75,15 @@ export async function startBenchStack(env: Record<string, string | undefined> = 
         await s.close();
         await sim.stop();
         fs.rmSync(dir, { recursive: true, force: true });
+        // The run's queues (kept jobs, events, schedulers) go with it: leftovers slow every later SCAN of this Redis.
+        await dropKeysUnder(s.config.redisUrl, prefix);
       },
     };
   } catch (err) {
     await stack?.close().catch(() => undefined);
     await sim.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+    await dropKeysUnder(loadConfig(readEnv()).redisUrl, prefix).catch(() => undefined);
     throw err;
   }
 }
