@@ -34,6 +34,8 @@ COPY bin/lantoa.js bin/build.js ./bin/
 # Code stays root-owned and read-only to the service; only data/ (the default SQLite location) is writable.
 RUN mkdir -p data && chown node:node data
 USER node
+# V8 heap settings of every service process (config/node-flags.ts says why); override NODE_OPTIONS to raise them.
+ENV NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=8"
 EXPOSE 3000
 # Exec form: node is PID 1 and gets SIGTERM itself (no npm or shell in between); both entry points handle it
 # (close-with-grace: stop accepting, finish or release in-flight jobs, exit 0).

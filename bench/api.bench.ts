@@ -1,7 +1,7 @@
 /**
  * `npm run bench:api` — the API under load while a national fan-out (10,807 Pages, Graph latency
- * log-normal, median 400 ms) runs in the same process, as under `npm start` (API + workers, one event
- * loop). For each endpoint a fresh national post is approved and the endpoint is loaded for 10 s at 50
+ * log-normal, median 400 ms) runs in the same service process, as under `npm start` (API + workers, one
+ * event loop; bench-stack.ts). For each endpoint a fresh national post is approved and the endpoint is loaded for 10 s at 50
  * connections from a separate process (autocannon); the fan-out's deliveries/s in that window is set
  * against fan-outs with no readers (one before, one after, same run).
  */
@@ -64,19 +64,18 @@ async function main(): Promise<void> {
     // 50 connections on one key would be answered 429 by the default limit; the Redis-backed limiter still runs.
     RATE_LIMIT_MAX: env.RATE_LIMIT_MAX ?? '1000000',
   });
-  const { stack } = bench;
   try {
     await bench.control('config', { latency: { kind: 'lognormal', ...LOGNORMAL } });
     const N = bench.pages.length;
     console.log(
-      `Lan Tỏa API benchmark: ${N} Pages, concurrency ${stack.config.queue.concurrency}, Graph latency log-normal median ${LOGNORMAL.medianMs} ms, ` +
+      `Lan Tỏa API benchmark: ${N} Pages, concurrency ${bench.concurrency}, Graph latency log-normal median ${LOGNORMAL.medianMs} ms, ` +
         `${CONNECTIONS} connections × ${DURATION_SEC} s per endpoint, ${os.cpus().length} CPU(s), Node ${process.version}, store SQLite`,
     );
     const spec = (path: string, extra: Partial<LoadSpec> = {}): LoadSpec => ({
-      url: stack.apiUrl,
+      url: bench.apiUrl,
       path,
       method: 'GET',
-      key: stack.adminKey,
+      key: bench.adminKey,
       connections: CONNECTIONS,
       durationSec: DURATION_SEC,
       ...extra,

@@ -30,7 +30,7 @@ const MEAN_LATENCY_MS = LOGNORMAL.medianMs * Math.exp((LOGNORMAL.sigma * LOGNORM
 
 /**
  * The realistic-latency fan-out at each concurrency of `list`: seconds, deliveries/s, the ratio to the
- * ideal N × mean latency ÷ concurrency, CPU seconds of this process (API + workers) per 1,000
+ * ideal N × mean latency ÷ concurrency, CPU seconds of the service process (API + workers) per 1,000
  * deliveries, and peak RSS. Tells where more deliveries in flight stop paying off.
  */
 async function sweep(bench: BenchStack, list: number[]): Promise<void> {
@@ -41,12 +41,9 @@ async function sweep(bench: BenchStack, list: number[]): Promise<void> {
     `  ${'concurrency'.padStart(11)} ${'secs'.padStart(7)} ${'/s'.padStart(6)} ${'ideal s'.padStart(8)} ${'ratio'.padStart(6)} ${'CPU s/1k'.padStart(9)} ${'peak RSS'.padStart(9)}`,
   );
   for (const c of list) {
-    bench.stack.workers!.deliveries.concurrency = c;
     const ideal = (N * MEAN_LATENCY_MS) / 1000 / c;
-    const cpu0 = process.cpuUsage();
-    const f = await withPeakRss(() => fanout(bench, `Bench sweep ${c} ${Date.now()}`));
-    const cpu = process.cpuUsage(cpu0);
-    const cpuPer1k = ((cpu.user + cpu.system) / 1e6 / N) * 1000;
+    const f = await measured(bench, c, () => fanout(bench, `Bench sweep ${c} ${Date.now()}`));
+    const cpuPer1k = (f.cpuSeconds / N) * 1000;
     console.log(
       `  ${String(c).padStart(11)} ${f.secs.toFixed(1).padStart(7)} ${(N / f.secs).toFixed(0).padStart(6)} ${ideal.toFixed(1).padStart(8)} ${(f.secs / ideal).toFixed(2).padStart(6)} ${cpuPer1k.toFixed(2).padStart(9)} ${`${f.peakRssMb.toFixed(0)} MB`.padStart(9)}` +
         (f.failed ? `  (${f.failed} failed)` : ''),
@@ -58,14 +55,14 @@ async function sweep(bench: BenchStack, list: number[]): Promise<void> {
 async function fanoutMany(b: BenchStack, count: number): Promise<{ secs: number; deliveries: number }> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    const post = await b.stack.admin
+    const post = await b.admin
       .withKey(b.editorKey)
       .createPost({ message: `Bench national post ${i + 1} of ${count} ${Date.now()}`, target: { unit: 'root', scope: 'subtree' } });
     ids.push(post.id);
   }
   const t0 = process.hrtime.bigint();
-  await Promise.all(ids.map((id) => b.stack.admin.withKey(b.approverKey).approve(id)));
-  const db = b.stack.deps.store.db;
+  await Promise.all(ids.map((id) => b.admin.withKey(b.approverKey).approve(id)));
+  const db = b.db;
   for (;;) {
     const rows = await db.selectFrom('posts').select(['status', 'total']).where('id', 'in', ids).execute();
     if (rows.every((p) => ['published', 'partially_failed', 'failed'].includes(p.status))) {
@@ -75,25 +72,22 @@ async function fanoutMany(b: BenchStack, count: number): Promise<{ secs: number;
   }
 }
 
-/** Samples this process's RSS (API + workers) while `run` goes; returns its result and the peak in MB. */
-async function withPeakRss<T>(run: () => Promise<T>): Promise<T & { peakRssMb: number; memory: string }> {
-  const start = process.memoryUsage();
-  let peak = start.rss;
-  let heap = start.heapUsed;
-  const timer = setInterval(() => {
-    const m = process.memoryUsage();
-    peak = Math.max(peak, m.rss);
-    heap = Math.max(heap, m.heapUsed);
-  }, 20);
-  const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
-  try {
-    const out = await run();
-    peak = Math.max(peak, process.memoryUsage.rss());
-    const memory = `RSS ${mb(start.rss)} at the start, peak ${mb(peak)}; heap used ${mb(start.heapUsed)} at the start, peak ${mb(heap)}`;
-    return { ...out, peakRssMb: peak / 2 ** 20, memory };
-  } finally {
-    clearInterval(timer);
-  }
+/**
+ * Runs `run` on a fresh service process with WORKER_CONCURRENCY `concurrency`, and reports that process's
+ * peak RSS (the kernel's VmHWM: API + workers, start-up included) and the CPU seconds it spent.
+ */
+async function measured<T>(
+  bench: BenchStack,
+  concurrency: number,
+  run: () => Promise<T>,
+): Promise<T & { peakRssMb: number; cpuSeconds: number; memory: string }> {
+  await bench.restart(concurrency);
+  const idle = bench.service.memory();
+  const cpu0 = bench.service.cpuSeconds();
+  const out = await run();
+  const { peakRssMb } = bench.service.memory();
+  const memory = `RSS ${idle.rssMb.toFixed(0)} MB after start, peak ${peakRssMb.toFixed(0)} MB (the service process: API + workers)`;
+  return { ...out, peakRssMb, cpuSeconds: bench.service.cpuSeconds() - cpu0, memory };
 }
 
 /** The raw loop: our Graph client (axios, keep-alive), `concurrency` requests in flight, nothing else. */
@@ -159,25 +153,22 @@ async function rawHttpLoop(
 }
 
 async function main(): Promise<void> {
-  // The realistic part runs at 500 in flight: size the Graph client's sockets (and a PG pool) for it.
-  const configured = Number(readEnv().WORKER_CONCURRENCY ?? DEFAULT_WORKER_CONCURRENCY);
+  // The zero-latency part runs at the configured concurrency (WORKER_CONCURRENCY, default of config/schema.ts);
+  // each part starts a service process of its own at its concurrency.
+  const concurrency = Number(readEnv().WORKER_CONCURRENCY ?? DEFAULT_WORKER_CONCURRENCY);
   const sweepList = sweepArg();
-  const most = Math.max(REALISTIC_CONCURRENCY, configured, ...(sweepList ?? []));
-  const bench = await startBenchStack({ WORKER_CONCURRENCY: String(most) });
-  const { stack, sim, control, pages } = bench;
-  // The zero-latency part runs at the configured concurrency (WORKER_CONCURRENCY, default of config/schema.ts).
-  const concurrency = configured;
-  stack.workers!.deliveries.concurrency = concurrency;
+  const bench = await startBenchStack({ WORKER_CONCURRENCY: String(concurrency) });
+  const { sim, control, pages } = bench;
   try {
     const N = pages.length;
     console.log(
-      `Lan Tỏa fan-out benchmark: ${N} Pages, concurrency ${concurrency}, ${os.cpus().length} CPU(s), Node ${process.version}, store SQLite, simulator in its own process`,
+      `Lan Tỏa fan-out benchmark: ${N} Pages, concurrency ${concurrency}, ${os.cpus().length} CPU(s), Node ${process.version}, store SQLite, the service (API + workers) and the simulator each in a process of their own`,
     );
 
     console.log('\n[1] zero latency');
-    const bare = await rawHttpLoop(sim.url, stack.config.graph.version, pages, concurrency);
-    const raw = await rawClientLoop(sim.url, stack.config.graph.version, pages, concurrency);
-    const f0 = await withPeakRss(() => fanout(bench, `Bench zero latency ${Date.now()}`));
+    const bare = await rawHttpLoop(sim.url, bench.config.graph.version, pages, concurrency);
+    const raw = await rawClientLoop(sim.url, bench.config.graph.version, pages, concurrency);
+    const f0 = await measured(bench, concurrency, () => fanout(bench, `Bench zero latency ${Date.now()}`));
     const row = (name: string, secs: number, extra = '', n = N) =>
       console.log(`  ${name.padEnd(44)} ${secs.toFixed(2).padStart(7)} s  ${(n / secs).toFixed(0).padStart(6)} /s  ${extra}`);
     row('raw bare node:http keep-alive loop (reference)', bare);
@@ -188,7 +179,8 @@ async function main(): Promise<void> {
 
     if (process.argv.includes('--five')) {
       console.log('\n[1b] 5 national posts at once, zero latency');
-      const many = await withPeakRss(() => fanoutMany(bench, 5));
+      const many = await measured(bench, concurrency, () => fanoutMany(bench, 5));
+      peakRssMb = Math.max(peakRssMb, many.peakRssMb);
       row('5 national posts at once', many.secs, `${many.deliveries} deliveries`, many.deliveries);
       console.log(`  5 posts / single post deliveries per s: ${(many.deliveries / many.secs / (N / f0.secs)).toFixed(2)} (goal ≥ 1)`);
       console.log(`  memory during the 5 fan-outs: ${many.memory}`);
@@ -200,10 +192,9 @@ async function main(): Promise<void> {
         `\n[2] realistic latency: log-normal median ${LOGNORMAL.medianMs} ms, sigma ${LOGNORMAL.sigma}, concurrency ${REALISTIC_CONCURRENCY}`,
       );
       await control('config', { latency: { kind: 'lognormal', ...LOGNORMAL } });
-      stack.workers!.deliveries.concurrency = REALISTIC_CONCURRENCY;
       const meanMs = MEAN_LATENCY_MS;
       const ideal = (N * meanMs) / 1000 / REALISTIC_CONCURRENCY;
-      const f1 = await withPeakRss(() => fanout(bench, `Bench realistic latency ${Date.now()}`));
+      const f1 = await measured(bench, REALISTIC_CONCURRENCY, () => fanout(bench, `Bench realistic latency ${Date.now()}`));
       row('ideal N × mean latency ÷ concurrency', ideal, `(mean ${meanMs.toFixed(0)} ms)`);
       row('fan-out', f1.secs, `published ${f1.published}/${f1.total}, failed ${f1.failed}`);
       console.log(`  memory during the fan-out (API + workers): ${f1.memory}`);
@@ -211,7 +202,9 @@ async function main(): Promise<void> {
       peakRssMb = Math.max(peakRssMb, f1.peakRssMb);
     }
     if (sweepList) await sweep(bench, sweepList);
-    console.log(`  process max RSS over the whole run (seeding included): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+    console.log(
+      `  the bench's own process (seeding, yardsticks, raw loops): max RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
+    );
     // The last four lines (issue 12); fanout/raw stays last with its meaning unchanged.
     console.log(`\nfanout/bare ratio: ${(bare / f0.secs).toFixed(2)}`);
     console.log(

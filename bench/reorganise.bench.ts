@@ -16,6 +16,7 @@ import { readEnv } from '../config';
 import { loadTestEnv } from '../config/test-env';
 import { createLogger } from '../src/logger';
 import { MERGES_CSV_2025_07, seedOrganisation, startStack, UNITS_CSV_2025_03, UNITS_CSV_2025_07 } from '../dev/stack';
+import { dropKeysUnder } from '../dev/demo/redis-keys';
 
 const OLD = fs.readFileSync(UNITS_CSV_2025_03, 'utf8');
 const NEW = fs.readFileSync(UNITS_CSV_2025_07, 'utf8');
@@ -84,6 +85,7 @@ async function once(url: string): Promise<Run> {
     return { dryMs: dry.ms, applyMs: apply.ms, againMs: again.ms };
   } finally {
     await stack.close();
+    await dropKeysUnder(stack.config.redisUrl, stack.config.queue.prefix);
   }
 }
 

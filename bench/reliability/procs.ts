@@ -23,7 +23,7 @@ const TS_NODE = ['--import', 'tsx'];
 /** Every child still running when this process exits is SIGKILLed (no orphaned workers or servers). */
 const children = new Set<ChildProcess>();
 process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-function track(proc: ChildProcess): ChildProcess {
+export function track(proc: ChildProcess): ChildProcess {
   children.add(proc);
   proc.once('exit', () => children.delete(proc));
   return proc;
@@ -45,7 +45,7 @@ function exited(proc: ChildProcess): Promise<void> {
 }
 
 /** Sends `signal`, then SIGKILL if the process is still there after `graceMs`. */
-async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+export async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   proc.kill(signal);
   const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
