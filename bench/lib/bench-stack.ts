@@ -29,8 +29,10 @@ export interface BenchStack {
   pages: Array<{ unitCode: string; pageId: string; token: string }>;
   /** The service's configuration (its environment, parsed as the service parses it). */
   config: Config;
-  /** The running service (API + workers in one process). */
+  /** The running service: API + workers in one process, or with `split` the API alone. */
   service: ServiceProcess;
+  /** With `split`: the workers' own process (`start:worker`). */
+  workerService: ServiceProcess | undefined;
   apiUrl: string;
   adminKey: string;
   admin: ApiClient;
@@ -61,9 +63,13 @@ export async function requireRedis(): Promise<void> {
 
 /**
  * Starts the simulator process, seeds a fresh store with the 2025-03 tree and one Page per unit, then
- * starts the service with `env` (WORKER_CONCURRENCY, RATE_LIMIT_MAX…) on top of the bench's settings.
+ * starts the service with `env` (WORKER_CONCURRENCY, RATE_LIMIT_MAX…) on top of the bench's settings,
+ * and the start scripts' node flags unless `opts.nodeFlags` says otherwise.
  */
-export async function startBenchStack(env: Record<string, string | undefined> = {}): Promise<BenchStack> {
+export async function startBenchStack(
+  env: Record<string, string | undefined> = {},
+  opts: { nodeFlags?: readonly string[]; split?: boolean } = {},
+): Promise<BenchStack> {
   await requireRedis();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-bench-'));
   const sim = await SimulatorProcess.start(7);
@@ -71,9 +77,11 @@ export async function startBenchStack(env: Record<string, string | undefined> = 
   const prefix = `lantoa-bench-${crypto.randomBytes(3).toString('hex')}`;
   const redisUrl = loadConfig(readEnv()).redisUrl;
   let service: ServiceProcess | undefined;
+  let workerService: ServiceProcess | undefined;
   let store: Store | undefined;
   const cleanUp = async () => {
     await service?.stop();
+    await workerService?.stop();
     await store?.close();
     await sim.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -113,27 +121,35 @@ export async function startBenchStack(env: Record<string, string | undefined> = 
     };
     const config = loadConfig({ ...readEnv(), ...serviceEnv() });
     store = await openStore(config.database);
-    service = await ServiceProcess.start(serviceEnv());
+    // `split`: the scale-out layout, `start:api` next to one `start:worker`, each with its own event loop.
+    const launch = async (e: Record<string, string>) => {
+      if (opts.split) workerService = await ServiceProcess.start(e, opts.nodeFlags, 'worker');
+      service = await ServiceProcess.start(e, opts.nodeFlags, opts.split ? 'api' : 'all');
+    };
+    await launch(serviceEnv());
     const bench: BenchStack = {
       sim,
       control,
       pages: seeded.pages,
       config,
-      service,
-      apiUrl: service.url,
+      service: service!,
+      workerService,
+      apiUrl: service!.url,
       adminKey: seeded.adminKey,
-      admin: new ApiClient(service.url, seeded.adminKey),
+      admin: new ApiClient(service!.url, seeded.adminKey),
       editorKey: seeded.editorKey,
       approverKey: seeded.approverKey,
       db: store.db,
       concurrency: config.queue.concurrency,
       async restart(concurrency: number) {
-        await service!.stop();
-        service = undefined;
-        service = await ServiceProcess.start(serviceEnv(concurrency));
-        bench.service = service;
-        bench.apiUrl = service.url;
-        bench.admin = new ApiClient(service.url, seeded.adminKey);
+        await service?.stop();
+        await workerService?.stop();
+        service = workerService = undefined;
+        await launch(serviceEnv(concurrency));
+        bench.service = service!;
+        bench.workerService = workerService;
+        bench.apiUrl = service!.url;
+        bench.admin = new ApiClient(service!.url, seeded.adminKey);
         bench.concurrency = concurrency;
       },
       close: cleanUp,

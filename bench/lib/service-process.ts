@@ -20,20 +20,46 @@ export class ServiceProcess {
     private readonly stderr: () => string,
   ) {}
 
-  /** Builds dist/ if stale (as `npm start`'s prestart does), starts the service and waits until it answers. */
-  static async start(env: Record<string, string>): Promise<ServiceProcess> {
+  /**
+   * Builds dist/ if stale (as `npm start`'s prestart does), starts the service and waits until it answers.
+   * `nodeFlags`: the start scripts' heap settings by default; `[]` runs it on V8's defaults (for comparison).
+   */
+  static async start(
+    env: Record<string, string>,
+    nodeFlags: readonly string[] = SERVICE_NODE_FLAGS,
+    role: 'all' | 'api' | 'worker' = 'all',
+  ): Promise<ServiceProcess> {
     execFileSync(process.execPath, [path.join(ROOT, 'bin/ensure-build.js')], { cwd: ROOT, stdio: 'inherit' });
     const port = await freePort();
+    // The entry points of `npm start`, `npm run start:api` and `npm run start:worker`.
+    const entry = role === 'worker' ? ['dist/workers/main.js'] : role === 'api' ? ['dist/src/main.js', '--role=api'] : ['dist/src/main.js'];
     const proc = track(
-      spawn(process.execPath, [...SERVICE_NODE_FLAGS, path.join(ROOT, 'dist/src/main.js')], {
+      spawn(process.execPath, [...nodeFlags, path.join(ROOT, entry[0]!), ...entry.slice(1)], {
         cwd: ROOT,
-        env: { ...readEnv(), ...env, PORT: String(port), HOST: '127.0.0.1' },
-        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...readEnv(), ...env, PORT: String(port), HOST: '127.0.0.1', ...(role === 'worker' ? { LOG_LEVEL: 'info' } : {}) },
+        stdio: ['ignore', role === 'worker' ? 'pipe' : 'ignore', 'pipe'],
       }),
     );
     let err = '';
     proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
     const url = `http://127.0.0.1:${port}`;
+    // A worker process has no API: it is up once it logs "worker started" (after its start-up reconcile).
+    if (role === 'worker') {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        const onData = (d: Buffer) => {
+          out = (out + d.toString()).slice(-8000);
+          if (out.includes('"worker started"')) {
+            proc.stdout!.off('data', onData);
+            proc.stdout!.resume();
+            resolve();
+          }
+        };
+        proc.stdout!.on('data', onData);
+        proc.once('exit', (code) => reject(new Error(`the worker exited with ${code} before it started:\n${err}`)));
+      });
+      return new ServiceProcess(url, proc, () => err);
+    }
     for (let waited = 0; ; waited += 100) {
       if (proc.exitCode !== null) throw new Error(`the service exited with ${proc.exitCode} before it answered:\n${err}`);
       if (waited > 60_000) throw new Error(`the service did not answer ${url}/healthz within 60 s:\n${err}`);
