@@ -51,13 +51,17 @@ export class Queues {
 
   /**
    * Adds jobs of one catalog name in one round trip (deterministic ids make a repeated batch harmless).
-   * `delayOf` gives a job's delay in ms (a spread post's planned slot); 0 or absent: runs as soon as possible.
+   * `delayOf` gives the delay in ms of the `i`-th job (a spread post's planned slot); 0 or absent: runs as soon as possible.
    */
-  async addBulk<N extends OneOffJobName>(name: N, items: readonly JobData<N>[], delayOf?: (data: JobData<N>) => number): Promise<void> {
+  async addBulk<N extends OneOffJobName>(
+    name: N,
+    items: readonly JobData<N>[],
+    delayOf?: (data: JobData<N>, i: number) => number,
+  ): Promise<void> {
     if (items.length === 0) return;
-    const jobs = items.map((d) => {
+    const jobs = items.map((d, i) => {
       const job = buildJob(name, d, this.settings.catalog);
-      const delay = delayOf ? delayOf(d) : 0;
+      const delay = delayOf ? delayOf(d, i) : 0;
       return delay > 0 ? { ...job, opts: { ...job.opts, delay } } : job;
     });
     await this.available(() => this.byName[JOBS[name].queue].addBulk(jobs), 30_000);

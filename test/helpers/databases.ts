@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import pg from 'pg';
+import type { DatabaseConfig } from '../../config';
 import { loadTestEnv } from '../../config/test-env';
 
 export interface TestDatabase {
@@ -41,4 +42,9 @@ function postgres(adminUrl: string): TestDatabase {
 export function testDatabases(): TestDatabase[] {
   const url = loadTestEnv().testDatabaseUrl;
   return url ? [sqlite, postgres(url)] : [sqlite];
+}
+
+/** The store settings for a test database URL, for a test that opens the store itself (a small pool: it makes few connections). */
+export function storeConfigOf(url: string, poolMax = 4): DatabaseConfig {
+  return url.startsWith('sqlite:') ? { kind: 'sqlite', file: url.slice('sqlite:'.length) } : { kind: 'postgres', url, poolMax };
 }

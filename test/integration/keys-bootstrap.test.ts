@@ -6,14 +6,11 @@ import { loadTestEnv } from '../../config/test-env';
 import { openStore, type Store } from '../../src/db/create-db';
 import { generateEncryptionKey } from '../../src/security/token-cipher';
 import { KeysService, NO_ADMIN_WARNING } from '../../src/services/auth/keys.service';
-import { testDatabases } from '../helpers/databases';
+import { storeConfigOf, testDatabases } from '../helpers/databases';
 import { ROOT, spawnNode, TSX } from '../helpers/processes';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/redis';
 
 const run = (script: string, args: string[], env: Record<string, string>) => spawnNode([TSX, path.join(ROOT, script), ...args], env);
-const storeOf = (url: string) =>
-  url.startsWith('sqlite:') ? ({ kind: 'sqlite', file: url.slice(7) } as const) : ({ kind: 'postgres', url, poolMax: 2 } as const);
-
 describe.each(testDatabases())('lantoa keys bootstrap on $name', (db) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lantoa-bootstrap-'));
   let url: string;
@@ -28,7 +25,7 @@ describe.each(testDatabases())('lantoa keys bootstrap on $name', (db) => {
   beforeAll(async () => {
     // A file, not :memory:, for SQLite: the CLI is another process on the same store.
     ({ url, drop } = db.name === 'sqlite' ? { url: `sqlite:${dir}/lantoa.db`, drop: async () => {} } : await db.create());
-    store = await openStore(storeOf(url));
+    store = await openStore(storeConfigOf(url, 2));
   });
   afterAll(async () => {
     await store?.close();

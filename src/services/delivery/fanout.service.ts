@@ -59,12 +59,11 @@ export class FanoutService {
       if (rows.length === 0) break;
       // With the row's job round: after a reconcile gave a row a new round, a re-run must not add the old id too.
       // A spread post's jobs wait for their slots (planned when the rows were written; see spread-plan.ts).
-      const slots = new Map(rows.map((r) => [r.id, r.not_before]));
       const at = Date.now();
       await this.queues.addBulk(
         JOB.publish,
         rows.map((r) => ({ deliveryId: r.id, postId, round: r.job_round })),
-        (d) => delayUntil(slots.get(d.deliveryId) ?? null, at),
+        (_, i) => delayUntil(rows[i]!.not_before, at),
       );
       queued += rows.length;
       last = rows[rows.length - 1]!.id;

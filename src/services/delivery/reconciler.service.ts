@@ -56,12 +56,11 @@ export class ReconcilerService {
     if (dead.length === 0) return 0;
     await this.ledger.bumpJobRound(dead.map((r) => r.id));
     // A spread post's delivery is re-added delayed to its stored slot, never earlier (the worker checks it too).
-    const slots = new Map(dead.map((r) => [r.id, r.not_before]));
     const at = Date.now();
     await this.queues.addBulk(
       JOB.publish,
       dead.map((r) => ({ deliveryId: r.id, postId: r.post_id, round: r.job_round + 1 })),
-      (d) => delayUntil(slots.get(d.deliveryId) ?? null, at),
+      (_, i) => delayUntil(dead[i]!.not_before, at),
     );
     return dead.length;
   }

@@ -1,7 +1,7 @@
-import { transact } from '../../db/transact';
 import type { Logger } from 'pino';
 import type { DeliveryLedger } from './delivery-ledger';
 import type { Db } from '../../db/create-db';
+import { transact } from '../../db/transact';
 import { ConflictError } from '../../errors/app-error';
 import { JOB } from '../../queues/catalog';
 import type { Queues } from '../../queues/queues';

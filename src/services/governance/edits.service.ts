@@ -1,7 +1,7 @@
-import { transact } from '../../db/transact';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/create-db';
+import { transact } from '../../db/transact';
 import type { DeliveryLedger } from '../delivery/delivery-ledger';
 import type { PostEditRow } from '../../db/types';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors/app-error';

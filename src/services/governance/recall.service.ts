@@ -1,6 +1,6 @@
-import { transact } from '../../db/transact';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/create-db';
+import { transact } from '../../db/transact';
 import type { DeliveryLedger } from '../delivery/delivery-ledger';
 import { CountDeltas } from '../delivery/delivery-counts';
 import { ConflictError } from '../../errors/app-error';

@@ -1,8 +1,8 @@
-import { transact } from '../../db/transact';
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/create-db';
+import { transact } from '../../db/transact';
 import type { DeliveryLedger } from '../delivery/delivery-ledger';
 import type { PostRow, PostsTable } from '../../db/types';
 import type { Updateable } from 'kysely';

@@ -1,7 +1,7 @@
-import { transact } from '../../db/transact';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db, Executor } from '../../db/create-db';
+import { transact } from '../../db/transact';
 import { ConflictError, ForbiddenError, ValidationError } from '../../errors/app-error';
 import type { Queues } from '../../queues/queues';
 import { requireRole, type Principal } from '../auth/keys.service';

@@ -2,10 +2,7 @@ import { sql } from 'kysely';
 import { openStore, type Store } from '../../../src/db/create-db';
 import { isTransactionConflict } from '../../../src/db/store-errors';
 import { transact } from '../../../src/db/transact';
-import { testDatabases } from '../../helpers/databases';
-
-const storeOf = (url: string) =>
-  url.startsWith('sqlite:') ? ({ kind: 'sqlite', file: url.slice(7) } as const) : ({ kind: 'postgres', url, poolMax: 4 } as const);
+import { storeConfigOf, testDatabases } from '../../helpers/databases';
 
 /** Resolves once `n` parties have arrived: both transactions hold their first lock before either asks for the second. */
 function barrier(n: number): () => Promise<void> {
@@ -29,7 +26,7 @@ describe.each(testDatabases().filter((d) => d.name === 'postgres'))('transaction
   beforeAll(async () => {
     const created = await db.create();
     drop = created.drop;
-    store = await openStore(storeOf(created.url));
+    store = await openStore(storeConfigOf(created.url));
     await sql`create table t (id int primary key, v int not null)`.execute(store.db);
   });
   afterAll(async () => {
