@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_WORKER_CONCURRENCY } from '../../config/schema';
 import { runSuite } from './suite';
 import type { ScenarioId } from './scenarios';
 
@@ -64,8 +65,9 @@ async function main(): Promise<void> {
     scope: short ? ('short' as const) : ('full' as const),
     ...(pgUrl ? { pgUrl } : {}),
     workers: Number(values.workers),
-    // Each process pools up to min(concurrency + 5, 60) PostgreSQL connections; keep 3 workers + the API under max_connections (100).
-    concurrency: Number(values.concurrency ?? (pgUrl ? 15 : short ? 20 : 50)),
+    // The service's default (WORKER_CONCURRENCY); the short run (in npm test) keeps 20 for CI's time. On PostgreSQL each
+    // process pools PG_POOL_MAX connections (run-env.ts): 3 workers + the API stay under max_connections (100).
+    concurrency: Number(values.concurrency ?? (short ? 20 : DEFAULT_WORKER_CONCURRENCY)),
     lockMs: short ? 3_000 : 5_000,
     readbackDelayMs: Number(values['readback-delay-ms']),
     graphTimeoutMs: 2_000,

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import axios, { type AxiosInstance } from 'axios';
 import { Redis } from 'ioredis';
+import { SERVICE_NODE_FLAGS } from '../../config/node-flags';
 import { loadTestEnv } from '../../config/test-env';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -19,6 +20,7 @@ const ROOT = path.resolve(__dirname, '../..');
  * child process: a SIGKILL to the CLI then leaves the real worker running, orphaned.)
  */
 const TS_NODE = ['--import', 'tsx'];
+// The service's processes run with the heap settings of the start scripts (config/node-flags.ts).
 
 /** Every child still running when this process exits is SIGKILLed (no orphaned workers or servers). */
 const children = new Set<ChildProcess>();
@@ -195,7 +197,7 @@ export class WorkerPool {
   private spawnOne(i: number): void {
     const log = fs.createWriteStream(`${this.logPrefix}-w${i}.log`, { flags: 'a' });
     const proc = track(
-      spawn(process.execPath, [...TS_NODE, path.join(ROOT, 'workers/main.ts')], {
+      spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...TS_NODE, path.join(ROOT, 'workers/main.ts')], {
         cwd: ROOT,
         env: { PATH: loadTestEnv().path, ...this.env },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -343,7 +345,7 @@ export class ApiProcess {
     const port = await freePort();
     const log = fs.createWriteStream(logFile, { flags: 'a' });
     const proc = track(
-      spawn(process.execPath, [...TS_NODE, path.join(ROOT, 'src/main.ts'), '--role=api'], {
+      spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...TS_NODE, path.join(ROOT, 'src/main.ts'), '--role=api'], {
         cwd: ROOT,
         env: { PATH: loadTestEnv().path, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
         stdio: ['ignore', 'pipe', 'pipe'],

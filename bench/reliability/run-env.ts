@@ -128,6 +128,8 @@ export class RunEnv {
       GRAPH_TIMEOUT_MS: String(opts.graphTimeoutMs),
       DELIVERY_BACKOFF_MS: String(opts.backoffMs),
       WORKER_CONCURRENCY: String(opts.concurrency),
+      // 3 workers + the API on one PostgreSQL (max_connections 100): 20 each, whatever the concurrency (ignored for SQLite).
+      PG_POOL_MAX: '20',
       WORKER_LOCK_MS: String(opts.lockMs),
       READBACK_DELAY_MS: String(opts.readbackDelayMs),
       // Several worker processes on one machine: no per-process metrics listener (they would all want port 9464).

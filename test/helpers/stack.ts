@@ -71,6 +71,9 @@ export async function startTestStack(db: TestDatabase, label: string, opts: Stac
       READBACK_DELAY_MS: '300',
       GRAPH_TIMEOUT_MS: '5000',
       RATE_LIMIT_MAX: '1000000',
+      // Test trees are small: 50 in flight (2 lanes) is plenty, and keeps each file's Redis and PostgreSQL
+      // connections low while two files run at once. The default (200) runs in the benches and the reliability suite.
+      WORKER_CONCURRENCY: '50',
       ...opts.env,
     },
     log: opts.log ?? createLogger(loadTestEnv().testLogLevel),

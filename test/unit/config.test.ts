@@ -11,7 +11,7 @@ describe('loadConfig', () => {
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(c.database).toEqual({ kind: 'sqlite', file: path.resolve('data/lantoa.db') });
     expect(c.graph).toEqual({ baseUrl: 'https://graph.facebook.com', version: 'v25.0', timeoutMs: 30_000 });
-    expect(c.queue).toMatchObject({ prefix: 'lantoa', concurrency: 50, lockMs: 30_000 });
+    expect(c.queue).toMatchObject({ prefix: 'lantoa', concurrency: 200, lockMs: 30_000 });
     expect(c.logLevel).toBe('info');
     expect(c.tokenEncryptionKey).toBeUndefined();
   });
@@ -20,7 +20,7 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://u@db:5432/x' }).database).toEqual({
       kind: 'postgres',
       url: 'postgres://u@db:5432/x',
-      poolMax: 55,
+      poolMax: 60,
     });
     expect(loadConfig({ DATABASE_URL: 'sqlite:/tmp/a.db' }).database).toEqual({ kind: 'sqlite', file: '/tmp/a.db' });
     expect(loadConfig({ DATABASE_URL: 'sqlite:rel/b.db' }).database).toEqual({ kind: 'sqlite', file: path.resolve('rel/b.db') });
@@ -32,11 +32,11 @@ describe('loadConfig', () => {
       const db = loadConfig({ DATABASE_URL: 'postgres://u@db:5432/x', ...env }).database;
       return db.kind === 'postgres' ? db.poolMax : undefined;
     };
-    expect(pg({})).toBe(55);
+    expect(pg({})).toBe(60); // the default concurrency (200) + 5, capped
     expect(pg({ WORKER_CONCURRENCY: '10' })).toBe(15);
     expect(pg({ WORKER_CONCURRENCY: '200' })).toBe(60);
     expect(pg({ PG_POOL_MAX: '12', WORKER_CONCURRENCY: '200' })).toBe(12);
-    expect(pg({ PG_POOL_MAX: '' })).toBe(55);
+    expect(pg({ PG_POOL_MAX: '' })).toBe(60);
     expect(defaultPgPoolMax(1)).toBe(6);
     // SQLite has no pool: the variable is accepted and has no effect.
     expect(loadConfig({ PG_POOL_MAX: '8' }).database).toEqual({ kind: 'sqlite', file: path.resolve('data/lantoa.db') });
