@@ -49,13 +49,16 @@ export function walkthroughSteps(readme: string): Step[] {
   return steps;
 }
 
-/** `node dist/…` of a package.json script, as the npm script runs it (its pre-script, the build, is done in beforeAll). */
-function npmScript(name: 'sim' | 'start'): string {
+/**
+ * The node arguments of a package.json script `node [--flag…] dist/….js`, as the npm script runs it (its
+ * node flags, then the entry point; its pre-script, the build, is done in beforeAll).
+ */
+function npmScript(name: 'sim' | 'start'): string[] {
   const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const m = /^node (dist\/\S+\.js)$/.exec(scripts[name] ?? '');
-  if (!m) throw new Error(`package.json script ${name} is "${scripts[name]}": expected node dist/….js`);
+  const m = /^node ((?:--\S+ )*)(dist\/\S+\.js)$/.exec(scripts[name] ?? '');
+  if (!m) throw new Error(`package.json script ${name} is "${scripts[name]}": expected node [--flag…] dist/….js`);
   expect(scripts[`pre${name}`]).toBe('node bin/ensure-build.js');
-  return path.join(ROOT, m[1]!);
+  return [...m[1]!.split(' ').filter(Boolean), path.join(ROOT, m[2]!)];
 }
 
 describe('README "Running it for real": the walk-through from scratch, as processes', () => {
@@ -130,12 +133,12 @@ describe('README "Running it for real": the walk-through from scratch, as proces
       if (step.kind === 'shell') {
         watchOut = (await shell(ports(step.script))).out;
       } else if (step.script === 'sim') {
-        const sim = spawnNode([npmScript('sim'), ...step.args, '--port', String(simPort)], env, { cwd: dir });
+        const sim = spawnNode([...npmScript('sim'), ...step.args, '--port', String(simPort)], env, { cwd: dir });
         running.push(sim);
         await sim.waitForOutput(/Next steps:[\s\S]*pages import/, 120_000);
       } else {
         // PORT: the README's service listens on the default 3000; here on the free port the CLI was pointed at.
-        const api = spawnNode([npmScript('start')], { ...env, PORT: String(apiPort) }, { cwd: dir });
+        const api = spawnNode(npmScript('start'), { ...env, PORT: String(apiPort) }, { cwd: dir });
         running.push(api);
         expect((await waitForHttp(`http://127.0.0.1:${apiPort}/readyz`, {}, 120_000)).status).toBe(200);
       }
