@@ -30,8 +30,8 @@ export function splitConcurrency(total: number, lanes: number): number[] {
 export class DeliveryLanes {
   readonly lanes: Worker[];
 
-  constructor(concurrency: number, make: (laneConcurrency: number, lane: number) => Worker) {
-    this.lanes = splitConcurrency(concurrency, laneCount(concurrency)).map((c, i) => make(c, i));
+  constructor(concurrency: number, make: (laneConcurrency: number) => Worker) {
+    this.lanes = splitConcurrency(concurrency, laneCount(concurrency)).map((c) => make(c));
   }
 
   /** Deliveries in flight at most, over all lanes. */
@@ -42,10 +42,6 @@ export class DeliveryLanes {
   /** Spreads a new total over the same lanes (at least one job per lane). */
   set concurrency(total: number) {
     splitConcurrency(total, this.lanes.length).forEach((c, i) => (this.lanes[i]!.concurrency = c));
-  }
-
-  isPaused(): boolean {
-    return this.lanes.every((w) => w.isPaused());
   }
 
   async close(force = false): Promise<void> {
