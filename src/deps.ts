@@ -31,6 +31,7 @@ import { EditsService } from './services/governance/edits.service';
 import { RecallService } from './services/governance/recall.service';
 import { TokenHealthService } from './services/governance/token-health.service';
 import { BusinessService } from './services/onboarding/business.service';
+import { ConnectLinkIssuer } from './services/onboarding/connect-link-issuer';
 import { ConnectLinksService } from './services/onboarding/connect-links.service';
 import { ReorganiseService } from './services/tree/reorganise.service';
 
@@ -53,6 +54,7 @@ export interface Deps {
   /** The Business Manager connection and the Page sync from its system user. */
   business: BusinessService;
   /** Self-service connect links: a unit's Page admin logs in with Facebook and picks the Page. */
+  connectLinkIssuer: ConnectLinkIssuer;
   connectLinks: ConnectLinksService;
   /** Moves the organisation to a new tree (dry run or one transaction), keeping the old versions. */
   reorganise: ReorganiseService;
@@ -139,6 +141,7 @@ export async function createDeps(config: Config, opts: { log?: Logger } = {}): P
     targets,
     keys: new KeysService(db, config.adminApiKey),
     pages,
+    connectLinkIssuer: new ConnectLinkIssuer(db, config, log.child({ component: 'connect-links' })),
     connectLinks: new ConnectLinksService(db, graph, getCipher, pages, config, log.child({ component: 'connect-links' })),
     reorganise: new ReorganiseService(db, store.dialect, queues, log),
     business: new BusinessService(db, graph, getCipher, config.facebookApp, log),

@@ -5,7 +5,7 @@ import { COVERAGE_STATES, CoverageService } from '../../services/read-models/cov
 import { allow, principalOf } from '../auth';
 import { errorResponses, UnitCodeParam } from '../schemas';
 import { UNIT_CODE_RE } from '../../services/tree/units.service';
-import { MAX_TTL_DAYS } from '../../services/onboarding/connect-links.service';
+import { MAX_TTL_DAYS } from '../../services/onboarding/connect-link-issuer';
 
 const security = [{ bearer: [] }];
 
@@ -119,7 +119,7 @@ export function onboardingRoutes(deps: Deps): FastifyPluginAsyncZod {
         response: { 201: z.object({ url: z.string(), expiresAt: z.string() }), ...errorResponses },
       },
       handler: async (req, reply) => {
-        const made = await deps.connectLinks.create(principalOf(req), req.params.code, { ttlDays: req.body?.ttlDays });
+        const made = await deps.connectLinkIssuer.create(principalOf(req), req.params.code, { ttlDays: req.body?.ttlDays });
         return reply.status(201).send(made);
       },
     });
@@ -139,7 +139,7 @@ export function onboardingRoutes(deps: Deps): FastifyPluginAsyncZod {
         response: { 200: z.string(), ...errorResponses },
       },
       handler: async (req, reply) => {
-        const r = await deps.connectLinks.createForSubtree(principalOf(req), req.body.unit, {
+        const r = await deps.connectLinkIssuer.createForSubtree(principalOf(req), req.body.unit, {
           onlyMissing: req.body.onlyMissing,
           ttlDays: req.body.ttlDays,
         });

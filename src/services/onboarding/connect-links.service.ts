@@ -2,23 +2,20 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../../../config';
 import type { Db } from '../../db/create-db';
-import { ConflictError, NotFoundError, ValidationError } from '../../errors/app-error';
+import { ValidationError } from '../../errors/app-error';
 import type { GraphClient } from '../../graph/graph-client';
 import { GraphApiError } from '../../graph/graph-errors';
 import type { TokenCipher } from '../../security/token-cipher';
-import { requireRole, requireScope, type Principal } from '../auth/keys.service';
+import type { Principal } from '../auth/keys.service';
 import { appendAudit } from '../governance/audit.service';
 import { MAX_LABEL_LENGTH, type PagesService } from '../tree/pages.service';
-import { subtreeEnd } from '../tree/unit-paths';
 import { PUBLISH_TASK } from './business.service';
+import { hashLinkToken, newLinkToken, publicBase } from './connect-link-issuer';
 
 /** Classic Facebook Login permissions when no Login for Business configuration is set (graph-onboarding.md §1.a.1). */
 export const CONNECT_SCOPES = 'pages_show_list,pages_manage_posts,pages_read_engagement';
-export const DEFAULT_TTL_DAYS = 7;
-export const MAX_TTL_DAYS = 90;
 /** How long the long-lived user token waits server-side for the admin to pick a Page. */
 export const PICK_WINDOW_MS = 60 * 60_000;
-const CHUNK = 500;
 
 /** Every way the flow can stop. None of them changes anything. */
 export const FAILURE_KINDS = [
@@ -84,18 +81,11 @@ type LinkRow = {
   session_expires_at: string | null;
 };
 
-const sha256 = (s: string): string => crypto.createHash('sha256').update(s).digest('base64url');
-const randomToken = (): string => crypto.randomBytes(32).toString('base64url');
 const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
 const fail = (kind: FailureKind, unit?: UnitView): Failure => (unit ? { ok: false, kind, unit } : { ok: false, kind });
 
-/** One CSV field: quoted when it holds a comma, a quote or a line break. */
-function csvField(v: string): string {
-  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-}
-
 /**
- * Self-service connect links (issue 10 item 3): an admin hands a unit a one-time link; the unit's Page
+ * Redeeming self-service connect links (issue 10 item 3; ConnectLinkIssuer makes them): an admin hands a unit a one-time link; the unit's Page
  * admin logs in with Facebook (OAuth code flow), and the Page they pick is linked to the unit. The link
  * token and the OAuth state are stored only as SHA-256; the long-lived user token stays in the row,
  * encrypted, between the callback and the pick only. No token or code is ever logged or audited.
@@ -110,113 +100,8 @@ export class ConnectLinksService {
     private readonly log: Logger,
   ) {}
 
-  private get base(): string {
-    const b = this.config.onboarding.publicBaseUrl;
-    if (!b) throw new ConflictError('PUBLIC_BASE_URL is not configured: connect links need a public address');
-    return b;
-  }
-
   get redirectUri(): string {
-    return `${this.base}/connect/callback`;
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // Creating links (API)
-
-  async create(p: Principal, unitCode: string, opts: { ttlDays?: number | undefined } = {}): Promise<{ url: string; expiresAt: string }> {
-    requireRole(p, ['admin'], 'create a connect link');
-    this.requireConfigured();
-    const unit = await this.db
-      .selectFrom('units')
-      .select(['id', 'code', 'path'])
-      .where('code', '=', unitCode)
-      .where('retired_at', 'is', null)
-      .executeTakeFirst();
-    if (!unit) throw new NotFoundError(`unit ${unitCode}`);
-    requireScope(p, unit.path, unitCode);
-    const [made] = await this.insert(p, [{ id: unit.id, code: unit.code }], ttlMs(opts.ttlDays));
-    return { url: made!.url, expiresAt: made!.expiresAt };
-  }
-
-  /** Links for every active unit of the subtree (with onlyMissing: those with no active Page holding a valid token), as CSV. */
-  async createForSubtree(p: Principal, unitCode: string, opts: { onlyMissing?: boolean | undefined; ttlDays?: number | undefined } = {}) {
-    requireRole(p, ['admin'], 'create connect links');
-    this.requireConfigured();
-    const root = await this.db
-      .selectFrom('units')
-      .select(['path'])
-      .where('code', '=', unitCode)
-      .where('retired_at', 'is', null)
-      .executeTakeFirst();
-    if (!root) throw new NotFoundError(`unit ${unitCode}`);
-    requireScope(p, root.path, unitCode);
-    let q = this.db
-      .selectFrom('units as u')
-      .select(['u.id', 'u.code', 'u.name'])
-      .where('u.retired_at', 'is', null)
-      .where('u.path', '>=', root.path)
-      .where('u.path', '<', subtreeEnd(root.path));
-    if (opts.onlyMissing) {
-      q = q.where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('pages as g')
-              .select('g.page_id')
-              .whereRef('g.unit_id', '=', 'u.id')
-              .where('g.retired_at', 'is', null)
-              .where('g.token_status', '=', 'valid'),
-          ),
-        ),
-      );
-    }
-    const units = await q.orderBy('u.path').execute();
-    const made = await this.insert(p, units, ttlMs(opts.ttlDays));
-    const names = new Map(units.map((u) => [u.code, u.name]));
-    const lines = made.map((m) => [m.unitCode, names.get(m.unitCode) ?? '', m.url, m.expiresAt].map(csvField).join(','));
-    return { count: made.length, csv: ['unit_code,unit_name,url,expires_at', ...lines].join('\n') + '\n' };
-  }
-
-  private async insert(p: Principal, units: Array<{ id: number; code: string }>, ttl: number) {
-    const now = new Date();
-    const expiresAt = new Date(now.getTime() + ttl).toISOString();
-    const made = units.map((u) => {
-      const token = randomToken();
-      return {
-        row: {
-          id: `cl_${crypto.randomBytes(12).toString('base64url')}`,
-          token_hash: sha256(token),
-          unit_id: u.id,
-          unit_code: u.code,
-          created_by: p.keyId,
-          created_at: now.toISOString(),
-          expires_at: expiresAt,
-          used_at: null,
-          page_id: null,
-          state_hash: null,
-          user_token_ciphertext: null,
-          session_expires_at: null,
-        },
-        url: `${this.base}/connect/${token}`,
-        unitCode: u.code,
-        expiresAt,
-      };
-    });
-    await this.db.transaction().execute(async (trx) => {
-      for (let i = 0; i < made.length; i += CHUNK) {
-        await trx
-          .insertInto('connect_links')
-          .values(made.slice(i, i + CHUNK).map((m) => m.row))
-          .execute();
-      }
-    });
-    this.log.info({ links: made.length, by: p.keyId }, 'connect links created');
-    return made;
-  }
-
-  private requireConfigured(): void {
-    if (!this.config.facebookApp) throw new ConflictError('FB_APP_ID and FB_APP_SECRET are not configured: connect links cannot work');
-    void this.base;
+    return `${publicBase(this.config)}/connect/callback`;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -226,7 +111,7 @@ export class ConnectLinksService {
   async open(token: string): Promise<OpenResult> {
     if (!this.config.facebookApp || !this.config.onboarding.publicBaseUrl) return fail('not_configured');
     if (!TOKEN_RE.test(token)) return fail('unknown_link');
-    const link = await this.linkBy('token_hash', sha256(token));
+    const link = await this.linkBy('token_hash', hashLinkToken(token));
     if (!link) return fail('unknown_link');
     const checked = await this.usable(link);
     if (!checked.ok) return checked;
@@ -240,10 +125,10 @@ export class ConnectLinksService {
   async dialogUrl(token: string): Promise<DialogResult> {
     const opened = await this.open(token);
     if (!opened.ok) return opened;
-    const state = randomToken();
+    const state = newLinkToken();
     await this.db
       .updateTable('connect_links')
-      .set({ state_hash: sha256(state) })
+      .set({ state_hash: hashLinkToken(state) })
       .where('id', '=', opened.linkId)
       .where('used_at', 'is', null)
       .execute();
@@ -266,7 +151,7 @@ export class ConnectLinksService {
     const app = this.config.facebookApp;
     if (!app || !this.config.onboarding.publicBaseUrl) return fail('not_configured');
     if (!q.state || !TOKEN_RE.test(q.state)) return fail('state_mismatch');
-    const link = await this.linkBy('state_hash', sha256(q.state));
+    const link = await this.linkBy('state_hash', hashLinkToken(q.state));
     if (!link) return fail('state_mismatch');
     const checked = await this.usable(link);
     if (!checked.ok) return checked;
@@ -317,13 +202,13 @@ export class ConnectLinksService {
     const row = /^cl_[A-Za-z0-9_-]{16}$/.test(q.link)
       ? await this.linkBy('id', q.link)
       : TOKEN_RE.test(q.link)
-        ? await this.linkBy('token_hash', sha256(q.link))
+        ? await this.linkBy('token_hash', hashLinkToken(q.link))
         : undefined;
     if (!row) return fail('unknown_link');
     const checked = await this.usable(row);
     if (!checked.ok) return checked;
     const unit = checked.unit;
-    if (!q.state || !row.state_hash || !TOKEN_RE.test(q.state) || !sameHash(sha256(q.state), row.state_hash)) {
+    if (!q.state || !row.state_hash || !TOKEN_RE.test(q.state) || !sameHash(hashLinkToken(q.state), row.state_hash)) {
       return fail('state_mismatch', unit);
     }
     if (!row.user_token_ciphertext || !row.session_expires_at || row.session_expires_at <= new Date().toISOString()) {
@@ -436,14 +321,6 @@ export class ConnectLinksService {
 }
 
 class LinkRaced extends Error {}
-
-function ttlMs(days: number | undefined): number {
-  const d = days ?? DEFAULT_TTL_DAYS;
-  if (!(d > 0 && d <= MAX_TTL_DAYS)) {
-    throw new ValidationError(`ttlDays: must be more than 0 and at most ${MAX_TTL_DAYS}`, { field: 'ttlDays' });
-  }
-  return d * 86_400_000;
-}
 
 function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a);
