@@ -53,8 +53,9 @@ export interface Deps {
   pages: PagesService;
   /** The Business Manager connection and the Page sync from its system user. */
   business: BusinessService;
-  /** Self-service connect links: a unit's Page admin logs in with Facebook and picks the Page. */
+  /** Self-service connect links, issued by admins: one per unit, or a subtree's CSV. */
   connectLinkIssuer: ConnectLinkIssuer;
+  /** Redeeming a connect link: the unit's Page admin logs in with Facebook and picks the Page. */
   connectLinks: ConnectLinksService;
   /** Moves the organisation to a new tree (dry run or one transaction), keeping the old versions. */
   reorganise: ReorganiseService;

@@ -44,14 +44,7 @@ export class ConnectLinkIssuer {
   async create(p: Principal, unitCode: string, opts: { ttlDays?: number | undefined } = {}): Promise<{ url: string; expiresAt: string }> {
     requireRole(p, ['admin'], 'create a connect link');
     this.requireConfigured();
-    const unit = await this.db
-      .selectFrom('units')
-      .select(['id', 'code', 'path'])
-      .where('code', '=', unitCode)
-      .where('retired_at', 'is', null)
-      .executeTakeFirst();
-    if (!unit) throw new NotFoundError(`unit ${unitCode}`);
-    requireScope(p, unit.path, unitCode);
+    const unit = await this.activeUnitInScope(p, unitCode);
     const [made] = await this.insert(p, [{ id: unit.id, code: unit.code }], ttlMs(opts.ttlDays));
     return { url: made!.url, expiresAt: made!.expiresAt };
   }
@@ -60,14 +53,7 @@ export class ConnectLinkIssuer {
   async createForSubtree(p: Principal, unitCode: string, opts: { onlyMissing?: boolean | undefined; ttlDays?: number | undefined } = {}) {
     requireRole(p, ['admin'], 'create connect links');
     this.requireConfigured();
-    const root = await this.db
-      .selectFrom('units')
-      .select(['path'])
-      .where('code', '=', unitCode)
-      .where('retired_at', 'is', null)
-      .executeTakeFirst();
-    if (!root) throw new NotFoundError(`unit ${unitCode}`);
-    requireScope(p, root.path, unitCode);
+    const root = await this.activeUnitInScope(p, unitCode);
     let q = this.db
       .selectFrom('units as u')
       .select(['u.id', 'u.code', 'u.name'])
@@ -130,6 +116,19 @@ export class ConnectLinkIssuer {
     });
     this.log.info({ links: made.length, by: p.keyId }, 'connect links created');
     return made;
+  }
+
+  /** The active unit `unitCode`, which must lie in the caller's branch. */
+  private async activeUnitInScope(p: Principal, unitCode: string): Promise<{ id: number; code: string; path: string }> {
+    const unit = await this.db
+      .selectFrom('units')
+      .select(['id', 'code', 'path'])
+      .where('code', '=', unitCode)
+      .where('retired_at', 'is', null)
+      .executeTakeFirst();
+    if (!unit) throw new NotFoundError(`unit ${unitCode}`);
+    requireScope(p, unit.path, unitCode);
+    return unit;
   }
 
   private requireConfigured(): void {
