@@ -17,6 +17,7 @@ import {
 } from './graph-errors';
 import { fencedTransport, type Fence, type FenceScope, type WriteOptions } from './fence-transport';
 import { parseUsageHeaders, type GraphUsage } from './usage';
+import { boundUnackedData } from './unacked-timeout';
 
 export type { Fence, WriteOptions } from './fence-transport';
 export type { GraphUsage } from './usage';
@@ -132,6 +133,10 @@ export class GraphClient {
     const maxSockets = opts.maxSockets ?? 256;
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
+    // The kernel drops a connection whose sent bytes stay unacknowledged past the request deadline,
+    // so a write can reach Graph no later than its deadline, even from a paused process (unacked-timeout.ts).
+    boundUnackedData(this.httpAgent, this.timeoutMs, this.logger);
+    boundUnackedData(this.httpsAgent, this.timeoutMs, this.logger);
     this.http = axios.create({
       httpAgent: this.httpAgent,
       httpsAgent: this.httpsAgent,
