@@ -11,7 +11,7 @@ export type Op = 'feed' | 'photos' | 'get' | 'edit' | 'delete' | 'list' | 'debug
 export const WRITE_OPS: ReadonlySet<Op> = new Set<Op>(['feed', 'photos', 'edit', 'delete']);
 
 /** When a rule kind is consulted. */
-export type FaultPhase = 'before' | 'after' | 'read';
+export type FaultPhase = 'arrival' | 'before' | 'after' | 'read';
 
 const PHASE: Record<FaultKind, FaultPhase> = {
   error: 'before',
@@ -22,6 +22,7 @@ const PHASE: Record<FaultKind, FaultPhase> = {
   'drop-after-process': 'after',
   'error-after-process': 'after',
   'read-lag': 'read',
+  'arrive-late': 'arrival',
 };
 
 const KINDS = new Set(Object.keys(PHASE));
@@ -43,7 +44,9 @@ export function validateFaultRule(rule: unknown): FaultRule {
   for (const k of ['code', 'subcode', 'status', 'delayMs', 'untilMs', 'durationMs'] as const) {
     if (r[k] !== undefined && !(typeof r[k] === 'number' && Number.isFinite(r[k]))) throw new TypeError(`${k} must be a number`);
   }
-  if ((r.kind === 'delay' || r.kind === 'read-lag') && r.delayMs === undefined) throw new TypeError(`${r.kind} needs delayMs`);
+  if ((r.kind === 'delay' || r.kind === 'read-lag' || r.kind === 'arrive-late') && r.delayMs === undefined) {
+    throw new TypeError(`${r.kind} needs delayMs`);
+  }
   if (r.kind === 'incident' && r.untilMs === undefined && r.durationMs === undefined) {
     throw new TypeError('incident needs untilMs or durationMs');
   }

@@ -89,6 +89,24 @@ function safeDecode(seg: string): string {
   }
 }
 
+/** A Graph URL's path segments (version removed), its version and what kind of call it is. */
+function route(method: string, url: string, defaultVersion: string): { segs: string[]; version: string; op: Op; query: string } {
+  const q = url.indexOf('?');
+  const path = q >= 0 ? url.slice(0, q) : url;
+  const segs = path
+    .split('/')
+    .filter((x) => x.length > 0)
+    .map(safeDecode);
+  let version = defaultVersion;
+  if (segs.length > 0 && VERSION_RE.test(segs[0]!)) version = segs.shift()!;
+  return { segs, version, op: classify(method, segs), query: q >= 0 ? url.slice(q + 1) : '' };
+}
+
+/** The Page a call is about, from its path alone: `/{page}/{edge}` or a `{page}_{post}` id. */
+function pathPage(segs: string[]): string | undefined {
+  return segs.length === 2 ? segs[0] : segs[0]?.includes('_') ? segs[0].split('_')[0] : undefined;
+}
+
 class PlannedDrop {}
 class PlannedHtml {
   constructor(readonly status: number) {}
@@ -97,17 +115,18 @@ class PlannedHtml {
 export class GraphHandler {
   constructor(private readonly s: SimState) {}
 
+  /**
+   * How long this request is held before it is processed at all (an `arrive-late` rule, matched on the
+   * path's Page), or 0. The post it creates is created after the hold, as if it had arrived then.
+   */
+  arrivalHold(method: string, url: string, now: number): number {
+    const { segs, op } = route(method, url, this.s.opts.defaultVersion);
+    return this.s.faults.take('arrival', op, pathPage(segs), now)?.delayMs ?? 0;
+  }
+
   handle(input: GraphInput): ResponsePlan {
     const { s } = this;
-    const q = input.url.indexOf('?');
-    const path = q >= 0 ? input.url.slice(0, q) : input.url;
-    const segs = path
-      .split('/')
-      .filter((x) => x.length > 0)
-      .map(safeDecode);
-    let version = s.opts.defaultVersion;
-    if (segs.length > 0 && VERSION_RE.test(segs[0]!)) version = segs.shift()!;
-    const op = classify(input.method, segs);
+    const { segs, op, query, version } = route(input.method, input.url, s.opts.defaultVersion);
     s.byEndpoint[op] = (s.byEndpoint[op] ?? 0) + 1;
 
     const headers: Record<string, string> = {
@@ -118,7 +137,7 @@ export class GraphHandler {
     const plan: ResponsePlan = { status: 200, body: '', headers, drop: false, delayMs: 0, op };
     let usagePage: string | undefined;
     try {
-      const params = parseParams(q >= 0 ? input.url.slice(q + 1) : '', input.body, input.contentType);
+      const params = parseParams(query, input.body, input.contentType);
       const ctx: ob.OnboardingContext = {
         identity: s.identity,
         store: s.store,
@@ -163,7 +182,7 @@ export class GraphHandler {
       s.limiter.record(usagePage, input.now);
       if (throttled) throw errorFor(80001);
 
-      const faultPage = segs.length === 2 ? segs[0] : segs[0]?.includes('_') ? segs[0].split('_')[0] : usagePage;
+      const faultPage = pathPage(segs) ?? usagePage;
       this.beforeFaults(op, faultPage, input.now, plan);
       s.store.promoteDue(input.now);
       const result = this.dispatch(input.method, segs, op, params, rec.pageId, version, input.now, faultPage);

@@ -335,6 +335,9 @@ class Simulator implements PersistentGraphSimulator {
   }
 
   private async serveGraph(req: IncomingMessage, res: ServerResponse, url: string, raw: string): Promise<void> {
+    // An arrive-late fault: the request reaches "Graph" only now (it is processed, and its post created, after the hold).
+    const hold = this.handler.arrivalHold(req.method ?? 'GET', url, this.opts.now());
+    if (hold > 0) await this.sleep(hold);
     const spec = this.opts.latency;
     const modelled = spec.kind === 'lognormal' || spec.ms > 0;
     let latency = 0;

@@ -59,7 +59,15 @@ export interface SimPost {
 }
 
 export type FaultKind =
-  'error' | 'html-error' | 'drop-before-process' | 'drop-after-process' | 'delay' | 'error-after-process' | 'read-lag' | 'incident';
+  | 'error'
+  | 'html-error'
+  | 'drop-before-process'
+  | 'drop-after-process'
+  | 'delay'
+  | 'error-after-process'
+  | 'read-lag'
+  | 'incident'
+  | 'arrive-late';
 
 /** `oauth` = /oauth/access_token, `accounts` = /{user}/accounts (the Login dialog itself takes no faults). */
 export type FaultEndpoint = 'feed' | 'photos' | 'get' | 'edit' | 'delete' | 'list' | 'oauth' | 'accounts' | 'any-write' | 'any';
@@ -84,7 +92,10 @@ export interface FaultRule {
   status?: number;
   message?: string;
   type?: string;
-  /** delay: respond this many ms late; read-lag: posts younger than this are not readable. */
+  /**
+   * delay: respond this many ms late (the work is done on time); read-lag: posts younger than this are not readable;
+   * arrive-late: the request is held this long before it is processed at all (a retransmitted request, a slow front end).
+   */
   delayMs?: number;
   /** incident: absolute end (ms since epoch). */
   untilMs?: number;

@@ -315,6 +315,65 @@ describe.each(testDatabases())('delivery failures against the simulator, on $nam
     for (const u of units) expect(visible(u.pageId, post.message)).toBe(1);
   });
 
+  it('h. a create that reaches Graph late, after a slow read-back: the next read-back waits from the write, not the claim', async () => {
+    const units = await unitsOf('14');
+    const p = units[3]!;
+    s.sim.configure({ duplicateMode: 'off' });
+    try {
+      // Attempt 1: the connection drops before anything is created, so attempt 2 must read the Page back first.
+      s.sim.addFaults([{ kind: 'drop-before-process', endpoint: 'feed', pageId: p.pageId, count: 1 }]);
+      const post = await publish('14', 'đến muộn');
+      await waitFor(async () => {
+        const d = (await deliveries(post.id)).get(p.code);
+        return d?.attempts === 1 && d.status === 'queued' ? d : null;
+      }, 10_000);
+      s.sim.addFaults([
+        // Attempt 2: its read-back answers after 0.9 s (within the 1 s deadline) and finds nothing; its create reaches
+        // Graph 0.95 s after it was sent (still within the deadline that bounds a sent request), and the answer is lost.
+        { kind: 'delay', endpoint: 'list', pageId: p.pageId, delayMs: 900, count: 1 },
+        { kind: 'arrive-late', endpoint: 'feed', pageId: p.pageId, delayMs: 950, count: 1 },
+        { kind: 'delay', endpoint: 'feed', pageId: p.pageId, delayMs: 2_000, count: 1 },
+      ]);
+      // Attempt 2 gave up on its create: the read-back window now starts when that create was sent (after the slow
+      // read-back), not at the claim. A create can reach Graph up to the deadline after it was sent, so the next
+      // read-back must wait from there (from the claim it could run before a slow create is listed).
+      const id = await deliveryId(post.id, p.code);
+      const requeued = await waitFor(
+        async () => {
+          const row = await s.deps.store.db
+            .selectFrom('deliveries')
+            .select(['status', 'attempts', 'reason', 'attempt_started_at'])
+            .where('id', '=', id)
+            .executeTakeFirstOrThrow();
+          return row.attempts === 2 && row.status === 'queued' ? row : null;
+        },
+        10_000,
+        20,
+      );
+      expect(requeued.reason).toBe('outcome_unknown');
+      const created = s.sim.postsOf(p.pageId).filter((x) => x.message === post.message);
+      expect(created).toHaveLength(1);
+      // Sent 0.95 s before it was created (the arrive-late hold); the claim was 0.9 s earlier still (the slow read-back).
+      const sentBeforeCreated = created[0]!.createdAt - new Date(requeued.attempt_started_at!).getTime();
+      expect(sentBeforeCreated).toBeGreaterThanOrEqual(900);
+      expect(sentBeforeCreated).toBeLessThan(1_400);
+
+      const done = await finalPost(post.id);
+      expect(done.status).toBe('published');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(s.sim.postsOf(p.pageId).filter((x) => x.message === post.message)).toHaveLength(1);
+      expect((await deliveries(post.id)).get(p.code)).toMatchObject({
+        status: 'published',
+        attempts: 3,
+        reason: 'recovered_after_unknown_outcome',
+      });
+      for (const u of units) expect(visible(u.pageId, post.message)).toBe(1);
+    } finally {
+      s.sim.configure({ duplicateMode: 'consecutive' });
+      s.sim.clearFaults();
+    }
+  });
+
   it('g. a throttled read-back after an unknown outcome does not lose the ambiguity (no second post)', async () => {
     const units = await unitsOf('20');
     const p = units[4]!;

@@ -76,6 +76,14 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
   const accessToken = deps.cipher.decrypt(page.tokenCiphertext);
   // True until this attempt has looked for the post an earlier attempt may have created.
   let unresolved = ambiguous;
+  // When this attempt last handed a write to the socket (the fence's last check). A write whose answer is lost can
+  // reach Graph up to GRAPH_TIMEOUT_MS after that (the sockets' TCP_USER_TIMEOUT), which may be well after the
+  // claim (a slow read-back or photo uploads came first): the next read-back waits from here, not from the claim.
+  let lastWriteAt: string | null = null;
+  const fence = (): void => {
+    lease.check();
+    lastWriteAt = new Date().toISOString();
+  };
 
   let res: Awaited<ReturnType<Publisher['publish']>>;
   try {
@@ -90,7 +98,7 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
       }
       unresolved = false;
     }
-    res = await deps.publisher.publish(page.pageId, accessToken, contentOf(d), () => lease.check());
+    res = await deps.publisher.publish(page.pageId, accessToken, contentOf(d), fence);
   } catch (err) {
     if (err instanceof LeaseExpiredError) return leaseExpired(job, token, lease, deps, log());
     return handlePageWriteFailure(
@@ -101,7 +109,8 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
           await ledger.markFailed(d, lease, reason, error);
           rollUpLater(d, deps);
         },
-        retryLater: (reason, error, refund) => ledger.requeue(d, lease, reason, error, refund, unresolved ? d.attemptStartedAt : null),
+        retryLater: (reason, error, refund) =>
+          ledger.requeue(d, lease, reason, error, refund, unresolved ? d.attemptStartedAt : lastWriteAt),
         onGone: async (reason, error) => {
           await ledger.markFailed(d, lease, reason, error);
           rollUpLater(d, deps);

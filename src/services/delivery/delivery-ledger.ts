@@ -223,8 +223,9 @@ export class DeliveryLedger {
 
   /**
    * Back to `queued` for a later attempt; `refundAttempt` when the attempt did not count (throttling).
-   * `attemptStartedAt` puts back the start of an earlier attempt whose outcome is still unknown, so the
-   * next read-back window keeps covering it.
+   * `attemptStartedAt` moves the start of the read-back window: back to an earlier attempt whose outcome
+   * is still unknown (so the window keeps covering it), or on to this attempt's last write (which may
+   * reach Graph up to the request deadline after it was sent, so the next read-back waits from there).
    */
   async requeue(
     d: DeliveryRef,

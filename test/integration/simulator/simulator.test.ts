@@ -259,6 +259,20 @@ describe('Graph simulator over HTTP', () => {
     expect(sim.visibleCounts().get(PAGE)).toBe(1);
   });
 
+  it('holds an arrive-late request before processing it: its post is created when it "arrives"', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    await call(base, 'POST', '/_sim/faults', { body: { kind: 'arrive-late', endpoint: 'feed', pageId: PAGE, delayMs: 300, count: 1 } });
+    const sent = Date.now();
+    expect((await call(base, 'POST', `/v25.0/${PAGE}/feed`, { body: { message: 'late' }, headers: auth })).status).toBe(200);
+    const [late] = sim.postsOf(PAGE).filter((p) => p.message === 'late');
+    expect(late!.createdAt - sent).toBeGreaterThanOrEqual(290);
+    // The rule was used up: the next request is processed at once.
+    expect((await call(base, 'GET', '/_sim/faults')).body.faults).toEqual([]);
+    await expect(call(base, 'POST', '/_sim/faults', { body: { kind: 'arrive-late', endpoint: 'feed' } })).resolves.toMatchObject({
+      status: 400,
+    });
+  });
+
   it('fails every write during an incident window but keeps serving reads', async () => {
     const auth = { authorization: `Bearer ${TOKEN}` };
     await call(base, 'POST', '/_sim/faults', { body: { kind: 'incident', untilMs: Date.now() + 60_000 } });
