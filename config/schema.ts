@@ -29,7 +29,7 @@ const oldEncryptionKeys = z
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 /** Default of WORKER_CONCURRENCY (README, "Choosing WORKER_CONCURRENCY"). */
-export const DEFAULT_WORKER_CONCURRENCY = 200;
+export const DEFAULT_WORKER_CONCURRENCY = 500;
 
 /** Every variable the service reads. Parsed once at start; see .env.example for comments. */
 export const EnvSchema = z

@@ -11,7 +11,7 @@ describe('loadConfig', () => {
     expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(c.database).toEqual({ kind: 'sqlite', file: path.resolve('data/lantoa.db') });
     expect(c.graph).toEqual({ baseUrl: 'https://graph.facebook.com', version: 'v25.0', timeoutMs: 30_000 });
-    expect(c.queue).toMatchObject({ prefix: 'lantoa', concurrency: 200, lockMs: 30_000 });
+    expect(c.queue).toMatchObject({ prefix: 'lantoa', concurrency: 500, lockMs: 30_000 });
     expect(c.logLevel).toBe('info');
     expect(c.tokenEncryptionKey).toBeUndefined();
   });
@@ -32,7 +32,7 @@ describe('loadConfig', () => {
       const db = loadConfig({ DATABASE_URL: 'postgres://u@db:5432/x', ...env }).database;
       return db.kind === 'postgres' ? db.poolMax : undefined;
     };
-    expect(pg({})).toBe(60); // the default concurrency (200) + 5, capped
+    expect(pg({})).toBe(60); // the default concurrency (500) + 5, capped
     expect(pg({ WORKER_CONCURRENCY: '10' })).toBe(15);
     expect(pg({ WORKER_CONCURRENCY: '200' })).toBe(60);
     expect(pg({ PG_POOL_MAX: '12', WORKER_CONCURRENCY: '200' })).toBe(12);
