@@ -6,7 +6,9 @@
  * against fan-outs with no readers (one before, one after, same run).
  */
 import os from 'node:os';
+import path from 'node:path';
 import { readEnv } from '../config';
+import { SERVICE_NODE_FLAGS } from '../config/node-flags';
 import {
   awaitFanout,
   fanoutMilestones,
@@ -60,6 +62,12 @@ async function main(): Promise<void> {
   const env = readEnv();
   // `--split`: the scale-out layout (`start:api` next to a `start:worker`), each with its own event loop.
   const split = process.argv.includes('--split');
+  // `--only <prefix>`: just the endpoints whose name starts with it (e.g. --only "POST"), with the two no-reader windows.
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+  // `--cpu-prof`: the service process (the API's, with --split) writes a V8 CPU profile to bench/profiles/ when it stops.
+  const cpuProf = process.argv.includes('--cpu-prof');
+  const profileDir = path.join(__dirname, 'profiles');
   const bench = await startBenchStack(
     {
       // The issue's realistic-latency setting; WORKER_CONCURRENCY in the environment wins.
@@ -67,7 +75,7 @@ async function main(): Promise<void> {
       // 50 connections on one key would be answered 429 by the default limit; the Redis-backed limiter still runs.
       RATE_LIMIT_MAX: env.RATE_LIMIT_MAX ?? '1000000',
     },
-    { split },
+    { split, ...(cpuProf ? { nodeFlags: [...SERVICE_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}) },
   );
   try {
     await bench.control('config', { latency: { kind: 'lognormal', ...LOGNORMAL } });
@@ -102,7 +110,7 @@ async function main(): Promise<void> {
       `\n  fan-out, no readers (before): ${rates(before)} in the window, whole fan-out ${before.secs.toFixed(1)} s${milestones(before)}`,
     );
     const rows: Array<{ name: string; w: Window }> = [];
-    for (const [name, make] of endpoints) {
+    for (const [name, make] of endpoints.filter(([n]) => only === undefined || n.startsWith(only))) {
       const w = await window(bench, name, (postId) => runLoad(make(postId)));
       rows.push({ name, w });
       const l = w.load!;
@@ -126,7 +134,9 @@ async function main(): Promise<void> {
         `  ${name.padEnd(40)} ${l.rps.toFixed(0).padStart(7)} ${String(l.p50).padStart(7)} ${String(l.p99).padStart(7)}  ${(w.rate / baseline).toFixed(2)}`,
       );
     }
-    const get = rows[0]!;
+    const get = rows.find((r) => r.name === 'GET /v1/posts/{id}');
+    if (cpuProf) console.log(`\nCPU profile of the service: ${profileDir} (written when it stops; open in Chrome DevTools)`);
+    if (!get) return;
     console.log(
       `\nGET /v1/posts/{id}: ${get.w.load!.rps.toFixed(0)} req/s (goal ≥ 2000), p99 ${get.w.load!.p99} ms (goal ≤ 20)` +
         `, fan-out slowed by ${Math.max(0, (1 - get.w.rate / baseline) * 100).toFixed(0)} % (goal ≤ 20 %)`,
