@@ -188,10 +188,12 @@ export class PostsService {
     if (publishAt && publishAt.getTime() < Date.now() - PUBLISH_AT_TOLERANCE_MS) {
       throw new ValidationError('publishAt: must be in the future (omit it to publish on approval)', { field: 'publishAt' });
     }
-    const { id: unitId, path } = await this.targets.check(input.target);
+    const checked = await this.targets.check(input.target);
+    const { id: unitId, path } = checked;
     requireScope(p, path, input.target.unit);
-    const summary = await this.targets.summarize(input.target, { nameUnits: false });
-    if (summary.units === 0) throw new ValidationError('target: resolves to no unit (check levels and exclude)', { field: 'target' });
+    if (!(await this.targets.reachesAnyUnit(input.target, checked))) {
+      throw new ValidationError('target: resolves to no unit (check levels and exclude)', { field: 'target' });
+    }
     const now = new Date().toISOString();
     const row: PostRow = {
       id: crypto.randomUUID(),

@@ -27,6 +27,15 @@ export const TargetSchema = z
 export type Target = z.infer<typeof TargetSchema>;
 
 /** One (unit, Page) the target reaches; a unit without an active Page appears once with `pageId` null. */
+/** A target checked against the tree: its unit, the subtrees it leaves out and the level numbers it keeps. */
+export interface CheckedTarget {
+  id: number;
+  path: string;
+  level: number;
+  excludePaths: string[];
+  levels?: number[];
+}
+
 export interface TargetUnit {
   unitId: number;
   code: string;
@@ -92,7 +101,7 @@ export class TargetService {
   }
 
   /** Validates the target against the tree; errors name the offending field. */
-  async check(target: Target): Promise<{ id: number; path: string; level: number; excludePaths: string[]; levels?: number[] }> {
+  async check(target: Target): Promise<CheckedTarget> {
     const unit = await this.db
       .selectFrom('units')
       .select(['id', 'path', 'level'])
@@ -139,6 +148,16 @@ export class TargetService {
       q = q.where((eb) => eb.or([eb('units.path', '<', ex), eb('units.path', '>=', subtreeEnd(ex))]));
     }
     return q;
+  }
+
+  /**
+   * Whether the target reaches at least one unit. A submission needs only that, not the counts: the first
+   * row of an indexed range, where `summarize` aggregates every unit and Page of the subtree (10,807 for `root`).
+   */
+  async reachesAnyUnit(target: Target, checked?: CheckedTarget): Promise<boolean> {
+    const { path, excludePaths, levels } = checked ?? (await this.check(target));
+    const row = await this.query(target, path, excludePaths, levels).select('units.id').limit(1).executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Every (unit, Page) the target reaches, in tree order, a unit's Pages in their order. */

@@ -103,6 +103,8 @@ describe.each(testDatabases())('authentication, roles and four eyes on $name', (
       [{ message: 'x', target: { unit: '01', scope: 'everything' } }, 'body.target.scope'],
       [{ message: 'x', target: { unit: 'nope', scope: 'subtree' } }, 'body.target.unit'],
       [{ message: 'x', target: { unit: '01', scope: 'subtree', levels: [7] } }, 'body.target'],
+      // Valid parts that together reach no unit.
+      [{ message: 'x', target: { unit: '01', scope: 'subtree', exclude: ['01'] } }, 'body.target'],
       [{ message: 'x', link: 'javascript:alert(1)', target: { unit: '01', scope: 'subtree' } }, 'body.link'],
       [{ message: 'x', photos: ['ftp://a/b.jpg'], target: { unit: '01', scope: 'subtree' } }, 'body.photos.0'],
       [{ message: 'x', publishAt: 'tomorrow', target: { unit: '01', scope: 'subtree' } }, 'body.publishAt'],

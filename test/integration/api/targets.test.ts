@@ -30,6 +30,20 @@ describe.each(testDatabases())('target resolution against the current tree (2025
     expect((await resolve({ unit: 'root', scope: 'subtree', levels: [3] })).length).toBe(0);
   });
 
+  it('reachesAnyUnit (what a submission checks) agrees with resolve, empty targets included', async () => {
+    const targets: Array<Parameters<typeof resolve>[0]> = [
+      { unit: 'root', scope: 'subtree' },
+      { unit: 'root', scope: 'subtree', levels: [3] },
+      { unit: '01', scope: 'subtree', exclude: ['01'] },
+      { unit: '01', scope: 'subtree', levels: [2], exclude: ['00004'] },
+      { unit: '00004', scope: 'subtree', levels: [1] },
+      { unit: '00004', scope: 'self' },
+    ];
+    for (const t of targets) {
+      expect({ t, any: await s.deps.targets.reachesAnyUnit(t) }).toEqual({ t, any: (await resolve(t)).length > 0 });
+    }
+  });
+
   it('self is exactly the unit', async () => {
     expect(await resolve({ unit: '01', scope: 'self' })).toEqual([
       { code: '01', name: 'Thành phố Hà Nội', level: 1, path: '/root/01/', pageId: null, unitId: expect.any(Number) },
