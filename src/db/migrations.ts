@@ -241,6 +241,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('deliveries').addColumn('not_before', 'text').execute();
       },
     },
+    // The deliveries list of a post (`GET /v1/posts/{id}/deliveries`) pages by id: with this index it reads its
+    // 100 rows in id order and stops, instead of sorting every delivery of the post (10,807 for a national one).
+    '0012_deliveries_post_id': {
+      async up(db: Kysely<any>) {
+        await db.schema.createIndex('deliveries_post_id_idx').on('deliveries').columns(['post_id', 'id']).execute();
+      },
+    },
   };
 }
 
