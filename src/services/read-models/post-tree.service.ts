@@ -135,6 +135,7 @@ export class PostTreeService {
     }
     // The units' own deliveries (by the versions at these paths): counted into their subtrees (the root's are in its counters already).
     const own: Array<{
+      id: number;
       unit_id: number | null;
       path: string;
       page_id: string | null;
@@ -147,7 +148,7 @@ export class PostTreeService {
         ...(await this.db
           .selectFrom('deliveries as d')
           .innerJoin('units as u', 'u.id', 'd.unit_id')
-          .select(['d.unit_id', 'u.path', 'd.page_id', 'd.status', 'd.permalink', 'd.reason'])
+          .select(['d.id', 'd.unit_id', 'u.path', 'd.page_id', 'd.status', 'd.permalink', 'd.reason'])
           .where('d.post_id', '=', postId)
           .where('d.unit_id', 'in', (eb) =>
             eb
@@ -155,10 +156,12 @@ export class PostTreeService {
               .select('id')
               .where('path', 'in', paths.slice(i, i + 500)),
           )
-          .orderBy('d.id')
           .execute()),
       );
     }
+    // In delivery order, sorted here: an ORDER BY d.id would lead the planner to walk every delivery of the post
+    // along (post_id, id) instead of looking up these few units' rows by (post_id, unit_id).
+    own.sort((a, b) => a.id - b.id);
     for (const d of own) {
       const n = byPath.get(d.path);
       if (n && !(isRoot && n === node)) add(n.counts, d.status, 1);
