@@ -79,10 +79,10 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
   // When this attempt last handed a write to the socket (the fence's last check). A write whose answer is lost can
   // reach Graph up to GRAPH_TIMEOUT_MS after that (the sockets' TCP_USER_TIMEOUT), which may be well after the
   // claim (a slow read-back or photo uploads came first): the next read-back waits from here, not from the claim.
-  let lastWriteAt: string | null = null;
+  let lastWriteAt: number | null = null;
   const fence = (): void => {
     lease.check();
-    lastWriteAt = new Date().toISOString();
+    lastWriteAt = Date.now();
   };
 
   let res: Awaited<ReturnType<Publisher['publish']>>;
@@ -110,7 +110,14 @@ export async function processDelivery(job: Job<DeliveryJobData>, token: string |
           rollUpLater(d, deps);
         },
         retryLater: (reason, error, refund) =>
-          ledger.requeue(d, lease, reason, error, refund, unresolved ? d.attemptStartedAt : lastWriteAt),
+          ledger.requeue(
+            d,
+            lease,
+            reason,
+            error,
+            refund,
+            unresolved ? d.attemptStartedAt : lastWriteAt === null ? null : new Date(lastWriteAt).toISOString(),
+          ),
         onGone: async (reason, error) => {
           await ledger.markFailed(d, lease, reason, error);
           rollUpLater(d, deps);
