@@ -6,9 +6,7 @@
  * against fan-outs with no readers (one before, one after, same run).
  */
 import os from 'node:os';
-import path from 'node:path';
 import { readEnv } from '../config';
-import { SERVICE_NODE_FLAGS } from '../config/node-flags';
 import {
   awaitFanout,
   fanoutMilestones,
@@ -20,6 +18,7 @@ import {
   type BenchStack,
 } from './lib/bench-stack';
 import { runLoad, type LoadSpec, type LoadSummary } from './lib/load-client';
+import { benchNodeFlags, PROFILE_DIR } from './lib/service-process';
 
 const CONNECTIONS = 50;
 const DURATION_SEC = 10;
@@ -65,9 +64,8 @@ async function main(): Promise<void> {
   // `--only <prefix>`: just the endpoints whose name starts with it (e.g. --only "POST"), with the two no-reader windows.
   const onlyAt = process.argv.indexOf('--only');
   const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
-  // `--cpu-prof`: the service process (the API's, with --split) writes a V8 CPU profile to bench/profiles/ when it stops.
+  // `--cpu-prof`: the service processes write V8 CPU profiles to bench/profiles/ when they stop.
   const cpuProf = process.argv.includes('--cpu-prof');
-  const profileDir = path.join(__dirname, 'profiles');
   const bench = await startBenchStack(
     {
       // The issue's realistic-latency setting; WORKER_CONCURRENCY in the environment wins.
@@ -75,7 +73,7 @@ async function main(): Promise<void> {
       // 50 connections on one key would be answered 429 by the default limit; the Redis-backed limiter still runs.
       RATE_LIMIT_MAX: env.RATE_LIMIT_MAX ?? '1000000',
     },
-    { split, ...(cpuProf ? { nodeFlags: [...SERVICE_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}) },
+    { split, nodeFlags: benchNodeFlags(process.argv) },
   );
   try {
     await bench.control('config', { latency: { kind: 'lognormal', ...LOGNORMAL } });
@@ -135,7 +133,7 @@ async function main(): Promise<void> {
       );
     }
     const get = rows.find((r) => r.name === 'GET /v1/posts/{id}');
-    if (cpuProf) console.log(`\nCPU profile of the service: ${profileDir} (written when it stops; open in Chrome DevTools)`);
+    if (cpuProf) console.log(`\nCPU profiles of the service: ${PROFILE_DIR} (written when it stops; open in Chrome DevTools)`);
     if (!get) return;
     console.log(
       `\nGET /v1/posts/{id}: ${get.w.load!.rps.toFixed(0)} req/s (goal ≥ 2000), p99 ${get.w.load!.p99} ms (goal ≤ 20)` +

@@ -10,7 +10,9 @@ import { DEFAULT_WORKER_CONCURRENCY } from '../config/schema';
 import { GraphClient } from '../src/graph/graph-client';
 import { sampleLatency } from '../src/simulator/latency';
 import { mulberry32 } from '../src/simulator/prng';
+import { SERVICE_NODE_FLAGS } from '../config/node-flags';
 import { fanout, LOGNORMAL, startBenchStack, type BenchStack } from './lib/bench-stack';
+import { benchNodeFlags } from './lib/service-process';
 
 /** Deliveries in flight in the realistic-latency part (issue 12). */
 const REALISTIC_CONCURRENCY = 500;
@@ -185,7 +187,11 @@ async function main(): Promise<void> {
   const sweepList = sweepArg();
   // `--v8-defaults`: the service without the start scripts' heap settings (config/node-flags.ts), for comparison.
   const v8Defaults = process.argv.includes('--v8-defaults');
-  const bench = await startBenchStack({ WORKER_CONCURRENCY: String(concurrency) }, v8Defaults ? { nodeFlags: [] } : {});
+  // `--cpu-prof`: each service process writes a V8 CPU profile to bench/profiles/ when it stops.
+  const bench = await startBenchStack(
+    { WORKER_CONCURRENCY: String(concurrency) },
+    { nodeFlags: benchNodeFlags(process.argv, v8Defaults ? [] : SERVICE_NODE_FLAGS) },
+  );
   const { sim, control, pages } = bench;
   try {
     const N = pages.length;

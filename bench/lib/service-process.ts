@@ -13,6 +13,14 @@ import { freePort, sleep, stopProcess, track } from '../reliability/procs';
 
 const ROOT = path.resolve(__dirname, '../..');
 
+/** Where `--cpu-prof` runs of the benches leave the service's V8 CPU profiles (git-ignored). */
+export const PROFILE_DIR = path.join(ROOT, 'bench/profiles');
+
+/** The service's node flags for a bench run: the start scripts' (or V8's defaults), plus a CPU profile with `--cpu-prof`. */
+export function benchNodeFlags(argv: readonly string[], base: readonly string[] = SERVICE_NODE_FLAGS): readonly string[] {
+  return argv.includes('--cpu-prof') ? [...base, '--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : base;
+}
+
 export class ServiceProcess {
   private constructor(
     readonly url: string,
