@@ -41,7 +41,7 @@ function lib(): NetKeepAlive | null {
   return loaded.lib;
 }
 
-/** Null when the kernel bound is available here, else why not (shown once at start-up). */
+/** Null when the kernel bound is available here, else why not (logged with the first connection that lacks it). */
 export function unackedTimeoutUnavailable(): string | null {
   lib();
   return loaded?.error ?? null;

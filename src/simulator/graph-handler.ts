@@ -120,6 +120,7 @@ export class GraphHandler {
    * path's Page), or 0. The post it creates is created after the hold, as if it had arrived then.
    */
   arrivalHold(method: string, url: string, now: number): number {
+    if (this.s.faults.size === 0) return 0;
     const { segs, op } = route(method, url, this.s.opts.defaultVersion);
     return this.s.faults.take('arrival', op, pathPage(segs), now)?.delayMs ?? 0;
   }

@@ -10,6 +10,7 @@ import {
 } from '../../errors/app-error';
 import { appendAudit, type AuditActor } from '../governance/audit.service';
 import { ROOT_CODE, subtreeEnd } from '../tree/unit-paths';
+import { activeVersion } from '../tree/units.service';
 
 export const ROLES = ['admin', 'editor', 'approver', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -186,12 +187,7 @@ export class KeysService {
   }
 
   private async activeUnit(code: string): Promise<{ id: number; code: string; path: string }> {
-    const unit = await this.db
-      .selectFrom('units')
-      .select(['id', 'code', 'path'])
-      .where('code', '=', code)
-      .where('retired_at', 'is', null)
-      .executeTakeFirst();
+    const unit = await activeVersion(this.db, code);
     if (!unit) throw new ValidationError(`unit: unknown unit ${code}`, { field: 'unit' });
     return unit;
   }

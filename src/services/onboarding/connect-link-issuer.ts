@@ -5,6 +5,7 @@ import type { Db } from '../../db/create-db';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors/app-error';
 import { requireRole, requireScope, type Principal } from '../auth/keys.service';
 import { subtreeEnd } from '../tree/unit-paths';
+import { activeVersion } from '../tree/units.service';
 
 export const DEFAULT_TTL_DAYS = 7;
 export const MAX_TTL_DAYS = 90;
@@ -120,12 +121,7 @@ export class ConnectLinkIssuer {
 
   /** The active unit `unitCode`, which must lie in the caller's branch. */
   private async activeUnitInScope(p: Principal, unitCode: string): Promise<{ id: number; code: string; path: string }> {
-    const unit = await this.db
-      .selectFrom('units')
-      .select(['id', 'code', 'path'])
-      .where('code', '=', unitCode)
-      .where('retired_at', 'is', null)
-      .executeTakeFirst();
+    const unit = await activeVersion(this.db, unitCode);
     if (!unit) throw new NotFoundError(`unit ${unitCode}`);
     requireScope(p, unit.path, unitCode);
     return unit;

@@ -26,7 +26,6 @@ export const TargetSchema = z
   .strict();
 export type Target = z.infer<typeof TargetSchema>;
 
-/** One (unit, Page) the target reaches; a unit without an active Page appears once with `pageId` null. */
 /** A target checked against the tree: its unit, the subtrees it leaves out and the level numbers it keeps. */
 export interface CheckedTarget {
   id: number;
@@ -36,6 +35,7 @@ export interface CheckedTarget {
   levels?: number[];
 }
 
+/** One (unit, Page) the target reaches; a unit without an active Page appears once with `pageId` null. */
 export interface TargetUnit {
   unitId: number;
   code: string;

@@ -52,8 +52,8 @@ export class UnitsService {
   }
 
   /** The active version of a code. */
-  async find(code: string): Promise<UnitRow | undefined> {
-    return this.db.selectFrom('units').selectAll().where('code', '=', code).where('retired_at', 'is', null).executeTakeFirst();
+  find(code: string): Promise<UnitRow | undefined> {
+    return activeVersion(this.db, code);
   }
 
   /** Children of a version: the active ones of an active unit, the ones of its time for a retired one. */
@@ -177,6 +177,11 @@ export class UnitsService {
       .executeTakeFirstOrThrow();
     return Number(r.n);
   }
+}
+
+/** The active (not retired) version of `code`, if there is one. */
+export function activeVersion(db: Executor, code: string): Promise<UnitRow | undefined> {
+  return db.selectFrom('units').selectAll().where('code', '=', code).where('retired_at', 'is', null).executeTakeFirst();
 }
 
 /** The version of `code` that was active at `at`: created at or before it and not retired by then. */
