@@ -47,10 +47,12 @@ describe.each(testDatabases())('job catalog dispatch on $name', (db) => {
       { jobId: 'unknown-1', attempts: 5 },
     );
     await s.deps.queues.deliveries.add(JOB.publish, { deliveryId: 'lost', postId: post.id }, { jobId: 'bad-data-1', attempts: 5 });
-    // Keeps the reconciler (at worker start and every 20 s) from giving the row a job of its own meanwhile.
+    // Keeps the reconciler (at worker start and every 20 s) from giving the row a job of its own meanwhile: it skips
+    // rows touched lately, and the fan-out it re-runs for the active post delays the row's job to its slot an hour ahead.
+    const hourAhead = new Date(Date.now() + 3_600_000).toISOString();
     await s.deps.store.db
       .updateTable('deliveries')
-      .set({ updated_at: new Date(Date.now() + 3_600_000).toISOString() })
+      .set({ updated_at: hourAhead, not_before: hourAhead })
       .where('id', '=', row.id)
       .execute();
     const requestsBefore = s.sim.stats().requests;
